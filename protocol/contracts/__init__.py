@@ -1,0 +1,15 @@
+"""The contract kinds that ship with backfeed-api, and the interface plugins implement."""
+
+from .base import Contract
+from .base_rules import BaseRulesContract
+from .dmag import DMagContract
+from .example import ExampleContract
+from .whitepaper1 import Whitepaper1Contract
+
+__all__ = [
+    "BaseRulesContract",
+    "Contract",
+    "DMagContract",
+    "ExampleContract",
+    "Whitepaper1Contract",
+]

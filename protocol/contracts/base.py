@@ -1,0 +1,119 @@
+"""The contract interface that every kind, shipped or third-party, implements."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import InvalidEvaluationValue, InvalidInput, UnknownContributionType
+from ..parameters import ContractParameters, ContributionType
+from ..state import BalanceChanges, EvaluationEffects, EvaluationState
+from ..stats import contribution_scores
+
+
+def checked_amount(field: str, value: Any, *, default: float) -> float:
+    """Return a balance given by a client as a float: finite, not negative, or the default."""
+    if value is None:
+        return float(default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{field} must be a number", field)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidInput(f"{field} is too large", field) from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{field} must be a finite number", field)
+    if number < 0:
+        raise InvalidInput(f"{field} may not be negative", field)
+    return number
+
+
+class Contract(ABC):
+    """A contract kind: its default parameters and how an evaluation changes balances.
+
+    Subclasses set ``kind`` and ``defaults`` and implement :meth:`evaluate`. An instance is
+    the kind with optional parameter overrides, validated here.
+    """
+
+    kind: ClassVar[str]
+    defaults: ClassVar[ContractParameters]
+    needs_non_voter_reputation: ClassVar[bool] = False
+    """Whether :meth:`evaluate` reads ``EvaluationState.non_voter_reputation``."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None, *, name: str | None = None):
+        self.params: ContractParameters = self.defaults.with_overrides(overrides or {})
+        self.overrides: dict[str, Any] = dict(overrides or {})
+        self.name: str = name or self.kind
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} kind={self.kind!r}>"
+
+    def new_user_balances(
+        self, reputation: float | None = None, tokens: float | None = None
+    ) -> tuple[float, float]:
+        """The starting (reputation, tokens) of a new user, defaults filled in and checked."""
+        return (
+            checked_amount("reputation", reputation, default=self.params.user_initial_reputation),
+            checked_amount("tokens", tokens, default=self.params.user_initial_tokens),
+        )
+
+    def contribution_type(self, name: str | None = None) -> ContributionType:
+        """The contribution type called ``name``, or the default type when ``name`` is None."""
+        if name is None:
+            name = self.params.default_type
+        try:
+            return self.params.types[name]
+        except (KeyError, TypeError):
+            known = ", ".join(self.params.types)
+            raise UnknownContributionType(
+                f"unknown contribution type {name!r}; this contract has: {known}", "type"
+            ) from None
+
+    def check_value(self, contribution_type: ContributionType, value: Any) -> float:
+        """Return the vote as a float if the type accepts it, else raise."""
+        if not isinstance(value, bool | int | float) or not math.isfinite(value):
+            raise InvalidEvaluationValue("value must be a number", "value")
+        if not contribution_type.accepts(value):
+            allowed = ", ".join(f"{v:g}" for v in contribution_type.evaluation_set)
+            raise InvalidEvaluationValue(
+                f"value {value!r} is not allowed for {contribution_type.name}; use one of: "
+                f"{allowed}",
+                "value",
+            )
+        return float(value)
+
+    @abstractmethod
+    def evaluate(self, state: EvaluationState) -> EvaluationEffects:
+        """Compute what the evaluation described by ``state`` changes.
+
+        Raises an :class:`~protocol.errors.ActionError` for a refused vote; never mutates.
+        """
+
+    def scores(
+        self,
+        up: np.ndarray,
+        down: np.ndarray,
+        total_reputation: float,
+        age_days: np.ndarray,
+    ) -> np.ndarray:
+        """Score many contributions at once from their voted reputation for 1 and for 0."""
+        return contribution_scores(up, down, total_reputation, age_days)
+
+    @staticmethod
+    def repeats_active_vote(state: EvaluationState) -> bool:
+        """Whether the vote equals the evaluator's active one, which makes it a no-op."""
+        return state.previous_value is not None and state.previous_value == state.value
+
+    @staticmethod
+    def unchanged(state: EvaluationState, *, recorded: bool) -> EvaluationEffects:
+        """Effects of an evaluation that moves no balance."""
+        return EvaluationEffects(
+            recorded=recorded,
+            changes=BalanceChanges.none(),
+            max_score=state.max_score,
+            token_fund=state.token_fund,
+        )

@@ -1,0 +1,255 @@
+"""An in-memory community: one contract's users, contributions and evaluations in arrays.
+
+It applies actions through the same engine as the web service, with the same validation and
+errors, so it serves as the test oracle for the database-backed API, as the replay engine of
+``backfeed check`` and as the core of ``backfeed simulate``. One evaluation costs time in
+proportion to the contribution's active voters, not to the size of the community (except for
+kinds that read the reputation of every non-voter).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .contracts.base import Contract
+from .errors import InsufficientTokens, UnknownContribution, UnknownUser
+from .state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState, Party, Voters
+
+
+class _Columns:
+    """Named numpy columns of equal length that grow geometrically as rows are added."""
+
+    def __init__(self, **dtypes: type) -> None:
+        self._arrays = {name: np.zeros(16, dtype=dtype) for name, dtype in dtypes.items()}
+        self.size = 0
+
+    def append(self, **values) -> int:
+        """Add one row and return its index."""
+        if self.size == len(next(iter(self._arrays.values()))):
+            for name, array in self._arrays.items():
+                grown = np.zeros(2 * len(array), dtype=array.dtype)
+                grown[: self.size] = array[: self.size]
+                self._arrays[name] = grown
+        for name, value in values.items():
+            self._arrays[name][self.size] = value
+        self.size += 1
+        return self.size - 1
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self._arrays[name][: self.size]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass
+class _Ballot:
+    """The active votes on one contribution: voter ids and values, one slot per voter."""
+
+    slots: _Columns = field(
+        default_factory=lambda: _Columns(user=np.int64, value=np.float64, evaluation=np.int64)
+    )
+    slot_of: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    """The evaluation that stands after a vote and what the vote changed."""
+
+    evaluation_id: int
+    created: bool
+    effects: EvaluationEffects
+
+
+class Simulation:
+    """One contract's community held in memory. Ids start at 1, in order of creation."""
+
+    def __init__(self, contract: Contract, clock: Callable[[], float] = time.time) -> None:
+        self.contract = contract
+        self.clock = clock
+        self.users = _Columns(
+            reputation=np.float64, tokens=np.float64, referrer=np.int64, created_at=np.float64
+        )
+        self.contributions = _Columns(
+            contributor=np.int64,
+            max_score=np.float64,
+            token_fund=np.float64,
+            created_at=np.float64,
+        )
+        self.contribution_types: list[str] = []
+        self.evaluations = _Columns(
+            contribution=np.int64, evaluator=np.int64, value=np.float64, active=np.bool_
+        )
+        self.total_reputation = 0.0
+        self._ballots: list[_Ballot] = []
+
+    # -- users -------------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        reputation: float | None = None,
+        tokens: float | None = None,
+        referrer_id: int | None = None,
+    ) -> int:
+        """Add a user with the given or default balances; return its id."""
+        reputation, tokens = self.contract.new_user_balances(reputation, tokens)
+        if referrer_id is not None:
+            self._user_index(referrer_id, "referrer_id")
+        self.users.append(
+            reputation=reputation,
+            tokens=tokens,
+            referrer=NO_USER if referrer_id is None else referrer_id,
+            created_at=self.clock(),
+        )
+        self.total_reputation += reputation
+        return self.users.size
+
+    def _user_index(self, user_id: int, field_name: str) -> int:
+        if (
+            isinstance(user_id, bool)
+            or not isinstance(user_id, int | np.integer)
+            or not (1 <= user_id <= self.users.size)
+        ):
+            raise UnknownUser(
+                f"{field_name} {user_id!r} is not a user of this contract", field_name
+            )
+        return int(user_id) - 1
+
+    def party(self, user_id: int) -> Party:
+        """The user ``user_id`` as the engine sees a single participant."""
+        i = user_id - 1
+        return Party(
+            id=user_id,
+            reputation=float(self.users.reputation[i]),
+            tokens=float(self.users.tokens[i]),
+            referrer_id=int(self.users.referrer[i]),
+            created_at=float(self.users.created_at[i]),
+        )
+
+    # -- contributions -----------------------------------------------------------------------
+
+    def create_contribution(self, contributor_id: int, type: str | None = None) -> int:
+        """The contributor pays the type's fee and a new contribution is opened; return its id."""
+        i = self._user_index(contributor_id, "contributor_id")
+        kind = self.contract.contribution_type(type)
+        if self.users.tokens[i] < kind.fee:
+            raise InsufficientTokens(
+                f"contributor has {self.users.tokens[i]:g} tokens; a {kind.name} costs "
+                f"{kind.fee:g}",
+                "contributor_id",
+            )
+        self.users.tokens[i] -= kind.fee
+        self.contributions.append(
+            contributor=contributor_id,
+            max_score=0.0,
+            token_fund=kind.token_fund_for_evaluators,
+            created_at=self.clock(),
+        )
+        self.contribution_types.append(kind.name)
+        self._ballots.append(_Ballot())
+        return self.contributions.size
+
+    def _contribution_index(self, contribution_id: int) -> int:
+        if (
+            isinstance(contribution_id, bool)
+            or not isinstance(contribution_id, int | np.integer)
+            or not (1 <= contribution_id <= self.contributions.size)
+        ):
+            raise UnknownContribution(
+                f"contribution_id {contribution_id!r} is not a contribution of this contract",
+                "contribution_id",
+            )
+        return int(contribution_id) - 1
+
+    # -- evaluations -------------------------------------------------------------------------
+
+    def evaluate(self, evaluator_id: int, contribution_id: int, value: float) -> EvaluationOutcome:
+        """Apply a vote through the engine; the state is untouched if it is refused."""
+        u = self._user_index(evaluator_id, "evaluator_id")
+        c = self._contribution_index(contribution_id)
+        ballot = self._ballots[c]
+        slots = ballot.slots
+        own_slot = ballot.slot_of.get(evaluator_id)
+        others = np.ones(slots.size, dtype=bool)
+        if own_slot is not None:
+            others[own_slot] = False
+        voter_ids = slots.user[others]
+        voter_index = voter_ids - 1
+        now = self.clock()
+        non_voters = None
+        non_voter_reputation = 0.0
+        if self.contract.needs_non_voter_reputation:
+            non_voters = np.ones(self.users.size, dtype=bool)
+            non_voters[slots.user - 1] = False
+            non_voters[u] = False
+            non_voter_reputation = float(self.users.reputation[non_voters].sum())
+        state = EvaluationState(
+            contribution_type=self.contract.contribution_type(self.contribution_types[c]),
+            max_score=float(self.contributions.max_score[c]),
+            token_fund=float(self.contributions.token_fund[c]),
+            evaluator=self.party(evaluator_id),
+            contributor=self.party(int(self.contributions.contributor[c])),
+            value=value,
+            previous_value=None if own_slot is None else float(slots.value[own_slot]),
+            voters=Voters(
+                ids=voter_ids,
+                reputations=self.users.reputation[voter_index],
+                values=slots.value[others],
+                referrer_ids=self.users.referrer[voter_index],
+                created_at=self.users.created_at[voter_index],
+            ),
+            total_reputation=self.total_reputation,
+            now=now,
+            non_voter_reputation=non_voter_reputation,
+        )
+        effects = self.contract.evaluate(state)
+        if not effects.recorded:
+            return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
+
+        changes = effects.changes
+        self.users.reputation[changes.user_ids - 1] += changes.reputation
+        self.users.tokens[changes.user_ids - 1] += changes.tokens
+        if effects.non_voter_factor is not None and non_voters is not None:
+            self.users.reputation[non_voters] *= effects.non_voter_factor
+        self.total_reputation += effects.reputation_delta
+        self.contributions.max_score[c] = effects.max_score
+        self.contributions.token_fund[c] = effects.token_fund
+
+        evaluation = self.evaluations.append(
+            contribution=contribution_id, evaluator=evaluator_id, value=float(value), active=True
+        )
+        if own_slot is None:
+            ballot.slot_of[evaluator_id] = slots.append(
+                user=evaluator_id, value=float(value), evaluation=evaluation + 1
+            )
+        else:
+            self.evaluations.active[slots.evaluation[own_slot] - 1] = False
+            slots.value[own_slot] = float(value)
+            slots.evaluation[own_slot] = evaluation + 1
+        return EvaluationOutcome(evaluation + 1, True, effects)
+
+    # -- derived figures ---------------------------------------------------------------------
+
+    def voted_reputation(self, contribution_id: int) -> dict[float, float]:
+        """``V(c, x)`` for each value ``x`` of the contribution's type, from current reputation."""
+        c = self._contribution_index(contribution_id)
+        slots = self._ballots[c].slots
+        kind = self.contract.contribution_type(self.contribution_types[c])
+        reputations = self.users.reputation[slots.user - 1]
+        return {x: float(reputations[slots.value == x].sum()) for x in kind.evaluation_set}
+
+    def scores(self) -> np.ndarray:
+        """Every contribution's score now, in id order, computed in one vectorised pass."""
+        active = self.evaluations.active
+        contribution = self.evaluations.contribution[active] - 1
+        value = self.evaluations.value[active]
+        weight = self.users.reputation[self.evaluations.evaluator[active] - 1]
+        n = self.contributions.size
+        up = np.bincount(contribution, weights=weight * (value == 1), minlength=n)
+        down = np.bincount(contribution, weights=weight * (value == 0), minlength=n)
+        age_days = (self.clock() - self.contributions.created_at) / SECONDS_PER_DAY
+        return self.contract.scores(up, down, self.total_reputation, age_days)

@@ -1,0 +1,149 @@
+"""What the engine reads and what it returns.
+
+The engine never touches storage. A caller (the in-memory simulator, or the database layer of
+the web service) gathers the few arrays an evaluation needs into an :class:`EvaluationState`,
+and applies the :class:`EvaluationEffects` it gets back, writing one ledger entry per changed
+user with the evaluation as cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .parameters import ContributionType
+
+NO_USER = -1
+"""The id used in referrer arrays for "no referrer"."""
+
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Party:
+    """A single user taking part in an action: the evaluator or the contributor."""
+
+    id: int
+    reputation: float
+    tokens: float = 0.0
+    referrer_id: int = NO_USER
+    created_at: float = 0.0  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class Voters:
+    """The *other* users with an active evaluation of the contribution, one entry each."""
+
+    ids: np.ndarray
+    reputations: np.ndarray
+    values: np.ndarray
+    referrer_ids: np.ndarray
+    created_at: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Voters:
+        """No other voter."""
+        return cls.of(ids=[], reputations=[], values=[], referrer_ids=[], created_at=[])
+
+    @classmethod
+    def of(cls, *, ids, reputations, values, referrer_ids=None, created_at=None) -> Voters:
+        """Build from sequences, with the right dtypes; referrers and dates are optional."""
+        ids = np.asarray(ids, dtype=np.int64)
+        size = ids.shape[0]
+        return cls(
+            ids=ids,
+            reputations=np.asarray(reputations, dtype=np.float64),
+            values=np.asarray(values, dtype=np.float64),
+            referrer_ids=(
+                np.full(size, NO_USER, dtype=np.int64)
+                if referrer_ids is None
+                else np.asarray(referrer_ids, dtype=np.int64)
+            ),
+            created_at=(
+                np.zeros(size, dtype=np.float64)
+                if created_at is None
+                else np.asarray(created_at, dtype=np.float64)
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class EvaluationState:
+    """Everything an evaluation of one contribution depends on, read before it applies.
+
+    ``voters`` excludes the evaluator, whose previous active value (if any) is
+    ``previous_value``. ``non_voter_reputation`` is the reputation of the users with no active
+    evaluation of the contribution, not counting the evaluator; only kinds whose
+    ``needs_non_voter_reputation`` is true read it.
+    """
+
+    contribution_type: ContributionType
+    max_score: float
+    token_fund: float
+    evaluator: Party
+    contributor: Party
+    value: float
+    previous_value: float | None
+    voters: Voters
+    total_reputation: float
+    now: float  # seconds since the epoch
+    non_voter_reputation: float = 0.0
+
+
+@dataclass(frozen=True)
+class BalanceChanges:
+    """Per-user deltas, one entry per user (ids unique), to add to the stored balances."""
+
+    user_ids: np.ndarray
+    reputation: np.ndarray
+    tokens: np.ndarray
+
+    @classmethod
+    def none(cls) -> BalanceChanges:
+        """No change at all."""
+        return cls.combine([], [], [])
+
+    @classmethod
+    def combine(cls, user_ids, reputation, tokens) -> BalanceChanges:
+        """Sum the deltas of repeated ids and drop the entries that change nothing."""
+        ids = np.asarray(user_ids, dtype=np.int64)
+        unique, position = np.unique(ids, return_inverse=True)
+        rep = np.bincount(
+            position, weights=np.asarray(reputation, dtype=np.float64), minlength=unique.shape[0]
+        )
+        tok = np.bincount(
+            position, weights=np.asarray(tokens, dtype=np.float64), minlength=unique.shape[0]
+        )
+        keep = (rep != 0.0) | (tok != 0.0)
+        return cls(
+            user_ids=unique[keep],
+            reputation=rep[keep].astype(np.float64),
+            tokens=tok[keep].astype(np.float64),
+        )
+
+    def __len__(self) -> int:
+        return int(self.user_ids.shape[0])
+
+
+@dataclass(frozen=True)
+class EvaluationEffects:
+    """What an evaluation changes.
+
+    ``recorded`` is false for a vote that repeats the evaluator's active vote: nothing is
+    stored and nothing changes. ``non_voter_factor``, when not None, multiplies the reputation
+    of every user with no active evaluation of the contribution other than the evaluator
+    (``whitepaper1``); ``non_voter_delta`` is the total reputation that moves that way.
+    """
+
+    recorded: bool
+    changes: BalanceChanges
+    max_score: float
+    token_fund: float
+    non_voter_factor: float | None = None
+    non_voter_delta: float = 0.0
+    reputation_delta: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        total = float(self.changes.reputation.sum()) + self.non_voter_delta
+        object.__setattr__(self, "reputation_delta", total)

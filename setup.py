@@ -1,0 +1,67 @@
+"""Packaging for backfeed-api: the scoring engine (``protocol``) and the web service."""
+
+from setuptools import find_packages, setup
+
+install_requires = [
+    "numpy>=1.26",
+    # pyramid, cornice and cornice_swagger import pkg_resources at import time; setuptools 81
+    # deprecates it and 82 removed it, so the runtime stays below 81 until they stop.
+    "setuptools>=65,<81",
+    "pyramid>=2.0,<3",
+    "cornice>=6.1,<7",
+    "cornice_swagger>=1.0.1,<2",
+    "colander>=2.0,<3",
+    "SQLAlchemy>=2.0.30,<2.2",
+    "zope.sqlalchemy>=3.1",
+    "transaction>=4.0",
+    # pyramid_tm 2.6 is the first release that cooperates with pyramid_retry's retryable
+    # errors the way we rely on (vetoing failed responses, retrying serialization failures).
+    "pyramid_tm>=2.6",
+    "pyramid_retry>=2.1",
+    "waitress>=3.0",
+    "alembic>=1.13",
+    "psycopg[binary]>=3.1",
+    "PyYAML>=6.0",
+    "matplotlib>=3.8",
+]
+
+tests_require = [
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "WebTest>=3.0",
+    "ruff>=0.6",
+    "requests>=2.31",
+    "schemathesis>=3.30",
+]
+
+docs_require = [
+    "Sphinx>=7",
+    "cornice_sphinx>=0.4",
+]
+
+setup(
+    name="backfeed-api",
+    version="0.1.0",
+    description="A JSON web service for reputation-and-token economies (Backfeed protocol)",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    python_requires=">=3.11",
+    packages=find_packages(include=["protocol", "protocol.*", "backfeed_api", "backfeed_api.*"]),
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=install_requires,
+    extras_require={"test": tests_require, "docs": docs_require},
+    entry_points={
+        "backfeed.contracts": [
+            "example = protocol.contracts.example:ExampleContract",
+            "dmag = protocol.contracts.dmag:DMagContract",
+            "whitepaper1 = protocol.contracts.whitepaper1:Whitepaper1Contract",
+        ],
+        "paste.app_factory": ["main = backfeed_api:main"],
+        "console_scripts": ["backfeed = backfeed_api.cli:main"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Framework :: Pyramid",
+    ],
+)
