@@ -1,5 +1,7 @@
 """Packaging for backfeed-api: the scoring engine (``protocol``) and the web service."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 install_requires = [
@@ -43,7 +45,7 @@ setup(
     name="backfeed-api",
     version="0.1.0",
     description="A JSON web service for reputation-and-token economies (Backfeed protocol)",
-    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.rst").read_text(encoding="utf-8"),
     long_description_content_type="text/x-rst",
     python_requires=">=3.11",
     packages=find_packages(include=["protocol", "protocol.*", "backfeed_api", "backfeed_api.*"]),

@@ -29,7 +29,7 @@ class BaseRulesContract(Contract):
         return age_days < self.params.referral_timeframe_days
 
     def evaluate(self, state: EvaluationState) -> EvaluationEffects:
-        """Apply steps 1–8 of the base rules to ``state`` and return the changes."""
+        """Apply steps 1 to 8 of the base rules to ``state`` and return the changes."""
         kind = state.contribution_type
         value = self.check_value(kind, state.value)
         if self.repeats_active_vote(state):
