@@ -1,0 +1,146 @@
+"""Paginated lists of users, contributions, evaluations and ledger entries.
+
+Each list is served by an index (see the models). The unfiltered totals come from the counters
+on the contract row; a filtered total is a ``COUNT`` over the index of that filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from ..catalog import ServedContract
+from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from .stats import rank_by_score
+
+
+@dataclass(frozen=True)
+class Page:
+    """Some rows of a list and how many the whole list holds."""
+
+    items: list[Any]
+    total: int
+
+
+def _counter(session: Session, contract: ServedContract, column) -> int:
+    return session.scalar(select(column).where(Contract.id == contract.row_id))
+
+
+def _count(session: Session, query: Select) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+def _ordering(column, descending: bool, tiebreak):
+    return (column.desc(), tiebreak.desc()) if descending else (column.asc(), tiebreak.asc())
+
+
+USER_ORDER = {"reputation": User.reputation, "tokens": User.tokens, "time": User.id}
+
+
+def list_users(
+    session: Session, contract: ServedContract, order_by: str, start: int, limit: int
+) -> Page:
+    """Users of the contract: a leaderboard by reputation or tokens, or by creation."""
+    descending = order_by.startswith("-")
+    column = USER_ORDER[order_by.lstrip("-")]
+    query = (
+        select(User)
+        .where(User.contract_id == contract.row_id)
+        .order_by(*_ordering(column, descending, User.id))
+        .offset(start)
+        .limit(limit)
+    )
+    return Page(list(session.scalars(query)), _counter(session, contract, Contract.user_count))
+
+
+def list_contributions(
+    session: Session,
+    contract: ServedContract,
+    now: datetime,
+    *,
+    order_by: str,
+    start: int,
+    limit: int,
+    contributor_id: int | None = None,
+    type_name: str | None = None,
+) -> Page:
+    """Contributions of the contract, filtered, by score (from current reputation) or time."""
+    conditions = [Contribution.contract_id == contract.row_id]
+    if contributor_id is not None:
+        conditions.append(Contribution.contributor_id == contributor_id)
+    if type_name is not None:
+        conditions.append(Contribution.type == type_name)
+    filtered = contributor_id is not None or type_name is not None
+    descending = order_by.startswith("-")
+    if order_by.lstrip("-") == "score":
+        total_reputation = _counter(session, contract, Contract.total_reputation)
+        ranked = rank_by_score(
+            session,
+            contract.rules,
+            select(Contribution.id, Contribution.created_at).where(*conditions),
+            total_reputation,
+            now,
+            descending=descending,
+            start=start,
+            limit=limit,
+        )
+        by_id = {
+            c.id: c
+            for c in session.scalars(select(Contribution).where(Contribution.id.in_(ranked.ids)))
+        }
+        return Page([by_id[i] for i in ranked.ids], ranked.total)
+    query = select(Contribution).where(*conditions)
+    rows = session.scalars(
+        query.order_by(*_ordering(Contribution.id, descending, Contribution.id))
+        .offset(start)
+        .limit(limit)
+    )
+    total = (
+        _count(session, query)
+        if filtered
+        else _counter(session, contract, Contract.contribution_count)
+    )
+    return Page(list(rows), total)
+
+
+def list_evaluations(
+    session: Session,
+    contract: ServedContract,
+    *,
+    start: int,
+    limit: int,
+    contribution_id: int | None = None,
+    evaluator_id: int | None = None,
+    value: float | None = None,
+    include_superseded: bool = False,
+) -> Page:
+    """Votes of the contract, oldest first, filtered; superseded votes only on request."""
+    conditions = [Evaluation.contract_id == contract.row_id]
+    if not include_superseded:
+        conditions.append(Evaluation.active)
+    if contribution_id is not None:
+        conditions.append(Evaluation.contribution_id == contribution_id)
+    if evaluator_id is not None:
+        conditions.append(Evaluation.evaluator_id == evaluator_id)
+    if value is not None:
+        conditions.append(Evaluation.value == value)
+    query = select(Evaluation).where(*conditions)
+    rows = session.scalars(query.order_by(Evaluation.id).offset(start).limit(limit))
+    unfiltered = len(conditions) == 2 and not include_superseded
+    total = (
+        _counter(session, contract, Contract.evaluation_count)
+        if unfiltered
+        else _count(session, query)
+    )
+    return Page(list(rows), total)
+
+
+def user_history(session: Session, user_id: int, *, start: int, limit: int) -> Page:
+    """A user's ledger, newest first."""
+    query = select(LedgerEntry).where(LedgerEntry.user_id == user_id)
+    rows = session.scalars(query.order_by(LedgerEntry.id.desc()).offset(start).limit(limit))
+    return Page(list(rows), _count(session, query))

@@ -1,0 +1,134 @@
+"""Contribution statistics and ranking, from the voters' *current* reputation.
+
+A score depends on the reputation every voter has now, which moves with each fee and reward
+anywhere in the contract, so nothing derived from it is stored: voted reputation is summed
+per contribution and value by one aggregate query, and the scores are computed with numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from protocol.contracts.base import Contract as Rules
+from protocol.state import SECONDS_PER_DAY
+from protocol.stats import normalised
+from protocol.stats import quality as contribution_quality
+
+from ..models import Contribution, Evaluation, User
+
+
+def voted_reputation(
+    session: Session, contribution_ids: Iterable[int]
+) -> dict[int, dict[float, float]]:
+    """``V(c, x)`` for each listed contribution ``c`` and each value ``x`` voted on it."""
+    ids = list(set(contribution_ids))
+    result: dict[int, dict[float, float]] = {cid: {} for cid in ids}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(Evaluation.contribution_id, Evaluation.value, func.sum(User.reputation))
+        .join(User, User.id == Evaluation.evaluator_id)
+        .where(Evaluation.contribution_id.in_(ids), Evaluation.active)
+        .group_by(Evaluation.contribution_id, Evaluation.value)
+    )
+    for contribution_id, value, reputation in rows:
+        result[contribution_id][value] = float(reputation)
+    return result
+
+
+def age_days(created_at: datetime | np.ndarray, now: datetime) -> np.ndarray:
+    """How many days old, as a float (the decay keeps the whole days)."""
+    if isinstance(created_at, datetime):
+        return np.asarray((now - created_at).total_seconds() / SECONDS_PER_DAY)
+    return (now.timestamp() - created_at) / SECONDS_PER_DAY
+
+
+def value_key(value: float) -> str:
+    """An evaluation value as it appears in JSON keys: ``"1"``, ``"0"``, ``"0.5"``."""
+    return f"{value:g}"
+
+
+def contribution_stats(
+    rules: Rules,
+    contribution: Contribution,
+    voted: dict[float, float],
+    total_reputation: float,
+    now: datetime,
+) -> dict:
+    """The ``stats`` object of a contribution, normalised by the total reputation."""
+    kind = rules.contribution_type(contribution.type)
+    up, down = voted.get(1.0, 0.0), voted.get(0.0, 0.0)
+    score = rules.scores(
+        np.array([up]),
+        np.array([down]),
+        total_reputation,
+        np.atleast_1d(age_days(contribution.created_at, now)),
+    )[0]
+    quality = contribution_quality(np.array([up]), np.array([down]), total_reputation)[0]
+    return {
+        "evaluations": {
+            value_key(x): {"reputation": float(normalised(voted.get(x, 0.0), total_reputation))}
+            for x in kind.evaluation_set
+        },
+        "engaged_reputation": float(normalised(sum(voted.values()), total_reputation)),
+        "quality": float(quality),
+        "score": float(score),
+    }
+
+
+@dataclass(frozen=True)
+class RankedPage:
+    """One page of contribution ids in score order, and how many matched in all."""
+
+    ids: list[int]
+    total: int
+
+
+def rank_by_score(
+    session: Session,
+    rules: Rules,
+    candidates: Select,
+    total_reputation: float,
+    now: datetime,
+    *,
+    descending: bool,
+    start: int,
+    limit: int,
+) -> RankedPage:
+    """Order the contributions selected by ``candidates`` (id, created_at) by score.
+
+    Two queries whatever the number of contributions: the candidates, and the voted
+    reputation of all of them summed by contribution; ties are broken by id.
+    """
+    rows = session.execute(candidates.order_by(Contribution.id)).all()
+    if not rows:
+        return RankedPage([], 0)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    created = np.fromiter((r[1].timestamp() for r in rows), dtype=np.float64, count=len(rows))
+    subquery = candidates.with_only_columns(Contribution.id).scalar_subquery()
+    sums = session.execute(
+        select(
+            Evaluation.contribution_id,
+            func.sum(case((Evaluation.value == 1, User.reputation), else_=0.0)),
+            func.sum(case((Evaluation.value == 0, User.reputation), else_=0.0)),
+        )
+        .join(User, User.id == Evaluation.evaluator_id)
+        .where(Evaluation.contribution_id.in_(subquery), Evaluation.active)
+        .group_by(Evaluation.contribution_id)
+    ).all()
+    up = np.zeros(len(ids))
+    down = np.zeros(len(ids))
+    if sums:
+        voted = np.array([s[0] for s in sums], dtype=np.int64)
+        position = np.searchsorted(ids, voted)
+        up[position] = [float(s[1]) for s in sums]
+        down[position] = [float(s[2]) for s in sums]
+    scores = rules.scores(up, down, total_reputation, age_days(created, now))
+    order = np.lexsort((ids, -scores if descending else scores))
+    return RankedPage(ids[order[start : start + limit]].tolist(), len(ids))

@@ -1,0 +1,74 @@
+"""Creating and reading users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from protocol import UnknownUser
+
+from ..catalog import ServedContract
+from ..models import User
+from .ledger import Cause, write_balances
+from .locking import lock_contract
+
+
+def find_user(session: Session, contract: ServedContract, user_id: int) -> User | None:
+    """The user ``user_id`` of this contract, or None (also for another contract's user)."""
+    return session.scalars(
+        select(User).where(User.id == user_id, User.contract_id == contract.row_id)
+    ).one_or_none()
+
+
+def require_user(session: Session, contract: ServedContract, user_id: int, field: str) -> User:
+    """The user named by the client in ``field``; a validation error when there is none."""
+    user = find_user(session, contract, user_id)
+    if user is None:
+        raise UnknownUser(f"{field} {user_id} is not a user of this contract", field)
+    return user
+
+
+def create_user(
+    session: Session,
+    contract: ServedContract,
+    now: datetime,
+    reputation: float | None = None,
+    tokens: float | None = None,
+    referrer_id: int | None = None,
+) -> User:
+    """Add a user with the given or default balances; its opening balances are a ledger entry."""
+    reputation, tokens = contract.rules.new_user_balances(reputation, tokens)
+    row = lock_contract(session, contract.row_id)
+    if referrer_id is not None:
+        require_user(session, contract, referrer_id, "referrer_id")
+    user = User(
+        contract_id=contract.row_id,
+        reputation=reputation,
+        tokens=tokens,
+        referrer_id=referrer_id,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    row.user_count += 1
+    row.total_reputation += reputation
+    row.total_tokens += tokens
+    if reputation or tokens:
+        write_balances(
+            session,
+            row,
+            Cause("user", user.id),
+            [
+                {
+                    "user_id": user.id,
+                    "d_rep": reputation,
+                    "d_tok": tokens,
+                    "rep_after": reputation,
+                    "tok_after": tokens,
+                }
+            ],
+            now,
+        )
+    return user

@@ -1,0 +1,72 @@
+"""The database engine and one SQLAlchemy session per request, joined to ``pyramid_tm``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import zope.sqlalchemy
+from pyramid.config import Configurator
+from sqlalchemy import Engine, engine_from_config, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..settings import database_url
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Make SQLite enforce foreign keys and wait for the write lock instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
+    """The engine for the configured database URL (``BACKFEED_DATABASE_URL`` wins)."""
+    options = dict(settings)
+    options[prefix + "url"] = database_url(settings, os.environ)
+    engine = engine_from_config(options, prefix)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def get_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A factory of sessions bound to ``engine``."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def get_tm_session(session_factory: sessionmaker[Session], transaction_manager) -> Session:
+    """A session whose commit and rollback follow ``transaction_manager``."""
+    session = session_factory()
+    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
+    return session
+
+
+def includeme(config: Configurator) -> None:
+    """Set up the engine and ``request.dbsession``, committed or aborted by ``pyramid_tm``."""
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    settings.setdefault("tm.commit_veto", "pyramid_tm.default_commit_veto")
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+
+    engine = get_engine(settings)
+    session_factory = get_session_factory(engine)
+    config.registry["dbsession_factory"] = session_factory
+    config.registry["db_engine"] = engine
+
+    def dbsession(request) -> Session:
+        return get_tm_session(session_factory, request.tm)
+
+    config.add_request_method(dbsession, reify=True)

@@ -1,0 +1,131 @@
+"""The tables: contracts, users, contributions, evaluations and the ledger.
+
+Balances are float64 (``double precision``) like the engine. The contract row keeps running
+totals updated in the same transaction as every change, so reads never sum a whole contract.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .meta import Base, UTCDateTime
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+"""Primary keys: 64-bit on PostgreSQL; SQLite needs INTEGER for its rowid alias."""
+
+
+class Contract(Base):
+    """A served contract: its kind and live totals, and the row writers lock."""
+
+    __tablename__ = "contracts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    total_reputation: Mapped[float] = mapped_column(Double, default=0.0)
+    total_tokens: Mapped[float] = mapped_column(Double, default=0.0)
+    user_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    contribution_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    evaluation_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """A member of one contract, with its balances."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    reputation: Mapped[float] = mapped_column(Double)
+    tokens: Mapped[float] = mapped_column(Double)
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_users_contract_reputation", "contract_id", "reputation", "id"),
+        Index("ix_users_contract_tokens", "contract_id", "tokens", "id"),
+        Index("ix_users_contract_id", "contract_id", "id"),
+    )
+
+
+class Contribution(Base):
+    """Something a user made and paid a fee for, which others evaluate."""
+
+    __tablename__ = "contributions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    contributor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    type: Mapped[str] = mapped_column(String(100))
+    max_score: Mapped[float] = mapped_column(Double, default=0.0)
+    token_fund: Mapped[float] = mapped_column(Double, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_contributions_contract_id", "contract_id", "id"),
+        Index("ix_contributions_contract_contributor", "contract_id", "contributor_id", "id"),
+        Index("ix_contributions_contract_type", "contract_id", "type", "id"),
+    )
+
+
+class Evaluation(Base):
+    """A vote. A re-vote supersedes the previous one, which stays with ``active`` false."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"))
+    evaluator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    value: Mapped[float] = mapped_column(Double)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (
+        # At most one active vote per user and contribution, enforced by the database.
+        Index(
+            "uq_evaluations_active_vote",
+            "contribution_id",
+            "evaluator_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+        Index("ix_evaluations_contribution_active", "contribution_id", "active", "id"),
+        Index("ix_evaluations_contract_id", "contract_id", "active", "id"),
+        Index("ix_evaluations_contract_evaluator", "contract_id", "evaluator_id", "id"),
+        Index("ix_evaluations_contract_value", "contract_id", "value", "id"),
+    )
+
+
+class LedgerEntry(Base):
+    """One change of one user's balances, with its cause and the balances after it."""
+
+    __tablename__ = "ledger"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    cause_type: Mapped[str] = mapped_column(String(20))
+    cause_id: Mapped[int] = mapped_column(BigInteger)
+    reputation_delta: Mapped[float] = mapped_column(Double)
+    tokens_delta: Mapped[float] = mapped_column(Double)
+    reputation: Mapped[float] = mapped_column(Double)
+    tokens: Mapped[float] = mapped_column(Double)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_ledger_user", "user_id", "id"),)

@@ -1,0 +1,246 @@
+"""Colander schemas of every request: strict types, unknown keys refused.
+
+JSON and form-encoded bodies go through the same schemas, so each type accepts a JSON value
+of the right kind or its plain text form, and nothing else: no ``1.7`` for an id, no ``true``
+for a number, no NaN or Infinity, no repeated form key (a list).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import colander
+
+MAX_ID = 2**63 - 1
+INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
+NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+class StrictInteger(colander.Int):
+    """An integer: a JSON integer or its decimal text; never a bool, float or list."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null or cstruct is None:
+            return colander.null
+        if isinstance(cstruct, int) and not isinstance(cstruct, bool):
+            return cstruct
+        if isinstance(cstruct, str) and INTEGER_TEXT.fullmatch(cstruct):
+            return int(cstruct)
+        raise colander.Invalid(node, "must be an integer")
+
+
+class StrictNumber(colander.Float):
+    """A finite number: a JSON number or its decimal text; never a bool, NaN or Infinity."""
+
+    accepts_booleans = False
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null or cstruct is None:
+            return colander.null
+        if isinstance(cstruct, bool):
+            if self.accepts_booleans:
+                return float(cstruct)
+            raise colander.Invalid(node, "must be a number, not a boolean")
+        if isinstance(cstruct, str) and self.accepts_booleans and cstruct in ("true", "false"):
+            return 1.0 if cstruct == "true" else 0.0
+        if isinstance(cstruct, int | float):
+            number = cstruct
+        elif isinstance(cstruct, str) and NUMBER_TEXT.fullmatch(cstruct):
+            number = float(cstruct)
+        else:
+            raise colander.Invalid(node, "must be a number")
+        try:
+            number = float(number)
+        except OverflowError:
+            raise colander.Invalid(node, "is too large") from None
+        if not math.isfinite(number):
+            raise colander.Invalid(node, "must be a finite number")
+        return number
+
+
+class VoteValue(StrictNumber):
+    """An evaluation value: a number, where ``true`` is 1 and ``false`` is 0."""
+
+    accepts_booleans = True
+
+
+class StrictString(colander.String):
+    """A string, given as a string (not a number or a list)."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is None:
+            return colander.null
+        if cstruct is not colander.null and not isinstance(cstruct, str):
+            raise colander.Invalid(node, "must be a string")
+        return super().deserialize(node, cstruct)
+
+
+ID_RANGE = colander.Range(0, MAX_ID, min_err="must be at least 0", max_err="is too large")
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+class StrictMapping(colander.MappingSchema):
+    """A mapping schema that refuses unknown keys."""
+
+    @staticmethod
+    def schema_type() -> colander.Mapping:
+        return colander.Mapping(unknown="raise")
+
+
+class NoQuery(StrictMapping):
+    """No query parameter is accepted."""
+
+
+class NoBody(StrictMapping):
+    """No body field is accepted."""
+
+
+class Paging(StrictMapping):
+    """``limit`` (1 to 1000; more is an error, never a silent clamp) and ``start``."""
+
+    limit = colander.SchemaNode(
+        StrictInteger(),
+        missing=DEFAULT_PAGE_SIZE,
+        validator=colander.Range(1, MAX_PAGE_SIZE, max_err=f"may be at most {MAX_PAGE_SIZE}"),
+        description=f"page size, {DEFAULT_PAGE_SIZE} by default, at most {MAX_PAGE_SIZE}",
+    )
+    start = colander.SchemaNode(
+        StrictInteger(),
+        missing=0,
+        validator=ID_RANGE,
+        description="how many items to skip",
+    )
+
+
+def optional_id(description: str) -> colander.SchemaNode:
+    """An id filter or reference that may be left out."""
+    return colander.SchemaNode(
+        StrictInteger(), validator=ID_RANGE, missing=colander.drop, description=description
+    )
+
+
+def required_id(description: str) -> colander.SchemaNode:
+    """An id the client must give."""
+    return colander.SchemaNode(StrictInteger(), validator=ID_RANGE, description=description)
+
+
+def order_by(choices: list[str], default: str) -> colander.SchemaNode:
+    """``order_by``, one of ``choices``; a leading ``-`` means descending."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=default,
+        validator=colander.OneOf(choices),
+        description=f"sort order, {default} by default; a leading - means descending",
+    )
+
+
+def balance(description: str) -> colander.SchemaNode:
+    """An optional, non-negative starting balance."""
+    return colander.SchemaNode(
+        StrictNumber(),
+        validator=colander.Range(min=0, min_err="may not be negative"),
+        missing=colander.drop,
+        description=description,
+    )
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+class UserBody(StrictMapping):
+    reputation = balance("starting reputation; the contract's default when left out")
+    tokens = balance("starting tokens; the contract's default when left out")
+    referrer_id = optional_id("the user who brought this one in, of the same contract")
+
+
+class UserQuery(Paging):
+    order_by = order_by(
+        ["reputation", "-reputation", "tokens", "-tokens", "time", "-time"], "time"
+    )
+
+
+class CreateUser(colander.MappingSchema):
+    body = UserBody()
+    querystring = NoQuery()
+
+
+class ListUsers(colander.MappingSchema):
+    body = NoBody()
+    querystring = UserQuery()
+
+
+class ReadOne(colander.MappingSchema):
+    body = NoBody()
+    querystring = NoQuery()
+
+
+class ListPage(colander.MappingSchema):
+    body = NoBody()
+    querystring = Paging()
+
+
+# -- contributions ----------------------------------------------------------------------------
+
+
+class ContributionBody(StrictMapping):
+    contributor_id = required_id("the user who makes the contribution and pays its fee")
+    type = colander.SchemaNode(
+        StrictString(),
+        missing=colander.drop,
+        validator=colander.Length(1, 100),
+        description="a contribution type of the contract; the first alphabetically by default",
+    )
+
+
+class ContributionQuery(Paging):
+    contributor_id = optional_id("only this user's contributions")
+    type = colander.SchemaNode(
+        StrictString(), missing=colander.drop, description="only contributions of this type"
+    )
+    order_by = order_by(["score", "-score", "time", "-time"], "-score")
+
+
+class CreateContribution(colander.MappingSchema):
+    body = ContributionBody()
+    querystring = NoQuery()
+
+
+class ListContributions(colander.MappingSchema):
+    body = NoBody()
+    querystring = ContributionQuery()
+
+
+# -- evaluations ------------------------------------------------------------------------------
+
+
+class EvaluationBody(StrictMapping):
+    evaluator_id = required_id("the user who votes")
+    contribution_id = required_id("the contribution voted on")
+    value = colander.SchemaNode(
+        VoteValue(), description="the vote, one of the contribution type's evaluation set"
+    )
+
+
+class EvaluationQuery(Paging):
+    contribution_id = optional_id("only votes on this contribution")
+    evaluator_id = optional_id("only votes by this user")
+    value = colander.SchemaNode(
+        VoteValue(), missing=colander.drop, description="only votes of this value"
+    )
+    include_superseded = colander.SchemaNode(
+        colander.Boolean(false_choices=("false", "0"), true_choices=("true", "1")),
+        missing=False,
+        description="also list votes replaced by a later vote of the same user",
+    )
+
+
+class CreateEvaluation(colander.MappingSchema):
+    body = EvaluationBody()
+    querystring = NoQuery()
+
+
+class ListEvaluations(colander.MappingSchema):
+    body = NoBody()
+    querystring = EvaluationQuery()

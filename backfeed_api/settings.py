@@ -1,0 +1,86 @@
+"""Reading the ``backfeed.*`` settings of an ini file into typed values, with clear errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pyramid.settings import asbool
+
+from protocol import ConfigurationError, Contract, create_contract, installed_kinds
+from protocol.parameters import parse_override
+
+DATABASE_URL_VARIABLE = "BACKFEED_DATABASE_URL"
+CONTRACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def database_url(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """The database URL: ``BACKFEED_DATABASE_URL`` if set, else ``sqlalchemy.url``."""
+    url = environ.get(DATABASE_URL_VARIABLE) or settings.get("sqlalchemy.url", "")
+    if not url.strip():
+        raise ConfigurationError(
+            f"no database configured: set {DATABASE_URL_VARIABLE} or sqlalchemy.url"
+        )
+    return url.strip()
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    """One contract to serve: its public name, its kind and its parameter overrides."""
+
+    name: str
+    kind: str
+    overrides: Mapping[str, Any]
+
+    def build(self) -> Contract:
+        """The engine contract for this spec; raises ConfigurationError when invalid."""
+        try:
+            return create_contract(self.kind, self.overrides, name=self.name)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"contract {self.name!r}: {error.message}") from error
+
+
+def contract_specs(settings: Mapping[str, Any]) -> list[ContractSpec]:
+    """The contracts listed in ``backfeed.contracts`` (``name`` or ``name:kind`` entries).
+
+    Without that setting every installed kind is served under its own name. Overrides come
+    from ``backfeed.contract.<name>.<parameter>`` settings.
+    """
+    listed = settings.get("backfeed.contracts", "").split()
+    entries = listed or installed_kinds()
+    specs = []
+    seen: set[str] = set()
+    for entry in entries:
+        name, _, kind = entry.partition(":")
+        kind = kind or name
+        if not CONTRACT_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"contract name {name!r} must be letters, digits, '-' or '_', up to 100"
+            )
+        if name in seen:
+            raise ConfigurationError(f"contract {name!r} is listed twice")
+        seen.add(name)
+        prefix = f"backfeed.contract.{name}."
+        overrides = {
+            key[len(prefix) :]: parse_override(str(value))
+            for key, value in settings.items()
+            if key.startswith(prefix)
+        }
+        specs.append(ContractSpec(name=name, kind=kind, overrides=overrides))
+    unknown = {
+        key.split(".")[2]
+        for key in settings
+        if key.startswith("backfeed.contract.") and key.count(".") >= 3
+    } - seen
+    if unknown:
+        raise ConfigurationError(
+            "overrides given for contracts that are not served: " + ", ".join(sorted(unknown))
+        )
+    return specs
+
+
+def create_schema(settings: Mapping[str, Any]) -> bool:
+    """Whether start-up brings the database schema up to date by itself (development)."""
+    return asbool(settings.get("backfeed.create_schema", False))

@@ -1,0 +1,109 @@
+"""A random community: users who contribute and vote, drawn from a seeded numpy generator.
+
+Every random choice is drawn up front, in a fixed order, from ``numpy.random.default_rng(seed)``
+so that a seed always gives the same scenario. The actions are then produced lazily, one per
+step, from those arrays; a run of millions of steps never holds millions of action objects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .scenario import Action, Contribute, Evaluate, Join, Scenario, ScenarioError
+
+
+@dataclass(frozen=True)
+class Community:
+    """The knobs of a generated community; see :func:`generate_scenario`."""
+
+    kind: str = "example"
+    users: int = 20
+    contributions: int = 10
+    evaluations: int = 200
+    vote_probability: float = 0.7
+    seed: int = 0
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def generate_scenario(community: Community) -> Scenario:
+    """A scenario where ``users`` users with the kind's default balances act at random.
+
+    The first step is a contribution; the other contributions and the evaluations are
+    shuffled together. Contributors take turns in a freshly shuffled order each round, so no
+    one contributes more than ``ceil(contributions / users)`` times (a contributor who cannot
+    pay the fee makes the engine refuse that step). Each evaluation is by a user drawn
+    uniformly, on a contribution drawn uniformly among those made so far, with value 1 with
+    probability ``vote_probability`` and 0 otherwise. Raises :class:`ScenarioError` for
+    impossible knobs.
+    """
+    _check(community)
+    rng = np.random.default_rng(community.seed)
+    names = [f"u{number}" for number in range(1, community.users + 1)]
+    setup = [Join(name) for name in names]
+    steps = _RandomSteps(community, rng, names)
+    return Scenario(
+        contract=community.kind, overrides=dict(community.overrides), setup=setup, steps=steps
+    )
+
+
+def _check(community: Community) -> None:
+    """Refuse knobs that cannot make a community, before anything is drawn."""
+    if community.users < 1:
+        raise ScenarioError("a community needs at least one user")
+    if community.contributions < 0 or community.evaluations < 0:
+        raise ScenarioError("the numbers of contributions and evaluations may not be negative")
+    if community.evaluations and not community.contributions:
+        raise ScenarioError("evaluations need at least one contribution to evaluate")
+    if not 0.0 <= community.vote_probability <= 1.0:
+        raise ScenarioError("the vote probability must be between 0 and 1")
+
+
+class _RandomSteps(Collection[Action]):
+    """The steps of a generated community, built on demand from pre-drawn arrays."""
+
+    def __init__(self, community: Community, rng: np.random.Generator, names: list[str]):
+        contributions, evaluations = community.contributions, community.evaluations
+        total = contributions + evaluations
+        self._names = names
+        # Which steps are contributions: the first one, and contributions - 1 others at random.
+        is_contribution = np.zeros(total, dtype=bool)
+        if contributions:
+            is_contribution[0] = True
+            later = rng.choice(total - 1, size=contributions - 1, replace=False)
+            is_contribution[later + 1] = True
+        self._is_contribution = is_contribution
+        # For every step, how many contributions exist once it is done.
+        self._made = np.cumsum(is_contribution, dtype=np.int64)
+        rounds = math.ceil(contributions / community.users) if contributions else 0
+        self._contributors = np.concatenate(
+            [rng.permutation(community.users) for _ in range(rounds)] or [np.empty(0, np.int64)]
+        )[:contributions]
+        self._evaluators = rng.integers(community.users, size=total)
+        self._targets = np.floor(rng.random(total) * self._made).astype(np.int64)
+        self._values = rng.random(total) < community.vote_probability
+
+    def __len__(self) -> int:
+        return int(self._is_contribution.shape[0])
+
+    def __iter__(self) -> Iterator[Action]:
+        return (self._action(index) for index in range(len(self)))
+
+    def __contains__(self, item: object) -> bool:
+        return any(action == item for action in self)
+
+    def _action(self, index: int) -> Action:
+        """The action of step ``index + 1``."""
+        made = int(self._made[index])
+        if self._is_contribution[index]:
+            contributor = self._names[self._contributors[made - 1]]
+            return Contribute(name=f"c{made}", contributor=contributor)
+        return Evaluate(
+            evaluator=self._names[self._evaluators[index]],
+            contribution=f"c{int(self._targets[index]) + 1}",
+            value=int(self._values[index]),
+        )

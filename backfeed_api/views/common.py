@@ -1,0 +1,41 @@
+"""Small helpers shared by the views."""
+
+from __future__ import annotations
+
+from pyramid.httpexceptions import HTTPNotFound
+
+from ..schemas import INTEGER_TEXT, MAX_ID
+
+JSON_AND_FORM = ("application/json", "application/x-www-form-urlencoded")
+
+
+def path_id(request, name: str = "id") -> int:
+    """The integer id in the URL; anything that is not an id of ours is a 404."""
+    text = request.matchdict.get(name, "")
+    if not INTEGER_TEXT.fullmatch(text) or not 0 <= int(text) <= MAX_ID:
+        raise HTTPNotFound(f"no such {name}")
+    return int(text)
+
+
+def not_found(what: str) -> HTTPNotFound:
+    """A 404 for an object of this contract that does not exist."""
+    return HTTPNotFound(f"no such {what} in this contract")
+
+
+def created(request, route: str, body: dict, **route_args) -> dict:
+    """Answer 201 with a Location header pointing at the new object."""
+    request.response.status_code = 201
+    request.response.location = request.route_url(
+        route, contract=request.contract.name, **route_args
+    )
+    return body
+
+
+def query(request) -> dict:
+    """The validated query string."""
+    return request.validated["querystring"]
+
+
+def body(request) -> dict:
+    """The validated body."""
+    return request.validated["body"]

@@ -1,0 +1,65 @@
+"""One JSON error shape everywhere, Cornice's: ``{"status": "error", "errors": [...]}``.
+
+Validation errors already have it; protocol rejections become 400s in it; HTTP errors (404,
+405, 415…) and unexpected failures (500) are rendered in it too, never as HTML, and never
+with a traceback, a setting or a database URL.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyramid.httpexceptions import HTTPException, HTTPInternalServerError
+from pyramid.view import exception_view_config, notfound_view_config
+
+from protocol import ProtocolError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(location: str, name: str, description: str) -> dict:
+    """The error document with a single error."""
+    return {
+        "status": "error",
+        "errors": [{"location": location, "name": name, "description": description}],
+    }
+
+
+def _respond(request, status: int, location: str, name: str, description: str) -> dict:
+    request.response.status_code = status
+    request.response.headers.pop("Location", None)
+    return error_body(location, name, description)
+
+
+@notfound_view_config(renderer="json")
+def not_found(exc, request) -> dict:
+    """Unknown routes and missing objects."""
+    description = exc.detail if isinstance(exc.detail, str) and exc.detail else "not found"
+    return _respond(request, 404, "url", "", description)
+
+
+@exception_view_config(ProtocolError, renderer="json")
+def protocol_error(exc: ProtocolError, request) -> dict:
+    """An action the contract refuses: a validation error on the field at fault."""
+    return _respond(request, 400, "body", exc.field or "", exc.message)
+
+
+@exception_view_config(HTTPException, renderer="json")
+def http_error(exc: HTTPException, request):
+    """Other HTTP errors (405, 415, 413…) in the JSON error shape."""
+    if exc.code < 400:
+        return exc
+    description = exc.detail if isinstance(exc.detail, str) and exc.detail else exc.title
+    body = _respond(request, exc.code, "url", "", description)
+    for header in ("Allow", "WWW-Authenticate", "Retry-After"):
+        if header in exc.headers:
+            request.response.headers[header] = exc.headers[header]
+    return body
+
+
+@exception_view_config(Exception, renderer="json")
+def server_error(exc: Exception, request) -> dict:
+    """Anything unexpected: logged in full here, a bare 500 for the client."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    status = HTTPInternalServerError.code
+    return _respond(request, status, "", "", "internal error; it has been logged")
