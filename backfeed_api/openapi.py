@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import colander
 from cornice import Service
 from cornice.service import get_services
 from cornice_swagger import CorniceSwagger
 from cornice_swagger.converters.schema import (
-    BooleanTypeConverter,
     IntegerTypeConverter,
     NumberTypeConverter,
+    ObjectTypeConverter,
     StringTypeConverter,
 )
 from pyramid.config import Configurator
@@ -19,12 +20,36 @@ api_service = Service(
     name="openapi", path="/__api__", description="The OpenAPI document of this service."
 )
 
-CONVERTERS = {
-    StrictInteger: IntegerTypeConverter,
-    StrictNumber: NumberTypeConverter,
-    VoteValue: NumberTypeConverter,
-    StrictString: StringTypeConverter,
-}
+
+class ClosedObjectConverter(ObjectTypeConverter):
+    """An object schema that also states whether keys beyond its properties are refused.
+
+    cornice_swagger only writes ``additionalProperties`` for mappings that preserve unknown
+    keys; ours refuse them (``unknown="raise"``), which the document must say as
+    ``additionalProperties: false``.
+    """
+
+    def convert_type(self, schema_node: colander.SchemaNode) -> dict:
+        converted = super().convert_type(schema_node)
+        if schema_node.typ.unknown == "raise":
+            converted["additionalProperties"] = False
+        return converted
+
+
+class ServiceSwagger(CorniceSwagger):
+    """cornice_swagger configured for our strict colander types.
+
+    The converters must be class attributes: ``CorniceSwagger.__init__`` builds its type
+    dispatcher from them, so setting them on an instance afterwards has no effect.
+    """
+
+    custom_type_converters = {
+        StrictInteger: IntegerTypeConverter,
+        StrictNumber: NumberTypeConverter,
+        VoteValue: NumberTypeConverter,
+        StrictString: StringTypeConverter,
+        colander.Mapping: ClosedObjectConverter,
+    }
 
 
 def openapi_document(request) -> dict:
@@ -32,8 +57,7 @@ def openapi_document(request) -> dict:
     from . import __version__
 
     services = [s for s in get_services() if s.name != api_service.name]
-    generator = CorniceSwagger(services, pyramid_registry=request.registry)
-    generator.custom_type_converters = {**CONVERTERS, bool: BooleanTypeConverter}
+    generator = ServiceSwagger(services, pyramid_registry=request.registry)
     return generator.generate(title="backfeed-api", version=__version__)
 
 

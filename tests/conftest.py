@@ -73,7 +73,7 @@ def reset_database(engine: sa.Engine) -> None:
         connection.execute(
             sa.text(
                 "UPDATE contracts SET total_reputation = 0, total_tokens = 0, user_count = 0,"
-                " contribution_count = 0, evaluation_count = 0"
+                " contribution_count = 0, evaluation_count = 0, action_count = 0"
             )
         )
 

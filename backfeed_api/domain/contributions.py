@@ -12,7 +12,7 @@ from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
 from ..catalog import ServedContract
 from ..models import Contribution
 from .ledger import Cause, apply_changes
-from .locking import lock_contract
+from .locking import lock_contract, next_action
 from .users import require_user
 
 
@@ -63,6 +63,7 @@ def create_contribution(
         type=kind.name,
         max_score=0.0,
         token_fund=kind.token_fund_for_evaluators,
+        seq=next_action(row),
         created_at=now,
     )
     session.add(contribution)

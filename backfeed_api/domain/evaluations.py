@@ -14,7 +14,7 @@ from ..catalog import ServedContract
 from ..models import Contract, Evaluation, LedgerEntry, User
 from .contributions import require_contribution
 from .ledger import Cause, apply_changes, expire_users
-from .locking import lock_contract
+from .locking import lock_contract, next_action
 from .users import require_user
 
 
@@ -124,6 +124,7 @@ def evaluate(
         evaluator_id=evaluator.id,
         value=value,
         active=True,
+        seq=next_action(row),
         created_at=now,
     )
     session.add(evaluation)

@@ -25,3 +25,9 @@ def lock_contract(session: Session, contract_id: int) -> Contract:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def next_action(contract: Contract) -> int:
+    """Number the action being applied under the lock: the contract's commit order."""
+    contract.action_count += 1
+    return contract.action_count

@@ -12,7 +12,7 @@ from protocol import UnknownUser
 from ..catalog import ServedContract
 from ..models import User
 from .ledger import Cause, write_balances
-from .locking import lock_contract
+from .locking import lock_contract, next_action
 
 
 def find_user(session: Session, contract: ServedContract, user_id: int) -> User | None:
@@ -48,6 +48,7 @@ def create_user(
         reputation=reputation,
         tokens=tokens,
         referrer_id=referrer_id,
+        seq=next_action(row),
         created_at=now,
     )
     session.add(user)

@@ -58,6 +58,7 @@ def includeme(config: Configurator) -> None:
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
     settings.setdefault("tm.commit_veto", "pyramid_tm.default_commit_veto")
+    settings.setdefault("retry.attempts", 3)  # deadlocks and serialization failures
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     text,
 )
@@ -39,6 +40,8 @@ class Contract(Base):
     user_count: Mapped[int] = mapped_column(BigInteger, default=0)
     contribution_count: Mapped[int] = mapped_column(BigInteger, default=0)
     evaluation_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    action_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Actions applied so far; each action row keeps its number as ``seq`` (commit order)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -52,6 +55,7 @@ class User(Base):
     reputation: Mapped[float] = mapped_column(Double)
     tokens: Mapped[float] = mapped_column(Double)
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -72,6 +76,7 @@ class Contribution(Base):
     type: Mapped[str] = mapped_column(String(100))
     max_score: Mapped[float] = mapped_column(Double, default=0.0)
     token_fund: Mapped[float] = mapped_column(Double, default=0.0)
+    seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -92,6 +97,7 @@ class Evaluation(Base):
     evaluator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     value: Mapped[float] = mapped_column(Double)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
@@ -129,3 +135,24 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_ledger_user", "user_id", "id"),)
+
+
+class IdempotencyKey(Base):
+    """A claimed ``Idempotency-Key`` and the response it got, for replaying retries."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    location: Mapped[str | None] = mapped_column(String(2000), default=None)
+    body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("uq_idempotency_keys_claim", "scope", "route", "key", unique=True),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )

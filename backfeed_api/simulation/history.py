@@ -34,42 +34,43 @@ class ReputationHistory:
             raise ValueError("a history needs room for at least 2 samples")
         self.max_samples = max_samples
         self.stride = 1
-        self._samples: list[Sample] = []
-        self._latest: Sample | None = None
         self.names: list[str] = []
+        self._samples: list[Sample] = []
+        self._latest: tuple[int, np.ndarray] | None = None
 
     def record(
         self, step: int, names: Sequence[str], reputation: np.ndarray, tokens: np.ndarray
     ) -> None:
-        """Remember the step if it falls on the stride; always remember it as the latest."""
-        self.names = list(names) if len(names) != len(self.names) else self.names
-        self._latest = Sample(step, reputation.copy(), -1.0)
-        if step % self.stride:
-            return
-        self._samples.append(self._measured(self._latest))
-        if len(self._samples) >= self.max_samples:
-            self._samples = self._samples[::2]
-            self.stride *= 2
+        """Keep the step if it falls on the stride, and always as the latest one seen."""
+        if len(names) != len(self.names):
+            self.names = list(names)
+        self._latest = (step, reputation.copy())
+        if step % self.stride == 0:
+            self._samples.append(_sample(*self._latest))
+            if len(self._samples) >= self.max_samples:
+                self._samples = self._samples[::2]
+                self.stride *= 2
 
     def samples(self) -> list[Sample]:
-        """The kept snapshots in step order, ending with the last step recorded."""
+        """The kept snapshots in step order, ending with the latest step recorded."""
         samples = list(self._samples)
-        if self._latest is not None and (not samples or samples[-1].step != self._latest.step):
-            samples.append(self._measured(self._latest))
+        if self._latest is not None and (not samples or samples[-1].step != self._latest[0]):
+            samples.append(_sample(*self._latest))
         return samples
 
-    def matrix(self, users: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """The steps sampled, and the reputation of ``users`` (indices) at each: NaN before
-        a user joined. Shapes ``(samples,)`` and ``(samples, len(users))``."""
-        samples = self.samples()
-        steps = np.array([sample.step for sample in samples], dtype=np.int64)
-        users = np.asarray(users, dtype=np.int64)
-        table = np.full((len(samples), users.shape[0]), np.nan)
-        for row, sample in enumerate(samples):
-            present = users < sample.reputation.shape[0]
-            table[row, present] = sample.reputation[users[present]]
-        return steps, table
 
-    @staticmethod
-    def _measured(sample: Sample) -> Sample:
-        return Sample(sample.step, sample.reputation, gini(sample.reputation))
+def reputation_table(samples: Sequence[Sample], users: Sequence[int]) -> np.ndarray:
+    """The reputation of ``users`` (by index) at each sample: NaN before a user joined.
+
+    Shape ``(len(samples), len(users))``.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    table = np.full((len(samples), users.shape[0]), np.nan)
+    for row, sample in enumerate(samples):
+        present = users < sample.reputation.shape[0]
+        table[row, present] = sample.reputation[users[present]]
+    return table
+
+
+def _sample(step: int, reputation: np.ndarray) -> Sample:
+    return Sample(step, reputation, gini(reputation))

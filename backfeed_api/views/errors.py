@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from cornice.renderer import JSONError
 from pyramid.httpexceptions import HTTPException, HTTPInternalServerError
 from pyramid.view import exception_view_config, notfound_view_config
 
@@ -46,10 +47,15 @@ def protocol_error(exc: ProtocolError, request) -> dict:
 
 @exception_view_config(HTTPException, renderer="json")
 def http_error(exc: HTTPException, request):
-    """Other HTTP errors (405, 415, 413…) in the JSON error shape."""
-    if exc.code < 400:
+    """Other HTTP errors (405, 415, 413…) in the JSON error shape.
+
+    Cornice raises its own :class:`JSONError` (a 415 or 406 from its content negotiation)
+    with the error body already rendered in this shape; it is passed through as it is.
+    """
+    if exc.code < 400 or isinstance(exc, JSONError):
         return exc
-    description = exc.detail if isinstance(exc.detail, str) and exc.detail else exc.title
+    detail = getattr(exc, "detail", None)
+    description = detail if isinstance(detail, str) and detail else exc.title
     body = _respond(request, exc.code, "url", "", description)
     for header in ("Allow", "WWW-Authenticate", "Retry-After"):
         if header in exc.headers:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:13:46.720330
+Create Date: 2026-11-23 02:16:13.302838
 """
 
 import sqlalchemy as sa
@@ -28,10 +28,28 @@ def upgrade() -> None:
         sa.Column("user_count", sa.BigInteger(), nullable=False),
         sa.Column("contribution_count", sa.BigInteger(), nullable=False),
         sa.Column("evaluation_count", sa.BigInteger(), nullable=False),
+        sa.Column("action_count", sa.BigInteger(), nullable=False),
         sa.Column("created_at", backfeed_api.models.meta.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contracts")),
         sa.UniqueConstraint("name", name=op.f("uq_contracts_name")),
     )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("route", sa.String(length=300), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("location", sa.String(length=2000), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", backfeed_api.models.meta.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
+    )
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.create_index("ix_idempotency_keys_created_at", ["created_at"], unique=False)
+        batch_op.create_index("uq_idempotency_keys_claim", ["scope", "route", "key"], unique=True)
+
     op.create_table(
         "users",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -43,6 +61,7 @@ def upgrade() -> None:
         sa.Column(
             "referrer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("created_at", backfeed_api.models.meta.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contracts.id"], name=op.f("fk_users_contract_id_contracts")
@@ -73,6 +92,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=100), nullable=False),
         sa.Column("max_score", sa.Double(), nullable=False),
         sa.Column("token_fund", sa.Double(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("created_at", backfeed_api.models.meta.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contracts.id"], name=op.f("fk_contributions_contract_id_contracts")
@@ -130,6 +150,7 @@ def upgrade() -> None:
         ),
         sa.Column("value", sa.Double(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("created_at", backfeed_api.models.meta.UTCDateTime(), nullable=False),
         sa.Column("superseded_at", backfeed_api.models.meta.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -201,5 +222,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_users_contract_id")
 
     op.drop_table("users")
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_index("uq_idempotency_keys_claim")
+        batch_op.drop_index("ix_idempotency_keys_created_at")
+
+    op.drop_table("idempotency_keys")
     op.drop_table("contracts")
     # ### end Alembic commands ###
