@@ -12,6 +12,7 @@ from cornice_swagger.converters.schema import (
     ObjectTypeConverter,
     StringTypeConverter,
 )
+from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
 
 from .schemas import StrictInteger, StrictNumber, StrictString, VoteValue
@@ -36,6 +37,26 @@ class ClosedObjectConverter(ObjectTypeConverter):
         return converted
 
 
+class OperationParameters(ParameterHandler):
+    """The parameters of an operation, without a body parameter where no body is taken.
+
+    Reads validate an empty body schema (any field in it is refused), which cornice_swagger
+    would otherwise document as a required body on every GET.
+    """
+
+    def from_schema(self, schema_node: colander.SchemaNode) -> list[dict]:
+        return [
+            parameter
+            for parameter in super().from_schema(schema_node)
+            if parameter["in"] != "body" or not _takes_no_fields(schema_node["body"])
+        ]
+
+
+def _takes_no_fields(node: colander.SchemaNode) -> bool:
+    """Whether ``node`` is a mapping that accepts no key at all."""
+    return isinstance(node.typ, colander.Mapping) and not node.children
+
+
 class ServiceSwagger(CorniceSwagger):
     """cornice_swagger configured for our strict colander types.
 
@@ -50,6 +71,7 @@ class ServiceSwagger(CorniceSwagger):
         StrictString: StringTypeConverter,
         colander.Mapping: ClosedObjectConverter,
     }
+    parameters = OperationParameters
 
 
 def openapi_document(request) -> dict:

@@ -1,8 +1,10 @@
 """Colander schemas of every request: strict types, unknown keys refused.
 
 JSON and form-encoded bodies go through the same schemas, so each type accepts a JSON value
-of the right kind or its plain text form, and nothing else: no ``1.7`` for an id, no ``true``
-for a number, no NaN or Infinity, no repeated form key (a list).
+of the right kind, or its plain text form where the request could only send text (a query
+parameter or a form field, marked as :class:`Text`), and nothing else: no ``1.7`` for an id,
+no ``true`` for a number, no ``"1"`` string in JSON, no NaN or Infinity, no repeated form key
+(a list).
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
 NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
+class Text(str):
+    """A value sent as text: a query parameter or a form field.
+
+    Numbers may be written as text only there; in a JSON body a number must be a JSON
+    number, so the plain ``str`` of a JSON string is refused where a number is expected.
+    """
+
+
 class StrictInteger(colander.Int):
     """An integer: a JSON integer or its decimal text; never a bool, float or list."""
 
@@ -25,7 +35,7 @@ class StrictInteger(colander.Int):
             return colander.null
         if isinstance(cstruct, int) and not isinstance(cstruct, bool):
             return cstruct
-        if isinstance(cstruct, str) and INTEGER_TEXT.fullmatch(cstruct):
+        if isinstance(cstruct, Text) and INTEGER_TEXT.fullmatch(cstruct):
             return int(cstruct)
         raise colander.Invalid(node, "must be an integer")
 
@@ -42,11 +52,11 @@ class StrictNumber(colander.Float):
             if self.accepts_booleans:
                 return float(cstruct)
             raise colander.Invalid(node, "must be a number, not a boolean")
-        if isinstance(cstruct, str) and self.accepts_booleans and cstruct in ("true", "false"):
+        if isinstance(cstruct, Text) and self.accepts_booleans and cstruct in ("true", "false"):
             return 1.0 if cstruct == "true" else 0.0
         if isinstance(cstruct, int | float):
             number = cstruct
-        elif isinstance(cstruct, str) and NUMBER_TEXT.fullmatch(cstruct):
+        elif isinstance(cstruct, Text) and NUMBER_TEXT.fullmatch(cstruct):
             number = float(cstruct)
         else:
             raise colander.Invalid(node, "must be a number")

@@ -2,7 +2,9 @@
 
 JSON bodies are parsed without the non-standard constants (``NaN``, ``Infinity``) and must be
 objects; numbers too large for a float are refused. Form bodies and query strings go through
-Cornice's usual extraction, where a repeated key becomes a list that the strict types refuse.
+Cornice's usual extraction, where a repeated key becomes a list that the strict types refuse;
+their values are marked as :class:`~backfeed_api.schemas.Text`, the only strings that the
+numeric types read as numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import math
 import re
 
 from cornice.validators import colander_validator, extract_cstruct
+
+from .schemas import Text
 
 JSON_TYPE = re.compile(r"application/(.+\+)?json")
 
@@ -44,24 +48,45 @@ def parse_json_object(raw: bytes) -> dict:
     return data
 
 
+def as_text(values: dict) -> dict:
+    """Mark the strings (and lists of strings, from repeated keys) of a query string or form
+    body as text."""
+
+    def mark(value):
+        if isinstance(value, str):
+            return Text(value)
+        if isinstance(value, list):
+            return [mark(item) for item in value]
+        return value
+
+    return {name: mark(value) for name, value in values.items()}
+
+
 def strict_cstruct(request) -> dict:
     """The parts of the request to validate, with a strictly parsed JSON body."""
-    if not (request.body and JSON_TYPE.fullmatch(request.content_type or "")):
-        return extract_cstruct(request)
-    try:
-        body = parse_json_object(request.body)
-    except ValueError as error:
-        request.errors.add("body", "", str(error))
-        body = {}
-    return {
-        "method": request.method,
-        "url": request.url,
-        "path": request.matchdict,
-        "body": body,
-        "querystring": request.GET.mixed(),
-        "header": dict(request.headers),
-        "cookies": dict(request.cookies),
-    }
+    if request.body and JSON_TYPE.fullmatch(request.content_type or ""):
+        try:
+            body = parse_json_object(request.body)
+        except ValueError as error:
+            request.errors.add("body", "", str(error))
+            body = {}
+        cstruct = {
+            "method": request.method,
+            "url": request.url,
+            "path": request.matchdict,
+            "body": body,
+            "querystring": request.GET.mixed(),
+            "header": dict(request.headers),
+            "cookies": dict(request.cookies),
+        }
+    else:
+        cstruct = extract_cstruct(request)
+        if not cstruct:  # Cornice found the body unreadable and has said why
+            return cstruct
+        if isinstance(cstruct["body"], dict):  # a form
+            cstruct["body"] = as_text(cstruct["body"])
+    cstruct["querystring"] = as_text(cstruct["querystring"])
+    return cstruct
 
 
 def validate(request, schema=None, **kwargs) -> None:

@@ -20,10 +20,10 @@ from types import ModuleType
 
 from protocol.errors import ProtocolError
 
-from . import simulate
+from . import check, initdb, simulate
 from .errors import EXIT_PROBLEM, EXIT_USAGE, CommandError, UsageError
 
-SUBCOMMANDS: list[ModuleType] = [simulate]
+SUBCOMMANDS: list[ModuleType] = [initdb, check, simulate]
 """The modules that each provide one subcommand, in the order ``--help`` lists them."""
 
 EXIT_INTERRUPTED = 130
@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROBLEM
     except ProtocolError as error:
         return _fail(args.command, error.message, EXIT_PROBLEM)
+    except Exception as error:
+        if type(error).__module__.startswith("sqlalchemy"):  # the database said no
+            return _fail(args.command, f"database error: {error}".splitlines()[0], EXIT_PROBLEM)
+        raise
 
 
 def _fail(command: str, message: str, code: int) -> int:

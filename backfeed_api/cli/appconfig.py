@@ -1,0 +1,24 @@
+"""Reading an ini file's application settings for the commands that use the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+
+def load_settings(ini: str) -> dict[str, Any]:
+    """The ``[app:main]`` settings of ``ini``, with logging configured from the file."""
+    from pyramid.paster import get_appsettings, setup_logging
+
+    path = Path(ini)
+    if not path.is_file():
+        raise UsageError(f"no such settings file: {ini}")
+    setup_logging(str(path))
+    return dict(get_appsettings(str(path)))
+
+
+def add_ini_argument(parser) -> None:
+    """The positional settings-file argument shared by the database commands."""
+    parser.add_argument("ini", help="settings file, e.g. development.ini or production.ini")
