@@ -10,6 +10,7 @@ $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=65,<81" wheel
 	$(BIN)/pip install --quiet -e ".[test,docs]"
+	$(BIN)/pip install --quiet -e examples/backfeed-contract-quadratic
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +28,9 @@ format: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
