@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint format docs bench clean
 
-$(STAMP): setup.py pyproject.toml
+$(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=65,<81" wheel
 	$(BIN)/pip install --quiet -e ".[test,docs]"

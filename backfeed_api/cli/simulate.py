@@ -7,6 +7,7 @@ arguments into calls to it and its errors into messages and exit codes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -131,7 +132,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load or generate the scenario, run it with the requested recorders, draw the plot."""
     scenario, title = _scenario(args)
-    simulation = ScenarioRun(scenario)
+    try:
+        simulation = ScenarioRun(scenario)
+    except ProtocolError as error:  # an unknown kind or a bad override
+        raise CommandError(f"{title}: {error.message}") from error
     history = ReputationHistory() if args.plot else None
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     with ExitStack() as stack:
@@ -161,34 +165,25 @@ def run(args: argparse.Namespace) -> int:
 def _scenario(args: argparse.Namespace) -> tuple[Scenario, str]:
     """The scenario the arguments ask for, and a short title naming it."""
     overrides = dict(args.override)
-    if args.scenario is not None:
-        given = [
-            f"--{name.replace('_', '-')}"
-            for name in GENERATOR_OPTIONS
-            if vars(args)[name] is not None
-        ]
-        if given:
-            raise UsageError(f"{', '.join(given)} only apply without a scenario file")
+    knobs = {name: vars(args)[name] for name in GENERATOR_OPTIONS if vars(args)[name] is not None}
+    if args.scenario is None:
+        community = Community(**knobs, overrides=overrides)
         try:
-            scenario = load_scenario(args.scenario)
+            scenario = generate_scenario(community)
         except ScenarioError as error:
             raise UsageError(str(error)) from error
-        if overrides:
-            scenario = Scenario(
-                contract=scenario.contract,
-                overrides={**scenario.overrides, **overrides},
-                setup=scenario.setup,
-                steps=scenario.steps,
-            )
-        return scenario, args.scenario
-    knobs = {name: vars(args)[name] for name in GENERATOR_OPTIONS if vars(args)[name] is not None}
-    community = Community(**knobs, overrides=overrides)
+        return scenario, f"{community.kind}: {community.users} users, seed {community.seed}"
+
+    if knobs:
+        given = ", ".join(f"--{name.replace('_', '-')}" for name in knobs)
+        raise UsageError(f"{given} only apply without a scenario file")
     try:
-        scenario = generate_scenario(community)
+        scenario = load_scenario(args.scenario)
     except ScenarioError as error:
         raise UsageError(str(error)) from error
-    title = f"{community.kind}: {community.users} users, seed {community.seed}"
-    return scenario, title
+    if overrides:
+        scenario = dataclasses.replace(scenario, overrides={**scenario.overrides, **overrides})
+    return scenario, args.scenario
 
 
 def _csv_stream(args: argparse.Namespace, stack: ExitStack) -> TextIO | None:

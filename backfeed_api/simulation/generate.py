@@ -79,7 +79,7 @@ class _RandomSteps(Collection[Action]):
         self._is_contribution = is_contribution
         # For every step, how many contributions exist once it is done.
         self._made = np.cumsum(is_contribution, dtype=np.int64)
-        rounds = math.ceil(contributions / community.users) if contributions else 0
+        rounds = math.ceil(contributions / community.users)
         self._contributors = np.concatenate(
             [rng.permutation(community.users) for _ in range(rounds)] or [np.empty(0, np.int64)]
         )[:contributions]

@@ -1,0 +1,104 @@
+"""Generated communities: reproducible for a seed, different across seeds, plotted as PNG."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from matplotlib.image import imread
+
+from backfeed_api.simulation import Community, Evaluate, generate_scenario
+
+from .conftest import Runner
+
+SMALL = ("--users", "12", "--contributions", "6", "--evaluations", "150")
+
+
+def test_a_seed_gives_byte_identical_csv(backfeed: Runner, tmp_path: Path) -> None:
+    first, second, other = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+
+    for out, seed in ((first, "5"), (second, "5"), (other, "6")):
+        assert backfeed("simulate", *SMALL, "--seed", seed, "--csv", out).code == 0
+
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_bytes() != other.read_bytes()
+
+
+def test_the_csv_has_every_user_after_every_step(backfeed: Runner) -> None:
+    outcome = backfeed("simulate", *SMALL, "--kind", "whitepaper1")
+
+    assert outcome.code == 0, outcome.err
+    rows = list(csv.DictReader(io.StringIO(outcome.out)))
+    assert len(rows) == 12 * (6 + 150 + 1)
+    assert {row["user"] for row in rows} == {f"u{i}" for i in range(1, 13)}
+    # whitepaper1 moves reputation around but conserves the total at every step.
+    for step in (0, 75, 156):
+        total = sum(float(row["reputation"]) for row in rows if row["step"] == str(step))
+        assert total == pytest.approx(12 * 20)
+
+
+def test_vote_probability_sets_the_share_of_ones() -> None:
+    scenario = generate_scenario(
+        Community(users=10, contributions=5, evaluations=4000, vote_probability=0.25, seed=1)
+    )
+
+    votes = [step.value for step in scenario.steps if isinstance(step, Evaluate)]
+
+    assert len(votes) == 4000
+    assert set(votes) == {0, 1}
+    assert sum(votes) / len(votes) == pytest.approx(0.25, abs=0.03)
+
+
+def test_contributions_come_first_and_are_evaluated_only_once_made() -> None:
+    scenario = generate_scenario(Community(users=3, contributions=9, evaluations=60, seed=2))
+
+    made: set[str] = set()
+    for number, step in enumerate(scenario.steps):
+        if isinstance(step, Evaluate):
+            assert step.contribution in made
+        else:
+            assert number > 0 or step.name == "c1"
+            made.add(step.name)
+    assert made == {f"c{i}" for i in range(1, 10)}
+
+
+def test_plot_writes_a_png(backfeed: Runner, tmp_path: Path) -> None:
+    plot = tmp_path / "run.png"
+
+    outcome = backfeed("simulate", *SMALL, "--plot", plot, "--top", "4")
+
+    assert outcome.code == 0, outcome.err
+    assert outcome.out == ""  # with --plot and no --csv, no CSV is written
+    height, width, _channels = imread(plot).shape
+    assert width > 300
+    assert height > 300
+
+
+def test_progress_bar_on_request(backfeed: Runner, tmp_path: Path) -> None:
+    outcome = backfeed("simulate", *SMALL, "--csv", tmp_path / "out.csv", "--progress")
+
+    assert outcome.code == 0
+    assert "100%  156/156" in outcome.err
+    assert outcome.err.endswith("\n")
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(backfeed: Runner, tmp_path: Path) -> None:
+    outcome = backfeed("simulate", *SMALL, "--csv", tmp_path / "out.csv")
+
+    assert outcome.code == 0
+    assert outcome.err == ""
+
+
+def test_overrides_reach_the_contract(backfeed: Runner) -> None:
+    one_article = ("simulate", "--users", "2", "--contributions", "1", "--evaluations", "0")
+
+    def tokens_after_the_article(*extra: str) -> list[str]:
+        outcome = backfeed(*one_article, *extra)
+        assert outcome.code == 0, outcome.err
+        rows = csv.DictReader(io.StringIO(outcome.out))
+        return sorted(row["tokens"] for row in rows if row["step"] == "1")
+
+    assert tokens_after_the_article() == ["49.0", "50.0"]
+    assert tokens_after_the_article("--override", "article.fee=7") == ["43.0", "50.0"]
