@@ -1,14 +1,12 @@
-"""backfeed-api: a JSON web service for reputation-and-token economies."""
+"""backfeed-api: a JSON web service for reputation-and-token economies.
+
+The web framework is imported only when the application is built, so that the ``backfeed``
+command line and the simulator start quickly.
+"""
 
 from __future__ import annotations
 
-import json
-from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-
-from cornice.renderer import CorniceRenderer
-from pyramid.config import Configurator
-from pyramid.renderers import JSON
 
 try:
     __version__ = version("backfeed-api")
@@ -16,23 +14,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 
-def includeme(config: Configurator) -> None:
-    """Wire the whole service into ``config``."""
-    strict = partial(json.dumps, allow_nan=False)
-    config.include("cornice")
-    config.commit()  # our JSON error views below replace Cornice's own handlers
-    config.add_renderer("json", JSON(serializer=strict))
-    config.add_renderer("cornicejson", CorniceRenderer(serializer=strict))
-    config.include(".clock")
-    config.include(".models")
-    config.include(".catalog")
-    config.include(".idempotency")
-    config.include(".openapi")
-    config.include(".views")
-
-
 def main(global_config, **settings):
-    """The WSGI application (``paste.app_factory``)."""
-    with Configurator(settings=settings) as config:
-        config.include(includeme)
-        return config.make_wsgi_app()
+    """The WSGI application (the ``paste.app_factory`` entry point)."""
+    from .app import make_app
+
+    return make_app(settings)
+
+
+def includeme(config) -> None:
+    """Let another Pyramid application include the whole service."""
+    from .app import includeme as wire
+
+    wire(config)
