@@ -1,0 +1,46 @@
+"""``backfeed serve``: run the service without an ini file, e.g. after ``pip install``.
+
+It uses the development defaults (an SQLite file in the current directory, the schema
+created at start-up, every installed contract kind) and serves on 127.0.0.1:6543 with
+waitress. For production use ``pserve production.ini`` behind a reverse proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    """Add the ``serve`` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the service with development defaults",
+        description="Serve the API with waitress on 127.0.0.1 using an SQLite file "
+        "(created if needed). BACKFEED_DATABASE_URL, when set, takes precedence.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=6543, help="port to listen on")
+    parser.add_argument(
+        "--database",
+        default="backfeed.sqlite",
+        help="SQLite file to use (default: backfeed.sqlite in the current directory)",
+    )
+    parser.add_argument("--contracts", help="contracts to serve, e.g. 'example mag2:dmag'")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the application and serve it until interrupted."""
+    import waitress
+
+    from .. import main
+
+    settings = {
+        "sqlalchemy.url": f"sqlite:///{Path(args.database).resolve()}",
+        "backfeed.create_schema": "true",
+    }
+    if args.contracts:
+        settings["backfeed.contracts"] = args.contracts
+    waitress.serve(main({}, **settings), host=args.host, port=args.port)
+    return 0
