@@ -49,7 +49,8 @@ setup(
     long_description_content_type="text/x-rst",
     python_requires=">=3.11",
     packages=find_packages(include=["protocol", "protocol.*", "backfeed_api", "backfeed_api.*"]),
-    include_package_data=True,
+    # The Alembic environment and migrations are data files, not packages.
+    package_data={"backfeed_api": ["alembic/*.py", "alembic/*.mako", "alembic/versions/*.py"]},
     zip_safe=False,
     install_requires=install_requires,
     extras_require={"test": tests_require, "docs": docs_require},
