@@ -76,7 +76,14 @@ class VoteValue(StrictNumber):
 
 
 class StrictString(colander.String):
-    """A string, given as a string (not a number or a list)."""
+    """A string, given as a string (not a number or a list).
+
+    An empty string is a value like any other, checked by the node's validator; colander
+    would otherwise read it as a missing value and quietly put the default in its place.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(allow_empty=True)
 
     def deserialize(self, node, cstruct):
         if cstruct is None:

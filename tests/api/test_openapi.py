@@ -1,0 +1,145 @@
+"""``GET /__api__``: a valid Swagger 2.0 document of every route, with strict body schemas."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Served
+
+ROUTES = {
+    "/": {"get"},
+    "/{contract}": {"get"},
+    "/{contract}/users": {"get", "post"},
+    "/{contract}/users/{id}": {"get"},
+    "/{contract}/users/{id}/history": {"get"},
+    "/{contract}/contributions": {"get", "post"},
+    "/{contract}/contributions/{id}": {"get"},
+    "/{contract}/evaluations": {"get", "post"},
+    "/{contract}/evaluations/{id}": {"get"},
+}
+BODIES = {
+    "/{contract}/users": ({"reputation", "tokens", "referrer_id"}, set()),
+    "/{contract}/contributions": ({"contributor_id", "type"}, {"contributor_id"}),
+    "/{contract}/evaluations": (
+        {"evaluator_id", "contribution_id", "value"},
+        {"evaluator_id", "contribution_id", "value"},
+    ),
+}
+METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
+
+
+@pytest.fixture(scope="module")
+def document(served: Served) -> dict:
+    response = served.app.get("/__api__", status=200)
+    assert response.content_type == "application/json"
+    return response.json
+
+
+def operations(document: dict):
+    """(path, method, operation) for every operation of the document."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def body_schema(document: dict, path: str) -> dict:
+    """The schema of the body parameter of ``POST path``, references followed."""
+    [body] = [p for p in document["paths"][path]["post"]["parameters"] if p["in"] == "body"]
+    schema = body["schema"]
+    if "$ref" in schema:
+        schema = document["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_is_a_valid_swagger_2_document(document):
+    definitions = pytest.importorskip("schemathesis.specs.openapi.definitions")
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    validator = jsonschema_rs.Draft4Validator(definitions.SWAGGER_20)
+    errors = [error.message for error in validator.iter_errors(document)]
+    assert errors == []
+    assert document["swagger"] == "2.0"
+    assert document["info"]["title"] == "backfeed-api"
+    assert document["info"]["version"] == "0.1.0"
+
+
+def test_lists_every_route_and_method(document):
+    documented = {
+        path: {m for m in item if m in METHODS} for path, item in document["paths"].items()
+    }
+    assert documented == ROUTES
+
+
+def test_documents_every_route_the_application_serves(served, document):
+    introspector = served.app.app.registry.introspector
+    routes = introspector.get_category("routes")
+    patterns = {"/" + entry["introspectable"]["pattern"].lstrip("/") for entry in routes}
+    assert patterns - {"/__api__"} == set(ROUTES)
+
+
+@pytest.mark.parametrize("path", list(BODIES))
+def test_body_schemas_refuse_additional_properties(document, path):
+    schema = body_schema(document, path)
+    properties, required = BODIES[path]
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == properties
+    assert set(schema.get("required", [])) == required
+    operation = document["paths"][path]["post"]
+    assert set(operation["consumes"]) == {"application/json", "application/x-www-form-urlencoded"}
+
+
+def test_body_field_types(document):
+    users = body_schema(document, "/{contract}/users")["properties"]
+    assert users["reputation"]["type"] == users["tokens"]["type"] == "number"
+    assert users["reputation"]["minimum"] == 0
+    assert users["referrer_id"]["type"] == "integer"
+    contributions = body_schema(document, "/{contract}/contributions")["properties"]
+    assert contributions["contributor_id"]["type"] == "integer"
+    assert contributions["type"]["type"] == "string"
+    evaluations = body_schema(document, "/{contract}/evaluations")["properties"]
+    assert evaluations["value"]["type"] == "number"
+    assert evaluations["evaluator_id"]["type"] == evaluations["contribution_id"]["type"]
+
+
+def test_reads_take_no_body(document):
+    for path, method, operation in operations(document):
+        if method == "get":
+            assert all(p["in"] != "body" for p in operation.get("parameters", [])), path
+
+
+def test_list_query_parameters(document):
+    def query(path: str) -> dict[str, dict]:
+        parameters = document["paths"][path]["get"].get("parameters", [])
+        return {p["name"]: p for p in parameters if p["in"] == "query"}
+
+    users = query("/{contract}/users")
+    assert set(users) == {"limit", "start", "order_by"}
+    assert users["limit"]["maximum"] == 1000
+    assert users["limit"]["minimum"] == 1
+    assert users["limit"]["default"] == 100
+    assert set(users["order_by"]["enum"]) == {
+        "reputation",
+        "-reputation",
+        "tokens",
+        "-tokens",
+        "time",
+        "-time",
+    }
+    contributions = query("/{contract}/contributions")
+    assert set(contributions) == {"limit", "start", "order_by", "contributor_id", "type"}
+    assert set(contributions["order_by"]["enum"]) == {"score", "-score", "time", "-time"}
+    assert contributions["order_by"]["default"] == "-score"
+    evaluations = query("/{contract}/evaluations")
+    assert set(evaluations) == {
+        "limit",
+        "start",
+        "contribution_id",
+        "evaluator_id",
+        "value",
+        "include_superseded",
+    }
+    assert evaluations["include_superseded"]["type"] == "boolean"
+    assert set(query("/{contract}/users/{id}/history")) == {"limit", "start"}
+    for path in ("/", "/{contract}", "/{contract}/users/{id}"):
+        assert query(path) == {}

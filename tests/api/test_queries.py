@@ -1,0 +1,118 @@
+"""The number of SQL statements of a request does not grow with the data it shows or reads.
+
+Lists are rendered with a fixed number of queries whatever the page size, and a vote costs
+the same number of statements with 1 earlier voter as with 30.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from .conftest import Served, counting_statements
+
+CONTRIBUTIONS = 50
+VOTERS = 30
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """Many users, contributions and votes on ``example``."""
+
+    users: list[int]
+    contributions: list[int]
+
+
+@pytest.fixture(scope="module")
+def crowd(served: Served) -> Crowd:
+    api = served.api
+    users = [api.user(reputation=10 + i)["id"] for i in range(10)]
+    users += [api.user(referrer_id=users[i])["id"] for i in range(5)]
+    contributions = []
+    for i in range(CONTRIBUTIONS):
+        author = users[i % len(users)]
+        contributions.append(api.contribution(author, type=("article", "comment")[i % 2])["id"])
+        for j in range(1 + i % 2):
+            voter = users[(i + 1 + 4 * j) % len(users)]
+            api.vote(voter, contributions[-1], (i + j) % 2)
+    return Crowd(users, contributions)
+
+
+def statements_of(served: Served, path: str, **params) -> int:
+    """How many statements ``GET path`` takes; it must succeed."""
+    with counting_statements(served.db) as executed:
+        served.app.get(path, params=params, status=200)
+    return len(executed)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/example/contributions", {}),
+        ("/example/contributions", {"order_by": "score"}),
+        ("/example/contributions", {"order_by": "time"}),
+        ("/example/contributions", {"order_by": "-time"}),
+        ("/example/contributions", {"type": "article", "order_by": "-score"}),
+        ("/example/contributions", {"type": "comment", "order_by": "time"}),
+        ("/example/evaluations", {}),
+        ("/example/evaluations", {"include_superseded": "true"}),
+        ("/example/evaluations", {"value": "1"}),
+        ("/example/users", {}),
+        ("/example/users", {"order_by": "-reputation"}),
+        ("/example/users", {"order_by": "tokens"}),
+    ],
+)
+def test_a_list_takes_as_many_statements_for_2_items_as_for_50(served, crowd, path, params):
+    small = served.app.get(path, params={**params, "limit": 2}).json
+    large = served.app.get(path, params={**params, "limit": 50}).json
+    assert small["count"] == 2
+    assert large["count"] >= 15  # the larger page really is larger
+    few = statements_of(served, path, **params, limit=2)
+    many = statements_of(served, path, **params, limit=50)
+    assert few > 0  # the listener sees the application's statements
+    assert few == many
+
+
+def test_a_users_history_takes_as_many_statements_for_2_entries_as_for_50(served, crowd):
+    path = f"/example/users/{crowd.users[0]}/history"
+    assert served.app.get(path).json["_meta"]["total"] > 10
+    assert statements_of(served, path, limit=2) == statements_of(served, path, limit=50)
+
+
+def test_one_contribution_takes_as_many_statements_with_many_votes(served, crowd):
+    api = served.api
+    author = api.user()["id"]
+    quiet = api.contribution(author)["id"]
+    busy = api.contribution(author)["id"]
+    for voter in crowd.users:
+        api.vote(voter, busy, 1)
+    assert statements_of(served, f"/example/contributions/{quiet}") == statements_of(
+        served, f"/example/contributions/{busy}"
+    )
+
+
+@pytest.mark.parametrize("contract", ["rewarded", "whitepaper1"])
+def test_a_vote_takes_as_many_statements_after_1_voter_as_after_30(served, contract):
+    api = served.api
+    referrer = api.user(contract)["id"]
+    voters = [api.user(contract, referrer_id=referrer)["id"] for _ in range(VOTERS)]
+    author = api.user(contract)["id"]
+    lonely = api.contribution(author, contract)["id"]
+    crowded = api.contribution(author, contract)["id"]
+    api.vote(voters[0], lonely, 1, contract)
+    for voter in voters:
+        api.vote(voter, crowded, 1, contract)
+    newcomer = api.user(contract)["id"]
+
+    counts = []
+    for contribution in (lonely, crowded):
+        body = {"evaluator_id": newcomer, "contribution_id": contribution, "value": 1}
+        with counting_statements(served.db) as executed:
+            served.app.post_json(f"/{contract}/evaluations", body, status=201)
+        counts.append(len(executed))
+    assert counts[0] > 0
+    assert counts[0] == counts[1]
+    # every earlier voter of the crowded contribution was rewarded (by the same statements)
+    history = api.items(f"/{contract}/users/{voters[-1]}/history")
+    assert history[0]["cause"]["type"] == "evaluation"
