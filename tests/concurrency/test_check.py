@@ -1,0 +1,185 @@
+"""``backfeed check <ini>``: 0 when the books balance; 1, naming what drifted, when not.
+
+Each test runs on SQLite and on PostgreSQL: a database made by ``backfeed initdb``, given a
+small history through the application, then tampered with directly in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from webtest import TestApp
+
+from backfeed_api import main
+from backfeed_api.migrations import upgrade_database
+
+from .clients import CONTRACTS
+from .servers import backfeed, write_ini
+
+USER = (
+    "SELECT {}(id) FROM users"
+    " WHERE contract_id = (SELECT id FROM contracts WHERE name = :contract)"
+)
+"""The first or last user of a contract."""
+COPY_ACTIVE_VOTE = (
+    "INSERT INTO evaluations (contract_id, contribution_id, evaluator_id, value, active,"
+    " seq, created_at) SELECT contract_id, contribution_id, evaluator_id, value, active,"
+    " seq + 1000, created_at FROM evaluations WHERE active ORDER BY id LIMIT 1"
+)
+"""A second active vote of a voter on a contribution, inserted behind the app's back."""
+
+
+@dataclass(frozen=True)
+class Books:
+    """A database with a history, its settings file and an engine on it."""
+
+    ini: Path
+    engine: sa.Engine
+    backend: str
+
+    def check(self, *options: str) -> tuple[int, str]:
+        """Run ``backfeed check``; its exit code and its output."""
+        done = backfeed("check", self.ini, *options)
+        return done.returncode, done.stdout + done.stderr
+
+    def sql(self, statement: str, **parameters) -> None:
+        """Change the database behind the application's back."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.text(statement), parameters)
+
+    def scalar(self, statement: str, **parameters):
+        with self.engine.connect() as connection:
+            return connection.execute(sa.text(statement), parameters).scalar_one()
+
+
+def write_history(url: str) -> None:
+    """Users (one referred), contributions, votes and a re-vote on both contracts."""
+    app = main({}, **{"sqlalchemy.url": url, "backfeed.contracts": CONTRACTS})
+    client = TestApp(app)
+    try:
+        for contract in CONTRACTS.split():
+            users = [client.post_json(f"/{contract}/users", {}).json["id"] for _ in range(4)]
+            users.append(
+                client.post_json(f"/{contract}/users", {"referrer_id": users[0]}).json["id"]
+            )
+            contributions = [
+                client.post_json(f"/{contract}/contributions", {"contributor_id": u}).json["id"]
+                for u in users[:2]
+            ]
+            for number, user in enumerate(users):
+                for contribution in contributions:
+                    body = {
+                        "evaluator_id": user,
+                        "contribution_id": contribution,
+                        "value": number % 2,
+                    }
+                    client.post_json(f"/{contract}/evaluations", body, status=201)
+            revote = {"evaluator_id": users[1], "contribution_id": contributions[0], "value": 0}
+            client.post_json(f"/{contract}/evaluations", revote, status=201)
+    finally:
+        app.registry["db_engine"].dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_books(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Books]:
+    """A database with the schema and the contract rows, and no history yet."""
+    if request.param == "postgresql":
+        request.getfixturevalue("database")  # emptied for this test
+        url = request.getfixturevalue("concurrency_database")
+        ini = write_ini(tmp_path / "check.ini", url, 0, CONTRACTS)
+    else:
+        url = f"sqlite:///{tmp_path / 'check.sqlite'}"
+        ini = write_ini(tmp_path / "check.ini", url, 0, CONTRACTS)
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    if request.param == "sqlite":
+        upgrade_database(engine)  # what ``backfeed initdb`` does; check adds the contracts
+    yield Books(ini, engine, request.param)
+    engine.dispose()
+
+
+@pytest.fixture
+def books(empty_books: Books) -> Books:
+    """The database with a small history on both contracts."""
+    write_history(str(empty_books.engine.url.render_as_string(hide_password=False)))
+    return empty_books
+
+
+def test_empty_database_passes(empty_books: Books) -> None:
+    code, report = empty_books.check()
+    assert code == 0, report
+    assert "checked example, dmag: 0 problem(s): ok" in report
+    assert empty_books.scalar("SELECT count(*) FROM contracts WHERE name = 'dmag'") == 1
+
+
+def test_history_passes(books: Books) -> None:
+    assert books.scalar("SELECT count(*) FROM evaluations") == 2 * 11
+    code, report = books.check()
+    assert code == 0, report
+    assert "0 problem(s)" in report
+
+
+def test_tampered_balance_names_the_user(books: Books) -> None:
+    user = books.scalar(USER.format("max"), contract="example")
+    books.sql("UPDATE users SET reputation = reputation + 0.5 WHERE id = :id", id=user)
+    code, report = books.check()
+    assert code == 1, report
+    assert f"(b) reputation (ledger) of user {user}: stored" in report
+    assert f"(c) reputation (replay) of user {user}: stored" in report
+    assert "FAILED" in report
+
+
+def test_tampered_tokens_name_the_user(books: Books) -> None:
+    user = books.scalar(USER.format("min"), contract="dmag")
+    books.sql("UPDATE users SET tokens = tokens - 3 WHERE id = :id", id=user)
+    code, report = books.check()
+    assert code == 1, report
+    assert f"[dmag] (b) tokens (ledger) of user {user}" in report
+    code, report = books.check("--contract", "example")  # the other contract is fine
+    assert code == 0, report
+
+
+def test_tampered_total_is_reported(books: Books) -> None:
+    books.sql(
+        "UPDATE contracts SET total_reputation = total_reputation + 5 WHERE name = 'example'"
+    )
+    code, report = books.check()
+    assert code == 1, report
+    assert "[example] (a) stored total reputation" in report
+    assert "1 problem(s): FAILED" in report
+
+
+@pytest.mark.parametrize("empty_books", ["postgresql"], indirect=True)
+def test_nan_balance_is_reported(books: Books) -> None:
+    """PostgreSQL only: SQLite stores a NaN as NULL, which the schema refuses."""
+    user = books.scalar(USER.format("min"), contract="example")
+    books.sql("UPDATE users SET tokens = 'NaN' WHERE id = :id", id=user)
+    code, report = books.check()
+    assert code == 1, report
+    assert f"(d) tokens of user {user} is NaN" in report
+
+
+def test_duplicate_active_vote_is_refused_by_the_database(books: Books) -> None:
+    """(d) holds by construction: the unique partial index refuses a second active vote."""
+    with pytest.raises(sa.exc.IntegrityError, match=r"uq_evaluations_active_vote|UNIQUE"):
+        books.sql(COPY_ACTIVE_VOTE)
+    code, report = books.check()
+    assert code == 0, report
+
+
+@pytest.mark.parametrize("empty_books", ["sqlite"], indirect=True)
+def test_duplicate_active_vote_would_be_reported(books: Books) -> None:
+    """Without the index, check finds the duplicate. SQLite only: the index is dropped, on a
+    database of this test alone (the PostgreSQL one serves the whole session)."""
+    books.sql("DROP INDEX uq_evaluations_active_vote")
+    pair = "SELECT {} FROM evaluations WHERE active ORDER BY id LIMIT 1"
+    contribution = books.scalar(pair.format("contribution_id"))
+    evaluator = books.scalar(pair.format("evaluator_id"))
+    books.sql(COPY_ACTIVE_VOTE)
+    code, report = books.check()
+    assert code == 1, report
+    expected = f"(d) user {evaluator} has several active votes on contribution {contribution}"
+    assert expected in report
