@@ -1,10 +1,10 @@
 """Request validation: Cornice's colander validator fed with a strict reading of the body.
 
 JSON bodies are parsed without the non-standard constants (``NaN``, ``Infinity``) and must be
-objects; numbers too large for a float are refused. Form bodies and query strings go through
-Cornice's usual extraction, where a repeated key becomes a list that the strict types refuse;
-their values are marked as :class:`~backfeed_api.schemas.Text`, the only strings that the
-numeric types read as numbers.
+objects; numbers too large for a float and repeated keys are refused. Form bodies and query
+strings go through Cornice's usual extraction, where a repeated key becomes a list that the
+strict types refuse; their values are marked as :class:`~backfeed_api.schemas.Text`, the only
+strings that the numeric types read as numbers.
 """
 
 from __future__ import annotations
@@ -35,10 +35,25 @@ def _finite_float(text: str) -> float:
     return number
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose keys are all different: a repeated key is refused, as in a form,
+    rather than letting the last one silently win."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        repeated = sorted({key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1})
+        raise _Refused(f"repeated key in a JSON object: {', '.join(repeated)}")
+    return data
+
+
 def parse_json_object(raw: bytes) -> dict:
     """Parse a JSON request body that must be an object; raise ValueError with a reason."""
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json.loads(
+            raw,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
     except _Refused:
         raise
     except (ValueError, UnicodeDecodeError) as error:

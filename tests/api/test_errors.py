@@ -4,7 +4,7 @@ and a database left exactly as it was."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ class World:
 
     def ids(self) -> dict[str, int]:
         """Name → id, to format paths and bodies."""
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +207,10 @@ CASES: dict[str, Case] = {
     "json-string": raw(U, '"reputation"'),
     "json-number": raw(U, "1"),
     "json-null": raw(U, "null"),
+    "json-repeated-key": raw(U, '{{"reputation": -1, "reputation": 5}}'),
+    "json-repeated-vote-key": raw(
+        E, '{{"evaluator_id": {ann}, "contribution_id": {article}, "value": 1, "value": 0}}'
+    ),
     "json-not-utf8": raw(C, b'{"contributor_id": 1, "type": "\xff"}'),
     # -- contributions --------------------------------------------------------------------------
     "contribution-empty-object": raw(C, "{{}}"),
