@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from pyramid.config import Configurator
 from pyramid.response import Response
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import IdempotencyKey
@@ -66,8 +66,16 @@ def client_scope(request) -> str:
 
 
 def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:
-    """On PostgreSQL, take a transaction lock on this key, or say it is taken."""
-    if session.get_bind().dialect.name != "postgresql":
+    """On PostgreSQL, take a transaction lock on this key, or say it is taken.
+
+    On SQLite, take the database write lock (waiting for it) before the claim is read: a
+    transaction that reads first cannot write after another writer committed ("database is
+    locked"), and its read could miss a claim committed meanwhile.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        session.execute(update(IdempotencyKey).where(false()).values(key=IdempotencyKey.key))
+    if dialect != "postgresql":
         return True
     digest = hashlib.sha256(f"{scope}\0{route}\0{key}".encode()).digest()
     lock_id = struct.unpack(">q", digest[:8])[0]

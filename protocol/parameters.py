@@ -37,9 +37,14 @@ def _check_flag(name: str, value: Any) -> bool:
     return value
 
 
-def _check_evaluation_set(name: str, values: Iterable[Any]) -> tuple[float, ...]:
+def _check_evaluation_set(name: str, values: Any) -> tuple[float, ...]:
     """Return the evaluation set as distinct finite numbers (``true`` counts as 1)."""
-    numbers = tuple(_check_number(name, float(v), minimum=-math.inf) for v in values)
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InvalidParameter(f"{name} must be a list of numbers, not {values!r}", name)
+    numbers = tuple(
+        _check_number(name, float(v) if isinstance(v, bool) else v, minimum=-math.inf)
+        for v in values
+    )
     if not numbers:
         raise InvalidParameter(f"{name} must not be empty", name)
     if len(set(numbers)) != len(numbers):

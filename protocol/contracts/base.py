@@ -75,9 +75,15 @@ class Contract(ABC):
 
     def check_value(self, contribution_type: ContributionType, value: Any) -> float:
         """Return the vote as a float if the type accepts it, else raise."""
-        if not isinstance(value, bool | int | float) or not math.isfinite(value):
+        if not isinstance(value, bool | int | float):
             raise InvalidEvaluationValue("value must be a number", "value")
-        if not contribution_type.accepts(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float: not a usable number either
+            number = math.inf
+        if not math.isfinite(number):
+            raise InvalidEvaluationValue("value must be a number", "value")
+        if not contribution_type.accepts(number):
             allowed = ", ".join(f"{v:g}" for v in contribution_type.evaluation_set)
             raise InvalidEvaluationValue(
                 f"value {value!r} is not allowed for {contribution_type.name}; use one of: "

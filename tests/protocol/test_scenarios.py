@@ -1,0 +1,176 @@
+"""The reference scenarios of PROTOCOL.md, replayed through :class:`protocol.Simulation`.
+
+Each scenario is stated in the spec with the precision it must hold to: scenarios 1 and 4 to
+1e-9, scenario 2 to 4 decimals, scenario 3 exactly (no reputation changes).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol import Simulation
+
+from .conftest import SimulationFactory
+
+
+def test_scenario_1_bonnie_upvotes_ann(example: Simulation) -> None:
+    """Ann's article is up-voted by Bonnie, who holds most of the reputation."""
+    ann = example.create_user(reputation=10, tokens=10)
+    bonnie = example.create_user(reputation=100, tokens=99)
+    article = example.create_contribution(ann, "article")
+    assert example.users.tokens[ann - 1] == pytest.approx(9, abs=1e-9)
+
+    outcome = example.evaluate(bonnie, article, 1)
+
+    assert outcome.created
+    assert example.users.reputation[bonnie - 1] == pytest.approx(99.90692517849118, abs=1e-9)
+    assert example.users.tokens[ann - 1] == pytest.approx(54.45454545454545, abs=1e-9)
+    assert example.users.reputation[ann - 1] == pytest.approx(14.545454545454545, abs=1e-9)
+    assert example.users.tokens[bonnie - 1] == 99
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "contributor", "expected_gain"),
+    [
+        (0.2, 0.2, 0.6, 0.0079555),
+        (0.2, 0.8, 0.0, 0.0126865),
+        (0.8, 0.2, 0.0, 0.0127946),
+        (0.01, 0.01, 0.98, 0.0003964),
+    ],
+)
+def test_scenario_2_first_voter_gains_from_second(
+    make_simulation: SimulationFactory,
+    a: float,
+    b: float,
+    contributor: float,
+    expected_gain: float,
+) -> None:
+    """A votes 1 on an article, then B does: A's reputation gain from B's vote."""
+    simulation = make_simulation("example", {"reward_tokens_to_evaluators": True})
+    user_a = simulation.create_user(reputation=a)
+    user_b = simulation.create_user(reputation=b)
+    author = simulation.create_user(reputation=contributor)
+    article = simulation.create_contribution(author, "article")
+    simulation.evaluate(user_a, article, 1)
+    before = float(simulation.users.reputation[user_a - 1])
+
+    simulation.evaluate(user_b, article, 1)
+
+    gain = float(simulation.users.reputation[user_a - 1]) - before
+    assert gain == pytest.approx(expected_gain, abs=0.5e-4)
+
+
+@pytest.mark.parametrize("value", [0, 1])
+def test_scenario_3_dmag_vote_with_default_users(
+    make_simulation: SimulationFactory, value: int
+) -> None:
+    """In ``dmag`` users start at 0 reputation: T is 0, yet a vote succeeds and moves nothing."""
+    simulation = make_simulation("dmag")
+    author = simulation.create_user()
+    voter = simulation.create_user()
+    contribution = simulation.create_contribution(author)
+
+    outcome = simulation.evaluate(voter, contribution, value)
+
+    assert outcome.created
+    assert simulation.total_reputation == 0
+    assert list(simulation.users.reputation) == [0.0, 0.0]
+
+
+SCENARIO_4_VOTES = [
+    (1, "C1", 1),
+    (2, "C1", 0),
+    (3, "C1", 1),
+    (4, "C2", 1),
+    (5, "C2", 0),
+    (1, "C2", 1),
+    (2, "C1", 1),
+    (3, "C1", 0),
+    (4, "C1", 1),
+    (5, "C2", 1),
+]
+"""(user, contribution, value) of each step of scenario 4."""
+
+SCENARIO_4_TABLE = [
+    # rep1, rep2, rep3, rep4, rep5, tok2, tok3
+    (19.7788854382, 20, 20, 20, 20, 49, 49),
+    (19.7788854382, 19.8525613977, 20, 20, 20, 49, 49),
+    (20.1972438528, 19.8525613977, 19.9094563837, 20, 20, 49, 49),
+    (20.1972438528, 19.8525613977, 19.9094563837, 19.7789218868, 20, 49, 49),
+    (20.1972438528, 19.8525613977, 19.9094563837, 19.7789218868, 19.8526130418, 49, 49),
+    (20.1063878036, 19.8525613977, 19.9094563837, 20.2009009717, 19.8526130418, 49, 49),
+    (20.4790529214, 22.7586066615, 20.2784714441, 20.2009009717, 19.8526130418, 78.957593802, 49),
+    (20.4790529214, 22.7586066615, 20.1905096878, 20.2009009717, 19.8526130418, 78.957593802, 49),
+    (
+        20.8494436949,
+        23.2396740211,
+        20.1905096878,
+        20.1600844471,
+        19.8526130418,
+        79.6520722031,
+        49,
+    ),
+    (
+        21.2226262413,
+        23.2396740211,
+        23.1083725912,
+        20.5209282068,
+        19.7588766359,
+        79.6520722031,
+        78.1786290345,
+    ),
+]
+"""The expected balances after each step of scenario 4, copied from the spec."""
+
+
+@pytest.fixture
+def scenario_4(make_simulation: SimulationFactory) -> tuple[Simulation, dict[str, int]]:
+    """Five users of ``example`` with alpha = 0.7; users 2 and 3 each post an article."""
+    simulation = make_simulation("example", {"alpha": 0.7})
+    for _ in range(5):
+        simulation.create_user(reputation=20, tokens=50)
+    contributions = {
+        "C1": simulation.create_contribution(2, "article"),
+        "C2": simulation.create_contribution(3, "article"),
+    }
+    return simulation, contributions
+
+
+def test_scenario_4_every_step(scenario_4: tuple[Simulation, dict[str, int]]) -> None:
+    """Each of the ten votes leaves the balances of the spec's table, to 1e-9."""
+    simulation, contributions = scenario_4
+    for step, ((user, contribution, value), expected) in enumerate(
+        zip(SCENARIO_4_VOTES, SCENARIO_4_TABLE, strict=True), start=1
+    ):
+        outcome = simulation.evaluate(user, contributions[contribution], value)
+        assert outcome.created, step
+
+        reputation = [float(x) for x in simulation.users.reputation]
+        tokens = [float(x) for x in simulation.users.tokens]
+        assert reputation == pytest.approx(list(expected[:5]), abs=1e-9), f"step {step}"
+        assert tokens[1:3] == pytest.approx(list(expected[5:]), abs=1e-9), f"step {step}"
+        assert [tokens[0], tokens[3], tokens[4]] == [50, 50, 50], f"step {step}"
+
+
+def test_scenario_4_supersedes_the_re_votes(
+    scenario_4: tuple[Simulation, dict[str, int]],
+) -> None:
+    """Users 2, 3 and 5 re-vote in scenario 4: their first votes are kept but inactive."""
+    simulation, contributions = scenario_4
+    for user, contribution, value in SCENARIO_4_VOTES:
+        simulation.evaluate(user, contributions[contribution], value)
+
+    evaluations = simulation.evaluations
+    assert evaluations.size == 10
+    assert [bool(x) for x in evaluations.active] == [
+        True,  # (1, C1, 1)
+        False,  # (2, C1, 0), superseded at step 7
+        False,  # (3, C1, 1), superseded at step 8
+        True,  # (4, C2, 1)
+        False,  # (5, C2, 0), superseded at step 10
+        True,
+        True,
+        True,
+        True,
+        True,
+    ]
