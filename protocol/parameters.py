@@ -19,14 +19,18 @@ from .errors import InvalidParameter
 Number = int | float
 
 
-def _check_number(name: str, value: Any, *, minimum: float = 0.0) -> float:
-    """Return ``value`` as a finite float at least ``minimum``, or raise InvalidParameter."""
+def _check_number(
+    name: str, value: Any, *, minimum: float = 0.0, maximum: float = math.inf
+) -> float:
+    """Return ``value`` as a finite float in [minimum, maximum], or raise InvalidParameter."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidParameter(f"{name} must be a number, not {value!r}", name)
     if not math.isfinite(value):
         raise InvalidParameter(f"{name} must be a finite number, not {value!r}", name)
     if value < minimum:
         raise InvalidParameter(f"{name} must be at least {minimum:g}, not {value!r}", name)
+    if value > maximum:
+        raise InvalidParameter(f"{name} must be at most {maximum:g}, not {value!r}", name)
     return float(value)
 
 
@@ -75,7 +79,9 @@ class ContributionType:
             if f.name == "evaluation_set":
                 object.__setattr__(self, f.name, _check_evaluation_set(label, value))
             elif f.name != "name":
-                object.__setattr__(self, f.name, _check_number(label, value))
+                # A stake above 1 could charge an evaluator more than all its reputation.
+                maximum = 1.0 if f.name == "stake" else math.inf
+                object.__setattr__(self, f.name, _check_number(label, value, maximum=maximum))
 
     def accepts(self, value: float) -> bool:
         """Whether ``value`` is one of this type's allowed votes."""

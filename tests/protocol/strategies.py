@@ -8,8 +8,13 @@ scalar :class:`~tests.protocol.oracle.Oracle` alike:
 * ``("evaluate", evaluator_id, contribution_id, value)``
 * ``("wait", seconds)``: the clock moves on (so referrals expire).
 
-Ids, balances, type names and values are mostly valid, but every strategy mixes in some that
-the protocol must refuse (unknown ids, NaN, negative balances, values outside the set…).
+An id is either a literal (often a bad one: 0, -1, ``True``, ``"1"``…) or a :class:`Pick`,
+turned into an existing id when the action is applied, so most ids stay valid however many
+earlier actions were refused. Balances, type names and values are mostly valid too, with a
+few percent the protocol must refuse (NaN, negative balances, values outside the set…).
+
+Sequences are decoded from hypothesis-drawn bytes (see :func:`scenarios`); the deterministic
+:data:`ENGINE_SETTINGS` make every CI run test the same examples.
 """
 
 from __future__ import annotations

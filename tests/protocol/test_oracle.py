@@ -43,8 +43,11 @@ def replay(kind: str, overrides: dict[str, Any], steps: list[tuple]) -> None:
         got = outcome(simulation, clock, action)
         clock.now = before  # a "wait" must move the clock once, not twice
         expected = outcome(oracle, clock, action)
-        assert got == expected, (number, action)
-        assert_same_state(simulation, oracle)
+        assert got == expected, f"step {number} {action!r}: engine {got}, oracle {expected}"
+        try:
+            assert_same_state(simulation, oracle)
+        except AssertionError as error:
+            raise AssertionError(f"after step {number} {action!r}: {error}") from None
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGURATIONS))

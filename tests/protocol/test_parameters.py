@@ -156,6 +156,7 @@ BAD_OVERRIDES: list[tuple[dict[str, Any], str]] = [
     ({"article.fee": "1"}, "article.fee"),
     ({"article.fee": None}, "article.fee"),
     ({"article.stake": True}, "article.stake"),
+    ({"article.stake": 1.5}, "article.stake"),  # the fee could exceed the reputation
     ({"beta": True}, "beta"),
     ({"beta": -0.5}, "beta"),
     ({"alpha": -math.inf}, "alpha"),
