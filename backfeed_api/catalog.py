@@ -13,17 +13,20 @@ from sqlalchemy.orm import Session
 from protocol import ConfigurationError, Contract
 
 from .clock import utc_now
+from .domain.ranking import VoteIndex
 from .models import Contract as ContractRow
 from .settings import contract_specs
 
 
 @dataclass(frozen=True)
 class ServedContract:
-    """A served contract: its engine rules and the id of its database row."""
+    """A served contract: its engine rules, the id of its database row, and this process's
+    index of its votes for ranking."""
 
     name: str
     rules: Contract
     row_id: int
+    votes: VoteIndex
 
     @property
     def kind(self) -> str:
@@ -75,7 +78,12 @@ def load_catalog(session: Session, settings) -> ContractCatalog:
     rules = [spec.build() for spec in contract_specs(settings)]
     row_ids = ensure_contract_rows(session, rules)
     return ContractCatalog(
-        [ServedContract(name=c.name, rules=c, row_id=row_ids[c.name]) for c in rules]
+        [
+            ServedContract(
+                name=c.name, rules=c, row_id=row_ids[c.name], votes=VoteIndex(row_ids[c.name])
+            )
+            for c in rules
+        ]
     )
 
 

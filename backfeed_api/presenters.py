@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .catalog import ServedContract
+from .domain.evaluations import VoteOutcome
 from .domain.stats import contribution_stats, voted_reputation
 from .models import Contract, Contribution, Evaluation, LedgerEntry, User
 
@@ -37,15 +38,24 @@ def collection(items: list[dict], total: int, limit: int, start: int) -> dict:
 
 
 class Presenter:
-    """Renders objects of one contract; reads the contract's total reputation once."""
+    """Renders objects of one contract; reads the contract's total reputation once, unless
+    the caller knows it already."""
 
-    def __init__(self, session: Session, contract: ServedContract, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        contract: ServedContract,
+        now: datetime,
+        total_reputation: float | None = None,
+    ) -> None:
         self.session = session
         self.contract = contract
         self.now = now
-        self.total_reputation = session.scalar(
-            select(Contract.total_reputation).where(Contract.id == contract.row_id)
-        )
+        if total_reputation is None:
+            total_reputation = session.scalar(
+                select(Contract.total_reputation).where(Contract.id == contract.row_id)
+            )
+        self.total_reputation = total_reputation
 
     def user(self, user: User) -> dict:
         """One user with its normalised reputation."""
@@ -71,24 +81,35 @@ class Presenter:
             return {}
         return {u.id: u for u in self.session.scalars(select(User).where(User.id.in_(ids)))}
 
-    def contributions(self, contributions: Sequence[Contribution]) -> list[dict]:
-        """Many contributions with contributors and stats: two queries in all."""
+    def contributions(
+        self,
+        contributions: Sequence[Contribution],
+        voted: dict[int, dict[float, float]] | None = None,
+    ) -> list[dict]:
+        """Many contributions with contributors and stats: two queries in all, one when the
+        voted reputation per contribution and value is given."""
         contributors = self._load_users({c.contributor_id for c in contributions})
-        voted = voted_reputation(self.session, [c.id for c in contributions])
+        if voted is None:
+            voted = voted_reputation(self.session, [c.id for c in contributions])
         return [
-            {
-                "id": c.id,
-                "type": c.type,
-                "contributor": self.user(contributors[c.contributor_id]),
-                "stats": contribution_stats(
-                    self.contract.rules, c, voted[c.id], self.total_reputation, self.now
-                ),
-                "max_score": c.max_score,
-                "token_fund": c.token_fund,
-                "created_at": iso(c.created_at),
-            }
+            self._contribution(c, contributors[c.contributor_id], voted[c.id])
             for c in contributions
         ]
+
+    def _contribution(
+        self, contribution: Contribution, contributor: User, voted: dict[float, float]
+    ) -> dict:
+        return {
+            "id": contribution.id,
+            "type": contribution.type,
+            "contributor": self.user(contributor),
+            "stats": contribution_stats(
+                self.contract.rules, contribution, voted, self.total_reputation, self.now
+            ),
+            "max_score": contribution.max_score,
+            "token_fund": contribution.token_fund,
+            "created_at": iso(contribution.created_at),
+        }
 
     def contribution(self, contribution: Contribution) -> dict:
         """One contribution."""
@@ -107,20 +128,33 @@ class Presenter:
         )
         evaluators = self._load_users({e.evaluator_id for e in evaluations})
         return [
-            {
-                "id": e.id,
-                "value": number(e.value),
-                "active": e.active,
-                "evaluator": self.user(evaluators[e.evaluator_id]),
-                "contribution": rendered[e.contribution_id],
-                "created_at": iso(e.created_at),
-            }
+            self._evaluation(e, evaluators[e.evaluator_id], rendered[e.contribution_id])
             for e in evaluations
         ]
+
+    def _evaluation(self, evaluation: Evaluation, evaluator: User, contribution: dict) -> dict:
+        return {
+            "id": evaluation.id,
+            "value": number(evaluation.value),
+            "active": evaluation.active,
+            "evaluator": self.user(evaluator),
+            "contribution": contribution,
+            "created_at": iso(evaluation.created_at),
+        }
 
     def evaluation(self, evaluation: Evaluation) -> dict:
         """One evaluation."""
         return self.evaluations([evaluation])[0]
+
+    def vote(self, outcome: VoteOutcome) -> dict:
+        """The answer to a vote, from what applying it already knows: one query, for the
+        evaluator's and the contributor's balances after it."""
+        evaluation, contribution = outcome.evaluation, outcome.contribution
+        users = self._load_users({evaluation.evaluator_id, contribution.contributor_id})
+        rendered = self._contribution(
+            contribution, users[contribution.contributor_id], outcome.voted
+        )
+        return self._evaluation(evaluation, users[evaluation.evaluator_id], rendered)
 
 
 def ledger_entry(entry: LedgerEntry) -> dict:

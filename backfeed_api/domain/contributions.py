@@ -27,17 +27,12 @@ def find_contribution(
     ).one_or_none()
 
 
-def require_contribution(
-    session: Session, contract: ServedContract, contribution_id: int
-) -> Contribution:
-    """The contribution named by the client; a validation error when there is none."""
-    contribution = find_contribution(session, contract, contribution_id)
-    if contribution is None:
-        raise UnknownContribution(
-            f"contribution_id {contribution_id} is not a contribution of this contract",
-            "contribution_id",
-        )
-    return contribution
+def unknown_contribution(contribution_id: int) -> UnknownContribution:
+    """The error for a ``contribution_id`` that names no contribution of this contract."""
+    return UnknownContribution(
+        f"contribution_id {contribution_id} is not a contribution of this contract",
+        "contribution_id",
+    )
 
 
 def create_contribution(

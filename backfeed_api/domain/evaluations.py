@@ -2,47 +2,79 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, literal, not_, select, update
+import numpy as np
+from sqlalchemy import and_, func, insert, literal, not_, null, select, union_all, update
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
-from protocol import NO_USER, EvaluationEffects, EvaluationState, Party, Voters
+from protocol import (
+    NO_USER,
+    BalanceChanges,
+    EvaluationEffects,
+    EvaluationState,
+    Party,
+    UnknownUser,
+    Voters,
+)
 
 from ..catalog import ServedContract
-from ..models import Contract, Evaluation, LedgerEntry, User
-from .contributions import require_contribution
+from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from .contributions import find_contribution, unknown_contribution
 from .ledger import Cause, apply_changes, expire_users
 from .locking import lock_contract, next_action
-from .users import require_user
+
+USERS = User.__table__
+EVALUATIONS = Evaluation.__table__
 
 
-def as_party(user: User) -> Party:
-    """A user as the engine sees a single participant."""
+@dataclass(frozen=True)
+class VoteOutcome:
+    """A vote as it stands after being applied, with what its answer shows.
+
+    ``voted`` is the reputation behind each value on the contribution after the vote and
+    ``total_reputation`` the contract's total after it, both known without reading them back.
+    """
+
+    evaluation: Evaluation
+    created: bool
+    contribution: Contribution
+    voted: dict[float, float]
+    total_reputation: float
+
+
+def as_party(row) -> Party:
+    """A user row (or ``User``) as the engine sees a single participant."""
     return Party(
-        id=user.id,
-        reputation=user.reputation,
-        tokens=user.tokens,
-        referrer_id=NO_USER if user.referrer_id is None else user.referrer_id,
-        created_at=user.created_at.timestamp(),
+        id=row.id,
+        reputation=row.reputation,
+        tokens=row.tokens,
+        referrer_id=NO_USER if row.referrer_id is None else row.referrer_id,
+        created_at=row.created_at.timestamp(),
     )
 
 
-def _active_votes(session: Session, contribution_id: int):
-    """Every active vote on the contribution with its voter's balances, in one query."""
-    return session.execute(
-        select(
-            Evaluation.id,
-            Evaluation.evaluator_id,
-            Evaluation.value,
-            User.reputation,
-            User.referrer_id,
-            User.created_at,
-        )
-        .join(User, User.id == Evaluation.evaluator_id)
-        .where(Evaluation.contribution_id == contribution_id, Evaluation.active)
-    ).all()
+def _parties(session: Session, contract_id: int, contribution_id: int, named: list[int]):
+    """In one query: every user with an active vote on the contribution (with the vote), and
+    the ``named`` users of the contract (evaluator, contributor) with no vote columns."""
+    user_columns = (
+        USERS.c.id,
+        USERS.c.reputation,
+        USERS.c.tokens,
+        USERS.c.referrer_id,
+        USERS.c.created_at,
+    )
+    voters = (
+        select(*user_columns, EVALUATIONS.c.id.label("evaluation_id"), EVALUATIONS.c.value)
+        .join(USERS, USERS.c.id == EVALUATIONS.c.evaluator_id)
+        .where(EVALUATIONS.c.contribution_id == contribution_id, EVALUATIONS.c.active)
+    )
+    others = select(*user_columns, null().label("evaluation_id"), null().label("value")).where(
+        USERS.c.id.in_(named), USERS.c.contract_id == contract_id
+    )
+    return session.execute(union_all(voters, others)).all()
 
 
 def _non_voters(contract_id: int, contribution_id: int, evaluator_id: int):
@@ -57,6 +89,21 @@ def _non_voters(contract_id: int, contribution_id: int, evaluator_id: int):
     )
 
 
+def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, float]:
+    """The reputation behind each voted value."""
+    distinct, position = np.unique(values, return_inverse=True)
+    sums = np.bincount(position, weights=reputations, minlength=distinct.shape[0])
+    return dict(zip(distinct.tolist(), sums.tolist(), strict=True))
+
+
+def _after(ids: np.ndarray, reputations: np.ndarray, changes: BalanceChanges) -> np.ndarray:
+    """The reputations of ``ids`` once ``changes`` (sorted, unique ids) are applied."""
+    position = np.searchsorted(changes.user_ids, ids)
+    position[position >= len(changes)] = 0
+    hit = len(changes) > 0 and changes.user_ids[position] == ids
+    return reputations + np.where(hit, changes.reputation[position] if len(changes) else 0, 0)
+
+
 def evaluate(
     session: Session,
     contract: ServedContract,
@@ -64,56 +111,74 @@ def evaluate(
     evaluator_id: int,
     contribution_id: int,
     value: float,
-) -> tuple[Evaluation, bool]:
-    """Record a vote and apply its rewards and fees; return the standing evaluation and
-    whether it was created (a repeat of the active vote creates nothing)."""
+) -> VoteOutcome:
+    """Record a vote and apply its rewards and fees. A repeat of the active vote creates
+    nothing and changes nothing (``created`` false).
+
+    A constant number of statements whatever the number of users and earlier voters: lock
+    the contract, read the contribution, read every party in one query, write.
+    """
     rules = contract.rules
     row = lock_contract(session, contract.row_id)
-    evaluator = require_user(session, contract, evaluator_id, "evaluator_id")
-    contribution = require_contribution(session, contract, contribution_id)
+    contribution = find_contribution(session, contract, contribution_id)
+    named_ids = (
+        [evaluator_id] if contribution is None else [evaluator_id, contribution.contributor_id]
+    )
+    rows = _parties(session, row.id, contribution_id, named_ids)
+    named = {r.id: r for r in rows if r.evaluation_id is None}
+    if evaluator_id not in named:
+        raise UnknownUser(
+            f"evaluator_id {evaluator_id} is not a user of this contract", "evaluator_id"
+        )
+    if contribution is None:
+        raise unknown_contribution(contribution_id)
     kind = rules.contribution_type(contribution.type)
     value = rules.check_value(kind, value)
-    contributor = session.get(User, contribution.contributor_id)
-
-    votes = _active_votes(session, contribution.id)
-    own = next((vote for vote in votes if vote.evaluator_id == evaluator.id), None)
-    others = [vote for vote in votes if vote.evaluator_id != evaluator.id]
+    own = next((r for r in rows if r.evaluation_id is not None and r.id == evaluator_id), None)
+    others = [r for r in rows if r.evaluation_id is not None and r.id != evaluator_id]
+    columns = list(zip(*others, strict=True)) if others else [()] * 7
+    voters = Voters.of(
+        ids=columns[0],
+        reputations=columns[1],
+        values=columns[6],
+        referrer_ids=[NO_USER if r is None else r for r in columns[3]],
+        created_at=[moment.timestamp() for moment in columns[4]],
+    )
+    evaluator = as_party(named[evaluator_id])
     non_voter_reputation = 0.0
     if rules.needs_non_voter_reputation:
         non_voter_reputation = session.scalar(
             select(func.coalesce(func.sum(User.reputation), 0.0)).where(
-                _non_voters(row.id, contribution.id, evaluator.id)
+                _non_voters(row.id, contribution.id, evaluator_id)
             )
         )
     state = EvaluationState(
         contribution_type=kind,
         max_score=contribution.max_score,
         token_fund=contribution.token_fund,
-        evaluator=as_party(evaluator),
-        contributor=as_party(contributor),
+        evaluator=evaluator,
+        contributor=as_party(named[contribution.contributor_id]),
         value=value,
         previous_value=None if own is None else own.value,
-        voters=Voters.of(
-            ids=[vote.evaluator_id for vote in others],
-            reputations=[vote.reputation for vote in others],
-            values=[vote.value for vote in others],
-            referrer_ids=[
-                NO_USER if vote.referrer_id is None else vote.referrer_id for vote in others
-            ],
-            created_at=[vote.created_at.timestamp() for vote in others],
-        ),
+        voters=voters,
         total_reputation=row.total_reputation,
         now=now.timestamp(),
         non_voter_reputation=float(non_voter_reputation),
     )
     effects = rules.evaluate(state)
+    voter_ids = np.append(voters.ids, evaluator.id)
+    voted = _sum_by_value(
+        np.append(voters.values, value),
+        _after(voter_ids, np.append(voters.reputations, evaluator.reputation), effects.changes),
+    )
     if not effects.recorded:
-        return session.get(Evaluation, own.id), False
+        standing = session.get(Evaluation, own.evaluation_id)
+        return VoteOutcome(standing, False, contribution, voted, row.total_reputation)
 
     if own is not None:
         session.execute(
-            update(Evaluation)
-            .where(Evaluation.id == own.id)
+            update(EVALUATIONS)
+            .where(EVALUATIONS.c.id == own.evaluation_id)
             .values(active=False, superseded_at=now)
         )
     else:
@@ -121,21 +186,33 @@ def evaluate(
     evaluation = Evaluation(
         contract_id=row.id,
         contribution_id=contribution.id,
-        evaluator_id=evaluator.id,
+        evaluator_id=evaluator_id,
         value=value,
         active=True,
         seq=next_action(row),
         created_at=now,
+        superseded_at=None,
     )
-    session.add(evaluation)
-    session.flush()
+    evaluation.id = _insert_evaluation(session, evaluation)
     cause = Cause("evaluation", evaluation.id)
     if effects.non_voter_factor is not None:
         _scale_non_voters(session, row, cause, effects, contribution.id, now)
     apply_changes(session, row, cause, effects.changes, now)
     contribution.max_score = effects.max_score
     contribution.token_fund = effects.token_fund
-    return evaluation, True
+    return VoteOutcome(evaluation, True, contribution, voted, row.total_reputation)
+
+
+def _insert_evaluation(session: Session, evaluation: Evaluation) -> int:
+    """Store a new vote with a Core insert, without flushing the session (the contract and
+    contribution rows are written once, at commit), and return its id."""
+    values = {column.key: getattr(evaluation, column.key) for column in EVALUATIONS.c}
+    del values["id"]
+    return (
+        session.connection()
+        .execute(insert(EVALUATIONS).values(values).returning(EVALUATIONS.c.id))
+        .scalar_one()
+    )
 
 
 def _scale_non_voters(

@@ -1,7 +1,9 @@
 """Applying balance changes: every change updates the user and writes a ledger entry.
 
-This is the only code that changes balances after a user is created. The updates and the
-ledger rows are written with one bulk statement each, whatever the number of users changed.
+This is the only code that changes balances after a user is created. Whatever the number of
+users changed, the work is a fixed number of statements: on PostgreSQL a single one, which
+updates the balances from arrays of deltas and writes the ledger entries from the updated
+rows; elsewhere (SQLite, in process) an ``executemany`` for each of the two tables.
 """
 
 from __future__ import annotations
@@ -10,13 +12,29 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, Double, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
 from ..models import Contract, LedgerEntry, User
+from ..models.meta import UTCDateTime
+
+USERS = User.__table__
+LEDGER = LedgerEntry.__table__
+LEDGER_COLUMNS = [
+    "contract_id",
+    "user_id",
+    "cause_type",
+    "cause_id",
+    "reputation_delta",
+    "tokens_delta",
+    "reputation",
+    "tokens",
+    "created_at",
+]
 
 
 @dataclass(frozen=True)
@@ -36,15 +54,76 @@ def apply_changes(
 ) -> None:
     """Add the deltas to the users' balances and to the contract totals, and record them.
 
-    The caller holds the contract lock, so the balances read here are the current ones.
+    The caller holds the contract lock, so the balances the deltas apply to are the current
+    ones and the ledger's balances-after are exact.
     """
     if not len(changes):
         return
+    contract.total_reputation += float(np.sum(changes.reputation))
+    contract.total_tokens += float(np.sum(changes.tokens))
+    if session.get_bind().dialect.name == "postgresql":
+        _apply_in_one_statement(session, contract, cause, changes, now)
+    else:
+        _apply_row_by_row(session, contract, cause, changes, now)
+    mark_changed(session)
+    expire_users(session, set(changes.user_ids.tolist()))
+
+
+def _apply_in_one_statement(
+    session: Session, contract: Contract, cause: Cause, changes: BalanceChanges, now: datetime
+) -> None:
+    """PostgreSQL: ``UPDATE … FROM unnest(arrays) RETURNING`` feeding the ledger insert."""
+    deltas = (
+        func.unnest(
+            cast(bindparam("ids"), ARRAY(BigInteger)),
+            cast(bindparam("d_rep"), ARRAY(Double)),
+            cast(bindparam("d_tok"), ARRAY(Double)),
+        )
+        .table_valued("id", "d_rep", "d_tok")
+        .render_derived(name="deltas")
+    )
+    changed = (
+        update(USERS)
+        .where(USERS.c.id == deltas.c.id)
+        .values(
+            reputation=USERS.c.reputation + deltas.c.d_rep,
+            tokens=USERS.c.tokens + deltas.c.d_tok,
+        )
+        .returning(USERS.c.id, deltas.c.d_rep, deltas.c.d_tok, USERS.c.reputation, USERS.c.tokens)
+        .cte("changed")
+    )
+    session.execute(
+        insert(LEDGER).from_select(
+            LEDGER_COLUMNS,
+            select(
+                literal(contract.id, BigInteger),
+                changed.c.id,
+                literal(cause.type),
+                literal(cause.id, BigInteger),
+                changed.c.d_rep,
+                changed.c.d_tok,
+                changed.c.reputation,
+                changed.c.tokens,
+                literal(now, UTCDateTime()),
+            ),
+        ),
+        {
+            "ids": changes.user_ids.tolist(),
+            "d_rep": changes.reputation.tolist(),
+            "d_tok": changes.tokens.tolist(),
+        },
+    )
+
+
+def _apply_row_by_row(
+    session: Session, contract: Contract, cause: Cause, changes: BalanceChanges, now: datetime
+) -> None:
+    """Any database: read the balances, then write them and the ledger with executemany."""
     ids = changes.user_ids.tolist()
     current = {
         row.id: (row.reputation, row.tokens)
         for row in session.execute(
-            select(User.id, User.reputation, User.tokens).where(User.id.in_(ids))
+            select(USERS.c.id, USERS.c.reputation, USERS.c.tokens).where(USERS.c.id.in_(ids))
         )
     }
     rows = []
@@ -61,10 +140,7 @@ def apply_changes(
                 "tok_after": tokens + d_tok,
             }
         )
-    contract.total_reputation += float(np.sum(changes.reputation))
-    contract.total_tokens += float(np.sum(changes.tokens))
     write_balances(session, contract, cause, rows, now)
-    expire_users(session, set(ids))
 
 
 def expire_users(session: Session, user_ids: set[int] | None = None) -> None:
@@ -79,8 +155,8 @@ def write_balances(
 ) -> None:
     """Store new balances and their ledger entries (``user_id, d_rep, d_tok, *_after``)."""
     session.connection().execute(
-        update(User.__table__)
-        .where(User.__table__.c.id == bindparam("user_id"))
+        update(USERS)
+        .where(USERS.c.id == bindparam("user_id"))
         .values(reputation=bindparam("rep_after"), tokens=bindparam("tok_after")),
         rows,
     )

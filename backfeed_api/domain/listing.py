@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..catalog import ServedContract
 from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
-from .stats import rank_by_score
+from .ranking import RankedPage
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Page:
 
     items: list[Any]
     total: int
+    ranking: RankedPage | None = None
 
 
 def _counter(session: Session, contract: ServedContract, column) -> int:
@@ -77,22 +78,21 @@ def list_contributions(
     filtered = contributor_id is not None or type_name is not None
     descending = order_by.startswith("-")
     if order_by.lstrip("-") == "score":
-        total_reputation = _counter(session, contract, Contract.total_reputation)
-        ranked = rank_by_score(
+        ranked = contract.votes.rank(
             session,
             contract.rules,
-            select(Contribution.id, Contribution.created_at).where(*conditions),
-            total_reputation,
             now,
             descending=descending,
             start=start,
             limit=limit,
+            contributor_id=contributor_id,
+            type_name=type_name,
         )
         by_id = {
             c.id: c
             for c in session.scalars(select(Contribution).where(Contribution.id.in_(ranked.ids)))
         }
-        return Page([by_id[i] for i in ranked.ids], ranked.total)
+        return Page([by_id[i] for i in ranked.ids], ranked.total, ranked)
     query = select(Contribution).where(*conditions)
     rows = session.scalars(
         query.order_by(*_ordering(Contribution.id, descending, Contribution.id))

@@ -8,11 +8,10 @@ per contribution and value by one aggregate query, and the scores are computed w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from protocol.contracts.base import Contract as Rules
@@ -80,55 +79,3 @@ def contribution_stats(
         "quality": float(quality),
         "score": float(score),
     }
-
-
-@dataclass(frozen=True)
-class RankedPage:
-    """One page of contribution ids in score order, and how many matched in all."""
-
-    ids: list[int]
-    total: int
-
-
-def rank_by_score(
-    session: Session,
-    rules: Rules,
-    candidates: Select,
-    total_reputation: float,
-    now: datetime,
-    *,
-    descending: bool,
-    start: int,
-    limit: int,
-) -> RankedPage:
-    """Order the contributions selected by ``candidates`` (id, created_at) by score.
-
-    Two queries whatever the number of contributions: the candidates, and the voted
-    reputation of all of them summed by contribution; ties are broken by id.
-    """
-    rows = session.execute(candidates.order_by(Contribution.id)).all()
-    if not rows:
-        return RankedPage([], 0)
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    created = np.fromiter((r[1].timestamp() for r in rows), dtype=np.float64, count=len(rows))
-    subquery = candidates.with_only_columns(Contribution.id).scalar_subquery()
-    sums = session.execute(
-        select(
-            Evaluation.contribution_id,
-            func.sum(case((Evaluation.value == 1, User.reputation), else_=0.0)),
-            func.sum(case((Evaluation.value == 0, User.reputation), else_=0.0)),
-        )
-        .join(User, User.id == Evaluation.evaluator_id)
-        .where(Evaluation.contribution_id.in_(subquery), Evaluation.active)
-        .group_by(Evaluation.contribution_id)
-    ).all()
-    up = np.zeros(len(ids))
-    down = np.zeros(len(ids))
-    if sums:
-        voted = np.array([s[0] for s in sums], dtype=np.int64)
-        position = np.searchsorted(ids, voted)
-        up[position] = [float(s[1]) for s in sums]
-        down[position] = [float(s[2]) for s in sums]
-    scores = rules.scores(up, down, total_reputation, age_days(created, now))
-    order = np.lexsort((ids, -scores if descending else scores))
-    return RankedPage(ids[order[start : start + limit]].tolist(), len(ids))

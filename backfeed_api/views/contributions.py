@@ -52,7 +52,15 @@ def get_contributions(request) -> dict:
         contributor_id=q.get("contributor_id"),
         type_name=q.get("type"),
     )
-    items = Presenter(request.dbsession, request.contract, request.now).contributions(page.items)
+    ranking = page.ranking
+    if ranking is None:
+        presenter = Presenter(request.dbsession, request.contract, request.now)
+        items = presenter.contributions(page.items)
+    else:  # show the very sums the order was computed from
+        presenter = Presenter(
+            request.dbsession, request.contract, request.now, ranking.total_reputation
+        )
+        items = presenter.contributions(page.items, ranking.voted)
     return collection(items, page.total, q["limit"], q["start"])
 
 

@@ -23,7 +23,7 @@ evaluation = Service(
 def create_evaluation(request) -> dict:
     """Vote. Repeating one's active vote changes nothing and answers 200 with it."""
     data = body(request)
-    standing, is_new = domain.evaluate(
+    outcome = domain.evaluate(
         request.dbsession,
         request.contract,
         request.now,
@@ -31,10 +31,13 @@ def create_evaluation(request) -> dict:
         contribution_id=data["contribution_id"],
         value=data["value"],
     )
-    rendered = Presenter(request.dbsession, request.contract, request.now).evaluation(standing)
-    if not is_new:
+    presenter = Presenter(
+        request.dbsession, request.contract, request.now, outcome.total_reputation
+    )
+    rendered = presenter.vote(outcome)
+    if not outcome.created:
         return rendered
-    return created(request, "evaluation", rendered, id=standing.id)
+    return created(request, "evaluation", rendered, id=outcome.evaluation.id)
 
 
 @evaluations.get(schema=ListEvaluations(), validators=(validate,))

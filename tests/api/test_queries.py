@@ -1,19 +1,25 @@
 """The number of SQL statements of a request does not grow with the data it shows or reads.
 
 Lists are rendered with a fixed number of queries whatever the page size, and a vote costs
-the same number of statements with 1 earlier voter as with 30.
+the same number of statements with 1 earlier voter as with 30 (voted through the API) or
+1,000 (seeded in bulk).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
+
+from backfeed_api.models import Contract, Evaluation, User
 
 from .conftest import Served, counting_statements
 
 CONTRIBUTIONS = 50
 VOTERS = 30
+MANY_VOTERS = 1_000
 
 
 @dataclass(frozen=True)
@@ -116,3 +122,75 @@ def test_a_vote_takes_as_many_statements_after_1_voter_as_after_30(served, contr
     # every earlier voter of the crowded contribution was rewarded (by the same statements)
     history = api.items(f"/{contract}/users/{voters[-1]}/history")
     assert history[0]["cause"]["type"] == "evaluation"
+
+
+def seed_voters(db: sa.Engine, contract: str, contribution_id: int, count: int) -> None:
+    """Add ``count`` users, each with reputation 1 and an active vote 1 on the contribution,
+    straight into the database, keeping the contract's totals and counters right."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.begin() as connection:
+        row = connection.execute(sa.select(Contract).where(Contract.name == contract)).one()
+        users = connection.execute(
+            sa.insert(User).returning(User.id),
+            [
+                {
+                    "contract_id": row.id,
+                    "reputation": 1.0,
+                    "tokens": 0.0,
+                    "seq": row.action_count + 1 + i,
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
+        ).scalars()
+        connection.execute(
+            sa.insert(Evaluation),
+            [
+                {
+                    "contract_id": row.id,
+                    "contribution_id": contribution_id,
+                    "evaluator_id": user_id,
+                    "value": 1.0,
+                    "active": True,
+                    "seq": row.action_count + count + 1 + i,
+                    "created_at": now,
+                }
+                for i, user_id in enumerate(users)
+            ],
+        )
+        connection.execute(
+            sa.update(Contract)
+            .where(Contract.id == row.id)
+            .values(
+                total_reputation=Contract.total_reputation + count,
+                user_count=Contract.user_count + count,
+                evaluation_count=Contract.evaluation_count + count,
+                action_count=Contract.action_count + 2 * count,
+            )
+        )
+
+
+@pytest.mark.parametrize("contract", ["rewarded", "whitepaper1"])
+def test_a_vote_takes_as_many_statements_after_1_voter_as_after_1000(served, contract):
+    api = served.api
+    author = api.user(contract)["id"]
+    lonely = api.contribution(author, contract)["id"]
+    crowded = api.contribution(author, contract)["id"]
+    seed_voters(served.db, contract, lonely, 1)
+    seed_voters(served.db, contract, crowded, MANY_VOTERS)
+    newcomer = api.user(contract)["id"]
+
+    counts, answers = [], []
+    for contribution in (lonely, crowded):
+        body = {"evaluator_id": newcomer, "contribution_id": contribution, "value": 1}
+        with counting_statements(served.db) as executed:
+            answers.append(served.app.post_json(f"/{contract}/evaluations", body, status=201))
+        counts.append(len(executed))
+    assert counts[0] > 0
+    assert counts[0] == counts[1]
+    # the 1,000 earlier voters are all behind the crowded contribution's answer
+    lonely_up, crowded_up = (
+        answer.json["contribution"]["stats"]["evaluations"]["1"]["reputation"]
+        for answer in answers
+    )
+    assert crowded_up > 10 * lonely_up

@@ -1,0 +1,321 @@
+"""Ranking contributions by score at any size, from an in-process index of the votes.
+
+A score depends on the *current* reputation of every voter, which moves with each fee and
+reward anywhere in the contract, so no score or voted sum can be stored. What does not move
+is who voted what on which contribution: each process keeps, per contract, the active votes
+(contribution, voter, value) and the contributions (id, creation time, contributor, type) as
+numpy arrays, brought up to date at each use by reading only the rows added since (ids grow
+in commit order, because every write of a contract holds its lock). A new vote of a user on
+a contribution replaces the previous one, which is dropped from the index then.
+
+A ranking then costs one read of the voters' reputations, a ``bincount`` per evaluation
+value, the scores of every contribution (vectorised) and a partial sort for the page. The
+voted sums of the page's contributions come from the same arithmetic, so the scores shown
+are exactly the ones the order was computed from.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from protocol.contracts.base import Contract as Rules
+
+from ..models import Contract, Contribution, Evaluation, User
+from .stats import age_days
+
+NO_ID = -1
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RankedPage:
+    """One page of contribution ids in score order, how many matched in all, and the voted
+    reputation per value of each contribution on the page."""
+
+    ids: list[int]
+    total: int
+    voted: dict[int, dict[float, float]]
+    total_reputation: float
+
+
+@dataclass
+class _Votes:
+    """The active votes, in evaluation id order; a replaced vote keeps its slot, inactive."""
+
+    ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    slot: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    voter: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    value: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
+    active: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+
+    def add(self, rows: list, replaced: np.ndarray, contribution_ids: np.ndarray) -> None:
+        """Append new votes (id, contribution, voter, value) and retire the replaced ids.
+
+        A vote keeps the slot of its contribution in ``contribution_ids``, which only grows.
+        """
+        if replaced.size and self.ids.size:
+            position = np.minimum(np.searchsorted(self.ids, replaced), self.ids.size - 1)
+            self.active[position[self.ids[position] == replaced]] = False
+        if rows:
+            ids, contribution, voter, value = (np.array(c) for c in zip(*rows, strict=True))
+            self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
+            slot = np.searchsorted(contribution_ids, contribution.astype(np.int64))
+            self.slot = np.concatenate([self.slot, slot])
+            self.voter = np.concatenate([self.voter, voter.astype(np.int64)])
+            self.value = np.concatenate([self.value, value.astype(np.float64)])
+            self.active = np.concatenate([self.active, np.ones(len(rows), bool)])
+        if self.active.size > 1024 and self.active.sum() < self.active.size // 2:
+            self._compact()
+
+    def _compact(self) -> None:
+        keep = self.active
+        self.ids, self.slot = self.ids[keep], self.slot[keep]
+        self.voter, self.value = self.voter[keep], self.value[keep]
+        self.active = self.active[keep]
+
+    @property
+    def last_id(self) -> int:
+        return int(self.ids[-1]) if self.ids.size else NO_ID
+
+    @property
+    def count(self) -> int:
+        return int(self.active.sum())
+
+
+@dataclass
+class _Contributions:
+    """Every contribution of the contract, in id order, with what filters and scores need."""
+
+    ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    created: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
+    contributor: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    type: np.ndarray = field(default_factory=lambda: np.empty(0, object))
+
+    def add(self, rows: list) -> None:
+        """Append new contributions (id, created_at, contributor, type)."""
+        if not rows:
+            return
+        ids, created, contributor, kind = zip(*rows, strict=True)
+        self.ids = np.concatenate([self.ids, np.array(ids, np.int64)])
+        stamps = np.array([moment.timestamp() for moment in created], np.float64)
+        self.created = np.concatenate([self.created, stamps])
+        self.contributor = np.concatenate([self.contributor, np.array(contributor, np.int64)])
+        self.type = np.concatenate([self.type, np.array(kind, object)])
+
+    @property
+    def last_id(self) -> int:
+        return int(self.ids[-1]) if self.ids.size else NO_ID
+
+
+class VoteIndex:
+    """One contract's votes and contributions, cached in this process for ranking."""
+
+    def __init__(self, contract_id: int) -> None:
+        self.contract_id = contract_id
+        self._lock = threading.Lock()
+        self._votes = _Votes()
+        self._contributions = _Contributions()
+
+    def rank(
+        self,
+        session: Session,
+        rules: Rules,
+        now: datetime,
+        *,
+        descending: bool,
+        start: int,
+        limit: int,
+        contributor_id: int | None = None,
+        type_name: str | None = None,
+    ) -> RankedPage:
+        """A page of the contract's contributions by score, ties broken by id (the same
+        direction as the score), with the page's voted reputation."""
+        with self._lock:  # the arrays change in place when votes are replaced
+            self._refresh(session)
+            total_reputation, reputation = _reputations(session, self.contract_id)
+            return self._rank(
+                rules,
+                now,
+                total_reputation,
+                reputation,
+                descending=descending,
+                start=start,
+                limit=limit,
+                contributor_id=contributor_id,
+                type_name=type_name,
+            )
+
+    def _rank(
+        self,
+        rules: Rules,
+        now: datetime,
+        total_reputation: float,
+        reputation: np.ndarray,
+        *,
+        descending: bool,
+        start: int,
+        limit: int,
+        contributor_id: int | None,
+        type_name: str | None,
+    ) -> RankedPage:
+        votes, contributions = self._votes, self._contributions
+        selected = np.ones(contributions.ids.size, bool)
+        if contributor_id is not None:
+            selected &= contributions.contributor == contributor_id
+        if type_name is not None:
+            selected &= contributions.type == type_name
+        candidates = np.flatnonzero(selected)
+        if not candidates.size:
+            return RankedPage([], 0, {}, total_reputation)
+        slot = votes.slot
+        weight = np.where(votes.active, reputation[votes.voter], 0.0)
+        up = _sum_where(slot, weight, votes.value == 1.0, contributions.ids.size)
+        down = _sum_where(slot, weight, votes.value == 0.0, contributions.ids.size)
+        scores = rules.scores(
+            up[candidates],
+            down[candidates],
+            total_reputation,
+            age_days(contributions.created[candidates], now),
+        )
+        chosen = candidates[_page(contributions.ids[candidates], scores, descending, start, limit)]
+        return RankedPage(
+            contributions.ids[chosen].tolist(),
+            int(candidates.size),
+            _voted(votes, slot, weight, chosen, contributions.ids),
+            total_reputation,
+        )
+
+    def _refresh(self, session: Session) -> None:
+        """Read what was added since the last use; rebuild when the counts disagree."""
+        for _ in range(2):
+            self._read_new(session)
+            stored = session.scalar(
+                select(Contract.evaluation_count).where(Contract.id == self.contract_id)
+            )
+            if stored == self._votes.count:
+                return
+        log.warning(
+            "vote index of contract %s disagrees with the database (%s votes, %s stored): "
+            "rebuilding it",
+            self.contract_id,
+            self._votes.count,
+            stored,
+        )
+        self._votes, self._contributions = _Votes(), _Contributions()
+        self._read_new(session)
+
+    def _read_new(self, session: Session) -> None:
+        contributions = session.execute(
+            select(
+                Contribution.id,
+                Contribution.created_at,
+                Contribution.contributor_id,
+                Contribution.type,
+            )
+            .where(
+                Contribution.contract_id == self.contract_id,
+                Contribution.id > self._contributions.last_id,
+            )
+            .order_by(Contribution.id)
+        ).all()
+        self._contributions.add(contributions)
+        last = self._votes.last_id
+        if last == NO_ID:  # the first load: nothing to replace
+            fresh = session.execute(
+                select(
+                    Evaluation.id,
+                    Evaluation.contribution_id,
+                    Evaluation.evaluator_id,
+                    Evaluation.value,
+                )
+                .where(Evaluation.contract_id == self.contract_id, Evaluation.active)
+                .order_by(Evaluation.id)
+            ).all()
+            self._votes.add(fresh, np.empty(0, np.int64), self._contributions.ids)
+            return
+        new, old = Evaluation, aliased(Evaluation)
+        rows = session.execute(
+            select(new.id, new.contribution_id, new.evaluator_id, new.value, old.id)
+            .outerjoin(
+                old,
+                and_(
+                    old.contract_id == new.contract_id,
+                    old.evaluator_id == new.evaluator_id,
+                    old.contribution_id == new.contribution_id,
+                    old.id <= last,
+                ),
+            )
+            .where(new.contract_id == self.contract_id, new.active, new.id > last)
+            .order_by(new.id)
+        ).all()
+        replaced = np.unique(np.array([r[4] for r in rows if r[4] is not None], np.int64))
+        fresh, seen = [], set()
+        for row in rows:
+            if row[0] not in seen:
+                seen.add(row[0])
+                fresh.append(row[:4])
+        self._votes.add(fresh, replaced, self._contributions.ids)
+
+
+def _reputations(session: Session, contract_id: int) -> tuple[float, np.ndarray]:
+    """The contract's total reputation, and every user's reputation indexed by user id.
+
+    On PostgreSQL the two columns come back as two arrays in one row (``array_agg``), which
+    loads several times faster than one Python tuple per user.
+    """
+    total = session.scalar(select(Contract.total_reputation).where(Contract.id == contract_id))
+    where = User.contract_id == contract_id
+    if session.get_bind().dialect.name == "postgresql":
+        ids, reputations = session.execute(
+            select(func.array_agg(User.id), func.array_agg(User.reputation)).where(where)
+        ).one()
+    else:
+        rows = session.execute(select(User.id, User.reputation).where(where)).all()
+        ids, reputations = zip(*rows, strict=True) if rows else (None, None)
+    if not ids:
+        return total, np.zeros(1)
+    ids = np.array(ids, np.int64)
+    by_id = np.zeros(int(ids.max()) + 1)
+    by_id[ids] = np.array(reputations, np.float64)
+    return total, by_id
+
+
+def _sum_where(slot: np.ndarray, weight: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Per contribution slot, the sum of ``weight`` over the votes selected by ``mask``, added
+    in vote order (so any other sum over the same votes in that order agrees exactly)."""
+    return np.bincount(slot[mask], weights=weight[mask], minlength=size)
+
+
+def _page(ids: np.ndarray, scores: np.ndarray, descending: bool, start: int, limit: int):
+    """Positions of the page ``start:start+limit`` by score, ties by ascending id, found with
+    a partial sort; every contribution tied with the page's last score is ordered exactly."""
+    key = -scores if descending else scores
+    end = min(start + limit, key.size)
+    if end <= 0 or start >= key.size:
+        return np.empty(0, np.int64)
+    boundary = np.partition(key, end - 1)[end - 1]
+    candidates = np.flatnonzero(key <= boundary)
+    order = candidates[np.lexsort((ids[candidates], key[candidates]))]
+    return order[start:end]
+
+
+def _voted(
+    votes: _Votes, slot: np.ndarray, weight: np.ndarray, chosen: np.ndarray, ids: np.ndarray
+) -> dict[int, dict[float, float]]:
+    """The voted reputation per value of the ``chosen`` contribution slots, summed like the
+    ranking's sums."""
+    result: dict[int, dict[float, float]] = {int(ids[position]): {} for position in chosen}
+    on_page = np.isin(slot, chosen) & votes.active
+    for value in np.unique(votes.value[on_page]).tolist():
+        mask = on_page & (votes.value == value)
+        sums = np.bincount(slot[mask], weights=weight[mask], minlength=ids.size)
+        for position in chosen.tolist():
+            result[int(ids[position])][value] = float(sums[position])
+    return result
