@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import and_, func, insert, literal, not_, null, select, union_all, update
+from sqlalchemy import (
+    DateTime,
+    and_,
+    func,
+    insert,
+    literal,
+    not_,
+    null,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
@@ -45,26 +57,39 @@ class VoteOutcome:
     total_reputation: float
 
 
-def as_party(row) -> Party:
-    """A user row (or ``User``) as the engine sees a single participant."""
+def _party(row) -> Party:
+    """A user row of :func:`_parties` as the engine sees a single participant."""
     return Party(
         id=row.id,
         reputation=row.reputation,
         tokens=row.tokens,
         referrer_id=NO_USER if row.referrer_id is None else row.referrer_id,
-        created_at=row.created_at.timestamp(),
+        created_at=row.created_at.replace(tzinfo=UTC).timestamp(),
     )
+
+
+EPOCH = datetime(1970, 1, 1)
+SECOND = timedelta(seconds=1)
+
+
+def _epoch_seconds(moments) -> np.ndarray:
+    """Naive UTC datetimes as seconds since the epoch (the fastest exact conversion)."""
+    return np.array([(moment - EPOCH) / SECOND for moment in moments], np.float64)
 
 
 def _parties(session: Session, contract_id: int, contribution_id: int, named: list[int]):
     """In one query: every user with an active vote on the contribution (with the vote), and
-    the ``named`` users of the contract (evaluator, contributor) with no vote columns."""
+    the ``named`` users of the contract (evaluator, contributor) with no vote columns.
+
+    Creation times come back naive (UTC), without the per-row time-zone conversion, since
+    a contribution may have many thousands of voters.
+    """
     user_columns = (
         USERS.c.id,
         USERS.c.reputation,
         USERS.c.tokens,
         USERS.c.referrer_id,
-        USERS.c.created_at,
+        type_coerce(USERS.c.created_at, DateTime()).label("created_at"),
     )
     voters = (
         select(*user_columns, EVALUATIONS.c.id.label("evaluation_id"), EVALUATIONS.c.value)
@@ -75,6 +100,20 @@ def _parties(session: Session, contract_id: int, contribution_id: int, named: li
         USERS.c.id.in_(named), USERS.c.contract_id == contract_id
     )
     return session.execute(union_all(voters, others)).all()
+
+
+def _split_parties(rows, evaluator_id: int):
+    """The rows of :func:`_parties` as: the named users by id, the evaluator's active vote
+    (or None), and the other voters' rows."""
+    named, own, others = {}, None, []
+    for row in rows:
+        if row[5] is None:  # no evaluation: a named user
+            named[row[0]] = row
+        elif row[0] == evaluator_id:
+            own = row
+        else:
+            others.append(row)
+    return named, own, others
 
 
 def _non_voters(contract_id: int, contribution_id: int, evaluator_id: int):
@@ -124,8 +163,9 @@ def evaluate(
     named_ids = (
         [evaluator_id] if contribution is None else [evaluator_id, contribution.contributor_id]
     )
-    rows = _parties(session, row.id, contribution_id, named_ids)
-    named = {r.id: r for r in rows if r.evaluation_id is None}
+    named, own, others = _split_parties(
+        _parties(session, row.id, contribution_id, named_ids), evaluator_id
+    )
     if evaluator_id not in named:
         raise UnknownUser(
             f"evaluator_id {evaluator_id} is not a user of this contract", "evaluator_id"
@@ -134,17 +174,15 @@ def evaluate(
         raise unknown_contribution(contribution_id)
     kind = rules.contribution_type(contribution.type)
     value = rules.check_value(kind, value)
-    own = next((r for r in rows if r.evaluation_id is not None and r.id == evaluator_id), None)
-    others = [r for r in rows if r.evaluation_id is not None and r.id != evaluator_id]
     columns = list(zip(*others, strict=True)) if others else [()] * 7
     voters = Voters.of(
         ids=columns[0],
         reputations=columns[1],
         values=columns[6],
         referrer_ids=[NO_USER if r is None else r for r in columns[3]],
-        created_at=[moment.timestamp() for moment in columns[4]],
+        created_at=_epoch_seconds(columns[4]),
     )
-    evaluator = as_party(named[evaluator_id])
+    evaluator = _party(named[evaluator_id])
     non_voter_reputation = 0.0
     if rules.needs_non_voter_reputation:
         non_voter_reputation = session.scalar(
@@ -157,7 +195,7 @@ def evaluate(
         max_score=contribution.max_score,
         token_fund=contribution.token_fund,
         evaluator=evaluator,
-        contributor=as_party(named[contribution.contributor_id]),
+        contributor=_party(named[contribution.contributor_id]),
         value=value,
         previous_value=None if own is None else own.value,
         voters=voters,
