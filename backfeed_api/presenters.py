@@ -147,10 +147,8 @@ class Presenter:
         return self.evaluations([evaluation])[0]
 
     def vote(self, outcome: VoteOutcome) -> dict:
-        """The answer to a vote, from what applying it already knows: one query, for the
-        evaluator's and the contributor's balances after it."""
-        evaluation, contribution = outcome.evaluation, outcome.contribution
-        users = self._load_users({evaluation.evaluator_id, contribution.contributor_id})
+        """The answer to a vote, from what applying it already knows: no query."""
+        evaluation, contribution, users = outcome.evaluation, outcome.contribution, outcome.users
         rendered = self._contribution(
             contribution, users[contribution.contributor_id], outcome.voted
         )

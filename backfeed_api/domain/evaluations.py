@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import numpy as np
-from sqlalchemy import (
-    DateTime,
-    and_,
-    func,
-    insert,
-    literal,
-    not_,
-    null,
-    select,
-    type_coerce,
-    union_all,
-    update,
-)
+from sqlalchemy import DateTime, bindparam, func, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
-from zope.sqlalchemy import mark_changed
+from sqlalchemy.orm.attributes import set_committed_value
 
 from protocol import (
     NO_USER,
@@ -33,10 +22,10 @@ from protocol import (
 )
 
 from ..catalog import ServedContract
-from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
-from .contributions import find_contribution, unknown_contribution
-from .ledger import Cause, apply_changes, expire_users
-from .locking import lock_contract, next_action
+from ..models import Contract, Contribution, Evaluation, User
+from .contributions import unknown_contribution
+from .locking import lock_contract_with
+from .vote_store import VoteWrite, non_voters, store_vote
 
 USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
@@ -46,13 +35,15 @@ EVALUATIONS = Evaluation.__table__
 class VoteOutcome:
     """A vote as it stands after being applied, with what its answer shows.
 
-    ``voted`` is the reputation behind each value on the contribution after the vote and
-    ``total_reputation`` the contract's total after it, both known without reading them back.
+    ``users`` holds the evaluator and the contributor with their balances after the vote,
+    ``voted`` the reputation behind each value on the contribution after it and
+    ``total_reputation`` the contract's total: all known without reading them back.
     """
 
     evaluation: Evaluation
     created: bool
     contribution: Contribution
+    users: dict[int, User]
     voted: dict[float, float]
     total_reputation: float
 
@@ -79,7 +70,14 @@ def _epoch_seconds(moments) -> np.ndarray:
 
 def _parties(session: Session, contract_id: int, contribution_id: int, named: list[int]):
     """In one query: every user with an active vote on the contribution (with the vote), and
-    the ``named`` users of the contract (evaluator, contributor) with no vote columns.
+    the ``named`` users of the contract (evaluator, contributor) with no vote columns."""
+    parameters = {"contract": contract_id, "contribution": contribution_id, "named": named}
+    return session.execute(_parties_statement(), parameters).all()
+
+
+@cache
+def _parties_statement():
+    """The query of :func:`_parties`, built once (SQLAlchemy reuses its compiled form).
 
     Creation times come back naive (UTC), without the per-row time-zone conversion, since
     a contribution may have many thousands of voters.
@@ -94,12 +92,13 @@ def _parties(session: Session, contract_id: int, contribution_id: int, named: li
     voters = (
         select(*user_columns, EVALUATIONS.c.id.label("evaluation_id"), EVALUATIONS.c.value)
         .join(USERS, USERS.c.id == EVALUATIONS.c.evaluator_id)
-        .where(EVALUATIONS.c.contribution_id == contribution_id, EVALUATIONS.c.active)
+        .where(EVALUATIONS.c.contribution_id == bindparam("contribution"), EVALUATIONS.c.active)
     )
     others = select(*user_columns, null().label("evaluation_id"), null().label("value")).where(
-        USERS.c.id.in_(named), USERS.c.contract_id == contract_id
+        USERS.c.id.in_(bindparam("named", expanding=True)),
+        USERS.c.contract_id == bindparam("contract"),
     )
-    return session.execute(union_all(voters, others)).all()
+    return union_all(voters, others)
 
 
 def _split_parties(rows, evaluator_id: int):
@@ -114,18 +113,6 @@ def _split_parties(rows, evaluator_id: int):
         else:
             others.append(row)
     return named, own, others
-
-
-def _non_voters(contract_id: int, contribution_id: int, evaluator_id: int):
-    """The condition selecting the users with no active vote on the contribution."""
-    voted = select(Evaluation.evaluator_id).where(
-        Evaluation.contribution_id == contribution_id, Evaluation.active
-    )
-    return and_(
-        User.contract_id == contract_id,
-        User.id != evaluator_id,
-        not_(User.id.in_(voted)),
-    )
 
 
 def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, float]:
@@ -155,11 +142,11 @@ def evaluate(
     nothing and changes nothing (``created`` false).
 
     A constant number of statements whatever the number of users and earlier voters: lock
-    the contract, read the contribution, read every party in one query, write.
+    the contract and read the contribution, read every party in one query, write (one
+    statement on PostgreSQL, see :mod:`.vote_store`).
     """
     rules = contract.rules
-    row = lock_contract(session, contract.row_id)
-    contribution = find_contribution(session, contract, contribution_id)
+    row, contribution = lock_contract_with(session, contract.row_id, contribution_id)
     named_ids = (
         [evaluator_id] if contribution is None else [evaluator_id, contribution.contributor_id]
     )
@@ -187,7 +174,7 @@ def evaluate(
     if rules.needs_non_voter_reputation:
         non_voter_reputation = session.scalar(
             select(func.coalesce(func.sum(User.reputation), 0.0)).where(
-                _non_voters(row.id, contribution.id, evaluator_id)
+                non_voters(row.id, contribution.id, evaluator_id)
             )
         )
     state = EvaluationState(
@@ -209,95 +196,64 @@ def evaluate(
         np.append(voters.values, value),
         _after(voter_ids, np.append(voters.reputations, evaluator.reputation), effects.changes),
     )
+    watched = tuple(named)
     if not effects.recorded:
         standing = session.get(Evaluation, own.evaluation_id)
-        return VoteOutcome(standing, False, contribution, voted, row.total_reputation)
+        users = {user_id: _user(named[user_id], None) for user_id in watched}
+        return VoteOutcome(standing, False, contribution, users, voted, row.total_reputation)
 
-    if own is not None:
-        session.execute(
-            update(EVALUATIONS)
-            .where(EVALUATIONS.c.id == own.evaluation_id)
-            .values(active=False, superseded_at=now)
-        )
-    else:
-        row.evaluation_count += 1
-    evaluation = Evaluation(
-        contract_id=row.id,
-        contribution_id=contribution.id,
-        evaluator_id=evaluator_id,
-        value=value,
-        active=True,
-        seq=next_action(row),
-        created_at=now,
-        superseded_at=None,
+    write = VoteWrite(
+        evaluation={
+            "contract_id": row.id,
+            "contribution_id": contribution.id,
+            "evaluator_id": evaluator_id,
+            "value": value,
+            "active": True,
+            "seq": row.action_count + 1,
+            "created_at": now,
+            "superseded_at": None,
+        },
+        replaced_id=None if own is None else own.evaluation_id,
+        changes=effects.changes,
+        non_voter_factor=effects.non_voter_factor,
+        contract_values=_contract_after(row, effects, new_voter=own is None),
+        contribution_values={"max_score": effects.max_score, "token_fund": effects.token_fund},
+        watched=watched,
     )
-    evaluation.id = _insert_evaluation(session, evaluation)
-    cause = Cause("evaluation", evaluation.id)
+    stored = store_vote(session, write, now)
+    for obj, values in ((row, write.contract_values), (contribution, write.contribution_values)):
+        for key, new_value in values.items():
+            set_committed_value(obj, key, new_value)
+    evaluation = Evaluation(id=stored.evaluation_id, **write.evaluation)
+    users = {user_id: _user(named[user_id], stored.balances) for user_id in watched}
+    return VoteOutcome(evaluation, True, contribution, users, voted, row.total_reputation)
+
+
+def _contract_after(row: Contract, effects: EvaluationEffects, *, new_voter: bool) -> dict:
+    """The contract row's new totals and counters once the vote is applied."""
+    total_reputation = row.total_reputation
     if effects.non_voter_factor is not None:
-        _scale_non_voters(session, row, cause, effects, contribution.id, now)
-    apply_changes(session, row, cause, effects.changes, now)
-    contribution.max_score = effects.max_score
-    contribution.token_fund = effects.token_fund
-    return VoteOutcome(evaluation, True, contribution, voted, row.total_reputation)
+        total_reputation += effects.non_voter_delta
+    total_reputation += float(np.sum(effects.changes.reputation))
+    return {
+        "total_reputation": total_reputation,
+        "total_tokens": row.total_tokens + float(np.sum(effects.changes.tokens)),
+        "evaluation_count": row.evaluation_count + int(new_voter),
+        "action_count": row.action_count + 1,
+    }
 
 
-def _insert_evaluation(session: Session, evaluation: Evaluation) -> int:
-    """Store a new vote with a Core insert, without flushing the session (the contract and
-    contribution rows are written once, at commit), and return its id."""
-    values = {column.key: getattr(evaluation, column.key) for column in EVALUATIONS.c}
-    del values["id"]
-    return (
-        session.connection()
-        .execute(insert(EVALUATIONS).values(values).returning(EVALUATIONS.c.id))
-        .scalar_one()
+def _user(row, balances: dict[int, tuple[float, float]] | None) -> User:
+    """A user of :func:`_parties` with its balances after the vote (unchanged when absent
+    from ``balances``), to be shown in the answer."""
+    reputation, tokens = (balances or {}).get(row.id, (row.reputation, row.tokens))
+    return User(
+        id=row.id,
+        reputation=reputation,
+        tokens=tokens,
+        referrer_id=row.referrer_id,
+        created_at=row.created_at.replace(tzinfo=UTC),
     )
-
-
-def _scale_non_voters(
-    session: Session,
-    row: Contract,
-    cause: Cause,
-    effects: EvaluationEffects,
-    contribution_id: int,
-    now: datetime,
-) -> None:
-    """Multiply every non-voter's reputation by the effects' factor, set-based, with ledger
-    entries; the evaluator's own vote is already stored, so it is not a non-voter."""
-    factor = effects.non_voter_factor
-    condition = and_(_non_voters(row.id, contribution_id, -1), User.reputation != 0)
-    session.execute(
-        insert(LedgerEntry).from_select(
-            [
-                "contract_id",
-                "user_id",
-                "cause_type",
-                "cause_id",
-                "reputation_delta",
-                "tokens_delta",
-                "reputation",
-                "tokens",
-                "created_at",
-            ],
-            select(
-                literal(row.id),
-                User.id,
-                literal(cause.type),
-                literal(cause.id),
-                User.reputation * factor - User.reputation,
-                literal(0.0),
-                User.reputation * factor,
-                User.tokens,
-                literal(now, LedgerEntry.created_at.type),
-            ).where(condition),
-        )
-    )
-    session.execute(
-        update(User).where(condition).values(reputation=User.reputation * factor),
-        execution_options={"synchronize_session": False},
-    )
-    mark_changed(session)
-    expire_users(session)
-    row.total_reputation += effects.non_voter_delta
 
 
 def find_evaluation(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import numpy as np
-from sqlalchemy import BigInteger, Double, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Double, String, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
 from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
@@ -52,37 +54,66 @@ def apply_changes(
     changes: BalanceChanges,
     now: datetime,
 ) -> None:
-    """Add the deltas to the users' balances and to the contract totals, and record them.
-
-    The caller holds the contract lock, so the balances the deltas apply to are the current
-    ones and the ledger's balances-after are exact.
-    """
+    """Add the deltas to the users' balances and to the contract totals, and record them."""
     if not len(changes):
         return
     contract.total_reputation += float(np.sum(changes.reputation))
     contract.total_tokens += float(np.sum(changes.tokens))
+    write_changes(session, contract.id, cause, changes, now)
+
+
+def write_changes(
+    session: Session, contract_id: int, cause: Cause, changes: BalanceChanges, now: datetime
+) -> None:
+    """Add the deltas to the users' balances and record them in the ledger (the contract
+    totals are the caller's). The caller holds the contract lock, so the balances the deltas
+    apply to are the current ones and the ledger's balances-after are exact."""
+    if not len(changes):
+        return
     if session.get_bind().dialect.name == "postgresql":
-        _apply_in_one_statement(session, contract, cause, changes, now)
+        session.execute(
+            _write_statement(),
+            {
+                **balance_parameters(changes),
+                **ledger_parameters(contract_id, cause.type, now),
+                "ledger_cause_id": cause.id,
+            },
+        )
     else:
-        _apply_row_by_row(session, contract, cause, changes, now)
+        _write_row_by_row(session, contract_id, cause, changes, now)
     mark_changed(session)
     expire_users(session, set(changes.user_ids.tolist()))
 
 
-def _apply_in_one_statement(
-    session: Session, contract: Contract, cause: Cause, changes: BalanceChanges, now: datetime
-) -> None:
-    """PostgreSQL: ``UPDATE … FROM unnest(arrays) RETURNING`` feeding the ledger insert."""
+def balance_parameters(changes: BalanceChanges) -> dict[str, list]:
+    """The parameters of :func:`changed_balances`: the changes as three arrays."""
+    return {
+        "delta_ids": changes.user_ids.tolist(),
+        "delta_reputation": changes.reputation.tolist(),
+        "delta_tokens": changes.tokens.tolist(),
+    }
+
+
+def ledger_parameters(contract_id: int, cause_type: str, now: datetime) -> dict:
+    """The parameters of :func:`ledger_entries`. (No parameter is named after a column:
+    SQLAlchemy would take it for a value to set in the statement's UPDATE.)"""
+    return {"ledger_contract_id": contract_id, "ledger_cause_type": cause_type, "ledger_now": now}
+
+
+def changed_balances():
+    """PostgreSQL: a CTE that adds the deltas (three array parameters, see
+    :func:`balance_parameters`) to the users' balances and returns ``id, d_rep, d_tok,
+    reputation, tokens`` (the balances after) per changed user."""
     deltas = (
         func.unnest(
-            cast(bindparam("ids"), ARRAY(BigInteger)),
-            cast(bindparam("d_rep"), ARRAY(Double)),
-            cast(bindparam("d_tok"), ARRAY(Double)),
+            bindparam("delta_ids", type_=ARRAY(BigInteger)),
+            bindparam("delta_reputation", type_=ARRAY(Double)),
+            bindparam("delta_tokens", type_=ARRAY(Double)),
         )
         .table_valued("id", "d_rep", "d_tok")
         .render_derived(name="deltas")
     )
-    changed = (
+    return (
         update(USERS)
         .where(USERS.c.id == deltas.c.id)
         .values(
@@ -92,31 +123,36 @@ def _apply_in_one_statement(
         .returning(USERS.c.id, deltas.c.d_rep, deltas.c.d_tok, USERS.c.reputation, USERS.c.tokens)
         .cte("changed")
     )
-    session.execute(
-        insert(LEDGER).from_select(
-            LEDGER_COLUMNS,
-            select(
-                literal(contract.id, BigInteger),
-                changed.c.id,
-                literal(cause.type),
-                literal(cause.id, BigInteger),
-                changed.c.d_rep,
-                changed.c.d_tok,
-                changed.c.reputation,
-                changed.c.tokens,
-                literal(now, UTCDateTime()),
-            ),
+
+
+def ledger_entries(changed, cause_id: ColumnElement):
+    """The insert of one ledger entry per row of a :func:`changed_balances` CTE (parameters:
+    :func:`ledger_parameters`); the cause's id is an SQL expression, which may be the id of
+    a row inserted by the same statement."""
+    return insert(LEDGER).from_select(
+        LEDGER_COLUMNS,
+        select(
+            bindparam("ledger_contract_id", type_=BigInteger),
+            changed.c.id,
+            bindparam("ledger_cause_type", type_=String()),
+            cause_id,
+            changed.c.d_rep,
+            changed.c.d_tok,
+            changed.c.reputation,
+            changed.c.tokens,
+            bindparam("ledger_now", type_=UTCDateTime()),
         ),
-        {
-            "ids": changes.user_ids.tolist(),
-            "d_rep": changes.reputation.tolist(),
-            "d_tok": changes.tokens.tolist(),
-        },
     )
 
 
-def _apply_row_by_row(
-    session: Session, contract: Contract, cause: Cause, changes: BalanceChanges, now: datetime
+@cache
+def _write_statement():
+    """Built once: SQLAlchemy then reuses its compiled form without walking it again."""
+    return ledger_entries(changed_balances(), bindparam("ledger_cause_id", type_=BigInteger))
+
+
+def _write_row_by_row(
+    session: Session, contract_id: int, cause: Cause, changes: BalanceChanges, now: datetime
 ) -> None:
     """Any database: read the balances, then write them and the ledger with executemany."""
     ids = changes.user_ids.tolist()
@@ -140,7 +176,7 @@ def _apply_row_by_row(
                 "tok_after": tokens + d_tok,
             }
         )
-    write_balances(session, contract, cause, rows, now)
+    write_balances(session, contract_id, cause, rows, now)
 
 
 def expire_users(session: Session, user_ids: set[int] | None = None) -> None:
@@ -151,7 +187,7 @@ def expire_users(session: Session, user_ids: set[int] | None = None) -> None:
 
 
 def write_balances(
-    session: Session, contract: Contract, cause: Cause, rows: list[dict], now: datetime
+    session: Session, contract_id: int, cause: Cause, rows: list[dict], now: datetime
 ) -> None:
     """Store new balances and their ledger entries (``user_id, d_rep, d_tok, *_after``)."""
     session.connection().execute(
@@ -164,7 +200,7 @@ def write_balances(
         insert(LedgerEntry),
         [
             {
-                "contract_id": contract.id,
+                "contract_id": contract_id,
                 "user_id": row["user_id"],
                 "cause_type": cause.type,
                 "cause_id": cause.id,

@@ -59,7 +59,7 @@ def create_user(
     if reputation or tokens:
         write_balances(
             session,
-            row,
+            row.id,
             Cause("user", user.id),
             [
                 {

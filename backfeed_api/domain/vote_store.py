@@ -1,0 +1,232 @@
+"""Writing a vote: the new evaluation, the balance changes with their ledger entries, the
+contribution's and the contract's new values, all computed beforehand.
+
+On PostgreSQL, when no rule touches the non-voters, everything is one statement (data-
+modifying CTEs): the contract lock is then held for three round trips in all (lock, read,
+write) before the commit. Otherwise (SQLite, or ``whitepaper1``'s non-voter rule, which must
+see the new vote stored first) the same writes go one statement after the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, bindparam, insert, literal, not_, select, update
+from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
+
+from protocol import BalanceChanges
+
+from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from ..models.meta import UTCDateTime
+from .ledger import (
+    LEDGER_COLUMNS,
+    Cause,
+    balance_parameters,
+    changed_balances,
+    expire_users,
+    ledger_entries,
+    ledger_parameters,
+    write_changes,
+)
+
+USERS = User.__table__
+EVALUATIONS = Evaluation.__table__
+CONTRIBUTIONS = Contribution.__table__
+CONTRACTS = Contract.__table__
+EVALUATION_COLUMNS = (
+    "contract_id",
+    "contribution_id",
+    "evaluator_id",
+    "value",
+    "active",
+    "seq",
+    "created_at",
+    "superseded_at",
+)
+CONTRACT_VALUES = ("total_reputation", "total_tokens", "evaluation_count", "action_count")
+CONTRIBUTION_VALUES = ("max_score", "token_fund")
+
+
+@dataclass(frozen=True)
+class VoteWrite:
+    """Everything a recorded vote changes.
+
+    ``replaced_id`` is the evaluator's previous active vote on the contribution, if any;
+    ``non_voter_factor`` multiplies the reputation of every user without an active vote on
+    it (``whitepaper1``); ``contract_values`` and ``contribution_values`` are the rows' new
+    column values.
+    """
+
+    evaluation: dict[str, Any]
+    replaced_id: int | None
+    changes: BalanceChanges
+    non_voter_factor: float | None
+    contract_values: dict[str, Any]
+    contribution_values: dict[str, Any]
+    watched: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StoredVote:
+    """The new evaluation's id, and the balances after the vote of the watched users whose
+    balances it changed."""
+
+    evaluation_id: int
+    balances: dict[int, tuple[float, float]]
+
+
+def store_vote(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
+    """Apply ``write`` in the current transaction (the caller holds the contract lock)."""
+    if write.replaced_id is not None:  # before the insert: one active vote per user
+        session.execute(
+            update(EVALUATIONS)
+            .where(EVALUATIONS.c.id == write.replaced_id)
+            .values(active=False, superseded_at=now)
+        )
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql and write.non_voter_factor is None and len(write.changes):
+        stored = _in_one_statement(session, write, now)
+    else:
+        stored = _step_by_step(session, write, now)
+    mark_changed(session)
+    expire_users(session)
+    return stored
+
+
+def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
+    """PostgreSQL: insert the vote, change the balances, write the ledger and the two rows in
+    one statement; the watched users' new balances come back with the vote's id."""
+    rows = session.execute(
+        _vote_statement(),
+        {
+            **balance_parameters(write.changes),
+            **ledger_parameters(write.evaluation["contract_id"], "evaluation", now),
+            **{f"vote_{key}": value for key, value in write.evaluation.items()},
+            **{f"contract_{key}": value for key, value in write.contract_values.items()},
+            **{f"contribution_{k}": value for k, value in write.contribution_values.items()},
+            "watched": list(write.watched),
+        },
+    ).all()
+    balances = {row[1]: (row[2], row[3]) for row in rows if row[1] is not None}
+    return StoredVote(rows[0][0], balances)
+
+
+@cache
+def _vote_statement():
+    """The statement of :func:`_in_one_statement`, built once: SQLAlchemy then reuses its
+    compiled form without walking it again. Its parameters are those of
+    :func:`.ledger.changed_balances` and :func:`.ledger.ledger_entries`, ``vote_*`` for the
+    evaluation's columns, ``contract_*`` and ``contribution_*`` for the rows' new values,
+    and ``watched``.
+    """
+    new_vote = (
+        insert(EVALUATIONS)
+        .values({key: bindparam(f"vote_{key}") for key in EVALUATION_COLUMNS})
+        .returning(EVALUATIONS.c.id)
+        .cte("new_vote")
+    )
+    changed = changed_balances()
+    entries = ledger_entries(changed, select(new_vote.c.id).scalar_subquery()).cte("entries")
+    contribution = (
+        update(CONTRIBUTIONS)
+        .where(CONTRIBUTIONS.c.id == bindparam("vote_contribution_id"))
+        .values({key: bindparam(f"contribution_{key}") for key in CONTRIBUTION_VALUES})
+        .cte("contribution_update")
+    )
+    contract = (
+        update(CONTRACTS)
+        .where(CONTRACTS.c.id == bindparam("vote_contract_id"))
+        .values({key: bindparam(f"contract_{key}") for key in CONTRACT_VALUES})
+        .cte("contract_update")
+    )
+    watched = changed.c.id.in_(bindparam("watched", expanding=True))
+    return (
+        select(new_vote.c.id, changed.c.id, changed.c.reputation, changed.c.tokens)
+        .select_from(new_vote.outerjoin(changed, watched))
+        .add_cte(entries, contribution, contract)
+    )
+
+
+def _step_by_step(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
+    """Any database and any rule: one statement per kind of change."""
+    contract_id = write.evaluation["contract_id"]
+    evaluation_id = session.execute(
+        insert(EVALUATIONS).values(write.evaluation).returning(EVALUATIONS.c.id)
+    ).scalar_one()
+    cause = Cause("evaluation", evaluation_id)
+    if write.non_voter_factor is not None:
+        _scale_non_voters(
+            session,
+            contract_id,
+            cause,
+            write.non_voter_factor,
+            write.evaluation["contribution_id"],
+            now,
+        )
+    write_changes(session, contract_id, cause, write.changes, now)
+    session.execute(
+        update(Contribution)
+        .where(Contribution.id == write.evaluation["contribution_id"])
+        .values(write.contribution_values)
+    )
+    session.execute(
+        update(Contract).where(Contract.id == contract_id).values(write.contract_values)
+    )
+    balances = {
+        row.id: (row.reputation, row.tokens)
+        for row in session.execute(
+            select(USERS.c.id, USERS.c.reputation, USERS.c.tokens).where(
+                USERS.c.id.in_(write.watched)
+            )
+        )
+    }
+    return StoredVote(evaluation_id, balances)
+
+
+def non_voters(contract_id: int, contribution_id: int, evaluator_id: int):
+    """The condition selecting the users with no active vote on the contribution."""
+    voted = select(Evaluation.evaluator_id).where(
+        Evaluation.contribution_id == contribution_id, Evaluation.active
+    )
+    return and_(
+        User.contract_id == contract_id,
+        User.id != evaluator_id,
+        not_(User.id.in_(voted)),
+    )
+
+
+def _scale_non_voters(
+    session: Session,
+    contract_id: int,
+    cause: Cause,
+    factor: float,
+    contribution_id: int,
+    now: datetime,
+) -> None:
+    """Multiply every non-voter's reputation by ``factor``, set-based, with ledger entries;
+    the evaluator's own vote is already stored, so it is not a non-voter."""
+    condition = and_(non_voters(contract_id, contribution_id, -1), User.reputation != 0)
+    session.execute(
+        insert(LedgerEntry).from_select(
+            LEDGER_COLUMNS,
+            select(
+                literal(contract_id, BigInteger),
+                User.id,
+                literal(cause.type),
+                literal(cause.id, BigInteger),
+                User.reputation * factor - User.reputation,
+                literal(0.0),
+                User.reputation * factor,
+                User.tokens,
+                literal(now, UTCDateTime()),
+            ).where(condition),
+        )
+    )
+    session.execute(
+        update(User).where(condition).values(reputation=User.reputation * factor),
+        execution_options={"synchronize_session": False},
+    )
