@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
 import numpy as np
 from sqlalchemy import DateTime, bindparam, func, null, select, type_coerce, union_all
@@ -29,6 +30,8 @@ from .vote_store import VoteWrite, non_voters, store_vote
 
 USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
+EPOCH = datetime(1970, 1, 1)
+SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,6 @@ def _party(row) -> Party:
         referrer_id=NO_USER if row.referrer_id is None else row.referrer_id,
         created_at=row.created_at.replace(tzinfo=UTC).timestamp(),
     )
-
-
-EPOCH = datetime(1970, 1, 1)
-SECOND = timedelta(seconds=1)
 
 
 def _epoch_seconds(moments) -> np.ndarray:
@@ -124,10 +123,23 @@ def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, fl
 
 def _after(ids: np.ndarray, reputations: np.ndarray, changes: BalanceChanges) -> np.ndarray:
     """The reputations of ``ids`` once ``changes`` (sorted, unique ids) are applied."""
-    position = np.searchsorted(changes.user_ids, ids)
-    position[position >= len(changes)] = 0
-    hit = len(changes) > 0 and changes.user_ids[position] == ids
-    return reputations + np.where(hit, changes.reputation[position] if len(changes) else 0, 0)
+    if not len(changes):
+        return reputations
+    position = np.minimum(np.searchsorted(changes.user_ids, ids), len(changes) - 1)
+    found = changes.user_ids[position] == ids
+    return reputations + np.where(found, changes.reputation[position], 0.0)
+
+
+@dataclass(frozen=True)
+class _Ballot:
+    """What a vote reads under the contract lock: the rows it changes, the evaluator's and
+    the contributor's rows (``named``), the evaluator's active vote, the engine's state."""
+
+    contract: Contract
+    contribution: Contribution
+    named: dict[int, Any]
+    own: Any
+    state: EvaluationState
 
 
 def evaluate(
@@ -145,11 +157,43 @@ def evaluate(
     the contract and read the contribution, read every party in one query, write (one
     statement on PostgreSQL, see :mod:`.vote_store`).
     """
+    ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
+    state = ballot.state
+    effects = contract.rules.evaluate(state)
+    voted = _sum_by_value(
+        np.append(state.voters.values, state.value),
+        _after(
+            np.append(state.voters.ids, state.evaluator.id),
+            np.append(state.voters.reputations, state.evaluator.reputation),
+            effects.changes,
+        ),
+    )
+    if not effects.recorded:
+        standing = session.get(Evaluation, ballot.own.evaluation_id)
+        users = {user_id: _user(row, {}) for user_id, row in ballot.named.items()}
+        total = ballot.contract.total_reputation
+        return VoteOutcome(standing, False, ballot.contribution, users, voted, total)
+    evaluation, balances = _record(session, ballot, effects, now)
+    users = {user_id: _user(row, balances) for user_id, row in ballot.named.items()}
+    total = ballot.contract.total_reputation
+    return VoteOutcome(evaluation, True, ballot.contribution, users, voted, total)
+
+
+def _read_ballot(
+    session: Session,
+    contract: ServedContract,
+    now: datetime,
+    evaluator_id: int,
+    contribution_id: int,
+    value: float,
+) -> _Ballot:
+    """Lock the contract and read everything the vote depends on; refuse a vote by or on
+    what this contract does not have, or with a value its rules do not allow."""
     rules = contract.rules
     row, contribution = lock_contract_with(session, contract.row_id, contribution_id)
-    named_ids = (
-        [evaluator_id] if contribution is None else [evaluator_id, contribution.contributor_id]
-    )
+    named_ids = [evaluator_id]
+    if contribution is not None:
+        named_ids.append(contribution.contributor_id)
     named, own, others = _split_parties(
         _parties(session, row.id, contribution_id, named_ids), evaluator_id
     )
@@ -162,14 +206,6 @@ def evaluate(
     kind = rules.contribution_type(contribution.type)
     value = rules.check_value(kind, value)
     columns = list(zip(*others, strict=True)) if others else [()] * 7
-    voters = Voters.of(
-        ids=columns[0],
-        reputations=columns[1],
-        values=columns[6],
-        referrer_ids=[NO_USER if r is None else r for r in columns[3]],
-        created_at=_epoch_seconds(columns[4]),
-    )
-    evaluator = _party(named[evaluator_id])
     non_voter_reputation = 0.0
     if rules.needs_non_voter_reputation:
         non_voter_reputation = session.scalar(
@@ -181,33 +217,36 @@ def evaluate(
         contribution_type=kind,
         max_score=contribution.max_score,
         token_fund=contribution.token_fund,
-        evaluator=evaluator,
+        evaluator=_party(named[evaluator_id]),
         contributor=_party(named[contribution.contributor_id]),
         value=value,
         previous_value=None if own is None else own.value,
-        voters=voters,
+        voters=Voters.of(
+            ids=columns[0],
+            reputations=columns[1],
+            values=columns[6],
+            referrer_ids=[NO_USER if r is None else r for r in columns[3]],
+            created_at=_epoch_seconds(columns[4]),
+        ),
         total_reputation=row.total_reputation,
         now=now.timestamp(),
         non_voter_reputation=float(non_voter_reputation),
     )
-    effects = rules.evaluate(state)
-    voter_ids = np.append(voters.ids, evaluator.id)
-    voted = _sum_by_value(
-        np.append(voters.values, value),
-        _after(voter_ids, np.append(voters.reputations, evaluator.reputation), effects.changes),
-    )
-    watched = tuple(named)
-    if not effects.recorded:
-        standing = session.get(Evaluation, own.evaluation_id)
-        users = {user_id: _user(named[user_id], None) for user_id in watched}
-        return VoteOutcome(standing, False, contribution, users, voted, row.total_reputation)
+    return _Ballot(row, contribution, named, own, state)
 
+
+def _record(
+    session: Session, ballot: _Ballot, effects: EvaluationEffects, now: datetime
+) -> tuple[Evaluation, dict[int, tuple[float, float]]]:
+    """Store the vote and its effects; the new evaluation, and the named users' balances
+    that changed. The loaded contract and contribution take their new values."""
+    row, contribution, own = ballot.contract, ballot.contribution, ballot.own
     write = VoteWrite(
         evaluation={
             "contract_id": row.id,
             "contribution_id": contribution.id,
-            "evaluator_id": evaluator_id,
-            "value": value,
+            "evaluator_id": ballot.state.evaluator.id,
+            "value": ballot.state.value,
             "active": True,
             "seq": row.action_count + 1,
             "created_at": now,
@@ -218,15 +257,16 @@ def evaluate(
         non_voter_factor=effects.non_voter_factor,
         contract_values=_contract_after(row, effects, new_voter=own is None),
         contribution_values={"max_score": effects.max_score, "token_fund": effects.token_fund},
-        watched=watched,
+        watched=tuple(ballot.named),
     )
     stored = store_vote(session, write, now)
-    for obj, values in ((row, write.contract_values), (contribution, write.contribution_values)):
+    for loaded, values in (
+        (row, write.contract_values),
+        (contribution, write.contribution_values),
+    ):
         for key, new_value in values.items():
-            set_committed_value(obj, key, new_value)
-    evaluation = Evaluation(id=stored.evaluation_id, **write.evaluation)
-    users = {user_id: _user(named[user_id], stored.balances) for user_id in watched}
-    return VoteOutcome(evaluation, True, contribution, users, voted, row.total_reputation)
+            set_committed_value(loaded, key, new_value)
+    return Evaluation(id=stored.evaluation_id, **write.evaluation), stored.balances
 
 
 def _contract_after(row: Contract, effects: EvaluationEffects, *, new_voter: bool) -> dict:
@@ -243,10 +283,10 @@ def _contract_after(row: Contract, effects: EvaluationEffects, *, new_voter: boo
     }
 
 
-def _user(row, balances: dict[int, tuple[float, float]] | None) -> User:
+def _user(row, balances: dict[int, tuple[float, float]]) -> User:
     """A user of :func:`_parties` with its balances after the vote (unchanged when absent
     from ``balances``), to be shown in the answer."""
-    reputation, tokens = (balances or {}).get(row.id, (row.reputation, row.tokens))
+    reputation, tokens = balances.get(row.id, (row.reputation, row.tokens))
     return User(
         id=row.id,
         reputation=reputation,
