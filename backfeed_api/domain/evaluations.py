@@ -24,8 +24,8 @@ from protocol import (
 
 from ..catalog import ServedContract
 from ..models import Contract, Contribution, Evaluation, User
-from .contributions import unknown_contribution
-from .locking import lock_contract_with
+from .contributions import find_contribution, unknown_contribution
+from .locking import lock_contract
 from .vote_store import VoteWrite, non_voters, store_vote
 
 USERS = User.__table__
@@ -154,7 +154,7 @@ def evaluate(
     nothing and changes nothing (``created`` false).
 
     A constant number of statements whatever the number of users and earlier voters: lock
-    the contract and read the contribution, read every party in one query, write (one
+    the contract, read the contribution, read every party in one query, write (one
     statement on PostgreSQL, see :mod:`.vote_store`).
     """
     ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
@@ -190,7 +190,8 @@ def _read_ballot(
     """Lock the contract and read everything the vote depends on; refuse a vote by or on
     what this contract does not have, or with a value its rules do not allow."""
     rules = contract.rules
-    row, contribution = lock_contract_with(session, contract.row_id, contribution_id)
+    row = lock_contract(session, contract.row_id)
+    contribution = find_contribution(session, contract, contribution_id)
     named_ids = [evaluator_id]
     if contribution is not None:
         named_ids.append(contribution.contributor_id)

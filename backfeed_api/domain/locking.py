@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Contract, Contribution
+from ..models import Contract
 
 
 def lock_contract(session: Session, contract_id: int) -> Contract:
@@ -18,39 +18,21 @@ def lock_contract(session: Session, contract_id: int) -> Contract:
     ``BEGIN IMMEDIATE``. Writes on other contracts proceed in parallel on PostgreSQL.
     """
     _lock_sqlite(session, contract_id)
-    return session.scalars(
-        select(Contract)
-        .where(Contract.id == contract_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-
-
-def lock_contract_with(
-    session: Session, contract_id: int, contribution_id: int
-) -> tuple[Contract, Contribution | None]:
-    """Lock the contract as :func:`lock_contract` does and read, in the same statement, its
-    contribution ``contribution_id`` (None when the contract has no such contribution)."""
-    _lock_sqlite(session, contract_id)
-    parameters = {"contract": contract_id, "contribution": contribution_id}
-    contract, contribution = session.execute(_lock_with_statement(), parameters).one()
-    return contract, contribution
+    return session.scalars(_lock_statement(), {"contract": contract_id}).one()
 
 
 @cache
-def _lock_with_statement():
-    """The query of :func:`lock_contract_with`, built once."""
+def _lock_statement():
+    """The query of :func:`lock_contract`, built once (SQLAlchemy reuses its compiled form).
+
+    It reads nothing but the contract row: under READ COMMITTED, the rows a ``FOR UPDATE``
+    query reads from *other* tables come from the snapshot taken before it waited for the
+    lock, so anything else must be read by the statements that follow it.
+    """
     return (
-        select(Contract, Contribution)
-        .outerjoin(
-            Contribution,
-            and_(
-                Contribution.id == bindparam("contribution"),
-                Contribution.contract_id == Contract.id,
-            ),
-        )
+        select(Contract)
         .where(Contract.id == bindparam("contract"))
-        .with_for_update(of=Contract)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
 
