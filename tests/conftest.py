@@ -40,6 +40,25 @@ AS_ADMIN = {"HTTP_AUTHORIZATION": f"Bearer {ADMIN_TOKEN}"}
 """The WSGI environment of a request carrying the admin token."""
 
 
+def issue_token(engine: sa.Engine, contract: str, role: str, user_id: int | None = None) -> str:
+    """Store a new bearer token of ``role`` in the contract called ``contract``; the token."""
+    from sqlalchemy.orm import Session
+
+    from backfeed_api.domain.credentials import issue_token as issue
+    from backfeed_api.models import Contract
+
+    with Session(engine) as session, session.begin():
+        query = sa.select(Contract.id).where(Contract.name == contract)
+        contract_id = session.scalars(query).one()
+        _, token = issue(session, contract_id, role, START, user_id=user_id)
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers of a request carrying ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def admin_client(wsgi) -> TestApp:
     """A test client that sends the admin token with every request (a test that wants
     another credential passes its own ``Authorization`` header, or builds its own client)."""
