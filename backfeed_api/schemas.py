@@ -166,7 +166,21 @@ def balance(description: str) -> colander.SchemaNode:
 # -- users ------------------------------------------------------------------------------------
 
 
-USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$"
+
+
+class FullMatch(colander.Regex):
+    """A pattern the whole value must match (``colander.Regex`` accepts a matching prefix).
+
+    The pattern is anchored with ``^`` and ``$`` so that the OpenAPI document, which shows
+    it, says the same to clients.
+    """
+
+    def __call__(self, node: colander.SchemaNode, value: str) -> None:
+        if self.match_object.fullmatch(value) is None:
+            raise colander.Invalid(node, self.msg)
+
+
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 
 
@@ -175,7 +189,7 @@ def username(description: str, missing=colander.required) -> colander.SchemaNode
     return colander.SchemaNode(
         StrictString(),
         missing=missing,
-        validator=colander.Regex(
+        validator=FullMatch(
             USERNAME,
             "must be 1 to 100 letters, digits or . _ @ + -, starting with a letter or digit",
         ),

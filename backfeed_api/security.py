@@ -88,7 +88,12 @@ class Credential:
 
 
 def read_credential(request) -> Credential:
-    """Parse the ``Authorization`` header and look its token up (once per request)."""
+    """Parse the ``Authorization`` header and look its token up (once per request).
+
+    The lookup runs in a short session of its own, outside the request's transaction: on
+    SQLite a transaction that has read may not write once another writer has committed, so
+    the request's transaction must start with its write lock, as the write views do.
+    """
     header = request.headers.get("Authorization", "").strip()
     if not header:
         return Credential(presented=False, identity=None)
@@ -99,7 +104,9 @@ def read_credential(request) -> Credential:
     development = request.registry["dev_admin_token"]
     if development is not None and same_secret(token, development):
         return Credential(presented=True, identity=Identity(role=ADMIN, contract_id=None))
-    return Credential(presented=True, identity=find_identity(request.dbsession, token))
+    with request.registry["dbsession_factory"]() as session:
+        identity = find_identity(session, token)
+    return Credential(presented=True, identity=identity)
 
 
 class Resource:

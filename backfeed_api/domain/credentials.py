@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..models import ApiToken
@@ -116,12 +116,17 @@ def find_identity(session: Session, token: str) -> Identity | None:
 
 def revoke_token(session: Session, token_id: int, now: datetime) -> ApiToken | None:
     """Mark the token revoked (once: a second revocation keeps the first time); its row, or
-    None when there is no such token."""
-    row = session.get(ApiToken, token_id)
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = now
-        session.flush()
-    return row
+    None when there is no such token.
+
+    It writes before it reads, which on SQLite takes the write lock first (see
+    :func:`~.locking.lock_contract`).
+    """
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return session.get(ApiToken, token_id, populate_existing=True)
 
 
 def same_secret(given: str, expected: str) -> bool:

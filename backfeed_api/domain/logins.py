@@ -115,6 +115,13 @@ def log_in(
     An unknown username costs the same scrypt computation as a wrong password, and both
     are one outcome for the caller. A refusal is recorded; see the module for the limits.
     """
+    # Forget the failures that left the window. Being a write, this also takes SQLite's
+    # write lock before anything is read (see lock_contract): the attempt writes later.
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.failed_at <= now - timedelta(seconds=limits.window_seconds)
+        )
+    )
     wait = _retry_after(session, contract, username, address, now, limits)
     if wait is not None:
         return LoginResult(retry_after=wait)
@@ -131,11 +138,6 @@ def log_in(
             )
         )
         return LoginResult(user=session.get(User, login.user_id))
-    session.execute(
-        delete(LoginFailure).where(
-            LoginFailure.failed_at <= now - timedelta(seconds=limits.window_seconds)
-        )
-    )
     session.add(
         LoginFailure(
             contract_id=contract.row_id, username=username, address=address, failed_at=now

@@ -24,6 +24,7 @@ import requests
 import sqlalchemy as sa
 from webtest import TestApp
 
+from backfeed_api.domain.credentials import token_digest
 from backfeed_api.idempotency import PRUNE_EVERY
 from backfeed_api.models import ApiToken, Evaluation, IdempotencyKey, User
 from tests.conftest import bearer, issue_token
@@ -304,7 +305,11 @@ def test_a_revoked_token_gets_no_replay(app: TestApp, db: sa.Engine) -> None:
     token = issue_token(db, "example", "admin")
     post(app, "/example/users", {}, "once", 201, headers=bearer(token))
     with db.begin() as connection:
-        connection.execute(sa.update(ApiToken).values(revoked_at=sa.func.current_timestamp()))
+        connection.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.token_hash == token_digest(token))
+            .values(revoked_at=sa.func.current_timestamp())
+        )
     refused = post(app, "/example/users", {}, "once", 401, headers=bearer(token))
     assert REPLAYED not in refused.headers
     assert count(db, User) == 1
