@@ -33,6 +33,8 @@ from pyramid.interfaces import ISecurityPolicy
 from pyramid.security import Allowed, Denied
 from zope.interface import implementer
 
+from protocol import ConfigurationError
+
 from .catalog import ServedContract
 from .domain.credentials import (
     ADMIN,
@@ -203,6 +205,10 @@ def includeme(config: Configurator) -> None:
     :data:`ADMIN_ONLY`."""
     settings = config.get_settings()
     token = dev_admin_token(settings)
+    if token is not None and not TOKEN_TEXT.fullmatch(token):
+        raise ConfigurationError(
+            "backfeed.dev_admin_token may only hold letters, digits and - . _ ~ + / ="
+        )
     config.registry["dev_admin_token"] = token
     config.registry["login_limits"] = login_limits(settings)
     if token is not None:

@@ -12,6 +12,7 @@ from webtest import TestApp
 
 from backfeed_api.domain import credentials
 from backfeed_api.models import ApiToken, LoginFailure, UserLogin
+from protocol import ConfigurationError
 
 from ..conftest import Clock, bearer
 from .conftest import assert_error, database_state
@@ -278,3 +279,19 @@ def test_old_failures_are_pruned(app: TestApp, db: sa.Engine, clock: Clock, ann:
     clock.advance(seconds=61)
     log_in(app, "anybody", "guess", 401)
     assert count(db, LoginFailure) == 1
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"backfeed.login_max_failures": "0"},
+        {"backfeed.login_max_failures_per_address": "many"},
+        {"backfeed.login_window_seconds": "-5"},
+        {"backfeed.dev_admin_token": "has a space"},
+    ],
+)
+def test_bad_security_settings_stop_the_start(
+    make_app: Callable[..., TestApp], settings: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigurationError, match=next(iter(settings))):
+        make_app(**settings)
