@@ -212,7 +212,8 @@ class UserBody(StrictMapping):
     tokens = balance("starting tokens; the contract's default when left out")
     referrer_id = optional_id("the user who brought this one in, of the same contract")
     username = username(
-        "a name to log in with (POST /{contract}/auth), unique in the contract; needs password",
+        "a name to log in with (POST /{contract}/auth), unique in the contract, "
+        "case-sensitive; needs password",
         missing=colander.drop,
     )
     password = password(
