@@ -20,6 +20,7 @@ def includeme(config: Configurator) -> None:
     config.include(".clock")
     config.include(".models")
     config.include(".catalog")
+    config.include(".security")
     config.include(".idempotency")
     config.include(".openapi")
     config.include(".views")

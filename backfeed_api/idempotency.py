@@ -12,7 +12,10 @@ and the route). Then:
 - the same key while the first request is still running: 409 (PostgreSQL; SQLite runs
   writes one at a time, so the retry waits and then gets the replay).
 
-Keys are kept for ``backfeed.idempotency_hours`` (24 by default), then pruned.
+Keys are kept for ``backfeed.idempotency_hours`` (24 by default), then pruned. A request
+whose bearer token is not (or no longer) valid is never replayed anything, and a response
+marked ``Cache-Control: no-store`` (the new token of a login) is never kept: the database
+holds no token.
 """
 
 from __future__ import annotations
@@ -82,6 +85,13 @@ def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:
     return bool(session.scalar(select(func.pg_try_advisory_xact_lock(lock_id))))
 
 
+def _refused_credential(request) -> bool:
+    """Whether the request carries a token that is no longer (or never was) valid: it gets
+    its 401 from the views, never the replay of what the token got while it was valid."""
+    credential = request.credential
+    return credential.presented and credential.identity is None
+
+
 def _replay(claim: IdempotencyKey) -> Response:
     response = Response(status=claim.status, content_type="application/json", body=claim.body)
     if claim.location:
@@ -98,7 +108,7 @@ def idempotency_tween_factory(handler: Callable, registry) -> Callable:
     def tween(request):
         nonlocal claims
         key = request.headers.get(HEADER)
-        if request.method != "POST" or key is None:
+        if request.method != "POST" or key is None or _refused_credential(request):
             return handler(request)
         if not KEY_PATTERN.fullmatch(key):
             return _json_response(
@@ -143,10 +153,13 @@ def idempotency_tween_factory(handler: Callable, registry) -> Callable:
                 delete(IdempotencyKey).where(IdempotencyKey.created_at < now - retention)
             )
         response = handler(request)
-        if 200 <= response.status_code < 300:
+        if 200 <= response.status_code < 300 and not response.cache_control.no_store:
             claim.status = response.status_code
             claim.body = response.body
             claim.location = response.location
+        else:  # nothing to replay: the key stays free (also when the writes are kept)
+            session.delete(claim)
+            session.flush()
         return response
 
     return tween

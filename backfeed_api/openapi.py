@@ -14,8 +14,11 @@ from cornice_swagger.converters.schema import (
 )
 from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
+from pyramid.security import NO_PERMISSION_REQUIRED
 
 from .schemas import StrictInteger, StrictNumber, StrictString, VoteValue
+from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, WRITE
+from .settings import public_reads
 
 api_service = Service(
     name="openapi", path="/__api__", description="The OpenAPI document of this service."
@@ -74,16 +77,91 @@ class ServiceSwagger(CorniceSwagger):
     parameters = OperationParameters
 
 
+SECURITY_DEFINITIONS = {
+    "bearer": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A bearer token, sent as `Authorization: Bearer <token>`: from "
+        "`backfeed token create` (admin, user or read, of one contract) or from "
+        "`POST /{contract}/auth` (a user token).",
+    }
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["status", "errors"],
+    "properties": {
+        "status": {"type": "string", "enum": ["error"]},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["location", "name", "description"],
+                "properties": {
+                    "location": {"type": "string"},
+                    "name": {"type": "string"},
+                    "description": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+ERROR = {"$ref": "#/definitions/Error"}
+UNAUTHORIZED = {
+    "description": "No valid bearer token for this contract: none where one is needed, or "
+    "one that is unknown, revoked or of another contract.",
+    "schema": ERROR,
+    "headers": {"WWW-Authenticate": {"type": "string", "description": "`Bearer` challenge"}},
+}
+FORBIDDEN = {"description": "The bearer token may not do this.", "schema": ERROR}
+
+
+def needs_token(permission: str | None, reads_are_public: bool) -> bool:
+    """Whether an operation with ``permission`` always needs a bearer token."""
+    return permission in (WRITE, ADMIN_ONLY, LOGOUT) or (
+        permission == READ and not reads_are_public
+    )
+
+
+def document_security(document: dict, services: list[Service], reads_are_public: bool) -> None:
+    """Declare the bearer token, and on each operation whether it needs one and its 401,
+    403 and 429 answers, from the permission of its view."""
+    document["securityDefinitions"] = SECURITY_DEFINITIONS
+    document.setdefault("definitions", {})["Error"] = ERROR_SCHEMA
+    for service in services:
+        for method, _view, args in service.definitions:
+            operation = document["paths"].get(service.path, {}).get(method.lower())
+            if operation is None:
+                continue
+            permission = args.get("permission")
+            responses = operation["responses"]
+            if needs_token(permission, reads_are_public):
+                operation["security"] = [{"bearer": []}]
+            if permission == NO_PERMISSION_REQUIRED:  # logging in
+                responses["401"] = {"description": "Wrong username or password.", "schema": ERROR}
+                responses["429"] = {
+                    "description": "Too many failed logins; wait `Retry-After` seconds.",
+                    "schema": ERROR,
+                    "headers": {"Retry-After": {"type": "integer"}},
+                }
+            else:
+                responses["401"] = UNAUTHORIZED
+            if permission in (WRITE, ADMIN_ONLY, LOGOUT):
+                responses["403"] = FORBIDDEN
+
+
 def openapi_document(request) -> dict:
-    """The Swagger 2.0 document of every service but this one."""
+    """The Swagger 2.0 document of every service but this one, with its security."""
     from . import __version__
 
     services = [s for s in get_services() if s.name != api_service.name]
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
-    return generator.generate(title="backfeed-api", version=__version__)
+    document = generator.generate(title="backfeed-api", version=__version__)
+    document_security(document, services, public_reads(request.registry.settings))
+    return document
 
 
-@api_service.get()
+@api_service.get(permission=PUBLIC)
 def get_openapi(request) -> dict:
     """Serve the document."""
     return openapi_document(request)

@@ -166,10 +166,70 @@ def balance(description: str) -> colander.SchemaNode:
 # -- users ------------------------------------------------------------------------------------
 
 
+USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$"
+
+
+class FullMatch(colander.Regex):
+    """A pattern the whole value must match (``colander.Regex`` accepts a matching prefix).
+
+    The pattern is anchored with ``^`` and ``$`` so that the OpenAPI document, which shows
+    it, says the same to clients.
+    """
+
+    def __call__(self, node: colander.SchemaNode, value: str) -> None:
+        if self.match_object.fullmatch(value) is None:
+            raise colander.Invalid(node, self.msg)
+
+
+MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+
+
+def username(description: str, missing=colander.required) -> colander.SchemaNode:
+    """A username: letters, digits and ``. _ @ + -``, starting with a letter or digit."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=missing,
+        validator=FullMatch(
+            USERNAME,
+            "must be 1 to 100 letters, digits or . _ @ + -, starting with a letter or digit",
+        ),
+        description=description,
+    )
+
+
+def password(description: str, minimum: int, missing=colander.required) -> colander.SchemaNode:
+    """A password of ``minimum`` to 1024 characters."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=missing,
+        validator=colander.Length(minimum, MAX_PASSWORD),
+        description=description,
+    )
+
+
 class UserBody(StrictMapping):
     reputation = balance("starting reputation; the contract's default when left out")
     tokens = balance("starting tokens; the contract's default when left out")
     referrer_id = optional_id("the user who brought this one in, of the same contract")
+    username = username(
+        "a name to log in with (POST /{contract}/auth), unique in the contract, "
+        "case-sensitive; needs password",
+        missing=colander.drop,
+    )
+    password = password(
+        "the password to log in with, stored only as a hash; needs username",
+        MIN_PASSWORD,
+        missing=colander.drop,
+    )
+
+    def validator(self, node: colander.SchemaNode, value: dict) -> None:
+        """A username and a password come together or not at all."""
+        given = [name for name in ("username", "password") if name in value]
+        if len(given) == 1:
+            other = "password" if given == ["username"] else "username"
+            error = colander.Invalid(node)
+            error[other] = f"is required with {given[0]}"
+            raise error
 
 
 class UserQuery(Paging):
@@ -261,3 +321,16 @@ class CreateEvaluation(colander.MappingSchema):
 class ListEvaluations(colander.MappingSchema):
     body = NoBody()
     querystring = EvaluationQuery()
+
+
+# -- logging in -------------------------------------------------------------------------------
+
+
+class LoginBody(StrictMapping):
+    username = username("the user's username in this contract")
+    password = password("the user's password", 1)
+
+
+class LogIn(colander.MappingSchema):
+    body = LoginBody()
+    querystring = NoQuery()

@@ -84,3 +84,51 @@ def contract_specs(settings: Mapping[str, Any]) -> list[ContractSpec]:
 def create_schema(settings: Mapping[str, Any]) -> bool:
     """Whether start-up brings the database schema up to date by itself (development)."""
     return asbool(settings.get("backfeed.create_schema", False))
+
+
+def public_reads(settings: Mapping[str, Any]) -> bool:
+    """Whether the GET routes of a contract answer without a token (``backfeed.public_reads``,
+    true by default); when false they need a token of that contract, of any role."""
+    return asbool(settings.get("backfeed.public_reads", True))
+
+
+def dev_admin_token(settings: Mapping[str, Any]) -> str | None:
+    """The token that ``backfeed.dev_admin_token`` makes admin of every contract, or None.
+
+    Meant for development only (``development.ini`` sets one so that the quick start works);
+    production gives out tokens with ``backfeed token create`` instead.
+    """
+    token = str(settings.get("backfeed.dev_admin_token", "") or "").strip()
+    return token or None
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many refused logins are tolerated within ``window_seconds`` before the next
+    attempt is answered 429: per username of a contract, and per client address."""
+
+    per_username: int
+    per_address: int
+    window_seconds: float
+
+
+def _positive(settings: Mapping[str, Any], name: str, default: float, kind: type) -> Any:
+    raw = settings.get(name, default)
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a positive number, not {raw!r}") from None
+    if not value > 0:
+        raise ConfigurationError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
+def login_limits(settings: Mapping[str, Any]) -> LoginLimits:
+    """The login throttle of ``backfeed.login_max_failures`` (5 per username by default),
+    ``backfeed.login_max_failures_per_address`` (20) and ``backfeed.login_window_seconds``
+    (900, a quarter of an hour)."""
+    return LoginLimits(
+        per_username=_positive(settings, "backfeed.login_max_failures", 5, int),
+        per_address=_positive(settings, "backfeed.login_max_failures_per_address", 20, int),
+        window_seconds=_positive(settings, "backfeed.login_window_seconds", 900, float),
+    )

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 from tests.concurrency.servers import (  # noqa: E402  (the repository root, just above)
     Server,
+    admin_session,
     free_port,
     initdb,
     scratch_database,
@@ -78,7 +79,7 @@ HEADER = (
 
 def seed(url: str, contract: str, users: int, contributions: int) -> tuple[list, list]:
     """Create users and contributions through the API; their ids."""
-    with requests.Session() as session:
+    with admin_session() as session:
 
         def create(kind: str, body: dict) -> int:
             response = session.post(f"{url}/{contract}/{kind}", json=body, timeout=TIMEOUT)
@@ -107,7 +108,7 @@ def measure(
         users, contributions = population[contract]
         rng = random.Random(number)
         latencies, errors = [], 0
-        with requests.Session() as session:
+        with admin_session() as session:
             barrier.wait()
             for _ in range(MAX_REQUESTS_PER_THREAD):
                 if stop.is_set():

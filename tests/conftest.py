@@ -33,6 +33,36 @@ TEST_CONTRACTS = {
     "backfeed.contract.rewarded.reward_tokens_to_evaluators": "true",
     "backfeed.contract.burning.alpha": "0.7",
 }
+ADMIN_TOKEN = "test-admin-token"
+"""The development token of every test application: admin of every contract."""
+TEST_SETTINGS = {**TEST_CONTRACTS, "backfeed.dev_admin_token": ADMIN_TOKEN}
+AS_ADMIN = {"HTTP_AUTHORIZATION": f"Bearer {ADMIN_TOKEN}"}
+"""The WSGI environment of a request carrying the admin token."""
+
+
+def issue_token(engine: sa.Engine, contract: str, role: str, user_id: int | None = None) -> str:
+    """Store a new bearer token of ``role`` in the contract called ``contract``; the token."""
+    from sqlalchemy.orm import Session
+
+    from backfeed_api.domain.credentials import issue_token as issue
+    from backfeed_api.models import Contract
+
+    with Session(engine) as session, session.begin():
+        query = sa.select(Contract.id).where(Contract.name == contract)
+        contract_id = session.scalars(query).one()
+        _, token = issue(session, contract_id, role, START, user_id=user_id)
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers of a request carrying ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def admin_client(wsgi) -> TestApp:
+    """A test client that sends the admin token with every request (a test that wants
+    another credential passes its own ``Authorization`` header, or builds its own client)."""
+    return TestApp(wsgi, extra_environ=AS_ADMIN)
 
 
 class Clock:
@@ -122,16 +152,19 @@ def clock() -> Clock:
 def make_app(
     database_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., TestApp]]:
-    """Build a test client of the application with extra settings, on an empty database."""
+    """Build a test client of the application with extra settings, on an empty database.
+
+    The client sends the admin token (:data:`ADMIN_TOKEN`) with every request.
+    """
     monkeypatch.delenv("BACKFEED_DATABASE_URL", raising=False)
     engines = []
 
     def build(**settings: str) -> TestApp:
-        merged = {"sqlalchemy.url": database_url, **TEST_CONTRACTS, **settings}
+        merged = {"sqlalchemy.url": database_url, **TEST_SETTINGS, **settings}
         app = main({}, **merged)
         app.registry["clock"] = clock
         engines.append(app.registry["db_engine"])
-        return TestApp(app)
+        return admin_client(app)
 
     reset_engine = sa.create_engine(database_url)
     reset_database(reset_engine)
@@ -143,7 +176,7 @@ def make_app(
 
 @pytest.fixture
 def app(make_app: Callable[..., TestApp]) -> TestApp:
-    """A test client of the application with the test contracts."""
+    """A test client of the application with the test contracts, as an admin."""
     return make_app()
 
 

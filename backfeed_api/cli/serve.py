@@ -27,6 +27,12 @@ def register(subparsers) -> None:
         help="SQLite file to use (default: backfeed.sqlite in the current directory)",
     )
     parser.add_argument("--contracts", help="contracts to serve, e.g. 'example mag2:dmag'")
+    parser.add_argument(
+        "--dev-admin-token",
+        metavar="TOKEN",
+        help="a development token that is admin of every contract (backfeed.dev_admin_token); "
+        "without it, writes need a token from `backfeed token create`",
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,5 +48,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.contracts:
         settings["backfeed.contracts"] = args.contracts
+    if args.dev_admin_token:
+        settings["backfeed.dev_admin_token"] = args.dev_admin_token
     waitress.serve(main({}, **settings), host=args.host, port=args.port)
     return 0

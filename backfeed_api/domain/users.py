@@ -11,8 +11,10 @@ from protocol import UnknownUser
 
 from ..catalog import ServedContract
 from ..models import User
+from .credentials import hash_password
 from .ledger import Cause, write_balances
 from .locking import lock_contract, next_action
+from .logins import set_login
 
 
 def find_user(session: Session, contract: ServedContract, user_id: int) -> User | None:
@@ -37,9 +39,16 @@ def create_user(
     reputation: float | None = None,
     tokens: float | None = None,
     referrer_id: int | None = None,
+    username: str | None = None,
+    password: str | None = None,
 ) -> User:
-    """Add a user with the given or default balances; its opening balances are a ledger entry."""
+    """Add a user with the given or default balances; its opening balances are a ledger entry.
+
+    With a ``username`` and ``password`` the user can log in (``POST /{contract}/auth``);
+    the password is hashed before the contract is locked, so the slow hash holds no one up.
+    """
     reputation, tokens = contract.rules.new_user_balances(reputation, tokens)
+    password_hash = hash_password(password) if password is not None else None
     row = lock_contract(session, contract.row_id)
     if referrer_id is not None:
         require_user(session, contract, referrer_id, "referrer_id")
@@ -53,6 +62,8 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    if username is not None and password_hash is not None:
+        set_login(session, user, username, password_hash, now)
     row.user_count += 1
     row.total_reputation += reputation
     row.total_tokens += tokens

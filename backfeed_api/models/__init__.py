@@ -2,16 +2,29 @@
 
 from .meta import Base
 from .session import get_engine, get_session_factory, get_tm_session, includeme
-from .tables import Contract, Contribution, Evaluation, IdempotencyKey, LedgerEntry, User
+from .tables import (
+    ApiToken,
+    Contract,
+    Contribution,
+    Evaluation,
+    IdempotencyKey,
+    LedgerEntry,
+    LoginFailure,
+    User,
+    UserLogin,
+)
 
 __all__ = [
+    "ApiToken",
     "Base",
     "Contract",
     "Contribution",
     "Evaluation",
     "IdempotencyKey",
     "LedgerEntry",
+    "LoginFailure",
     "User",
+    "UserLogin",
     "get_engine",
     "get_session_factory",
     "get_tm_session",

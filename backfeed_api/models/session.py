@@ -8,6 +8,7 @@ from typing import Any
 
 import zope.sqlalchemy
 from pyramid.config import Configurator
+from pyramid_tm import default_commit_veto
 from sqlalchemy import Engine, engine_from_config, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,11 +54,20 @@ def get_tm_session(session_factory: sessionmaker[Session], transaction_manager) 
     return session
 
 
+def commit_veto(request, response) -> bool:
+    """Whether ``pyramid_tm`` aborts the transaction: its default (abort on a 4xx or 5xx
+    answer), unless the view set ``request.keep_writes``, as a refused login does so that its
+    refusal is counted although the answer is a 401."""
+    if getattr(request, "keep_writes", False):
+        return False
+    return default_commit_veto(request, response)
+
+
 def includeme(config: Configurator) -> None:
     """Set up the engine and ``request.dbsession``, committed or aborted by ``pyramid_tm``."""
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
-    settings.setdefault("tm.commit_veto", "pyramid_tm.default_commit_veto")
+    settings.setdefault("tm.commit_veto", "backfeed_api.models.session.commit_veto")
     settings.setdefault("retry.attempts", 3)  # deadlocks and serialization failures
     config.include("pyramid_tm")
     config.include("pyramid_retry")

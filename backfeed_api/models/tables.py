@@ -1,4 +1,4 @@
-"""The tables: contracts, users, contributions, evaluations and the ledger.
+"""The tables: contracts, users, contributions, evaluations, the ledger, and credentials.
 
 Balances are float64 (``double precision``) like the engine. The contract row keeps running
 totals updated in the same transaction as every change, so reads never sum a whole contract.
@@ -155,4 +155,64 @@ class IdempotencyKey(Base):
     __table_args__ = (
         Index("uq_idempotency_keys_claim", "scope", "route", "key", unique=True),
         Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+
+class ApiToken(Base):
+    """A bearer token of one contract and one role; only the SHA-256 of the token is kept.
+
+    ``role`` is ``admin``, ``user`` (acting as ``user_id``) or ``read``. ``origin`` says
+    where it came from: ``cli`` (``backfeed token create``) or ``login`` (``POST
+    /{contract}/auth``). A revoked token keeps its row, with ``revoked_at`` set.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    role: Mapped[str] = mapped_column(String(10))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (
+        Index("uq_api_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_api_tokens_contract_id", "contract_id", "id"),
+    )
+
+
+class UserLogin(Base):
+    """The username and scrypt password hash a user logs in with (``POST /{contract}/auth``).
+
+    Kept apart from ``users`` so that no query of the published API ever reads the hash.
+    """
+
+    __tablename__ = "user_logins"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("uq_user_logins_username", "contract_id", "username", unique=True),)
+
+
+class LoginFailure(Base):
+    """One refused login, counted to slow down password guessing; pruned after the window."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(100))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_login_failures_username", "contract_id", "username", "failed_at"),
+        Index("ix_login_failures_address", "address", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
     )

@@ -8,6 +8,7 @@ from ..domain import contributions as domain
 from ..domain.listing import list_contributions
 from ..presenters import Presenter, collection
 from ..schemas import CreateContribution, ListContributions, ReadOne
+from ..security import READ, WRITE, acts_as
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
 
@@ -22,10 +23,16 @@ contribution = Service(
 
 
 @contributions.post(
-    schema=CreateContribution(), validators=(validate,), content_type=JSON_AND_FORM
+    schema=CreateContribution(),
+    validators=(validate, acts_as("contributor_id")),
+    content_type=JSON_AND_FORM,
+    permission=WRITE,
 )
 def create_contribution(request) -> dict:
-    """The contributor pays the type's fee and the contribution is created."""
+    """The contributor pays the type's fee and the contribution is created.
+
+    An admin token may name any contributor; a user token only its own user.
+    """
     data = body(request)
     new = domain.create_contribution(
         request.dbsession,
@@ -38,7 +45,7 @@ def create_contribution(request) -> dict:
     return created(request, "contribution", rendered, id=new.id)
 
 
-@contributions.get(schema=ListContributions(), validators=(validate,))
+@contributions.get(schema=ListContributions(), validators=(validate,), permission=READ)
 def get_contributions(request) -> dict:
     """List contributions, best score first by default."""
     q = query(request)
@@ -64,7 +71,7 @@ def get_contributions(request) -> dict:
     return collection(items, page.total, q["limit"], q["start"])
 
 
-@contribution.get(schema=ReadOne(), validators=(validate,))
+@contribution.get(schema=ReadOne(), validators=(validate,), permission=READ)
 def get_contribution(request) -> dict:
     """One contribution with its stats."""
     found = domain.find_contribution(request.dbsession, request.contract, path_id(request))

@@ -1,8 +1,9 @@
 """One JSON error shape everywhere, Cornice's: ``{"status": "error", "errors": [...]}``.
 
-Validation errors already have it; protocol rejections become 400s in it; HTTP errors (404,
-405, 415…) and unexpected failures (500) are rendered in it too, never as HTML, and never
-with a traceback, a setting or a database URL.
+Validation errors already have it; protocol rejections become 400s in it; refused permissions
+become 401s or 403s; HTTP errors (404, 405, 415, 429…) and unexpected failures (500) are
+rendered in it too, never as HTML, and never with a traceback, a setting, a database URL or
+a token.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import logging
 
 from cornice.renderer import JSONError
-from pyramid.httpexceptions import HTTPException, HTTPInternalServerError
-from pyramid.view import exception_view_config, notfound_view_config
+from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalServerError
+from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from protocol import ProtocolError
 
@@ -37,6 +38,24 @@ def not_found(exc, request) -> dict:
     """Unknown routes and missing objects."""
     description = exc.detail if isinstance(exc.detail, str) and exc.detail else "not found"
     return _respond(request, 404, "url", "", description)
+
+
+@forbidden_view_config(renderer="json")
+def forbidden(exc: HTTPForbidden, request) -> dict:
+    """A permission refused by the security policy: 401 (no valid token for this contract,
+    with a ``WWW-Authenticate: Bearer`` challenge) or 403 (a token that may not do this).
+
+    The reason comes from the policy's :class:`~backfeed_api.security.Refusal`; Pyramid's
+    own message, which names the view, is never shown.
+    """
+    refusal = exc.result
+    status = getattr(refusal, "status", 403)
+    description = getattr(refusal, "description", "this token may not do this")
+    body = _respond(request, status, "header", "Authorization", description)
+    challenge = getattr(refusal, "challenge", None)
+    if challenge:
+        request.response.headers["WWW-Authenticate"] = challenge
+    return body
 
 
 @exception_view_config(ProtocolError, renderer="json")

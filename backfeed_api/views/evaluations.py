@@ -8,6 +8,7 @@ from ..domain import evaluations as domain
 from ..domain.listing import list_evaluations
 from ..presenters import Presenter, collection
 from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
+from ..security import READ, WRITE, acts_as
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
 
@@ -19,9 +20,17 @@ evaluation = Service(
 )
 
 
-@evaluations.post(schema=CreateEvaluation(), validators=(validate,), content_type=JSON_AND_FORM)
+@evaluations.post(
+    schema=CreateEvaluation(),
+    validators=(validate, acts_as("evaluator_id")),
+    content_type=JSON_AND_FORM,
+    permission=WRITE,
+)
 def create_evaluation(request) -> dict:
-    """Vote. Repeating one's active vote changes nothing and answers 200 with it."""
+    """Vote. Repeating one's active vote changes nothing and answers 200 with it.
+
+    An admin token may vote as any evaluator; a user token only as its own user.
+    """
     data = body(request)
     outcome = domain.evaluate(
         request.dbsession,
@@ -40,7 +49,7 @@ def create_evaluation(request) -> dict:
     return created(request, "evaluation", rendered, id=outcome.evaluation.id)
 
 
-@evaluations.get(schema=ListEvaluations(), validators=(validate,))
+@evaluations.get(schema=ListEvaluations(), validators=(validate,), permission=READ)
 def get_evaluations(request) -> dict:
     """List votes, oldest first; superseded ones only with ``include_superseded``."""
     q = query(request)
@@ -58,7 +67,7 @@ def get_evaluations(request) -> dict:
     return collection(items, page.total, q["limit"], q["start"])
 
 
-@evaluation.get(schema=ReadOne(), validators=(validate,))
+@evaluation.get(schema=ReadOne(), validators=(validate,), permission=READ)
 def get_evaluation(request) -> dict:
     """One vote, superseded or not."""
     found = domain.find_evaluation(request.dbsession, request.contract, path_id(request))

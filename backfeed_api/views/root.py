@@ -8,6 +8,7 @@ from sqlalchemy import select
 from .. import __version__
 from ..models import Contract
 from ..schemas import ReadOne
+from ..security import PUBLIC, READ
 from ..validation import validate
 
 service = Service(name="service", path="/", description="The service and its contracts.")
@@ -18,7 +19,7 @@ contract_service = Service(
 )
 
 
-@service.get(schema=ReadOne(), validators=(validate,))
+@service.get(schema=ReadOne(), validators=(validate,), permission=PUBLIC)
 def get_service(request) -> dict:
     """The version and the contracts served."""
     return {
@@ -30,7 +31,7 @@ def get_service(request) -> dict:
     }
 
 
-@contract_service.get(schema=ReadOne(), validators=(validate,))
+@contract_service.get(schema=ReadOne(), validators=(validate,), permission=READ)
 def get_contract(request) -> dict:
     """What clients need to know to act in the contract, and how big it is now."""
     contract = request.contract

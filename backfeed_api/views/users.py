@@ -8,6 +8,7 @@ from ..domain import users as domain
 from ..domain.listing import list_users, user_history
 from ..presenters import Presenter, collection, ledger_entry
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
+from ..security import ADMIN_ONLY, READ
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
 
@@ -20,9 +21,15 @@ history = Service(
 )
 
 
-@users.post(schema=CreateUser(), validators=(validate,), content_type=JSON_AND_FORM)
+@users.post(
+    schema=CreateUser(), validators=(validate,), content_type=JSON_AND_FORM, permission=ADMIN_ONLY
+)
 def create_user(request) -> dict:
-    """Create a user; balances default to the contract's initial values."""
+    """Create a user; balances default to the contract's initial values. Admin only.
+
+    A ``username`` and ``password`` let the user log in (``POST /{contract}/auth``) for a
+    token of its own; neither is ever shown again.
+    """
     data = body(request)
     new = domain.create_user(
         request.dbsession,
@@ -31,12 +38,14 @@ def create_user(request) -> dict:
         reputation=data.get("reputation"),
         tokens=data.get("tokens"),
         referrer_id=data.get("referrer_id"),
+        username=data.get("username"),
+        password=data.get("password"),
     )
     rendered = Presenter(request.dbsession, request.contract, request.now).user(new)
     return created(request, "user", rendered, id=new.id)
 
 
-@users.get(schema=ListUsers(), validators=(validate,))
+@users.get(schema=ListUsers(), validators=(validate,), permission=READ)
 def get_users(request) -> dict:
     """List users, by creation time or as a leaderboard."""
     q = query(request)
@@ -45,7 +54,7 @@ def get_users(request) -> dict:
     return collection(items, page.total, q["limit"], q["start"])
 
 
-@user.get(schema=ReadOne(), validators=(validate,))
+@user.get(schema=ReadOne(), validators=(validate,), permission=READ)
 def get_user(request) -> dict:
     """One user of this contract."""
     found = domain.find_user(request.dbsession, request.contract, path_id(request))
@@ -54,7 +63,7 @@ def get_user(request) -> dict:
     return Presenter(request.dbsession, request.contract, request.now).user(found)
 
 
-@history.get(schema=ListPage(), validators=(validate,))
+@history.get(schema=ListPage(), validators=(validate,), permission=READ)
 def get_history(request) -> dict:
     """The user's ledger entries, newest first."""
     found = domain.find_user(request.dbsession, request.contract, path_id(request))

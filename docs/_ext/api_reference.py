@@ -70,7 +70,27 @@ SUCCESS = {
     ],
     ("evaluation", "GET"): [("200", "The evaluation, active or superseded.")],
     ("openapi", "GET"): [("200", "The OpenAPI (Swagger 2.0) document of every route above.")],
+    ("auth", "POST"): [
+        (
+            "201",
+            '``{"token", "token_id", "user_id", "role": "user", "contract"}``: '
+            "a new user token, shown this once (``Cache-Control: no-store``).",
+        )
+    ],
+    ("auth", "DELETE"): [("204", "The token of the request is revoked; no body.")],
 }
+
+# Who may call a method, by the permission of its view (see backfeed_api/security.py).
+ACCESS = {
+    "public": "Anyone.",
+    "read": "Anyone, unless ``backfeed.public_reads`` is false: then a bearer token of the "
+    "contract, of any role.",
+    "write": "A bearer token of the contract: ``admin``, or ``user`` acting as its own user.",
+    "admin": "An ``admin`` bearer token of the contract.",
+    "logout": "An ``admin`` or ``user`` bearer token of the contract, stored in the database "
+    "(it revokes itself).",
+}
+NO_PERMISSION = "Anyone; an ``Authorization`` header is ignored."
 
 # Refusals the contract makes after the schema has accepted the request (400, body).
 REFUSALS = {
@@ -252,7 +272,34 @@ def errors(service: Service, method: str, args: dict) -> list[tuple[str, str]]:
     if args.get("content_type"):
         types = " or ".join(f"``{t}``" for t in to_list(args["content_type"]))
         found.append(("415", f"A body whose content type is not {types}."))
+    permission = args.get("permission")
+    if permission in ACCESS:
+        found.append(
+            (
+                "401",
+                "No valid bearer token for this contract: none where one is needed, or one "
+                "that is unknown, revoked or of another contract (with "
+                "``WWW-Authenticate: Bearer``).",
+            )
+        )
+    else:
+        found.append(("401", "A wrong username or password: one answer for both."))
+        found.append(("429", "Too many failed logins; ``Retry-After`` says how long to wait."))
+    if permission in ("write", "admin", "logout"):
+        found.append(("403", "The token may not do this: " + FORBIDDEN[permission]))
     return found
+
+
+FORBIDDEN = {
+    "write": "a ``read`` token, or a ``user`` token naming another user than its own.",
+    "admin": "a ``read`` or ``user`` token.",
+    "logout": "a ``read`` token, or the development token of the settings.",
+}
+
+
+def access(args: dict) -> str:
+    """Who may call a method, from its view's permission."""
+    return ACCESS.get(args.get("permission"), NO_PERMISSION)
 
 
 def status_list(items: list[tuple[str, str]]) -> list[str]:
@@ -332,6 +379,7 @@ class BackfeedServicesDirective(ServiceDirective):
             if args.get("content_type"):
                 types = " or ".join(f"``{t}``" for t in to_list(args["content_type"]))
                 lines += [f"The body is sent as {types}.", ""]
+        lines += [f"Access: {access(args)}", ""]
         lines += ["Responses:", "", *status_list(responses(service, method, args))]
         failures = errors(service, method, args)
         if failures:

@@ -2,9 +2,10 @@
 
 The first ``.. backfeed-example:: <name>`` directive of a build creates the application on a
 temporary SQLite file, drives it with WebTest through reference scenario 1 of the protocol
-(Ann writes an article, Bonnie votes for it) plus a few refused requests, and keeps every
-exchange. Each directive then shows one exchange, request and response, as HTTP text. The
-documents shown are therefore always the ones the code produces.
+(Ann writes an article, Bonnie votes for it) plus a few refused requests and a login, and
+keeps every exchange. Writes carry the development admin token of ``development.ini``. Each
+directive then shows one exchange, request and response, as HTTP text. The documents shown
+are therefore always the ones the code produces.
 
 The scenario's balances are checked against the reference numbers that the quick start
 quotes; a difference is a build warning, so ``sphinx-build -W`` fails on it.
@@ -77,7 +78,33 @@ SCENARIO = [
     ("error-field", "POST", "/example/users", {"karma": 5}, 400),
     ("error-limit", "GET", "/example/users?limit=5000", None, 400),
     ("error-not-found", "GET", "/example/users/99", None, 404),
+    ("error-no-token", "POST", "/example/users", {"tokens": 1000000}, 401),
+    (
+        "create-carol",
+        "POST",
+        "/example/users",
+        {"username": "carol", "password": "correct horse battery"},
+        201,
+    ),
+    (
+        "login",
+        "POST",
+        "/example/auth",
+        {"username": "carol", "password": "correct horse battery"},
+        201,
+    ),
+    (
+        "error-login",
+        "POST",
+        "/example/auth",
+        {"username": "carol", "password": "wrong"},
+        401,
+    ),
 ]
+DEV_TOKEN = "dev-admin-token"
+"""The development admin token of ``development.ini``, which the examples' writes send."""
+ANONYMOUS = {"service", "error-no-token", "login", "error-login"}
+"""The examples sent without a token: the reads are public, logging in needs none."""
 
 # The reference numbers of scenario 1 (PROTOCOL.md), also quoted in the quick start.
 EXPECTED = {
@@ -97,9 +124,12 @@ class Exchange:
     status: str
     headers: list[tuple[str, str]]
     response: object
+    token: str | None = None
 
     def request_text(self) -> str:
         lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {HOST}"]
+        if self.token is not None:
+            lines.append(f"Authorization: Bearer {self.token}")
         if self.body is not None:
             lines += ["Content-Type: application/json", "", json.dumps(self.body)]
         return "\n".join(lines)
@@ -149,26 +179,30 @@ def record_scenario() -> dict[str, Exchange]:
                     "sqlalchemy.url": url,
                     "backfeed.create_schema": "true",
                     "backfeed.contracts": CONTRACTS,
+                    "backfeed.dev_admin_token": DEV_TOKEN,
                 },
             )
         app.registry["clock"] = SteppingClock(START)
         client = TestApp(app, extra_environ={"HTTP_HOST": HOST})
         try:
             for name, method, path, body, status in SCENARIO:
+                token = None if name in ANONYMOUS or method == "GET" else DEV_TOKEN
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
                 if method == "POST":
-                    response = client.post_json(path, body, status="*")
+                    response = client.post_json(path, body, headers=headers, status="*")
                 else:
-                    response = client.get(path, status="*")
+                    response = client.get(path, headers=headers, status="*")
                 if response.status_int != status:
                     raise ExtensionError(
                         f"example {name!r}: {method} {path} answered {response.status}, "
                         f"expected {status}: {response.text[:500]}"
                     )
-                headers = [("Content-Type", response.content_type)]
-                if response.location:
-                    headers.insert(0, ("Location", response.location))
+                shown = [("Content-Type", response.content_type)]
+                for header in ("WWW-Authenticate", "Cache-Control", "Location"):
+                    if header in response.headers:
+                        shown.insert(0, (header, response.headers[header]))
                 recorded[name] = Exchange(
-                    method, path, body, response.status, headers, response.json
+                    method, path, body, response.status, shown, response.json, token
                 )
         finally:
             app.registry["db_engine"].dispose()

@@ -18,7 +18,7 @@ from webtest import TestApp, TestResponse
 from backfeed_api import main
 from backfeed_api.models import Base
 
-from ..conftest import TEST_CONTRACTS, Clock, reset_database
+from ..conftest import TEST_SETTINGS, Clock, admin_client, reset_database
 
 ERROR_KEYS = {"location", "name", "description"}
 # Nothing an error body may ever show: markup, a traceback, the database or its settings.
@@ -172,9 +172,9 @@ def served(request: pytest.FixtureRequest) -> Iterator[Served]:
         engine = sa.create_engine(url)
         reset_database(engine)
         engine.dispose()
-        wsgi = main({}, **{"sqlalchemy.url": url, **TEST_CONTRACTS})
+        wsgi = main({}, **{"sqlalchemy.url": url, **TEST_SETTINGS})
     clock = wsgi.registry["clock"] = Clock()
-    app = TestApp(wsgi)
+    app = admin_client(wsgi)
     yield Served(app, wsgi.registry["db_engine"], Api(app), clock)
     wsgi.registry["db_engine"].dispose()
 

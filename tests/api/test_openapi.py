@@ -16,14 +16,19 @@ ROUTES = {
     "/{contract}/contributions/{id}": {"get"},
     "/{contract}/evaluations": {"get", "post"},
     "/{contract}/evaluations/{id}": {"get"},
+    "/{contract}/auth": {"post", "delete"},
 }
 BODIES = {
-    "/{contract}/users": ({"reputation", "tokens", "referrer_id"}, set()),
+    "/{contract}/users": (
+        {"reputation", "tokens", "referrer_id", "username", "password"},
+        set(),
+    ),
     "/{contract}/contributions": ({"contributor_id", "type"}, {"contributor_id"}),
     "/{contract}/evaluations": (
         {"evaluator_id", "contribution_id", "value"},
         {"evaluator_id", "contribution_id", "value"},
     ),
+    "/{contract}/auth": ({"username", "password"}, {"username", "password"}),
 }
 METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
 
@@ -143,3 +148,32 @@ def test_list_query_parameters(document):
     assert set(query("/{contract}/users/{id}/history")) == {"limit", "start"}
     for path in ("/", "/{contract}", "/{contract}/users/{id}"):
         assert query(path) == {}
+
+
+def test_declares_the_bearer_token(document):
+    bearer = document["securityDefinitions"]["bearer"]
+    assert bearer == {**bearer, "type": "apiKey", "in": "header", "name": "Authorization"}
+
+
+NEEDS_TOKEN = {
+    ("/{contract}/users", "post"),
+    ("/{contract}/contributions", "post"),
+    ("/{contract}/evaluations", "post"),
+    ("/{contract}/auth", "delete"),
+}
+
+
+def test_operations_say_whether_they_need_a_token(document):
+    for path, method, operation in operations(document):
+        secured = operation.get("security") == [{"bearer": []}]
+        assert secured == ((path, method) in NEEDS_TOKEN), (path, method)
+        assert "401" in operation["responses"], (path, method)
+        assert ("403" in operation["responses"]) == ((path, method) in NEEDS_TOKEN)
+    assert "429" in document["paths"]["/{contract}/auth"]["post"]["responses"]
+
+
+def test_reads_need_a_token_when_they_are_not_public(make_app):
+    document = make_app(**{"backfeed.public_reads": "false"}).get("/__api__").json
+    for path, method, operation in operations(document):
+        public = path in ("/",) or (path, method) == ("/{contract}/auth", "post")
+        assert (operation.get("security") == [{"bearer": []}]) == (not public), (path, method)

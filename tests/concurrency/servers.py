@@ -1,7 +1,8 @@
 """Real servers for the concurrency tests and the load benchmark (no pytest in here).
 
 - :func:`scratch_database`: a PostgreSQL database of its own, created and dropped again;
-- :func:`write_ini`: a settings file shaped like ``production.ini`` for one server;
+- :func:`write_ini`: a settings file shaped like ``production.ini`` for one server, with a
+  development admin token that :func:`admin_session` sends;
 - :class:`Server`: ``pserve`` in a child process on 127.0.0.1, started, waited for, killed
   (``SIGKILL``) and restarted on the same port, and stopped by its own PID;
 - :func:`backfeed`: the ``backfeed`` command (``initdb``, ``check``) as a child process.
@@ -33,6 +34,8 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0
+ADMIN_TOKEN = "concurrency-admin-token"
+"""The development admin token of every server written here; :func:`admin_session` sends it."""
 
 INI_TEMPLATE = """\
 # Written by tests/concurrency/servers.py: production.ini, on 127.0.0.1 and a scratch database.
@@ -46,6 +49,7 @@ sqlalchemy.pool_pre_ping = true
 
 backfeed.create_schema = false
 backfeed.contracts = {contracts}
+backfeed.dev_admin_token = {token}
 {extra}
 pyramid.reload_templates = false
 pyramid.debug_authorization = false
@@ -126,10 +130,18 @@ def write_ini(
             host=HOST,
             port=port,
             threads=threads,
+            token=ADMIN_TOKEN,
         ),
         encoding="utf-8",
     )
     return path
+
+
+def admin_session() -> requests.Session:
+    """An HTTP session that sends the servers' admin token with every request."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+    return session
 
 
 def backfeed(*args: str | Path, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:

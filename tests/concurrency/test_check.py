@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from webtest import TestApp
 
 from backfeed_api import main
 from backfeed_api.migrations import upgrade_database
+from tests.conftest import ADMIN_TOKEN, admin_client
 
 from .clients import CONTRACTS
 from .servers import backfeed, write_ini
@@ -58,8 +58,9 @@ class Books:
 
 def write_history(url: str) -> None:
     """Users (one referred), contributions, votes and a re-vote on both contracts."""
-    app = main({}, **{"sqlalchemy.url": url, "backfeed.contracts": CONTRACTS})
-    client = TestApp(app)
+    settings = {"backfeed.contracts": CONTRACTS, "backfeed.dev_admin_token": ADMIN_TOKEN}
+    app = main({}, **{"sqlalchemy.url": url, **settings})
+    client = admin_client(app)
     try:
         for contract in CONTRACTS.split():
             users = [client.post_json(f"/{contract}/users", {}).json["id"] for _ in range(4)]

@@ -29,6 +29,7 @@ from .clients import (
     assert_one_active_vote,
     check_books,
 )
+from .servers import admin_session
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
@@ -102,7 +103,7 @@ def test_kill_nine_under_load(servers, database) -> None:
         rng = random.Random(number)
         mine: list[int] = []
         votes: dict[tuple[int, int], int] = {}
-        with requests.Session() as session:
+        with admin_session() as session:
             for _ in range(MAX_REQUESTS):
                 if stop.is_set() or errors or time.monotonic() > deadline:
                     return

@@ -27,6 +27,7 @@ from .clients import (
     assert_one_active_vote,
     check_books,
 )
+from .servers import admin_session
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
@@ -84,7 +85,7 @@ def test_two_servers_sixteen_writers(servers, database) -> None:
         return created
 
     # The seed: some users and the hot contributions, through both servers.
-    with requests.Session() as session:
+    with admin_session() as session:
         for contract in contracts:
             for number in range(SEED_USERS):
                 post(session, cluster[number % 2], contract, "users", {})
@@ -105,7 +106,7 @@ def test_two_servers_sixteen_writers(servers, database) -> None:
     def client(number: int) -> None:
         rng = random.Random(number)
         own_votes: dict[tuple[str, int, int], int] = {}
-        with requests.Session() as session:
+        with admin_session() as session:
             for step in range(WRITES_PER_THREAD):
                 if time.monotonic() > deadline or len(errors) > 20:
                     return

@@ -24,11 +24,13 @@ import requests
 import sqlalchemy as sa
 from webtest import TestApp
 
+from backfeed_api.domain.credentials import token_digest
 from backfeed_api.idempotency import PRUNE_EVERY
-from backfeed_api.models import Evaluation, IdempotencyKey, User
+from backfeed_api.models import ApiToken, Evaluation, IdempotencyKey, User
+from tests.conftest import bearer, issue_token
 
 from .clients import assert_clean_log, check_books
-from .servers import initdb, start_servers, write_ini
+from .servers import admin_session, initdb, start_servers, write_ini
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -61,7 +63,7 @@ class Send:
 def test_five_concurrent_sends_per_key(servers, database) -> None:
     (server,) = servers(1, contracts="example")
     base = f"{server.url}/example"
-    with requests.Session() as session:
+    with admin_session() as session:
 
         def create(kind: str, body: dict) -> int:
             response = session.post(f"{base}/{kind}", json=body, timeout=TIMEOUT)
@@ -98,7 +100,7 @@ def test_five_concurrent_sends_per_key(servers, database) -> None:
 
     def worker(slot: int) -> None:
         key_slot, send_slot = divmod(slot, SENDS)
-        with requests.Session() as session:
+        with admin_session() as session:
             for first in range(0, KEYS, KEYS_PER_ROUND):
                 number = first + key_slot
                 key, sends = plan[number]
@@ -180,8 +182,16 @@ def test_five_concurrent_sends_per_key(servers, database) -> None:
 # The WSGI application, on SQLite and PostgreSQL (the ``app`` fixture of tests/conftest.py).
 
 
-def post(app: TestApp, path: str, body: dict, key: str | None, status: int, **extra):
-    headers = {HEADER: key} if key is not None else {}
+def post(
+    app: TestApp,
+    path: str,
+    body: dict,
+    key: str | None,
+    status: int,
+    headers: dict[str, str] | None = None,
+    **extra,
+):
+    headers = {**(headers or {}), **({HEADER: key} if key is not None else {})}
     return app.post_json(path, body, headers=headers, status=status, **extra)
 
 
@@ -277,16 +287,43 @@ def test_longest_key_is_accepted(app: TestApp) -> None:
     assert post(app, "/example/users", {}, key, 201).headers[REPLAYED] == "true"
 
 
-def test_keys_belong_to_a_client_and_a_route(app: TestApp, db: sa.Engine) -> None:
-    here, there = {"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"}
-    post(app, "/example/users", {}, "mine", 201, extra_environ=here)
-    other = post(app, "/example/users", {}, "mine", 201, extra_environ=there)
+def test_keys_belong_to_a_credential_and_a_route(app: TestApp, db: sa.Engine) -> None:
+    """The same key from another token, or on another route, is another key."""
+    here = bearer(issue_token(db, "example", "admin"))
+    there = bearer(issue_token(db, "example", "admin"))
+    post(app, "/example/users", {}, "mine", 201, headers=here)
+    other = post(app, "/example/users", {}, "mine", 201, headers=there)
     assert REPLAYED not in other.headers
-    elsewhere = post(app, "/dmag/users", {}, "mine", 201, extra_environ=here)
+    elsewhere = post(app, "/dmag/users", {}, "mine", 201)
     assert REPLAYED not in elsewhere.headers
     assert count(db, User) == 3
-    again = post(app, "/example/users", {}, "mine", 201, extra_environ=here)
+    again = post(app, "/example/users", {}, "mine", 201, headers=here)
     assert again.headers[REPLAYED] == "true"
+
+
+def test_a_revoked_token_gets_no_replay(app: TestApp, db: sa.Engine) -> None:
+    token = issue_token(db, "example", "admin")
+    post(app, "/example/users", {}, "once", 201, headers=bearer(token))
+    with db.begin() as connection:
+        connection.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.token_hash == token_digest(token))
+            .values(revoked_at=sa.func.current_timestamp())
+        )
+    refused = post(app, "/example/users", {}, "once", 401, headers=bearer(token))
+    assert REPLAYED not in refused.headers
+    assert count(db, User) == 1
+
+
+def test_a_login_is_never_kept_for_replay(app: TestApp, db: sa.Engine) -> None:
+    """The token of a login is shown once: a retry logs in again, and no key stores it."""
+    post(app, "/example/users", {"username": "ann", "password": "correct horse"}, None, 201)
+    login = {"username": "ann", "password": "correct horse"}
+    first = post(app, "/example/auth", login, "login", 201)
+    second = post(app, "/example/auth", login, "login", 201)
+    assert REPLAYED not in second.headers
+    assert first.json["token"] != second.json["token"]
+    assert count(db, IdempotencyKey) == 0
 
 
 def test_keys_expire_after_24_hours(app: TestApp, db: sa.Engine, clock, voters) -> None:
@@ -335,7 +372,7 @@ def test_concurrent_keys_on_sqlite(tmp_path: Path) -> None:
     lock = threading.Lock()
 
     def client(number: int) -> None:
-        with requests.Session() as session:
+        with admin_session() as session:
             for round_ in range(SQLITE_ROUNDS):
                 for key in (f"shared-{round_}", f"own-{number}-{round_}"):
                     barrier.wait()

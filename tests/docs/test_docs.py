@@ -75,3 +75,27 @@ def test_every_route_is_in_the_api_reference(built: Path) -> None:
 
 def test_readme_quick_start_is_the_documented_one() -> None:
     assert quickstart(ROOT / "README.rst") == quickstart(DOCS / "quickstart.rst")
+
+
+def test_login_and_logout_are_in_the_api_reference(built: Path) -> None:
+    page = html.unescape((built / "api.html").read_text(encoding="utf-8"))
+    for heading in ("POST /{contract}/auth", "DELETE /{contract}/auth"):
+        assert heading in page, heading
+
+
+SETTING = re.compile(r"[\"'](backfeed\.[a-z_]+)[\"']")
+NOT_SETTINGS = {"backfeed.sqlite"}  # the default database file of ``backfeed serve``
+
+
+def test_every_setting_is_in_the_settings_reference() -> None:
+    """Each ``backfeed.*`` setting the code names has a row in docs/deployment.rst."""
+    text = (DOCS / "deployment.rst").read_text(encoding="utf-8")
+    table = text.split(".. settings-reference-start", 1)[1].split(".. settings-reference-end")[0]
+    named = {
+        name
+        for path in (ROOT / "backfeed_api").rglob("*.py")
+        for name in SETTING.findall(path.read_text(encoding="utf-8"))
+    } - NOT_SETTINGS
+    assert "backfeed.public_reads" in named
+    missing = sorted(name for name in named if f"``{name}``" not in table)
+    assert not missing, f"settings missing from the settings reference: {missing}"

@@ -1,0 +1,167 @@
+"""``backfeed token create|list|revoke <ini>``: the bearer tokens of the API.
+
+``create`` prints the new token alone on standard output, once (the database keeps only its
+hash), and what it is on standard error, so that ``TOKEN=$(backfeed token create ...)``
+works. ``list`` shows every token's id, contract, role, user, origin, creation and
+revocation, never the token or its hash. ``revoke`` revokes one by id; its requests get 401
+from then on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .appconfig import add_ini_argument, load_settings
+from .errors import EXIT_OK, CommandError, UsageError
+
+ROLES = ("admin", "user", "read")
+
+
+def register(subparsers) -> None:
+    """Add the ``token`` subcommand and its ``create``, ``list`` and ``revoke`` actions."""
+    parser = subparsers.add_parser(
+        "token",
+        help="create, list or revoke bearer tokens of the API",
+        description="Manage the bearer tokens of the API. A token belongs to one contract "
+        "and has one role: admin (everything in the contract), user (acts as one user) or "
+        "read (GET only).",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    create = actions.add_parser(
+        "create",
+        help="issue a token and print it once",
+        description="Issue a token and print it, alone on standard output; it is not "
+        "stored and cannot be shown again.",
+    )
+    add_ini_argument(create)
+    create.add_argument("--contract", required=True, help="the contract the token is for")
+    create.add_argument("--role", required=True, help="admin, user or read")
+    create.add_argument("--user", help="the user a user token acts as (its id)")
+    create.set_defaults(func=run_create)
+
+    listing = actions.add_parser(
+        "list",
+        help="list the tokens (never the tokens themselves)",
+        description="List id, contract, role, user, origin, creation and revocation time.",
+    )
+    add_ini_argument(listing)
+    listing.add_argument("--contract", help="only this contract's tokens")
+    listing.set_defaults(func=run_list)
+
+    revoke = actions.add_parser(
+        "revoke", help="revoke a token by its id", description="Revoke a token by its id."
+    )
+    add_ini_argument(revoke)
+    revoke.add_argument("id", help="the token's id, as `backfeed token list` shows it")
+    revoke.set_defaults(func=run_revoke)
+
+
+def _database(ini: str):
+    """The settings, an engine and a session factory for the settings file ``ini``."""
+    from ..models import get_engine, get_session_factory
+
+    settings = load_settings(ini)
+    engine = get_engine(settings)
+    return settings, engine, get_session_factory(engine)
+
+
+def _integer(text: str, what: str) -> int:
+    """A positive id given on the command line, or a usage error."""
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise UsageError(f"{what} must be a positive integer, not {text!r}")
+    return int(text)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    """Issue a token of ``--role`` for ``--contract`` (and ``--user``) and print it once."""
+    from ..catalog import load_catalog
+    from ..clock import utc_now
+    from ..domain.credentials import USER, issue_token
+    from ..domain.users import find_user
+
+    if args.role not in ROLES:
+        raise UsageError(f"--role must be one of {', '.join(ROLES)}, not {args.role!r}")
+    if (args.role == USER) != (args.user is not None):
+        raise UsageError("--user is needed with --role user, and only with it")
+    user_id = _integer(args.user, "--user") if args.user is not None else None
+    settings, engine, sessions = _database(args.ini)
+    try:
+        with sessions() as session, session.begin():
+            contract = load_catalog(session, settings).get(args.contract)
+            if contract is None:
+                raise UsageError(f"no contract {args.contract!r} in {args.ini}")
+            if user_id is not None and find_user(session, contract, user_id) is None:
+                raise UsageError(f"user {user_id} is not a user of contract {args.contract!r}")
+            row, token = issue_token(
+                session, contract.row_id, args.role, utc_now(), user_id=user_id, origin="cli"
+            )
+            described = f"token {row.id}: {args.role} of {contract.name}"
+    finally:
+        engine.dispose()
+    if user_id is not None:
+        described += f" acting as user {user_id}"
+    print(token)
+    print(f"{described}; it is shown only this once", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print a table of the tokens, newest last."""
+    from sqlalchemy import select
+
+    from ..models import ApiToken, Contract
+    from ..presenters import iso
+
+    _, engine, sessions = _database(args.ini)
+    try:
+        with sessions() as session, session.begin():
+            query = (
+                select(ApiToken, Contract.name)
+                .join(Contract, Contract.id == ApiToken.contract_id)
+                .order_by(ApiToken.id)
+            )
+            if args.contract:
+                query = query.where(Contract.name == args.contract)
+            rows = [
+                (
+                    str(token.id),
+                    name,
+                    token.role,
+                    "-" if token.user_id is None else str(token.user_id),
+                    token.origin,
+                    iso(token.created_at),
+                    "-" if token.revoked_at is None else iso(token.revoked_at),
+                )
+                for token, name in session.execute(query)
+            ]
+    finally:
+        engine.dispose()
+    header = ("id", "contract", "role", "user", "origin", "created", "revoked")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return EXIT_OK
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    """Revoke the token ``id``; revoking a revoked token again changes nothing."""
+    from ..clock import utc_now
+    from ..domain.credentials import revoke_token
+    from ..presenters import iso
+
+    token_id = _integer(args.id, "the token id")
+    _, engine, sessions = _database(args.ini)
+    try:
+        with sessions() as session, session.begin():
+            row = revoke_token(session, token_id, utc_now())
+            if row is None:
+                raise CommandError(f"no token {token_id}")
+            revoked_at = iso(row.revoked_at)
+    finally:
+        engine.dispose()
+    print(f"token {token_id} revoked at {revoked_at}")
+    return EXIT_OK

@@ -1,0 +1,309 @@
+"""The authorization matrix: every route of the Cornice services, every kind of credential.
+
+The routes are read from the Cornice services, so a new route fails
+:func:`test_every_route_is_in_the_matrix` until its row is written below. Each cell is one
+request with the expected status; a refused request (and every read) must leave every row of
+every table as it was. The same reads are checked again with ``backfeed.public_reads`` off.
+
+The columns, the credential each request carries:
+
+- ``none``: no ``Authorization`` header;
+- ``read``: a ``read`` token of ``example``;
+- ``own`` / ``other``: a ``user`` token of ``example`` bound to Ann, the request naming Ann
+  (``own``) or Bob (``other``) as the user it acts as or reads;
+- ``admin``: an ``admin`` token of ``example``;
+- ``foreign``: an ``admin`` token of the ``dmag`` contract (invalid in ``example``: 401);
+- ``revoked``: an ``admin`` token of ``example``, revoked;
+- ``dev``: the development token of the settings (admin of every contract).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cornice.service import get_services
+from pyramid.security import NO_PERMISSION_REQUIRED
+from webtest import TestApp, TestResponse
+
+import backfeed_api.openapi
+import backfeed_api.views
+from backfeed_api import main
+from backfeed_api.domain.credentials import token_digest
+from backfeed_api.models import ApiToken
+
+from ..conftest import ADMIN_TOKEN, TEST_SETTINGS, Clock, bearer, issue_token, reset_database
+from .conftest import assert_error, database_state
+
+COLUMNS = ("none", "read", "own", "other", "admin", "foreign", "revoked", "dev")
+
+# fmt: off
+# (service, method):         none read own other admin foreign revoked dev
+MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
+    ("service", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
+    ("openapi", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
+    ("contract", "GET"):       (200, 200, 200, 200, 200, 401, 401, 200),
+    ("users", "GET"):          (200, 200, 200, 200, 200, 401, 401, 200),
+    ("users", "POST"):         (401, 403, 403, 403, 201, 401, 401, 201),
+    ("user", "GET"):           (200, 200, 200, 200, 200, 401, 401, 200),
+    ("user_history", "GET"):   (200, 200, 200, 200, 200, 401, 401, 200),
+    ("contributions", "GET"):  (200, 200, 200, 200, 200, 401, 401, 200),
+    ("contributions", "POST"): (401, 403, 201, 403, 201, 401, 401, 201),
+    ("contribution", "GET"):   (200, 200, 200, 200, 200, 401, 401, 200),
+    ("evaluations", "GET"):    (200, 200, 200, 200, 200, 401, 401, 200),
+    ("evaluations", "POST"):   (401, 403, 201, 403, 201, 401, 401, 201),
+    ("evaluation", "GET"):     (200, 200, 200, 200, 200, 401, 401, 200),
+    ("auth", "POST"):          (201, 201, 201, 201, 201, 201, 201, 201),
+    ("auth", "DELETE"):        (401, 403, 204, 204, 204, 401, 401, 403),
+}
+"""HEAD answers as GET does, without a body."""
+
+# With backfeed.public_reads = false, the reads of a contract need one of its tokens.
+PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("service", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
+    ("openapi", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
+    ("contract", "GET"):       (401, 200, 200, 200, 200, 401, 401, 200),
+    ("users", "GET"):          (401, 200, 200, 200, 200, 401, 401, 200),
+    ("user", "GET"):           (401, 200, 200, 200, 200, 401, 401, 200),
+    ("user_history", "GET"):   (401, 200, 200, 200, 200, 401, 401, 200),
+    ("contributions", "GET"):  (401, 200, 200, 200, 200, 401, 401, 200),
+    ("contribution", "GET"):   (401, 200, 200, 200, 200, 401, 401, 200),
+    ("evaluations", "GET"):    (401, 200, 200, 200, 200, 401, 401, 200),
+    ("evaluation", "GET"):     (401, 200, 200, 200, 200, 401, 401, 200),
+}
+# fmt: on
+
+PASSWORD = "ann's password"
+
+
+def load_services() -> list:
+    """Every Cornice service of the application (importing each view module registers it)."""
+    for info in pkgutil.walk_packages(backfeed_api.views.__path__, "backfeed_api.views."):
+        importlib.import_module(info.name)
+    importlib.import_module(backfeed_api.openapi.__name__)
+    return get_services()
+
+
+ROUTES = sorted({(s.name, method) for s in load_services() for method, _, _ in s.definitions})
+"""Every (service, method) the application serves, HEAD included."""
+
+
+def row(table: dict[tuple[str, str], tuple[int, ...]], name: str, method: str) -> tuple:
+    """The expected statuses of a route; HEAD answers as GET."""
+    return table[(name, "GET" if method == "HEAD" else method)]
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    served = {(name, "GET" if method == "HEAD" else method) for name, method in ROUTES}
+    assert served == set(MATRIX), "add the new route's row to MATRIX"
+    assert {key for key in MATRIX if key[1] == "GET"} == set(PRIVATE_READS)
+    assert all(len(statuses) == len(COLUMNS) for statuses in MATRIX.values())
+
+
+def test_every_view_declares_its_permission() -> None:
+    """No view relies on the default permission (admin), which is only a safety net."""
+    for service in load_services():
+        for method, _, args in service.definitions:
+            permission = args.get("permission")
+            assert permission is not None, (service.name, method)
+            if permission == NO_PERMISSION_REQUIRED:
+                assert (service.name, method) == ("auth", "POST")
+
+
+@dataclass
+class Matrix:
+    """The applications (reads public and private) on one database, and the data they serve."""
+
+    public: TestApp
+    private: TestApp
+    db: sa.Engine
+    ann: int
+    bob: int
+    contribution: int
+    evaluation: int
+
+
+def admin_post(app: TestApp, path: str, body: dict) -> dict:
+    """A write with the development token, to set up a cell."""
+    return app.post_json(path, body, headers=bearer(ADMIN_TOKEN), status=201).json
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def matrix(request: pytest.FixtureRequest) -> Iterator[Matrix]:
+    """Both applications on an emptied database, with Ann (who has a login) and Bob."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    apps = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv("BACKFEED_DATABASE_URL", raising=False)
+        engine = sa.create_engine(url)
+        reset_database(engine)
+        engine.dispose()
+        for public in ("true", "false"):
+            settings = {**TEST_SETTINGS, "backfeed.public_reads": public}
+            wsgi = main({}, **{"sqlalchemy.url": url, **settings})
+            wsgi.registry["clock"] = Clock()
+            apps.append(wsgi)
+    public, private = (TestApp(wsgi) for wsgi in apps)
+    login = {"username": "ann", "password": PASSWORD}
+    ann = admin_post(public, "/example/users", {"tokens": 1e6, "reputation": 100, **login})
+    bob = admin_post(public, "/example/users", {"tokens": 1e6, "reputation": 100})
+    work = admin_post(public, "/example/contributions", {"contributor_id": bob["id"]})
+    vote = admin_post(
+        public,
+        "/example/evaluations",
+        {"evaluator_id": ann["id"], "contribution_id": work["id"], "value": 1},
+    )
+    db = apps[0].registry["db_engine"]
+    yield Matrix(public, private, db, ann["id"], bob["id"], work["id"], vote["id"])
+    for wsgi in apps:
+        wsgi.registry["db_engine"].dispose()
+
+
+def credential(m: Matrix, column: str) -> dict[str, str]:
+    """The headers of a fresh credential of ``column`` (fresh: a logout revokes it)."""
+    if column == "none":
+        return {}
+    if column == "dev":
+        return bearer(ADMIN_TOKEN)
+    if column == "read":
+        return bearer(issue_token(m.db, "example", "read"))
+    if column in ("own", "other"):
+        return bearer(issue_token(m.db, "example", "user", user_id=m.ann))
+    if column == "foreign":
+        return bearer(issue_token(m.db, "dmag", "admin"))
+    token = issue_token(m.db, "example", "admin")
+    if column == "revoked":
+        with m.db.begin() as connection:
+            connection.execute(
+                sa.update(ApiToken)
+                .where(ApiToken.token_hash == token_digest(token))
+                .values(revoked_at=sa.func.current_timestamp())
+            )
+    return bearer(token)
+
+
+def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, Any]:
+    """The path and body of the cell's request: a valid one, naming Bob for ``other`` and
+    Ann otherwise."""
+    user = m.bob if column == "other" else m.ann
+    if name == "evaluations" and method == "POST":  # a contribution not voted on yet
+        work = admin_post(m.public, "/example/contributions", {"contributor_id": m.bob})
+        return "/example/evaluations", {
+            "evaluator_id": user,
+            "contribution_id": work["id"],
+            "value": 1,
+        }
+    requests: dict[tuple[str, str], tuple[str, Any]] = {
+        ("service", "GET"): ("/", None),
+        ("openapi", "GET"): ("/__api__", None),
+        ("contract", "GET"): ("/example", None),
+        ("users", "GET"): ("/example/users", None),
+        ("users", "POST"): ("/example/users", {"reputation": 1000, "tokens": 1000}),
+        ("user", "GET"): (f"/example/users/{user}", None),
+        ("user_history", "GET"): (f"/example/users/{user}/history", None),
+        ("contributions", "GET"): ("/example/contributions", None),
+        ("contributions", "POST"): ("/example/contributions", {"contributor_id": user}),
+        ("contribution", "GET"): (f"/example/contributions/{m.contribution}", None),
+        ("evaluations", "GET"): ("/example/evaluations", None),
+        ("evaluation", "GET"): (f"/example/evaluations/{m.evaluation}", None),
+        ("auth", "POST"): ("/example/auth", {"username": "ann", "password": PASSWORD}),
+        ("auth", "DELETE"): ("/example/auth", None),
+    }
+    return requests[(name, "GET" if method == "HEAD" else method)]
+
+
+def send(
+    app: TestApp, method: str, path: str, body: Any, headers: dict, status: int
+) -> TestResponse:
+    """One request of the matrix, answered with ``status``."""
+    if method == "POST":
+        return app.post_json(path, body, headers=headers, status=status)
+    return getattr(app, method.lower())(path, headers=headers, status=status)
+
+
+def check_cell(m: Matrix, app: TestApp, name: str, method: str, column: str, status: int) -> None:
+    """Send the cell's request; a refusal or a read must change no row of any table."""
+    headers = credential(m, column)
+    path, body = request_for(m, name, method, column)
+    before = database_state(m.db)
+    response = send(app, method, path, body, headers, status)
+    after = database_state(m.db)
+    if status >= 400 or method in ("GET", "HEAD"):
+        assert after == before, f"{method} {path} as {column} changed the database"
+    else:
+        assert after != before, f"{method} {path} as {column} changed nothing"
+    if status >= 400 and method != "HEAD":
+        assert_error(response, status)
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+CELLS = [
+    pytest.param(name, method, column, id=f"{name}-{method}-{column}")
+    for name, method in ROUTES
+    for column in COLUMNS
+    if (name, "GET" if method == "HEAD" else method) in MATRIX
+]
+
+
+@pytest.mark.parametrize(("name", "method", "column"), CELLS)
+def test_cell(matrix: Matrix, name: str, method: str, column: str) -> None:
+    status = row(MATRIX, name, method)[COLUMNS.index(column)]
+    check_cell(matrix, matrix.public, name, method, column, status)
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "column"),
+    [cell for cell in CELLS if cell.values[1] in ("GET", "HEAD")],
+)
+def test_cell_with_private_reads(matrix: Matrix, name: str, method: str, column: str) -> None:
+    status = row(PRIVATE_READS, name, method)[COLUMNS.index(column)]
+    check_cell(matrix, matrix.private, name, method, column, status)
+
+
+def test_writes_are_refused_alike_with_private_reads(matrix: Matrix) -> None:
+    """Turning public reads off changes nothing for writes: a sample of refused writes."""
+    for column in ("none", "read", "other", "foreign", "revoked"):
+        status = MATRIX[("contributions", "POST")][COLUMNS.index(column)]
+        check_cell(matrix, matrix.private, "contributions", "POST", column, status)
+
+
+def test_a_user_token_sets_no_balance_even_in_a_form(matrix: Matrix) -> None:
+    """The mass-assignment hole: a user token creating a rich user, JSON or form, is 403."""
+    headers = credential(matrix, "own")
+    before = database_state(matrix.db)
+    for send_body in (matrix.public.post_json, matrix.public.post):
+        response = send_body(
+            "/example/users", {"reputation": 1e9, "tokens": 1e9}, headers=headers, status=403
+        )
+        assert_error(response, 403, location="header", name="Authorization")
+    assert database_state(matrix.db) == before
+
+
+def test_a_user_token_acting_as_another_blames_the_field(matrix: Matrix) -> None:
+    headers = credential(matrix, "other")
+    path, body = request_for(matrix, "contributions", "POST", "other")
+    form = {key: str(value) for key, value in body.items()}
+    response = matrix.public.post(path, form, headers=headers, status=403)
+    assert_error(response, 403, location="body", name="contributor_id")
+
+
+def test_malformed_credentials_are_401(matrix: Matrix) -> None:
+    before = database_state(matrix.db)
+    for header in ("Bearer", "Bearer ", "Basic YWxhZGRpbjpvcGVuc2VzYW1l", "Bearer a b", "Token x"):
+        response = matrix.public.post_json(
+            "/example/users", {}, headers={"Authorization": header}, status=401
+        )
+        assert_error(response, 401, location="header", name="Authorization")
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert database_state(matrix.db) == before
+
+
+def test_the_scheme_is_case_insensitive(matrix: Matrix) -> None:
+    token = issue_token(matrix.db, "example", "read")
+    matrix.private.get("/example", headers={"Authorization": f"bearer {token}"}, status=200)

@@ -1,0 +1,30 @@
+"""The Alembic migrations build exactly the schema the models describe, on both databases."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from backfeed_api.models import Base
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection)
+            differences = compare_metadata(context, Base.metadata)
+            assert context.get_current_revision() == "0002"
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+def test_credential_tables_exist(database_url: str) -> None:
+    engine = sa.create_engine(database_url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"api_tokens", "user_logins", "login_failures"} <= tables
