@@ -1,4 +1,9 @@
-"""``GET /__api__``: the OpenAPI (Swagger 2.0) document generated from the Cornice services."""
+"""``GET /__api__``: the OpenAPI (Swagger 2.0) document generated from the Cornice services.
+
+cornice_swagger writes the requests; the responses come from :mod:`.openapi_responses`, and
+the path parameters are made precise here: ``{contract}`` is one of the contracts this
+deployment serves, ``{id}`` an integer id.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ from cornice_swagger.converters.schema import (
 from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
 
-from .schemas import StrictInteger, StrictNumber, StrictString, VoteValue
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import KEY_PATTERN
+from .openapi_responses import document_responses
+from .schemas import MAX_ID, StrictInteger, StrictNumber, StrictString, VoteValue
 
 api_service = Service(
     name="openapi", path="/__api__", description="The OpenAPI document of this service."
@@ -74,13 +82,58 @@ class ServiceSwagger(CorniceSwagger):
     parameters = OperationParameters
 
 
+def path_parameter(name: str, contracts: list[str]) -> dict | None:
+    """The precise definition of a path parameter of ours, or None to keep the generated one."""
+    if name == "contract":
+        return {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "type": "string",
+            "enum": contracts,
+            "description": "a contract served here (GET / lists them)",
+        }
+    if name == "id":
+        return {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_ID,
+            "description": "the object's id in this contract",
+        }
+    return None
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "type": "string",
+    "pattern": f"^{KEY_PATTERN.pattern}$",
+    "description": "a retry with the same key and body is answered as the first request was",
+}
+
+
+def refine(document: dict, contracts: list[str]) -> dict:
+    """Precise path parameters, the Idempotency-Key header of POSTs, and the responses."""
+    for item in document["paths"].values():
+        parameters = item.get("parameters", [])
+        item["parameters"] = [path_parameter(p["name"], contracts) or p for p in parameters]
+        if "post" in item:
+            item["post"].setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
+    return document_responses(document)
+
+
 def openapi_document(request) -> dict:
     """The Swagger 2.0 document of every service but this one."""
     from . import __version__
 
     services = [s for s in get_services() if s.name != api_service.name]
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
-    return generator.generate(title="backfeed-api", version=__version__)
+    document = generator.generate(title="backfeed-api", version=__version__)
+    return refine(document, [contract.name for contract in request.registry["contracts"]])
 
 
 @api_service.get()

@@ -158,11 +158,21 @@ def order_by(choices: list[str], default: str) -> colander.SchemaNode:
     )
 
 
+# The largest starting balance: far beyond any real one, and small enough that the sums of
+# balances (a contract's totals) cannot overflow to infinity, which JSON cannot carry.
+MAX_BALANCE = 1e15
+
+
 def balance(description: str) -> colander.SchemaNode:
-    """An optional, non-negative starting balance."""
+    """An optional starting balance, from 0 to :data:`MAX_BALANCE`."""
     return colander.SchemaNode(
         StrictNumber(),
-        validator=colander.Range(min=0, min_err="may not be negative"),
+        validator=colander.Range(
+            min=0,
+            max=MAX_BALANCE,
+            min_err="may not be negative",
+            max_err=f"may be at most {MAX_BALANCE:.0e}",
+        ),
         missing=colander.drop,
         description=description,
     )

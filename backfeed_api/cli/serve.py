@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import waitress
 
     from .. import main
+    from ..settings import SERVER_MAX_BODY_BYTES
 
     settings = {
         "sqlalchemy.url": f"sqlite:///{Path(args.database).resolve()}",
@@ -42,5 +43,10 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.contracts:
         settings["backfeed.contracts"] = args.contracts
-    waitress.serve(main({}, **settings), host=args.host, port=args.port)
+    waitress.serve(
+        main({}, **settings),
+        host=args.host,
+        port=args.port,
+        max_request_body_size=SERVER_MAX_BODY_BYTES,
+    )
     return 0

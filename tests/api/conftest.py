@@ -75,6 +75,34 @@ class Api:
         return [item["id"] for item in self.items(path, **params)]
 
 
+# The bearer token the tests send where a request is made "with a token". The service has no
+# authentication yet and ignores it; once it has, the ``admin_token`` fixture below is the one
+# place to connect to the real admin token of the test contracts.
+PLACEHOLDER_TOKEN = "placeholder-admin-token"
+
+
+@pytest.fixture(scope="module")
+def admin_token() -> str:
+    """The bearer token of an admin of the test contracts.
+
+    A placeholder today (the service does not check tokens yet): the one line to change when
+    the service authenticates requests.
+    """
+    return PLACEHOLDER_TOKEN
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header that presents ``token``; no header without a token."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@pytest.fixture(scope="module")
+def credentials(admin_token: str) -> dict[str, str]:
+    """Headers that make a request an admin's: what the hostile-input tests send, so that
+    their requests reach validation rather than stop at authentication."""
+    return bearer(admin_token)
+
+
 @pytest.fixture
 def api(app: TestApp) -> Api:
     """The client helper on the test application."""
