@@ -75,3 +75,17 @@ def test_every_route_is_in_the_api_reference(built: Path) -> None:
 
 def test_readme_quick_start_is_the_documented_one() -> None:
     assert quickstart(ROOT / "README.rst") == quickstart(DOCS / "quickstart.rst")
+
+
+def test_every_setting_read_is_in_the_settings_reference() -> None:
+    """Each ``backfeed.*`` setting the service reads has a row in docs/deployment.rst."""
+    text = (DOCS / "deployment.rst").read_text(encoding="utf-8")
+    table = text.split(".. settings-reference-start", 1)[1].split(".. settings-reference-end")[0]
+    read = {
+        name
+        for path in (ROOT / "backfeed_api").rglob("*.py")
+        for name in re.findall(r"\.get\(\s*\"(backfeed\.[a-z_]+)\"", path.read_text("utf-8"))
+    }
+    assert {"backfeed.max_body_bytes", "backfeed.cors_origins"} <= read
+    missing = sorted(name for name in read if f"``{name}``" not in table)
+    assert missing == []
