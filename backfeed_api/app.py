@@ -17,6 +17,9 @@ def includeme(config: Configurator) -> None:
     config.commit()  # our JSON error views below replace Cornice's own handlers
     config.add_renderer("json", JSON(serializer=strict))
     config.add_renderer("cornicejson", CorniceRenderer(serializer=strict))
+    config.include(".ingress")
+    config.include(".headers")
+    config.include(".cors")
     config.include(".clock")
     config.include(".models")
     config.include(".catalog")

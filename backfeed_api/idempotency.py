@@ -33,19 +33,11 @@ from sqlalchemy import delete, false, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import IdempotencyKey
-from .views.errors import error_body
+from .views.errors import error_response
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 PRUNE_EVERY = 100
-
-
-def _json_response(status: int, body: dict) -> Response:
-    return Response(
-        status=status,
-        content_type="application/json",
-        body=json.dumps(body).encode(),
-    )
 
 
 def request_fingerprint(request) -> str:
@@ -53,7 +45,7 @@ def request_fingerprint(request) -> str:
     raw = request.body or b""
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to compare
         canonical = raw
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path_qs.encode(), canonical):
@@ -111,16 +103,15 @@ def idempotency_tween_factory(handler: Callable, registry) -> Callable:
         if request.method != "POST" or key is None or _refused_credential(request):
             return handler(request)
         if not KEY_PATTERN.fullmatch(key):
-            return _json_response(
-                400,
-                error_body("header", HEADER, "must be 1 to 255 visible ASCII characters"),
+            return error_response(
+                400, "header", HEADER, "must be 1 to 255 visible ASCII characters"
             )
         session: Session = request.dbsession
         now: datetime = request.now
         scope, route = client_scope(request), request.path
         if not _try_lock(session, scope, route, key):
-            return _json_response(
-                409, error_body("header", HEADER, "a request with this key is still running")
+            return error_response(
+                409, "header", HEADER, "a request with this key is still running"
             )
         fingerprint = request_fingerprint(request)
         claim = session.scalars(
@@ -136,9 +127,8 @@ def idempotency_tween_factory(handler: Callable, registry) -> Callable:
             claim = None
         if claim is not None:
             if claim.request_hash != fingerprint:
-                return _json_response(
-                    422,
-                    error_body("header", HEADER, "this key was used for a different request"),
+                return error_response(
+                    422, "header", HEADER, "this key was used for a different request"
                 )
             return _replay(claim)
 

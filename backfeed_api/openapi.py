@@ -1,4 +1,9 @@
-"""``GET /__api__``: the OpenAPI (Swagger 2.0) document generated from the Cornice services."""
+"""``GET /__api__``: the OpenAPI (Swagger 2.0) document generated from the Cornice services.
+
+cornice_swagger writes the requests; the responses come from :mod:`.openapi_responses`, and
+the path parameters are made precise here: ``{contract}`` is one of the contracts this
+deployment serves, ``{id}`` an integer id.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,10 @@ from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
 from pyramid.security import NO_PERMISSION_REQUIRED
 
-from .schemas import StrictInteger, StrictNumber, StrictString, VoteValue
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import KEY_PATTERN
+from .openapi_responses import document_responses
+from .schemas import MAX_ID, StrictInteger, StrictNumber, StrictString, VoteValue
 from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, WRITE
 from .settings import public_reads
 
@@ -87,25 +95,6 @@ SECURITY_DEFINITIONS = {
         "`POST /{contract}/auth` (a user token).",
     }
 }
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["status", "errors"],
-    "properties": {
-        "status": {"type": "string", "enum": ["error"]},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["location", "name", "description"],
-                "properties": {
-                    "location": {"type": "string"},
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                },
-            },
-        },
-    },
-}
 ERROR = {"$ref": "#/definitions/Error"}
 UNAUTHORIZED = {
     "description": "No valid bearer token for this contract: none where one is needed, or "
@@ -127,7 +116,6 @@ def document_security(document: dict, services: list[Service], reads_are_public:
     """Declare the bearer token, and on each operation whether it needs one and its 401,
     403 and 429 answers, from the permission of its view."""
     document["securityDefinitions"] = SECURITY_DEFINITIONS
-    document.setdefault("definitions", {})["Error"] = ERROR_SCHEMA
     for service in services:
         for method, _view, args in service.definitions:
             operation = document["paths"].get(service.path, {}).get(method.lower())
@@ -150,6 +138,50 @@ def document_security(document: dict, services: list[Service], reads_are_public:
                 responses["403"] = FORBIDDEN
 
 
+def path_parameter(name: str, contracts: list[str]) -> dict | None:
+    """The precise definition of a path parameter of ours, or None to keep the generated one."""
+    if name == "contract":
+        return {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "type": "string",
+            "enum": contracts,
+            "description": "a contract served here (GET / lists them)",
+        }
+    if name == "id":
+        return {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_ID,
+            "description": "the object's id in this contract",
+        }
+    return None
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "type": "string",
+    "pattern": f"^{KEY_PATTERN.pattern}$",
+    "description": "a retry with the same key and body is answered as the first request was",
+}
+
+
+def refine(document: dict, contracts: list[str]) -> dict:
+    """Precise path parameters, the Idempotency-Key header of POSTs, and the responses."""
+    for item in document["paths"].values():
+        parameters = item.get("parameters", [])
+        item["parameters"] = [path_parameter(p["name"], contracts) or p for p in parameters]
+        if "post" in item:
+            item["post"].setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
+    return document_responses(document)
+
+
 def openapi_document(request) -> dict:
     """The Swagger 2.0 document of every service but this one, with its security."""
     from . import __version__
@@ -157,6 +189,8 @@ def openapi_document(request) -> dict:
     services = [s for s in get_services() if s.name != api_service.name]
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
     document = generator.generate(title="backfeed-api", version=__version__)
+    contracts = [contract.name for contract in request.registry["contracts"]]
+    document = refine(document, contracts)
     document_security(document, services, public_reads(request.registry.settings))
     return document
 

@@ -17,6 +17,9 @@ import colander
 MAX_ID = 2**63 - 1
 INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
 NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# What no string of ours may hold: control characters (NUL among them, which PostgreSQL
+# cannot store) and lone surrogates (from a JSON "\ud800" escape), which are not text.
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class Text(str):
@@ -76,7 +79,7 @@ class VoteValue(StrictNumber):
 
 
 class StrictString(colander.String):
-    """A string, given as a string (not a number or a list).
+    """A string, given as a string (not a number or a list), of printable characters.
 
     An empty string is a value like any other, checked by the node's validator; colander
     would otherwise read it as a missing value and quietly put the default in its place.
@@ -90,6 +93,8 @@ class StrictString(colander.String):
             return colander.null
         if cstruct is not colander.null and not isinstance(cstruct, str):
             raise colander.Invalid(node, "must be a string")
+        if cstruct is not colander.null and UNPRINTABLE.search(cstruct):
+            raise colander.Invalid(node, "must not contain control characters")
         return super().deserialize(node, cstruct)
 
 
@@ -153,11 +158,21 @@ def order_by(choices: list[str], default: str) -> colander.SchemaNode:
     )
 
 
+# The largest starting balance: far beyond any real one, and small enough that the sums of
+# balances (a contract's totals) cannot overflow to infinity, which JSON cannot carry.
+MAX_BALANCE = 1e15
+
+
 def balance(description: str) -> colander.SchemaNode:
-    """An optional, non-negative starting balance."""
+    """An optional starting balance, from 0 to :data:`MAX_BALANCE`."""
     return colander.SchemaNode(
         StrictNumber(),
-        validator=colander.Range(min=0, min_err="may not be negative"),
+        validator=colander.Range(
+            min=0,
+            max=MAX_BALANCE,
+            min_err="may not be negative",
+            max_err=f"may be at most {MAX_BALANCE:.0e}",
+        ),
         missing=colander.drop,
         description=description,
     )
@@ -274,7 +289,10 @@ class ContributionBody(StrictMapping):
 class ContributionQuery(Paging):
     contributor_id = optional_id("only this user's contributions")
     type = colander.SchemaNode(
-        StrictString(), missing=colander.drop, description="only contributions of this type"
+        StrictString(),
+        missing=colander.drop,
+        validator=colander.Length(1, 100),
+        description="only contributions of this type",
     )
     order_by = order_by(["score", "-score", "time", "-time"], "-score")
 

@@ -14,6 +14,14 @@ from protocol.parameters import parse_override
 
 DATABASE_URL_VARIABLE = "BACKFEED_DATABASE_URL"
 CONTRACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# waitress's own max_request_body_size in the shipped ini files and in ``backfeed serve``:
+# well above the application's limit, so that waitress's plain-text 413 only meets bodies
+# far beyond what the application would refuse in JSON.
+SERVER_MAX_BODY_BYTES = 1024 * 1024
+WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
+# An origin as browsers send it: scheme, host and an optional port, nothing else.
+ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
 
 
 def database_url(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str:
@@ -132,3 +140,38 @@ def login_limits(settings: Mapping[str, Any]) -> LoginLimits:
         per_address=_positive(settings, "backfeed.login_max_failures_per_address", 20, int),
         window_seconds=_positive(settings, "backfeed.login_window_seconds", 900, float),
     )
+
+
+def max_body_bytes(settings: Mapping[str, Any]) -> int:
+    """``backfeed.max_body_bytes``: the largest request body accepted, 64 KiB by default."""
+    text = str(settings.get("backfeed.max_body_bytes", DEFAULT_MAX_BODY_BYTES)).strip()
+    if not WHOLE_NUMBER.fullmatch(text) or int(text) < 1:
+        raise ConfigurationError(
+            f"backfeed.max_body_bytes must be a positive number of bytes, not {text!r}"
+        )
+    return int(text)
+
+
+def cors_origins(settings: Mapping[str, Any]) -> frozenset[str]:
+    """``backfeed.cors_origins``: the browser origins allowed to call the API (none by
+    default), e.g. ``https://app.example.org``, separated by spaces or new lines."""
+    origins = str(settings.get("backfeed.cors_origins", "")).split()
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise ConfigurationError(
+                f"backfeed.cors_origins: {origin!r} is not an origin like "
+                "https://app.example.org (lower case scheme and host, an optional port, "
+                "no path, no wildcard)"
+            )
+    return frozenset(origins)
+
+
+def cors_max_age(settings: Mapping[str, Any]) -> int:
+    """``backfeed.cors_max_age``: how long browsers may keep a preflight answer, in seconds
+    (600 by default)."""
+    text = str(settings.get("backfeed.cors_max_age", 600)).strip()
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise ConfigurationError(
+            f"backfeed.cors_max_age must be a number of seconds, not {text!r}"
+        )
+    return int(text)

@@ -1,10 +1,12 @@
-"""Request validation: Cornice's colander validator fed with a strict reading of the body.
+"""Request validation: Cornice's colander validator fed with a strict reading of the request.
 
-JSON bodies are parsed without the non-standard constants (``NaN``, ``Infinity``) and must be
-objects; numbers too large for a float and repeated keys are refused. Form bodies and query
-strings go through Cornice's usual extraction, where a repeated key becomes a list that the
-strict types refuse; their values are marked as :class:`~backfeed_api.schemas.Text`, the only
-strings that the numeric types read as numbers.
+A body must say what it is: JSON or form-encoded, in UTF-8 (a ``charset`` other than UTF-8
+is a 415, a body without a Content-Type too). JSON bodies are parsed without the
+non-standard constants (``NaN``, ``Infinity``) and must be objects; numbers too large for a
+float, repeated keys and nesting too deep for the parser are refused. Form bodies and query
+strings are decoded strictly as UTF-8 (no bytes silently replaced); a repeated key becomes a
+list that the strict types refuse, and their values are marked as
+:class:`~backfeed_api.schemas.Text`, the only strings that the numeric types read as numbers.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import json
 import math
 import re
+from urllib.parse import parse_qsl
 
-from cornice.validators import colander_validator, extract_cstruct
+from cornice.validators import colander_validator
+from webob.multidict import MultiDict
 
 from .schemas import Text
 
 JSON_TYPE = re.compile(r"application/(.+\+)?json")
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class _Refused(ValueError):
@@ -46,21 +51,44 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 
 
 def parse_json_object(raw: bytes) -> dict:
-    """Parse a JSON request body that must be an object; raise ValueError with a reason."""
+    """Parse a JSON request body that must be an object; raise ValueError with a reason.
+
+    The text must be UTF-8 (RFC 8259): other encodings that ``json.loads`` would guess from
+    the bytes, and a byte order mark, are refused.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the body is not valid UTF-8") from None
     try:
         data = json.loads(
-            raw,
+            text,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
             object_pairs_hook=_unique_keys,
         )
     except _Refused:
         raise
-    except (ValueError, UnicodeDecodeError) as error:
+    except RecursionError:
+        raise ValueError("Invalid JSON: nested too deeply") from None
+    except ValueError as error:
         raise ValueError(f"Invalid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
+
+
+def parse_form(raw: bytes) -> dict[str, str | list[str]]:
+    """Parse a form-encoded body strictly: UTF-8 only, a repeated key as a list of values.
+
+    Raise ValueError with a reason. (WebOb would replace undecodable bytes silently.)
+    """
+    try:
+        text = raw.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError("the body is not valid UTF-8") from None
+    return MultiDict(pairs).mixed()
 
 
 def as_text(values: dict) -> dict:
@@ -77,31 +105,52 @@ def as_text(values: dict) -> dict:
     return {name: mark(value) for name, value in values.items()}
 
 
+def _unsupported(request, description: str) -> dict:
+    """Record a 415 on the Content-Type header; the body is then treated as empty."""
+    request.errors.add("header", "Content-Type", description)
+    request.errors.status = 415
+    return {}
+
+
+def read_body(request) -> dict:
+    """The body as a mapping (empty when there is none), or ``{}`` with the error recorded.
+
+    Cornice has already refused a POST whose media type is not one the service consumes;
+    this also covers bodies sent with a GET, without any Content-Type, or in another charset.
+    """
+    raw = request.body
+    if not raw:
+        return {}
+    media = request.content_type or ""
+    if request.charset != "UTF-8":  # WebOb's name for a charset left out or any UTF-8 spelling
+        return _unsupported(request, f"the body must be UTF-8, not {request.charset!r}")
+    try:
+        if JSON_TYPE.fullmatch(media):
+            return parse_json_object(raw)
+        if media == FORM_TYPE:
+            return as_text(parse_form(raw))
+    except ValueError as error:
+        request.errors.add("body", "", str(error))
+        return {}
+    if not media:
+        return _unsupported(request, "a body needs a Content-Type: application/json")
+    return _unsupported(request, f"{media} bodies are not accepted; send application/json")
+
+
 def strict_cstruct(request) -> dict:
-    """The parts of the request to validate, with a strictly parsed JSON body."""
-    if request.body and JSON_TYPE.fullmatch(request.content_type or ""):
-        try:
-            body = parse_json_object(request.body)
-        except ValueError as error:
-            request.errors.add("body", "", str(error))
-            body = {}
-        cstruct = {
-            "method": request.method,
-            "url": request.url,
-            "path": request.matchdict,
-            "body": body,
-            "querystring": request.GET.mixed(),
-            "header": dict(request.headers),
-            "cookies": dict(request.cookies),
-        }
-    else:
-        cstruct = extract_cstruct(request)
-        if not cstruct:  # Cornice found the body unreadable and has said why
-            return cstruct
-        if isinstance(cstruct["body"], dict):  # a form
-            cstruct["body"] = as_text(cstruct["body"])
-    cstruct["querystring"] = as_text(cstruct["querystring"])
-    return cstruct
+    """The parts of the request to validate: the body read strictly, the query string.
+
+    The query string is known to be UTF-8 here: :mod:`backfeed_api.ingress` refuses the
+    others before routing.
+    """
+    return {
+        "method": request.method,
+        "url": request.url,
+        "path": request.matchdict,
+        "body": read_body(request),
+        "querystring": as_text(request.GET.mixed()),
+        "header": dict(request.headers),
+    }
 
 
 def validate(request, schema=None, **kwargs) -> None:

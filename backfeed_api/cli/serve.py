@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import waitress
 
     from .. import main
+    from ..settings import SERVER_MAX_BODY_BYTES
 
     settings = {
         "sqlalchemy.url": f"sqlite:///{Path(args.database).resolve()}",
@@ -50,5 +51,10 @@ def run(args: argparse.Namespace) -> int:
         settings["backfeed.contracts"] = args.contracts
     if args.dev_admin_token:
         settings["backfeed.dev_admin_token"] = args.dev_admin_token
-    waitress.serve(main({}, **settings), host=args.host, port=args.port)
+    waitress.serve(
+        main({}, **settings),
+        host=args.host,
+        port=args.port,
+        max_request_body_size=SERVER_MAX_BODY_BYTES,
+    )
     return 0

@@ -3,8 +3,9 @@ contribution's and the contract's new values, all computed beforehand.
 
 On PostgreSQL, when no rule touches the non-voters, everything is one statement (data-
 modifying CTEs): the contract lock is then held for four round trips in all (lock, read the
-contribution, read the voters, write) before the commit. Otherwise (SQLite, or ``whitepaper1``'s non-voter rule, which must
-see the new vote stored first) the same writes go one statement after the other.
+contribution, read the voters, write) before the commit. Otherwise (SQLite, or the
+non-voter rule of ``whitepaper1``, which must see the new vote stored first) the same writes
+go one statement after the other.
 """
 
 from __future__ import annotations

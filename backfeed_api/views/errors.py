@@ -8,10 +8,12 @@ a token.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from cornice.renderer import JSONError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalServerError
+from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from protocol import ProtocolError
@@ -25,6 +27,13 @@ def error_body(location: str, name: str, description: str) -> dict:
         "status": "error",
         "errors": [{"location": location, "name": name, "description": description}],
     }
+
+
+def error_response(status: int, location: str, name: str, description: str) -> Response:
+    """A complete error response, for the tweens that answer before any view is reached
+    (a body too large, a URL that is not UTF-8, a refused ``Idempotency-Key``)."""
+    body = json.dumps(error_body(location, name, description), allow_nan=False)
+    return Response(status=status, content_type="application/json", body=body.encode())
 
 
 def _respond(request, status: int, location: str, name: str, description: str) -> dict:
@@ -85,6 +94,8 @@ def http_error(exc: HTTPException, request):
 @exception_view_config(Exception, renderer="json")
 def server_error(exc: Exception, request) -> dict:
     """Anything unexpected: logged in full here, a bare 500 for the client."""
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # The raw PATH_INFO: decoding it (``request.path``) could fail again on the bytes that
+    # may have caused the error.
+    log.exception("unhandled error on %s %r", request.method, request.environ.get("PATH_INFO"))
     status = HTTPInternalServerError.code
     return _respond(request, status, "", "", "internal error; it has been logged")

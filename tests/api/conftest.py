@@ -18,7 +18,7 @@ from webtest import TestApp, TestResponse
 from backfeed_api import main
 from backfeed_api.models import Base
 
-from ..conftest import TEST_SETTINGS, Clock, admin_client, reset_database
+from ..conftest import ADMIN_TOKEN, TEST_SETTINGS, Clock, admin_client, reset_database
 
 ERROR_KEYS = {"location", "name", "description"}
 # Nothing an error body may ever show: markup, a traceback, the database or its settings.
@@ -73,6 +73,25 @@ class Api:
     def ids(self, path: str, **params: Any) -> list[int]:
         """The ids of one page of a collection, in order."""
         return [item["id"] for item in self.items(path, **params)]
+
+
+@pytest.fixture(scope="module")
+def admin_token() -> str:
+    """The bearer token of an admin of the test contracts (the test apps' development admin
+    token), for tests that make a request "with a token" explicitly."""
+    return ADMIN_TOKEN
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header that presents ``token``; no header without a token."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@pytest.fixture(scope="module")
+def credentials(admin_token: str) -> dict[str, str]:
+    """Headers that make a request an admin's: what the hostile-input tests send, so that
+    their requests reach validation rather than stop at authentication."""
+    return bearer(admin_token)
 
 
 @pytest.fixture

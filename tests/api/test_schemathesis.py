@@ -1,0 +1,167 @@
+"""schemathesis against ``/__api__``: generated requests, valid and invalid, for every
+operation, with and without a token, on SQLite and PostgreSQL.
+
+No response may be a server error, and every response must be one the document announces:
+a documented status, the documented media type and headers, a body that validates against
+the documented schema. Invalid requests must be refused (4xx).
+
+The requests go straight to the WSGI application (schemathesis's WSGI transport). Each
+operation gets a bounded number of examples per mode (:data:`EXAMPLES`), derandomized so
+that a run is reproducible, without a deadline (the machine is shared).
+
+The "admin" runs send ``Authorization: Bearer <admin_token>``; the fixture ``admin_token``
+in ``tests/api/conftest.py`` is the one place that connects them to the real token.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from .conftest import Served, bearer  # noqa: E402
+
+EXAMPLES = 25
+# Writes first, so that the reads then meet what the generated writes stored.
+OPERATIONS = [
+    ("POST", "/{contract}/users"),
+    ("POST", "/{contract}/contributions"),
+    ("POST", "/{contract}/evaluations"),
+    ("GET", "/"),
+    ("GET", "/{contract}"),
+    ("GET", "/{contract}/users"),
+    ("GET", "/{contract}/users/{id}"),
+    ("GET", "/{contract}/users/{id}/history"),
+    ("GET", "/{contract}/contributions"),
+    ("GET", "/{contract}/contributions/{id}"),
+    ("GET", "/{contract}/evaluations"),
+    ("GET", "/{contract}/evaluations/{id}"),
+]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.fixture(scope="module")
+def known(served: Served) -> dict[str, list[int]]:
+    """A few objects of the ``example`` contract, by kind, for requests to find."""
+    api = served.api
+    ann = api.user(reputation=10)["id"]
+    bob = api.user(referrer_id=ann)["id"]
+    article = api.contribution(ann, type="article")["id"]
+    comment = api.contribution(bob, type="comment")["id"]
+    votes = [api.vote(bob, article, 1)["id"], api.vote(ann, comment, 0)["id"]]
+    api.contribution(api.user("dmag")["id"], "dmag")
+    return {"users": [ann, bob], "contributions": [article, comment], "evaluations": votes}
+
+
+@pytest.fixture(scope="module")
+def api_schema(served: Served, known: dict[str, list[int]]):
+    """The document of the application under test, loaded through its WSGI interface."""
+    return schemathesis.openapi.from_wsgi("/__api__", served.app.app)
+
+
+REFERENCES = {
+    "referrer_id": "users",
+    "contributor_id": "users",
+    "evaluator_id": "users",
+    "contribution_id": "contributions",
+}
+
+
+def steer(case, data: st.DataObject, known: dict[str, list[int]]) -> None:
+    """Point a valid request, half of the time, at objects that exist, so that the
+    successful answers are exercised too: random ids would almost never name one."""
+    if not data.draw(st.booleans(), label="steer"):
+        return
+    if "contract" in (case.path_parameters or {}):
+        case.path_parameters["contract"] = "example"
+    if "id" in (case.path_parameters or {}):
+        kind = case.operation.path.split("/")[2]
+        case.path_parameters["id"] = data.draw(st.sampled_from(known[kind]), label="id")
+    if isinstance(case.body, dict):
+        for name, kind in REFERENCES.items():
+            if name in case.body:
+                case.body[name] = data.draw(st.sampled_from(known[kind]), label=name)
+        if "value" in case.body:
+            case.body["value"] = data.draw(st.sampled_from([0, 1]), label="value")
+        if "type" in case.body:
+            case.body["type"] = data.draw(st.sampled_from(["article", "comment"]), label="type")
+
+
+@pytest.fixture(scope="module")
+def tally(request: pytest.FixtureRequest) -> Iterator[Counter]:
+    """Counts the cases run; their number is printed at the end of the module."""
+    counts: Counter = Counter()
+    yield counts
+    if not counts:
+        return
+    summary = ", ".join(f"{key}: {n}" for key, n in sorted(counts.items()))
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nschemathesis cases run: {sum(counts.values())} ({summary})")
+
+
+# Invalid requests for every operation that has a parameter or a body to make invalid
+# (``GET /`` has none: schemathesis cannot generate a negative case for it).
+RUNS = [
+    (method, path, mode)
+    for method, path in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if path != "/" or mode is GenerationMode.POSITIVE
+]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "admin"])
+@pytest.mark.parametrize(("method", "path", "mode"), RUNS)
+def test_responses_are_documented(
+    method: str,
+    path: str,
+    mode: GenerationMode,
+    who: str,
+    api_schema,
+    known: dict[str, list[int]],
+    admin_token: str,
+    tally: Counter,
+) -> None:
+    operation = api_schema[path][method]
+    headers = bearer(admin_token) if who == "admin" else {}
+
+    @SETTINGS
+    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    def check(case, data: st.DataObject) -> None:
+        if mode is GenerationMode.POSITIVE:
+            steer(case, data, known)
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=CHECKS, headers=headers)
+        tally[f"{mode.value} {who}"] += 1
+        tally[f"{method} {path} {response.status_code}"] += 1
+
+    check()

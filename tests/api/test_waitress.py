@@ -1,0 +1,114 @@
+"""Oversized and chunked bodies through a real waitress server, configured as the shipped
+ini files configure it: what a client on the network gets, not what WebTest sends."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+import waitress
+from webtest import TestApp
+
+from backfeed_api.settings import DEFAULT_MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES
+
+from ..conftest import ADMIN_TOKEN
+
+TIMEOUT = 30
+
+
+@contextmanager
+def serving(wsgi) -> Iterator[int]:
+    """``wsgi`` served by waitress on a free port of 127.0.0.1, for the block; its port."""
+    server = waitress.create_server(
+        wsgi, host="127.0.0.1", port=0, threads=2, max_request_body_size=SERVER_MAX_BODY_BYTES
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.effective_port
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(TIMEOUT)
+
+
+@pytest.fixture
+def port(app: TestApp) -> Iterator[int]:
+    """The port of a waitress server running the test application."""
+    with serving(app.app) as number:
+        yield number
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the server answered."""
+
+    status: int
+    content_type: str
+    nosniff: str | None
+    body: bytes
+
+
+def send(port: int, body: bytes, *, chunked: bool = False) -> Answer:
+    """POST ``body`` to ``/example/users`` as JSON, whole or in chunks of 8 KiB."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN_TOKEN}"}
+    if chunked:
+        parts = (body[i : i + 8192] for i in range(0, len(body), 8192))
+        connection.request("POST", "/example/users", parts, headers, encode_chunked=True)
+    else:
+        connection.request("POST", "/example/users", body, headers)
+    response = connection.getresponse()
+    answer = Answer(
+        response.status,
+        response.getheader("Content-Type", ""),
+        response.getheader("X-Content-Type-Options"),
+        response.read(),
+    )
+    connection.close()
+    return answer
+
+
+def padded(size: int) -> bytes:
+    """A JSON object of ``size`` bytes."""
+    head = b'{"reputation": 1, "x": "'
+    return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_oversized_body_gets_the_json_413(port: int, chunked: bool) -> None:
+    answer = send(port, padded(100 * 1024), chunked=chunked)
+    assert answer.status == 413
+    assert answer.content_type == "application/json"
+    assert answer.nosniff == "nosniff"
+    body = json.loads(answer.body)
+    assert body["status"] == "error"
+    assert str(DEFAULT_MAX_BODY_BYTES) in body["errors"][0]["description"]
+
+
+def test_a_chunked_body_within_the_limit_is_accepted(port: int) -> None:
+    answer = send(port, b'{"reputation": 3}', chunked=True)
+    assert answer.status == 201
+    assert json.loads(answer.body)["reputation"] == 3
+
+
+def test_far_beyond_the_limit_waitress_refuses_by_itself(port: int) -> None:
+    """Above waitress's own limit the application is never called (documented): waitress
+    answers on the declared Content-Length alone, before the body is sent."""
+    head = (
+        "POST /example/users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {SERVER_MAX_BODY_BYTES + 1}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as connection:
+        connection.sendall(head.encode())
+        answer = connection.makefile("rb").read()
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"413"
+    assert b"Content-Type: text/plain" in rest
