@@ -214,7 +214,7 @@ def rate_rows(results: Results, sizes: Sizes, judge: Judge) -> list[list[str]]:
     rows.append(
         judge(
             _figure(
-                f"  evaluations/s, {sizes.rate_contracts} ÷ 1 contracts, {_clients(most)}",
+                f"  evaluations/s on {sizes.rate_contracts} contracts ÷ on one, {_clients(most)}",
                 f"{spread:.2f}",
             ),
             "> 1",

@@ -32,7 +32,7 @@ from .server import production_threads, serving
 DATABASE_URL = (
     os.environ.get("BACKFEED_BENCH_DATABASE_URL")
     or os.environ.get("BACKFEED_TEST_DATABASE_URL")
-    or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 TOKEN_VARIABLE = "BACKFEED_BENCH_TOKEN"
 
@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url",
         default=DATABASE_URL,
         help="a PostgreSQL database on the server to use, whose user may create databases "
-        "(default: $BACKFEED_BENCH_DATABASE_URL, else $BACKFEED_TEST_DATABASE_URL, else test)",
+        "(default: $BACKFEED_BENCH_DATABASE_URL, else $BACKFEED_TEST_DATABASE_URL, else the "
+        "postgres database on 127.0.0.1)",
     )
     parser.add_argument(
         "--token",
