@@ -119,11 +119,11 @@ def measure(bench: Bench, sizes: Sizes) -> Results:
     for contracts in (1, sizes.rate_contracts):
         for clients in sizes.clients:
             results.rates[contracts, clients] = done(
-                f"evaluations/s, {clients} clients on {contracts} contracts",
+                f"evaluations/s, clients: {clients}, contracts: {contracts}",
                 bench.evaluation_rate(contracts, clients),
             )
     for clients in sizes.clients:
-        results.floors[clients] = done(f"floor, {clients} clients", bench.floor_rate(clients))
+        results.floors[clients] = done(f"floor, clients: {clients}", bench.floor_rate(clients))
     return results
 
 

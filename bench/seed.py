@@ -280,11 +280,11 @@ def seed(url: str, plans: Sequence[ContractPlan]) -> Seeding:
         seeded: dict[str, SeededContract] = {}
         u0 = c0 = e0 = 0
         for plan in plans:
-            started = time.perf_counter()
+            loading = time.perf_counter()
             with engine.begin() as connection:
                 seed_contract(connection, plan, row_ids[plan.name], (u0, c0, e0), now)
             seeded[plan.name] = SeededContract(
-                plan, row_ids[plan.name], u0, c0, time.perf_counter() - started
+                plan, row_ids[plan.name], u0, c0, time.perf_counter() - loading
             )
             u0, c0, e0 = u0 + plan.users, c0 + plan.contributions, e0 + plan.evaluations
         indexing = time.perf_counter()
