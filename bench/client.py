@@ -125,7 +125,7 @@ def drive(
 
 
 def _ready() -> None:
-    """Nothing: a job that makes the executor start a worker."""
+    """A job that keeps a worker busy for a moment: one per worker starts them all."""
     time.sleep(0.2)
 
 
