@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format docs bench clean
+.PHONY: install run test lint format docs bench bench-quick bench-engine clean
 
 $(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,16 @@ test: lint
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W -b html docs docs/_build/html
 
+# The suite over HTTP against PostgreSQL (docs/performance.rst); about ten minutes.
 bench: $(STAMP)
-	$(BIN)/python bench/engine.py
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
+
+# The scoring engine alone, in memory.
+bench-engine: $(STAMP)
+	$(BIN)/python -m bench.engine
 
 clean:
 	rm -rf $(VENV) build docs/_build *.egg-info

@@ -10,7 +10,8 @@ Two measurements, printed as tables:
 2. The wall time to replay random evaluations (100,000 over 10,000 users and 1,000
    contributions) for each kind, from a seeded numpy generator.
 
-Run ``python bench/engine.py`` (a few minutes at most) or ``--quick`` for a smaller run.
+Run ``python -m bench.engine`` (``make bench-engine``; a few minutes at most) or add
+``--quick`` for a smaller run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import numpy as np
 
 import protocol
 from protocol import Simulation
+
+from .report import render
 
 KINDS = ("example", "dmag", "whitepaper1")
 START = 1_000_000.0
@@ -157,21 +160,6 @@ def replay_table(plan: Plan, rng: np.random.Generator) -> list[list[str]]:
         )
         print(f"  replayed {kind}", file=sys.stderr)
     return rows
-
-
-def render(headers: list[str], rows: list[list[str]], left: int = 1) -> str:
-    """A plain-text table: the first ``left`` columns aligned left, the numbers right."""
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            cell.ljust(width) if index < left else cell.rjust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join(
-        [line(headers), line(["-" * width for width in widths])] + [line(row) for row in rows]
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""The benchmark suite of backfeed-api: ``make bench`` (``python -m bench``)."""

@@ -1,0 +1,63 @@
+"""The server under test: the service on ``waitress``, in a child process, as in production.
+
+It is the service's own application (``egg:backfeed-api``) with the settings of
+``production.ini`` where they matter for speed: PostgreSQL, as many waitress threads as
+``production.ini`` sets, a connection pool of one connection per thread, logging at WARN.
+The Pyramid setting ``pyramid.includes = bench.floor`` adds the floor endpoint; requests
+carry the development admin token those settings give (``ADMIN_TOKEN`` of
+``tests.concurrency.servers``). It listens on 127.0.0.1 on a free port and is stopped by its
+PID (the helpers of the concurrency tests).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.concurrency.servers import Server, free_port, write_ini
+
+from .plan import KIND
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION_INI = ROOT / "production.ini"
+
+
+def production_threads() -> int:
+    """The number of waitress threads ``production.ini`` serves with."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(PRODUCTION_INI, encoding="utf-8")
+    return parser.getint("server:main", "threads")
+
+
+SETTINGS = {"pyramid.includes": "bench.floor"}
+"""What the bench adds to the server's settings: the floor endpoint."""
+
+
+@contextmanager
+def serving(url: str, contracts: list[str], directory: Path) -> Iterator[Server]:
+    """Serve ``contracts`` (of the bench's kind) from the database at ``url`` until the block
+    ends; the settings file and the server's log go to ``directory``."""
+    port = free_port()
+    ini = write_ini(
+        directory / "bench.ini",
+        url,
+        port,
+        " ".join(f"{name}:{KIND}" for name in contracts),
+        threads=production_threads(),
+        settings=SETTINGS,
+    )
+    server = Server(ini, port, directory / "server.log")
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *([saved] if saved else [])])
+    try:  # the child imports bench.floor from the repository, like we do
+        server.start()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+    with server:
+        yield server
