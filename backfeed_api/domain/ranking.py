@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
 
 from protocol.contracts.base import Contract as Rules
 
@@ -31,6 +31,7 @@ from ..models import Contract, Contribution, Evaluation, User
 from .stats import age_days
 
 NO_ID = -1
+PAIRS_PER_QUERY = 500
 log = logging.getLogger(__name__)
 
 
@@ -227,41 +228,42 @@ class VoteIndex:
         ).all()
         self._contributions.add(contributions)
         last = self._votes.last_id
-        if last == NO_ID:  # the first load: nothing to replace
-            fresh = session.execute(
-                select(
-                    Evaluation.id,
-                    Evaluation.contribution_id,
-                    Evaluation.evaluator_id,
-                    Evaluation.value,
-                )
-                .where(Evaluation.contract_id == self.contract_id, Evaluation.active)
-                .order_by(Evaluation.id)
-            ).all()
-            self._votes.add(fresh, np.empty(0, np.int64), self._contributions.ids)
-            return
-        new, old = Evaluation, aliased(Evaluation)
-        rows = session.execute(
-            select(new.id, new.contribution_id, new.evaluator_id, new.value, old.id)
-            .outerjoin(
-                old,
-                and_(
-                    old.contract_id == new.contract_id,
-                    old.evaluator_id == new.evaluator_id,
-                    old.contribution_id == new.contribution_id,
-                    old.id <= last,
+        fresh = session.execute(
+            select(
+                Evaluation.id,
+                Evaluation.contribution_id,
+                Evaluation.evaluator_id,
+                Evaluation.value,
+            )
+            .where(
+                Evaluation.contract_id == self.contract_id,
+                Evaluation.active,
+                Evaluation.id > last,
+            )
+            .order_by(Evaluation.id)
+        ).all()
+        replaced = np.empty(0, np.int64)
+        if fresh and last != NO_ID:
+            replaced = _replaced(session, self.contract_id, last, fresh)
+        self._votes.add(fresh, replaced, self._contributions.ids)
+
+
+def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.ndarray:
+    """The ids, up to ``last``, of the earlier votes of the same users on the same
+    contributions as the ``fresh`` ones: the votes these replaced."""
+    pairs = sorted({(row[1], row[2]) for row in fresh})
+    found: list[int] = []
+    for start in range(0, len(pairs), PAIRS_PER_QUERY):
+        found += session.scalars(
+            select(Evaluation.id).where(
+                Evaluation.contract_id == contract_id,
+                Evaluation.id <= last,
+                tuple_(Evaluation.contribution_id, Evaluation.evaluator_id).in_(
+                    pairs[start : start + PAIRS_PER_QUERY]
                 ),
             )
-            .where(new.contract_id == self.contract_id, new.active, new.id > last)
-            .order_by(new.id)
         ).all()
-        replaced = np.unique(np.array([r[4] for r in rows if r[4] is not None], np.int64))
-        fresh, seen = [], set()
-        for row in rows:
-            if row[0] not in seen:
-                seen.add(row[0])
-                fresh.append(row[:4])
-        self._votes.add(fresh, replaced, self._contributions.ids)
+    return np.unique(np.array(found, np.int64))
 
 
 def _reputations(session: Session, contract_id: int) -> tuple[float, np.ndarray]:
