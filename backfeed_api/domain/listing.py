@@ -129,7 +129,8 @@ def list_evaluations(
     if value is not None:
         conditions.append(Evaluation.value == value)
     query = select(Evaluation).where(*conditions)
-    rows = session.scalars(query.order_by(Evaluation.id).offset(start).limit(limit))
+    # seq is the contract's commit order, the same as id order, and what its indexes end with
+    rows = session.scalars(query.order_by(Evaluation.seq).offset(start).limit(limit))
     unfiltered = len(conditions) == 2 and not include_superseded
     total = (
         _counter(session, contract, Contract.evaluation_count)

@@ -55,9 +55,10 @@ class _Votes:
     voter: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     value: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
     active: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+    last_seq: int = NO_ID
 
     def add(self, rows: list, replaced: np.ndarray, contribution_ids: np.ndarray) -> None:
-        """Append new votes (id, contribution, voter, value) and retire the replaced ids.
+        """Append new votes (id, contribution, voter, value, seq) and retire the replaced ids.
 
         A vote keeps the slot of its contribution in ``contribution_ids``, which only grows.
         """
@@ -65,7 +66,8 @@ class _Votes:
             position = np.minimum(np.searchsorted(self.ids, replaced), self.ids.size - 1)
             self.active[position[self.ids[position] == replaced]] = False
         if rows:
-            ids, contribution, voter, value = (np.array(c) for c in zip(*rows, strict=True))
+            ids, contribution, voter, value, seq = (np.array(c) for c in zip(*rows, strict=True))
+            self.last_seq = int(seq[-1])
             self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
             slot = np.searchsorted(contribution_ids, contribution.astype(np.int64))
             self.slot = np.concatenate([self.slot, slot])
@@ -227,24 +229,25 @@ class VoteIndex:
             .order_by(Contribution.id)
         ).all()
         self._contributions.add(contributions)
-        last = self._votes.last_id
+        last = self._votes.last_seq
         fresh = session.execute(
             select(
                 Evaluation.id,
                 Evaluation.contribution_id,
                 Evaluation.evaluator_id,
                 Evaluation.value,
+                Evaluation.seq,
             )
             .where(
                 Evaluation.contract_id == self.contract_id,
                 Evaluation.active,
-                Evaluation.id > last,
+                Evaluation.seq > last,
             )
-            .order_by(Evaluation.id)
+            .order_by(Evaluation.seq)  # the (contract_id, seq) index's order
         ).all()
         replaced = np.empty(0, np.int64)
         if fresh and last != NO_ID:
-            replaced = _replaced(session, self.contract_id, last, fresh)
+            replaced = _replaced(session, self.contract_id, self._votes.last_id, fresh)
         self._votes.add(fresh, replaced, self._contributions.ids)
 
 

@@ -112,9 +112,12 @@ class Evaluation(Base):
             sqlite_where=text("active"),
         ),
         Index("ix_evaluations_contribution_active", "contribution_id", "active", "id"),
-        Index("ix_evaluations_contract_id", "contract_id", "active", "id"),
-        Index("ix_evaluations_contract_evaluator", "contract_id", "evaluator_id", "id"),
-        Index("ix_evaluations_contract_value", "contract_id", "value", "id"),
+        # Lists of a contract's votes are in ``seq`` order (the contract's commit order, which
+        # is also id order) rather than by id: no index but these gives that order, so the
+        # planner cannot walk the primary key through the other contracts' votes instead.
+        Index("ix_evaluations_contract_seq", "contract_id", "seq"),
+        Index("ix_evaluations_contract_evaluator", "contract_id", "evaluator_id", "seq"),
+        Index("ix_evaluations_contract_value", "contract_id", "value", "seq"),
     )
 
 
