@@ -8,9 +8,17 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import DateTime, bindparam, func, null, select, type_coerce, union_all
+from sqlalchemy import (
+    DateTime,
+    Row,
+    bindparam,
+    func,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from protocol import (
     NO_USER,
@@ -23,9 +31,9 @@ from protocol import (
 )
 
 from ..catalog import ServedContract
-from ..models import Contract, Contribution, Evaluation, User
-from .contributions import find_contribution, unknown_contribution
-from .locking import lock_contract
+from ..models import Contribution, Evaluation, User
+from .contributions import unknown_contribution
+from .locking import lock_contract_row
 from .vote_store import VoteWrite, non_voters, store_vote
 
 USERS = User.__table__
@@ -100,6 +108,16 @@ def _parties_statement():
     return union_all(voters, others)
 
 
+@cache
+def _contribution_statement():
+    """The contribution of a vote, read after the lock (its score and fund are current)."""
+    contributions = Contribution.__table__
+    return select(contributions).where(
+        contributions.c.id == bindparam("contribution"),
+        contributions.c.contract_id == bindparam("contract"),
+    )
+
+
 def _split_parties(rows, evaluator_id: int):
     """The rows of :func:`_parties` as: the named users by id, the evaluator's active vote
     (or None), and the other voters' rows."""
@@ -132,11 +150,12 @@ def _after(ids: np.ndarray, reputations: np.ndarray, changes: BalanceChanges) ->
 
 @dataclass(frozen=True)
 class _Ballot:
-    """What a vote reads under the contract lock: the rows it changes, the evaluator's and
-    the contributor's rows (``named``), the evaluator's active vote, the engine's state."""
+    """What a vote reads under the contract lock: the rows it changes (contract and
+    contribution), the evaluator's and the contributor's rows (``named``), the evaluator's
+    active vote, the engine's state."""
 
-    contract: Contract
-    contribution: Contribution
+    contract: Row
+    contribution: Row
     named: dict[int, Any]
     own: Any
     state: EvaluationState
@@ -171,12 +190,12 @@ def evaluate(
     if not effects.recorded:
         standing = session.get(Evaluation, ballot.own.evaluation_id)
         users = {user_id: _user(row, {}) for user_id, row in ballot.named.items()}
+        contribution = Contribution(**ballot.contribution._mapping)
         total = ballot.contract.total_reputation
-        return VoteOutcome(standing, False, ballot.contribution, users, voted, total)
-    evaluation, balances = _record(session, ballot, effects, now)
+        return VoteOutcome(standing, False, contribution, users, voted, total)
+    evaluation, contribution, total, balances = _record(session, ballot, effects, now)
     users = {user_id: _user(row, balances) for user_id, row in ballot.named.items()}
-    total = ballot.contract.total_reputation
-    return VoteOutcome(evaluation, True, ballot.contribution, users, voted, total)
+    return VoteOutcome(evaluation, True, contribution, users, voted, total)
 
 
 def _read_ballot(
@@ -190,8 +209,10 @@ def _read_ballot(
     """Lock the contract and read everything the vote depends on; refuse a vote by or on
     what this contract does not have, or with a value its rules do not allow."""
     rules = contract.rules
-    row = lock_contract(session, contract.row_id)
-    contribution = find_contribution(session, contract, contribution_id)
+    row = lock_contract_row(session, contract.row_id)
+    contribution = session.execute(
+        _contribution_statement(), {"contract": row.id, "contribution": contribution_id}
+    ).one_or_none()
     named_ids = [evaluator_id]
     if contribution is not None:
         named_ids.append(contribution.contributor_id)
@@ -238,9 +259,10 @@ def _read_ballot(
 
 def _record(
     session: Session, ballot: _Ballot, effects: EvaluationEffects, now: datetime
-) -> tuple[Evaluation, dict[int, tuple[float, float]]]:
-    """Store the vote and its effects; the new evaluation, and the named users' balances
-    that changed. The loaded contract and contribution take their new values."""
+) -> tuple[Evaluation, Contribution, float, dict[int, tuple[float, float]]]:
+    """Store the vote and its effects. Returns the new evaluation, the contribution and the
+    contract's total reputation as they are now, and the named users' balances that
+    changed."""
     row, contribution, own = ballot.contract, ballot.contribution, ballot.own
     write = VoteWrite(
         evaluation={
@@ -261,16 +283,13 @@ def _record(
         watched=tuple(ballot.named),
     )
     stored = store_vote(session, write, now)
-    for loaded, values in (
-        (row, write.contract_values),
-        (contribution, write.contribution_values),
-    ):
-        for key, new_value in values.items():
-            set_committed_value(loaded, key, new_value)
-    return Evaluation(id=stored.evaluation_id, **write.evaluation), stored.balances
+    evaluation = Evaluation(id=stored.evaluation_id, **write.evaluation)
+    contribution = Contribution(**{**contribution._mapping, **write.contribution_values})
+    total = write.contract_values["total_reputation"]
+    return evaluation, contribution, total, stored.balances
 
 
-def _contract_after(row: Contract, effects: EvaluationEffects, *, new_voter: bool) -> dict:
+def _contract_after(row: Row, effects: EvaluationEffects, *, new_voter: bool) -> dict:
     """The contract row's new totals and counters once the vote is applied."""
     total_reputation = row.total_reputation
     if effects.non_voter_factor is not None:
