@@ -59,7 +59,8 @@ class VoteWrite:
     ``replaced_id`` is the evaluator's previous active vote on the contribution, if any;
     ``non_voter_factor`` multiplies the reputation of every user without an active vote on
     it (``whitepaper1``); ``contract_values`` and ``contribution_values`` are the rows' new
-    column values.
+    column values; ``watched`` are the users (evaluator, contributor) whose balances after
+    the vote the answer shows.
     """
 
     evaluation: dict[str, Any]
