@@ -13,7 +13,17 @@ from datetime import datetime
 from functools import cache
 
 import numpy as np
-from sqlalchemy import BigInteger, Double, String, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
@@ -85,13 +95,19 @@ def write_changes(
     expire_users(session, set(changes.user_ids.tolist()))
 
 
-def balance_parameters(changes: BalanceChanges) -> dict[str, list]:
-    """The parameters of :func:`changed_balances`: the changes as three arrays."""
+def balance_parameters(changes: BalanceChanges) -> dict[str, str]:
+    """The parameters of :func:`changed_balances`: the changes as three arrays, in
+    PostgreSQL's text form (``{1,2,3}``), which is sent three times cheaper than lists
+    adapted element by element. ``repr`` of a float is exact: it reads back the same."""
     return {
-        "delta_ids": changes.user_ids.tolist(),
-        "delta_reputation": changes.reputation.tolist(),
-        "delta_tokens": changes.tokens.tolist(),
+        "delta_ids": _array_text(changes.user_ids.tolist()),
+        "delta_reputation": _array_text(changes.reputation.tolist()),
+        "delta_tokens": _array_text(changes.tokens.tolist()),
     }
+
+
+def _array_text(values: list) -> str:
+    return "{" + ",".join(map(repr, values)) + "}"
 
 
 def ledger_parameters(contract_id: int, cause_type: str, now: datetime) -> dict:
@@ -106,9 +122,9 @@ def changed_balances():
     reputation, tokens`` (the balances after) per changed user."""
     deltas = (
         func.unnest(
-            bindparam("delta_ids", type_=ARRAY(BigInteger)),
-            bindparam("delta_reputation", type_=ARRAY(Double)),
-            bindparam("delta_tokens", type_=ARRAY(Double)),
+            cast(bindparam("delta_ids", type_=String()), ARRAY(BigInteger)),
+            cast(bindparam("delta_reputation", type_=String()), ARRAY(Double)),
+            cast(bindparam("delta_tokens", type_=String()), ARRAY(Double)),
         )
         .table_valued("id", "d_rep", "d_tok")
         .render_derived(name="deltas")
