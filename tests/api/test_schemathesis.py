@@ -42,6 +42,8 @@ OPERATIONS = [
     ("POST", "/{contract}/users"),
     ("POST", "/{contract}/contributions"),
     ("POST", "/{contract}/evaluations"),
+    ("POST", "/{contract}/auth"),
+    ("DELETE", "/{contract}/auth"),
     ("GET", "/"),
     ("GET", "/{contract}"),
     ("GET", "/{contract}/users"),
