@@ -35,7 +35,7 @@ from pyramid.request import Request
 from .settings import max_body_bytes
 from .views.errors import error_response
 
-REFUSAL = "backfeed.refusal"  # the environ key: (status, location, name, description)
+REFUSAL = "backfeed_api.refusal"  # the environ key: (status, location, name, description)
 DIGITS = re.compile(r"[0-9]{1,19}")
 CHUNK = 64 * 1024
 

@@ -108,14 +108,19 @@ def reset_database(engine: sa.Engine) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def postgresql_url() -> str:
-    """The PostgreSQL URL, with a fresh schema; skips (or fails in CI) without a server."""
+def require_postgresql() -> None:
+    """Skip without a PostgreSQL server, or fail under ``CI=true``."""
     reason = postgresql_available()
     if reason is not None:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
         pytest.skip(f"PostgreSQL not available ({reason}); run with CI=true to require it")
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> str:
+    """The PostgreSQL URL, with a fresh schema; skips (or fails in CI) without a server."""
+    require_postgresql()
     engine = sa.create_engine(POSTGRESQL_URL)
     with engine.begin() as connection:  # whatever an earlier version of the schema left
         for table in sa.inspect(connection).get_table_names():

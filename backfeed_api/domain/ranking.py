@@ -141,8 +141,8 @@ class VoteIndex:
         """A page of the contract's contributions by score, ties broken by id (the same
         direction as the score), with the page's voted reputation."""
         with self._lock:  # the arrays change in place when votes are replaced
-            self._refresh(session)
-            total_reputation, reputation = _reputations(session, self.contract_id)
+            total_reputation = self._refresh(session)
+            reputation = _reputations(session, self.contract_id)
             return self._rank(
                 rules,
                 now,
@@ -195,15 +195,18 @@ class VoteIndex:
             total_reputation,
         )
 
-    def _refresh(self, session: Session) -> None:
-        """Read what was added since the last use; rebuild when the counts disagree."""
+    def _refresh(self, session: Session) -> float:
+        """Read what was added since the last use; rebuild when the counts disagree. Returns
+        the contract's total reputation, read with its count of votes."""
         for _ in range(2):
             self._read_new(session)
-            stored = session.scalar(
-                select(Contract.evaluation_count).where(Contract.id == self.contract_id)
-            )
+            stored, total_reputation = session.execute(
+                select(Contract.evaluation_count, Contract.total_reputation).where(
+                    Contract.id == self.contract_id
+                )
+            ).one()
             if stored == self._votes.count:
-                return
+                return total_reputation
         log.warning(
             "vote index of contract %s disagrees with the database (%s votes, %s stored): "
             "rebuilding it",
@@ -213,6 +216,7 @@ class VoteIndex:
         )
         self._votes, self._contributions = _Votes(), _Contributions()
         self._read_new(session)
+        return total_reputation
 
     def _read_new(self, session: Session) -> None:
         contributions = session.execute(
@@ -269,13 +273,12 @@ def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.
     return np.unique(np.array(found, np.int64))
 
 
-def _reputations(session: Session, contract_id: int) -> tuple[float, np.ndarray]:
-    """The contract's total reputation, and every user's reputation indexed by user id.
+def _reputations(session: Session, contract_id: int) -> np.ndarray:
+    """Every user's reputation, indexed by user id.
 
     On PostgreSQL the two columns come back as two arrays in one row (``array_agg``), which
     loads several times faster than one Python tuple per user.
     """
-    total = session.scalar(select(Contract.total_reputation).where(Contract.id == contract_id))
     where = User.contract_id == contract_id
     if session.get_bind().dialect.name == "postgresql":
         ids, reputations = session.execute(
@@ -285,11 +288,11 @@ def _reputations(session: Session, contract_id: int) -> tuple[float, np.ndarray]
         rows = session.execute(select(User.id, User.reputation).where(where)).all()
         ids, reputations = zip(*rows, strict=True) if rows else (None, None)
     if not ids:
-        return total, np.zeros(1)
+        return np.zeros(1)
     ids = np.array(ids, np.int64)
     by_id = np.zeros(int(ids.max()) + 1)
     by_id[ids] = np.array(reputations, np.float64)
-    return total, by_id
+    return by_id
 
 
 def _sum_where(slot: np.ndarray, weight: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:

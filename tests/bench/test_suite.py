@@ -22,9 +22,8 @@ from backfeed_api.domain.audit import audit
 from backfeed_api.models import get_session_factory
 from bench.plan import QUICK, contract_plans
 from bench.seed import seed
-from tests.concurrency.conftest import require_postgresql
 from tests.concurrency.servers import scratch_database
-from tests.conftest import POSTGRESQL_URL
+from tests.conftest import POSTGRESQL_URL, require_postgresql
 
 pytestmark = pytest.mark.postgresql
 

@@ -16,19 +16,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import IN_CI, POSTGRESQL_URL, postgresql_available, reset_database
+from tests.conftest import POSTGRESQL_URL, require_postgresql, reset_database
 
 from .clients import CONTRACTS
 from .servers import Server, initdb, scratch_database, start_servers, write_ini
-
-
-def require_postgresql() -> None:
-    """Skip without a PostgreSQL server, or fail under ``CI=true``."""
-    reason = postgresql_available()
-    if reason is not None:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
-        pytest.skip(f"PostgreSQL not available ({reason}); run with CI=true to require it")
 
 
 @pytest.fixture(scope="session")
