@@ -61,6 +61,7 @@ setup(
             "whitepaper1 = protocol.contracts.whitepaper1:Whitepaper1Contract",
         ],
         "paste.app_factory": ["main = backfeed_api:main"],
+        "paste.server_runner": ["main = backfeed_api.workers:serve"],
         "console_scripts": ["backfeed = backfeed_api.cli:main"],
     },
     classifiers=[

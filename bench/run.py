@@ -26,7 +26,7 @@ from .client import MODES, Clients, headers
 from .plan import FULL, QUICK, Sizes, contract_plans
 from .report import Results, table
 from .seed import Seeding, seed
-from .server import production_threads, serving
+from .server import production_server, serving
 
 DATABASE_URL = (
     os.environ.get("BACKFEED_BENCH_DATABASE_URL")
@@ -85,7 +85,8 @@ def describe(options: argparse.Namespace, url: str, seeding: Seeding) -> str:
             f"command: {command(options)}",
             f"machine: {cpus} CPUs ({cpu_model()}), PostgreSQL {postgresql_version(url)}, "
             f"Python {platform.python_version()}",
-            f"server: waitress, {production_threads()} threads (production.ini); "
+            f"server: waitress, {production_server('workers')} workers of "
+            f"{production_server('threads')} threads (production.ini); "
             f"clients: {options.clients}",
             f"seeded {len(seeding.contracts)} contracts, {evaluations:,} evaluations in "
             f"{seeding.seconds:.1f} s: the {largest.plan.evaluations:,} evaluations of "

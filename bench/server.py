@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_INI = ROOT / "production.ini"
 
 
-def production_threads() -> int:
-    """The number of waitress threads ``production.ini`` serves with."""
+def production_server(option: str) -> int:
+    """A number of ``production.ini``'s ``[server:main]``: ``workers`` or ``threads``."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(PRODUCTION_INI, encoding="utf-8")
-    return parser.getint("server:main", "threads")
+    return parser.getint("server:main", option)
 
 
 SETTINGS = {"pyramid.includes": "bench.floor"}
@@ -46,7 +46,8 @@ def serving(url: str, contracts: list[str], directory: Path) -> Iterator[Server]
         url,
         port,
         " ".join(f"{name}:{KIND}" for name in contracts),
-        threads=production_threads(),
+        threads=production_server("threads"),
+        workers=production_server("workers"),
         settings=SETTINGS,
     )
     server = Server(ini, port, directory / "server.log")

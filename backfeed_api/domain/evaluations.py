@@ -75,10 +75,18 @@ def _epoch_seconds(moments) -> np.ndarray:
     return np.array([(moment - EPOCH) / SECOND for moment in moments], np.float64)
 
 
-def _parties(session: Session, contract_id: int, contribution_id: int, named: list[int]):
+def _parties(
+    session: Session, contract_id: int, contribution_id: int, evaluator_id: int, contributor_id
+):
     """In one query: every user with an active vote on the contribution (with the vote), and
-    the ``named`` users of the contract (evaluator, contributor) with no vote columns."""
-    parameters = {"contract": contract_id, "contribution": contribution_id, "named": named}
+    the evaluator and the contributor (None: the contribution is unknown) if they are users of
+    the contract, with no vote columns."""
+    parameters = {
+        "contract": contract_id,
+        "contribution": contribution_id,
+        "evaluator": evaluator_id,
+        "contributor": evaluator_id if contributor_id is None else contributor_id,
+    }
     return session.execute(_parties_statement(), parameters).all()
 
 
@@ -101,8 +109,11 @@ def _parties_statement():
         .join(USERS, USERS.c.id == EVALUATIONS.c.evaluator_id)
         .where(EVALUATIONS.c.contribution_id == bindparam("contribution"), EVALUATIONS.c.active)
     )
+    # Two plain parameters rather than an expanding list, which SQLAlchemy would render
+    # into the SQL text anew at every execution.
+    named = (bindparam("evaluator"), bindparam("contributor"))
     others = select(*user_columns, null().label("evaluation_id"), null().label("value")).where(
-        USERS.c.id.in_(bindparam("named", expanding=True)),
+        USERS.c.id.in_(named),
         USERS.c.contract_id == bindparam("contract"),
     )
     return union_all(voters, others)
@@ -213,11 +224,9 @@ def _read_ballot(
     contribution = session.execute(
         _contribution_statement(), {"contract": row.id, "contribution": contribution_id}
     ).one_or_none()
-    named_ids = [evaluator_id]
-    if contribution is not None:
-        named_ids.append(contribution.contributor_id)
+    contributor_id = None if contribution is None else contribution.contributor_id
     named, own, others = _split_parties(
-        _parties(session, row.id, contribution_id, named_ids), evaluator_id
+        _parties(session, row.id, contribution_id, evaluator_id, contributor_id), evaluator_id
     )
     if evaluator_id not in named:
         raise UnknownUser(

@@ -59,8 +59,8 @@ class VoteWrite:
     ``replaced_id`` is the evaluator's previous active vote on the contribution, if any;
     ``non_voter_factor`` multiplies the reputation of every user without an active vote on
     it (``whitepaper1``); ``contract_values`` and ``contribution_values`` are the rows' new
-    column values; ``watched`` are the users (evaluator, contributor) whose balances after
-    the vote the answer shows.
+    column values; ``watched`` are the users (evaluator, contributor: one or two) whose
+    balances after the vote the answer shows.
     """
 
     evaluation: dict[str, Any]
@@ -110,7 +110,8 @@ def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> Stor
             **{f"vote_{key}": value for key, value in write.evaluation.items()},
             **{f"contract_{key}": value for key, value in write.contract_values.items()},
             **{f"contribution_{k}": value for k, value in write.contribution_values.items()},
-            "watched": list(write.watched),
+            "watched_first": write.watched[0],
+            "watched_second": write.watched[-1],
         },
     ).all()
     balances = {row[1]: (row[2], row[3]) for row in rows if row[1] is not None}
@@ -123,7 +124,7 @@ def _vote_statement():
     compiled form without walking it again. Its parameters are those of
     :func:`.ledger.changed_balances` and :func:`.ledger.ledger_entries`, ``vote_*`` for the
     evaluation's columns, ``contract_*`` and ``contribution_*`` for the rows' new values,
-    and ``watched``.
+    and ``watched_first`` and ``watched_second`` for the watched users.
     """
     new_vote = (
         insert(EVALUATIONS)
@@ -145,7 +146,8 @@ def _vote_statement():
         .values({key: bindparam(f"contract_{key}") for key in CONTRACT_VALUES})
         .cte("contract_update")
     )
-    watched = changed.c.id.in_(bindparam("watched", expanding=True))
+    # Two plain parameters, not an expanding list: see ``evaluations._parties_statement``.
+    watched = changed.c.id.in_((bindparam("watched_first"), bindparam("watched_second")))
     return (
         select(new_vote.c.id, changed.c.id, changed.c.reputation, changed.c.tokens)
         .select_from(new_vote.outerjoin(changed, watched))

@@ -58,8 +58,9 @@ pyramid.debug_routematch = false
 pyramid.default_locale_name = en
 
 [server:main]
-use = egg:waitress#main
+use = egg:backfeed-api
 listen = {host}:{port}
+workers = {workers}
 threads = {threads}
 
 [loggers]
@@ -117,6 +118,7 @@ def write_ini(
     contracts: str = "example dmag",
     *,
     threads: int = 8,
+    workers: int = 1,
     settings: dict[str, str] | None = None,
 ) -> Path:
     """Write a server's settings file to ``path`` and return it."""
@@ -130,6 +132,7 @@ def write_ini(
             host=HOST,
             port=port,
             threads=threads,
+            workers=workers,
             token=ADMIN_TOKEN,
         ),
         encoding="utf-8",
@@ -291,6 +294,7 @@ def start_servers(
     contracts: str = "example dmag",
     *,
     threads: int = 8,
+    workers: int = 1,
     settings: dict[str, str] | None = None,
 ) -> list[Server]:
     """Write an ini for each of ``count`` servers on one database and start them all.
@@ -307,6 +311,7 @@ def start_servers(
                 port,
                 contracts,
                 threads=threads,
+                workers=workers,
                 settings=settings,
             )
             server = Server(ini, port, directory / f"server{number}.log")

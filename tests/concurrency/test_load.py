@@ -1,5 +1,6 @@
-"""Two real servers on one database under 16 concurrent writers: nothing lost, nothing counted
-twice.
+"""Real servers on one database under 16 concurrent writers: nothing lost, nothing counted
+twice. Two servers of one process each, and one server of two worker processes
+(``backfeed_api.workers``).
 
 16 client threads each send 200 mixed writes, alternating between the two servers, on two
 contracts: users (some referred), contributions, votes spread out and votes piled on a few
@@ -59,8 +60,11 @@ class Pool:
             return rng.choice(items[:first] if first else items)
 
 
-def test_two_servers_sixteen_writers(servers, database) -> None:
-    cluster = servers(2)
+@pytest.mark.parametrize(
+    ("count", "workers"), [(2, 1), (1, 2)], ids=["two-servers", "one-server-two-workers"]
+)
+def test_sixteen_writers(servers, database, count: int, workers: int) -> None:
+    cluster = servers(count, workers=workers)
     contracts = CONTRACTS.split()
     books = Books()
     pool = Pool()
@@ -88,12 +92,12 @@ def test_two_servers_sixteen_writers(servers, database) -> None:
     with admin_session() as session:
         for contract in contracts:
             for number in range(SEED_USERS):
-                post(session, cluster[number % 2], contract, "users", {})
+                post(session, cluster[number % count], contract, "users", {})
             for number in range(SEED_CONTRIBUTIONS):
                 contributor = pool.users[contract][number]
                 post(
                     session,
-                    cluster[number % 2],
+                    cluster[number % count],
                     contract,
                     "contributions",
                     {"contributor_id": contributor},
@@ -110,7 +114,7 @@ def test_two_servers_sixteen_writers(servers, database) -> None:
             for step in range(WRITES_PER_THREAD):
                 if time.monotonic() > deadline or len(errors) > 20:
                     return
-                server = cluster[(number + step) % 2]
+                server = cluster[(number + step) % count]
                 contract = rng.choice(contracts)
                 choice = rng.random()
                 if choice < 0.10:
