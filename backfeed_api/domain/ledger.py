@@ -15,23 +15,22 @@ from functools import cache
 import numpy as np
 from sqlalchemy import (
     BigInteger,
-    Double,
     String,
     bindparam,
-    cast,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.sqltypes import NullType
 from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
 from ..models import Contract, LedgerEntry, User
+from ..models.arrays import PgArray, float8_array, int8_array
 from ..models.meta import UTCDateTime
 
 USERS = User.__table__
@@ -95,19 +94,14 @@ def write_changes(
     expire_users(session, set(changes.user_ids.tolist()))
 
 
-def balance_parameters(changes: BalanceChanges) -> dict[str, str]:
-    """The parameters of :func:`changed_balances`: the changes as three arrays, in
-    PostgreSQL's text form (``{1,2,3}``), which is sent three times cheaper than lists
-    adapted element by element. ``repr`` of a float is exact: it reads back the same."""
+def balance_parameters(changes: BalanceChanges) -> dict[str, PgArray]:
+    """The parameters of :func:`changed_balances`: the changes as three arrays in
+    PostgreSQL's binary form (:mod:`..models.arrays`)."""
     return {
-        "delta_ids": _array_text(changes.user_ids.tolist()),
-        "delta_reputation": _array_text(changes.reputation.tolist()),
-        "delta_tokens": _array_text(changes.tokens.tolist()),
+        "delta_ids": int8_array(changes.user_ids),
+        "delta_reputation": float8_array(changes.reputation),
+        "delta_tokens": float8_array(changes.tokens),
     }
-
-
-def _array_text(values: list) -> str:
-    return "{" + ",".join(map(repr, values)) + "}"
 
 
 def ledger_parameters(contract_id: int, cause_type: str, now: datetime) -> dict:
@@ -121,10 +115,10 @@ def changed_balances():
     :func:`balance_parameters`) to the users' balances and returns ``id, d_rep, d_tok,
     reputation, tokens`` (the balances after) per changed user."""
     deltas = (
-        func.unnest(
-            cast(bindparam("delta_ids", type_=String()), ARRAY(BigInteger)),
-            cast(bindparam("delta_reputation", type_=String()), ARRAY(Double)),
-            cast(bindparam("delta_tokens", type_=String()), ARRAY(Double)),
+        func.unnest(  # typed by their values (NullType: no cast, no conversion)
+            bindparam("delta_ids", type_=NullType()),
+            bindparam("delta_reputation", type_=NullType()),
+            bindparam("delta_tokens", type_=NullType()),
         )
         .table_valued("id", "d_rep", "d_tok")
         .render_derived(name="deltas")
