@@ -4,7 +4,8 @@ PostgreSQL's binary array format, built by numpy in one pass.
 psycopg would otherwise adapt a list element by element, and text (``{1.5,2.5}``) needs a
 ``repr`` per float: about a microsecond per element either way, which a vote rewarding
 thousands of earlier voters pays for each of its three arrays. The binary form is also exact
-by construction.
+by construction. Every PostgreSQL connection of the service's engine knows them
+(:func:`register_arrays`, called by ``models.session.get_engine``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
-from psycopg import adapters
-from psycopg.adapt import Dumper
+from psycopg.adapt import AdaptersMap, Dumper
 from psycopg.pq import Format
 
 INT8_OID, FLOAT8_OID = 20, 701
@@ -69,5 +69,8 @@ class _Float8ArrayDumper(_Int8ArrayDumper):
     oid = FLOAT8_ARRAY_OID
 
 
-adapters.register_dumper(Int8Array, _Int8ArrayDumper)
-adapters.register_dumper(Float8Array, _Float8ArrayDumper)
+def register_arrays(adapters: AdaptersMap) -> None:
+    """Teach a psycopg connection's ``adapters`` to send :class:`Int8Array` and
+    :class:`Float8Array` parameters."""
+    adapters.register_dumper(Int8Array, _Int8ArrayDumper)
+    adapters.register_dumper(Float8Array, _Float8ArrayDumper)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, engine_from_config, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import database_url
+from .arrays import register_arrays
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -33,6 +34,11 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def _register_arrays(dbapi_connection, _record) -> None:
+    """Let the connection send numpy arrays as binary PostgreSQL arrays."""
+    register_arrays(dbapi_connection.adapters)
+
+
 def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     """The engine for the configured database URL (``BACKFEED_DATABASE_URL`` wins)."""
     options = dict(settings)
@@ -40,6 +46,8 @@ def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engi
     engine = engine_from_config(options, prefix)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _register_arrays)
     _forget_connections_in_forked_children(engine)
     return engine
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from backfeed_api.models.arrays import float8_array, int8_array
+from backfeed_api.models.session import get_engine
 
 pytestmark = pytest.mark.postgresql
 
@@ -14,9 +14,11 @@ FLOATS = [0.0, -0.0, 1.5, -2.25, 0.1, 1 / 3, 5e-324, 2.2250738585072014e-308, 1.
 INTEGERS = [0, 1, -1, 2**63 - 1, -(2**63), 123456789012]
 
 
-@pytest.fixture(scope="module")
-def connection(postgresql_url: str):
-    engine = sa.create_engine(postgresql_url, poolclass=sa.NullPool)
+@pytest.fixture
+def connection(postgresql_url: str, monkeypatch: pytest.MonkeyPatch):
+    """A connection of the service's own engine: its connections know the arrays."""
+    monkeypatch.delenv("BACKFEED_DATABASE_URL", raising=False)
+    engine = get_engine({"sqlalchemy.url": postgresql_url})
     with engine.connect() as opened:
         yield opened.connection.driver_connection
     engine.dispose()
