@@ -9,10 +9,14 @@ application already loaded; the kernel hands each new connection to one of them.
 only supervises: it replaces a worker that dies, and stops them all on SIGTERM or SIGINT.
 A worker whose parent is gone (even killed with SIGKILL) exits at once. Everything that
 must be shared lives in the database: locks, counters, login throttling, idempotency keys.
+
+Before serving, with one worker or many, the garbage collector is tuned
+(:func:`tune_garbage_collector`).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -34,6 +38,9 @@ RESPAWN_INTERVAL = 1.0
 """A worker is not replaced sooner than this many seconds after the previous replacement,
 so that one crashing at once cannot make the parent fork without pause."""
 POLL_INTERVAL = 0.2
+YOUNG_COLLECTION_THRESHOLD = 10_000
+"""Allocations (net of deallocations) between two collections of the youngest generation;
+Python's default is 700."""
 ADDRESS_SETTINGS = ("listen", "host", "port", "unix_socket")
 
 
@@ -41,12 +48,28 @@ def serve(app: Callable, global_conf: Mapping[str, Any], **settings: Any) -> Non
     """The ``paste.server_runner`` ``egg:backfeed-api#main``: waitress with the section's
     settings, in ``workers`` processes (default 1, a single waitress process)."""
     count = worker_count(settings.pop("workers", "1"))
+    tune_garbage_collector()
     if count == 1:
         waitress.serve(app, **settings)
         return
     sockets = bind(settings)
     served = {key: value for key, value in settings.items() if key not in ADDRESS_SETTINGS}
     sys.exit(Supervisor(lambda: waitress.serve(app, sockets=sockets, **served), count).run())
+
+
+def tune_garbage_collector() -> None:
+    """Keep Python's cycle collector off the loaded application, and run it less often.
+
+    The objects that exist once the application is loaded (configuration, routes, schemas,
+    SQLAlchemy's metadata and compiled statements) live as long as the process: frozen,
+    they are never scanned again, and forked workers share their pages instead of copying
+    them as the collector touches them. A vote that reads 10,000 earlier voters allocates
+    tens of thousands of short-lived objects, each batch of 700 of which started a
+    collection: measured in process, this cut such a vote's CPU from about 40 to 20 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def worker_count(value: Any) -> int:

@@ -5,6 +5,7 @@ it even when it is killed. (Their writes are checked under load in ``test_load.p
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -14,7 +15,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from backfeed_api.workers import worker_count
+from backfeed_api import workers
+from backfeed_api.workers import YOUNG_COLLECTION_THRESHOLD, worker_count
 
 from .servers import HOST, STOP_TIMEOUT, Server, admin_session
 
@@ -113,3 +115,24 @@ def test_a_worker_count_that_is_not_a_positive_whole_number_is_refused(value) ->
 def test_worker_counts_are_read_from_the_settings_text() -> None:
     assert worker_count("3") == 3
     assert worker_count(1) == 1
+
+
+@pytest.fixture
+def collector():
+    """Python's garbage collector as it was, restored after the test."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+def test_serving_freezes_the_loaded_objects_and_collects_less_often(
+    collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = []
+    monkeypatch.setattr(workers.waitress, "serve", lambda app, **kw: served.append(kw))
+    gc.unfreeze()
+    workers.serve(object(), {}, workers="1", listen="127.0.0.1:0", threads="2")
+    assert served == [{"listen": "127.0.0.1:0", "threads": "2"}]
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD
