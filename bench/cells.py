@@ -4,6 +4,8 @@
   by a user who had not voted on it yet, and each a 1 like every earlier vote, so that every
   earlier voter is rewarded: the most work a vote can cause at that ``k``;
 - listing latency: one client asks for the top 20 contributions by score;
+- leaderboard latency: one client asks for the top 20 users by reputation (no index
+  covers the balances: each asks PostgreSQL to sort the contract's users);
 - evaluation throughput: ``n`` clients cast first votes (random users, contributions and
   values, each pair once) for a fixed time, on one contract or spread over several;
 - the floor: ``n`` clients call the floor endpoint for the same time.
@@ -25,10 +27,13 @@ from .plan import Sizes, eval_contract, listing_contract, rate_contract, samples
 from .seed import SeededContract
 
 MINIMUM_SAMPLES = 5
+INTERLEAVE = 10
+"""Votes a community's latency cell sends before the other community's takes its turn."""
 RATE_LIMIT = 5_000.0
 """Requests a second that the prepared workload of a throughput cell lasts for: far above
 what the server does, so no client runs out (a cell whose client ran out says so)."""
 LISTING = "contributions?order_by=-score&limit=20"
+LEADERBOARD = "users?order_by=-reputation&limit=20"
 
 
 @dataclass(frozen=True)
@@ -117,9 +122,44 @@ class Bench:
         tally.exhausted = False  # running out of calls is the normal end of a latency cell
         return Cell(tally, time.monotonic() - started)
 
-    def evaluation_latency(self, users: int, voters: int) -> Cell | None:
-        """Votes on contributions with ``voters`` earlier voters in the contract of ``users``
-        users; None when the contract is too small for that many voters."""
+    def evaluation_latencies(self, voters: int) -> dict[int, Cell | None]:
+        """For each community (``Sizes.eval_users``): votes on contributions with ``voters``
+        earlier voters; None where the contract is too small for that many voters.
+
+        The communities take turns, :data:`INTERLEAVE` votes at a time, so that they are
+        compared at the same moments: the speed of a shared machine drifts from one minute
+        to the next by more than the difference the comparison looks for.
+        """
+        pending = {users: self._latency_calls(users, voters) for users in self.sizes.eval_users}
+        tallies = {users: Tally() for users, calls in pending.items() if calls is not None}
+        seconds = dict.fromkeys(tallies, 0.0)
+        while True:
+            turns = [
+                users
+                for users in tallies
+                if pending[users]
+                and (
+                    seconds[users] < self.sizes.cell_seconds
+                    or tallies[users].done < MINIMUM_SAMPLES
+                )
+            ]
+            if not turns:
+                break
+            for users in turns:
+                batch, pending[users] = pending[users][:INTERLEAVE], pending[users][INTERLEAVE:]
+                started = time.monotonic()
+                tallies[users].add(drive(self.address, batch, self.headers))
+                seconds[users] += time.monotonic() - started
+        for tally in tallies.values():
+            tally.exhausted = False  # running out of calls is the normal end of a latency cell
+        return {
+            users: Cell(tallies[users], seconds[users]) if users in tallies else None
+            for users in self.sizes.eval_users
+        }
+
+    def _latency_calls(self, users: int, voters: int) -> list[Call] | None:
+        """The timed votes of a latency cell, or None when the contract of ``users`` users is
+        too small for ``voters`` earlier voters."""
         contract = self.seeded[eval_contract(users)]
         groups = [group.voters for group in contract.plan.groups]
         if voters not in groups:
@@ -140,11 +180,16 @@ class Bench:
             for index in range(first, first + contract.plan.groups[group].contributions)
             for position in range(per_contribution)
         ]
-        return self._one_client(calls[: self.sizes.latency_samples])
+        return calls[: self.sizes.latency_samples]
 
     def listing_latency(self, contributions: int, evaluations: int) -> Cell:
         """The top 20 by score of the contract of that many contributions and evaluations."""
         path = f"/{listing_contract(contributions, evaluations)}/{LISTING}"
+        return self._one_client([Call("GET", path)] * self.sizes.listing_samples)
+
+    def leaderboard_latency(self, users: int) -> Cell:
+        """The top 20 users by reputation of the latency contract of ``users`` users."""
+        path = f"/{eval_contract(users)}/{LEADERBOARD}"
         return self._one_client([Call("GET", path)] * self.sizes.listing_samples)
 
     def _many_clients(self, workloads: list[list[Call]], seconds: float) -> Cell:

@@ -31,6 +31,8 @@ class Results:
     """(users, k) → cell."""
     listings: dict[tuple[int, int], Cell]
     """(contributions, evaluations) → cell."""
+    leaderboards: dict[int, Cell]
+    """users → cell (the top 20 users by reputation)."""
     rates: dict[tuple[int, int], Cell]
     """(contracts, clients) → cell."""
     floors: dict[int, Cell]
@@ -167,7 +169,8 @@ def evaluation_rows(results: Results, sizes: Sizes, judge: Judge) -> list[list[s
 
 
 def listing_rows(results: Results, sizes: Sizes, judge: Judge) -> list[list[str]]:
-    """Top 20 by score for each listing contract, judged on the median."""
+    """Top 20 by score for each listing contract, judged on the median; then the
+    leaderboards, which have no target."""
     rows = []
     for (contributions, evaluations), target in zip(sizes.listings, LISTING_TARGETS, strict=True):
         cell = results.listings[contributions, evaluations]
@@ -178,7 +181,10 @@ def listing_rows(results: Results, sizes: Sizes, judge: Judge) -> list[list[str]
             p50 = _p50(cell)
             row = judge(row, f"p50 < {target * 1000:g} ms", _met(p50, p50 < target))
         rows.append(row)
-    return rows
+    return rows + [
+        _cell_row(f"top 20 users by reputation, {users:,} users", cell)
+        for users, cell in results.leaderboards.items()
+    ]
 
 
 def rate_rows(results: Results, sizes: Sizes, judge: Judge) -> list[list[str]]:

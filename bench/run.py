@@ -104,16 +104,20 @@ def measure(bench: Bench, sizes: Sizes) -> Results:
         return cell
 
     bench.warm_up()
-    results = Results({}, {}, {}, {})
-    for users in sizes.eval_users:
-        for k in sizes.voter_counts:
+    results = Results({}, {}, {}, {}, {})
+    for k in sizes.voter_counts:
+        for users, cell in bench.evaluation_latencies(k).items():
             results.evaluations[users, k] = done(
-                f"evaluation latency, {users:,} users, k={k:,}", bench.evaluation_latency(users, k)
+                f"evaluation latency, {users:,} users, k={k:,}", cell
             )
     for contributions, evaluations in sizes.listings:
         results.listings[contributions, evaluations] = done(
             f"top 20 of {contributions:,} contributions, {evaluations:,} evaluations",
             bench.listing_latency(contributions, evaluations),
+        )
+    for users in sizes.eval_users:
+        results.leaderboards[users] = done(
+            f"top 20 users by reputation, {users:,} users", bench.leaderboard_latency(users)
         )
     for contracts in (1, sizes.rate_contracts):
         for clients in sizes.clients:

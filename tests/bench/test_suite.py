@@ -59,6 +59,7 @@ def test_quick_run_prints_every_row() -> None:
     assert Counter(row[0].split(",")[0] for row in cells) == {
         "evaluation": len(QUICK.eval_users) * len(QUICK.voter_counts),
         "top 20 by score": len(QUICK.listings),
+        "top 20 users by reputation": len(QUICK.eval_users),
         "evaluations/s": 2 * len(QUICK.clients),
         "floor requests/s": len(QUICK.clients),
     }, cells
