@@ -53,6 +53,9 @@ def serve(app: Callable, global_conf: Mapping[str, Any], **settings: Any) -> Non
         waitress.serve(app, **settings)
         return
     sockets = bind(settings)
+    for listener in sockets:
+        host, port = listener.getsockname()[:2]
+        log.info("listening on http://%s:%d", host, port)
     served = {key: value for key, value in settings.items() if key not in ADDRESS_SETTINGS}
     sys.exit(Supervisor(lambda: waitress.serve(app, sockets=sockets, **served), count).run())
 

@@ -76,7 +76,11 @@ def _epoch_seconds(moments) -> np.ndarray:
 
 
 def _parties(
-    session: Session, contract_id: int, contribution_id: int, evaluator_id: int, contributor_id
+    session: Session,
+    contract_id: int,
+    contribution_id: int,
+    evaluator_id: int,
+    contributor_id: int | None,
 ):
     """In one query: every user with an active vote on the contribution (with the vote), and
     the evaluator and the contributor (None: the contribution is unknown) if they are users of

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
-from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.types import NullType
 from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges

@@ -57,15 +57,20 @@ def float8_array(values: np.ndarray) -> Float8Array:
     return Float8Array(_binary(np.asarray(values, np.float64), FLOAT8_OID, ">f8"))
 
 
-class _Int8ArrayDumper(Dumper):
+class _ArrayDumper(Dumper):
+    """Sends a :class:`PgArray` as it is, in the binary format."""
+
     format = Format.BINARY
-    oid = INT8_ARRAY_OID
 
     def dump(self, obj: PgArray) -> bytes:
         return obj.data
 
 
-class _Float8ArrayDumper(_Int8ArrayDumper):
+class _Int8ArrayDumper(_ArrayDumper):
+    oid = INT8_ARRAY_OID
+
+
+class _Float8ArrayDumper(_ArrayDumper):
     oid = FLOAT8_ARRAY_OID
 
 
