@@ -52,6 +52,7 @@ def serve(app: Callable, global_conf: Mapping[str, Any], **settings: Any) -> Non
     if count == 1:
         waitress.serve(app, **settings)
         return
+    refuse_private_database(app)
     sockets = bind(settings)
     for listener in sockets:
         host, port = listener.getsockname()[:2]
@@ -73,6 +74,21 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+
+
+def refuse_private_database(app: Callable) -> None:
+    """Several workers must share their database: an in-memory SQLite database would be a
+    separate one in each worker, each answering with its own data. Refuse it (ValueError)."""
+    registry = getattr(app, "registry", None)
+    engine = registry.get("db_engine") if registry is not None else None
+    if engine is None or engine.dialect.name != "sqlite":
+        return
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or "mode=memory" in str(engine.url):
+        raise ValueError(
+            "workers > 1 need a database they share: use PostgreSQL or an SQLite file, "
+            f"not an in-memory SQLite database ({engine.url})"
+        )
 
 
 def worker_count(value: Any) -> int:

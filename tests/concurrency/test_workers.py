@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from backfeed_api import workers
+from backfeed_api import main, workers
 from backfeed_api.workers import YOUNG_COLLECTION_THRESHOLD, worker_count
 
 from .servers import HOST, STOP_TIMEOUT, Server, admin_session
@@ -136,3 +136,26 @@ def test_serving_freezes_the_loaded_objects_and_collects_less_often(
     assert served == [{"listen": "127.0.0.1:0", "threads": "2"}]
     assert gc.get_freeze_count() > 0
     assert gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_several_workers_refuse_an_in_memory_database(
+    url, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = main({}, **{"sqlalchemy.url": url, "backfeed.create_schema": "true"})
+    monkeypatch.setattr(workers, "bind", lambda settings: pytest.fail("must refuse first"))
+    try:
+        with pytest.raises(ValueError, match="need a database they share"):
+            workers.serve(app, {}, workers="2", listen="127.0.0.1:0")
+    finally:
+        gc.unfreeze()
+        app.registry["db_engine"].dispose()
+
+
+def test_several_workers_accept_an_sqlite_file(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    app = main({}, **{"sqlalchemy.url": url, "backfeed.create_schema": "true"})
+    try:
+        workers.refuse_private_database(app)  # no error
+    finally:
+        app.registry["db_engine"].dispose()
