@@ -1,8 +1,9 @@
 """The server under test: the service on ``waitress``, in a child process, as in production.
 
 It is the service's own application (``egg:backfeed-api``) with the settings of
-``production.ini`` where they matter for speed: PostgreSQL, as many waitress threads as
-``production.ini`` sets, a connection pool of one connection per thread, logging at WARN.
+``production.ini`` where they matter for speed: PostgreSQL, as many worker processes and
+waitress threads as ``production.ini`` sets, a connection pool of one connection per
+thread, logging at WARN.
 The Pyramid setting ``pyramid.includes = bench.floor`` adds the floor endpoint; requests
 carry the development admin token those settings give (``ADMIN_TOKEN`` of
 ``tests.concurrency.servers``). It listens on 127.0.0.1 on a free port and is stopped by its
