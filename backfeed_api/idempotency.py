@@ -77,13 +77,6 @@ def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:
     return bool(session.scalar(select(func.pg_try_advisory_xact_lock(lock_id))))
 
 
-def _refused_credential(request) -> bool:
-    """Whether the request carries a token that is no longer (or never was) valid: it gets
-    its 401 from the views, never the replay of what the token got while it was valid."""
-    credential = request.credential
-    return credential.presented and credential.identity is None
-
-
 def _replay(claim: IdempotencyKey) -> Response:
     response = Response(status=claim.status, content_type="application/json", body=claim.body)
     if claim.location:
@@ -100,7 +93,9 @@ def idempotency_tween_factory(handler: Callable, registry) -> Callable:
     def tween(request):
         nonlocal claims
         key = request.headers.get(HEADER)
-        if request.method != "POST" or key is None or _refused_credential(request):
+        # A token no longer (or never) valid gets its 401 from the views, never the replay of
+        # what the token got while it was valid.
+        if request.method != "POST" or key is None or request.credential.refused:
             return handler(request)
         if not KEY_PATTERN.fullmatch(key):
             return error_response(

@@ -27,12 +27,12 @@ import io
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from pyramid.config import Configurator
 from pyramid.request import Request
 
 from .settings import max_body_bytes
+from .validation import form_pairs
 from .views.errors import error_response
 
 REFUSAL = "backfeed_api.refusal"  # the environ key: (status, location, name, description)
@@ -116,11 +116,9 @@ def url_problem(environ: Mapping[str, Any]) -> tuple[str, str] | None:
     """(location, description) when the path or query string is not UTF-8, else None."""
     if not _is_utf8(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")):
         return "url", "the path is not valid UTF-8"
-    query = environ.get("QUERY_STRING", "")
     try:
-        text = query.encode("latin-1").decode("utf-8")
-        parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
-    except UnicodeError:
+        form_pairs(environ.get("QUERY_STRING", "").encode("latin-1"))
+    except ValueError:
         return "querystring", "the query string is not valid UTF-8"
     return None
 
@@ -144,7 +142,6 @@ def ingress_tween_factory(handler: Callable, registry) -> Callable:
 def includeme(config: Configurator) -> None:
     """Install the screening request factory and the tween that answers refusals."""
     limit = max_body_bytes(config.get_settings())
-    config.registry["max_body_bytes"] = limit
     config.set_request_factory(request_factory(limit))
     config.add_tween(
         "backfeed_api.ingress.ingress_tween_factory", over="pyramid_tm.tm_tween_factory"

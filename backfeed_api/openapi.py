@@ -19,12 +19,11 @@ from cornice_swagger.converters.schema import (
 )
 from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
-from pyramid.security import NO_PERMISSION_REQUIRED
 
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import KEY_PATTERN
-from .openapi_responses import document_responses
-from .schemas import MAX_ID, StrictInteger, StrictNumber, StrictString, VoteValue
+from .openapi_responses import ID, document_responses, ref
+from .schemas import StrictInteger, StrictNumber, StrictString, VoteValue
 from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, WRITE
 from .settings import public_reads
 
@@ -95,7 +94,7 @@ SECURITY_DEFINITIONS = {
         "`POST /{contract}/auth` (a user token).",
     }
 }
-ERROR = {"$ref": "#/definitions/Error"}
+ERROR = ref("Error")
 UNAUTHORIZED = {
     "description": "No valid bearer token for this contract: none where one is needed, or "
     "one that is unknown, revoked or of another contract.",
@@ -105,11 +104,13 @@ UNAUTHORIZED = {
 FORBIDDEN = {"description": "The bearer token may not do this.", "schema": ERROR}
 
 
+TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT})
+"""The permissions no request without a bearer token has."""
+
+
 def needs_token(permission: str | None, reads_are_public: bool) -> bool:
     """Whether an operation with ``permission`` always needs a bearer token."""
-    return permission in (WRITE, ADMIN_ONLY, LOGOUT) or (
-        permission == READ and not reads_are_public
-    )
+    return permission in TOKEN_ONLY or (permission == READ and not reads_are_public)
 
 
 def document_security(document: dict, services: list[Service], reads_are_public: bool) -> None:
@@ -125,16 +126,8 @@ def document_security(document: dict, services: list[Service], reads_are_public:
             responses = operation["responses"]
             if needs_token(permission, reads_are_public):
                 operation["security"] = [{"bearer": []}]
-            if permission == NO_PERMISSION_REQUIRED:  # logging in
-                responses["401"] = {"description": "Wrong username or password.", "schema": ERROR}
-                responses["429"] = {
-                    "description": "Too many failed logins; wait `Retry-After` seconds.",
-                    "schema": ERROR,
-                    "headers": {"Retry-After": {"type": "integer"}},
-                }
-            else:
-                responses["401"] = UNAUTHORIZED
-            if permission in (WRITE, ADMIN_ONLY, LOGOUT):
+            responses.setdefault("401", UNAUTHORIZED)  # logging in has its own
+            if permission in TOKEN_ONLY:
                 responses["403"] = FORBIDDEN
 
 
@@ -154,9 +147,7 @@ def path_parameter(name: str, contracts: list[str]) -> dict | None:
             "name": name,
             "in": "path",
             "required": True,
-            "type": "integer",
-            "minimum": 0,
-            "maximum": MAX_ID,
+            **ID,
             "description": "the object's id in this contract",
         }
     return None

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .schemas import MAX_ID
+
 Schema = dict[str, Any]
 
 NUMBER: Schema = {"type": "number"}
 STRING: Schema = {"type": "string"}
 COUNT: Schema = {"type": "integer", "minimum": 0}
-ID: Schema = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+ID: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 TIME: Schema = {"type": "string", "format": "date-time"}
 
 
@@ -213,6 +215,12 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
     ("/{contract}/evaluations/{id}", "get"): {"200": ("The evaluation.", "Evaluation", {})},
     ("/{contract}/auth", "post"): {
         "201": ("A new user token, shown this once.", "Login", {}),
+        "401": ("Wrong username or password.", "Error", {}),
+        "429": (
+            "Too many failed logins; wait `Retry-After` seconds.",
+            "Error",
+            {"Retry-After": {"type": "integer"}},
+        ),
     },
     ("/{contract}/auth", "delete"): {"204": ("Logged out: the token is revoked.", None, {})},
 }

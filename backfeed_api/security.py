@@ -88,6 +88,11 @@ class Credential:
     presented: bool
     identity: Identity | None
 
+    @property
+    def refused(self) -> bool:
+        """A token was presented but is not (or no longer) valid."""
+        return self.presented and self.identity is None
+
 
 def read_credential(request) -> Credential:
     """Parse the ``Authorization`` header and look its token up (once per request).
@@ -143,7 +148,7 @@ class BearerTokenPolicy:
         credential: Credential = request.credential
         identity = credential.identity
         contract = getattr(context, "contract", None)
-        if credential.presented and identity is None:
+        if credential.refused:
             return unauthorized("the bearer token is not valid", invalid_token=True)
         if identity is not None and contract is not None and not identity.covers(contract.row_id):
             return unauthorized(

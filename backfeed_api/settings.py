@@ -120,14 +120,21 @@ class LoginLimits:
     window_seconds: float
 
 
+LARGEST_SETTING = 10**9
+"""The largest count or number of seconds a setting may give: beyond it a login window
+reaches back before the year 1 (OverflowError at every login)."""
+
+
 def _positive(settings: Mapping[str, Any], name: str, default: float, kind: type) -> Any:
     raw = settings.get(name, default)
     try:
         value = kind(raw)
     except (TypeError, ValueError):
         raise ConfigurationError(f"{name} must be a positive number, not {raw!r}") from None
-    if not value > 0:
-        raise ConfigurationError(f"{name} must be a positive number, not {raw!r}")
+    if not 0 < value <= LARGEST_SETTING:  # also refuses NaN and infinity
+        raise ConfigurationError(
+            f"{name} must be a positive number up to {LARGEST_SETTING:,}, not {raw!r}"
+        )
     return value
 
 

@@ -83,12 +83,17 @@ def parse_form(raw: bytes) -> dict[str, str | list[str]]:
 
     Raise ValueError with a reason. (WebOb would replace undecodable bytes silently.)
     """
+    return MultiDict(form_pairs(raw)).mixed()
+
+
+def form_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """The (name, value) pairs of form-encoded ``raw`` (a body or a query string), decoded
+    strictly as UTF-8, percent-escapes included; ValueError if they are not UTF-8."""
     try:
         text = raw.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
         raise ValueError("the body is not valid UTF-8") from None
-    return MultiDict(pairs).mixed()
 
 
 def as_text(values: dict) -> dict:

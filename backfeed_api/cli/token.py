@@ -68,8 +68,10 @@ def _database(ini: str):
 
 
 def _integer(text: str, what: str) -> int:
-    """A positive id given on the command line, or a usage error."""
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    """A positive id given on the command line, or a usage error (the API's id rules)."""
+    from ..schemas import INTEGER_TEXT, MAX_ID
+
+    if not INTEGER_TEXT.fullmatch(text) or not 0 < int(text) <= MAX_ID:
         raise UsageError(f"{what} must be a positive integer, not {text!r}")
     return int(text)
 

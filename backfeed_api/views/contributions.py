@@ -59,15 +59,14 @@ def get_contributions(request) -> dict:
         contributor_id=q.get("contributor_id"),
         type_name=q.get("type"),
     )
-    ranking = page.ranking
-    if ranking is None:
-        presenter = Presenter(request.dbsession, request.contract, request.now)
-        items = presenter.contributions(page.items)
-    else:  # show the very sums the order was computed from
-        presenter = Presenter(
-            request.dbsession, request.contract, request.now, ranking.total_reputation
-        )
-        items = presenter.contributions(page.items, ranking.voted)
+    ranking = page.ranking  # when ranked by score, show the very sums it was ranked by
+    presenter = Presenter(
+        request.dbsession,
+        request.contract,
+        request.now,
+        None if ranking is None else ranking.total_reputation,
+    )
+    items = presenter.contributions(page.items, None if ranking is None else ranking.voted)
     return collection(items, page.total, q["limit"], q["start"])
 
 

@@ -287,6 +287,9 @@ def test_old_failures_are_pruned(app: TestApp, db: sa.Engine, clock: Clock, ann:
         {"backfeed.login_max_failures": "0"},
         {"backfeed.login_max_failures_per_address": "many"},
         {"backfeed.login_window_seconds": "-5"},
+        {"backfeed.login_window_seconds": "inf"},
+        {"backfeed.login_window_seconds": "nan"},
+        {"backfeed.login_window_seconds": "1e11"},
         {"backfeed.dev_admin_token": "has a space"},
     ],
 )

@@ -195,5 +195,6 @@ def test_a_missing_settings_file_is_a_usage_error(backfeed: Runner, tmp_path: Pa
         one_line_error(backfeed("token", *argv), 2, "no such settings file")
 
 
-def test_revoke_takes_an_id(backfeed: Runner, deployment: Deployment) -> None:
-    one_line_error(backfeed("token", "revoke", deployment.ini, "one"), 2, "positive integer")
+@pytest.mark.parametrize("text", ["one", "²", "0", "9223372036854775808"])
+def test_revoke_takes_an_id(backfeed: Runner, deployment: Deployment, text: str) -> None:
+    one_line_error(backfeed("token", "revoke", deployment.ini, text), 2, "positive integer")
