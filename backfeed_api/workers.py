@@ -58,7 +58,20 @@ def serve(app: Callable, global_conf: Mapping[str, Any], **settings: Any) -> Non
         host, port = listener.getsockname()[:2]
         log.info("listening on http://%s:%d", host, port)
     served = {key: value for key, value in settings.items() if key not in ADDRESS_SETTINGS}
-    sys.exit(Supervisor(lambda: waitress.serve(app, sockets=sockets, **served), count).run())
+    engine = _engine(app)
+
+    def work() -> None:
+        if engine is not None:  # the parent's connections stay the parent's
+            engine.dispose(close=False)
+        waitress.serve(app, sockets=sockets, **served)
+
+    sys.exit(Supervisor(work, count).run())
+
+
+def _engine(app: Callable):
+    """The database engine of our application (None for another WSGI application)."""
+    registry = getattr(app, "registry", None)
+    return registry.get("db_engine") if registry is not None else None
 
 
 def tune_garbage_collector() -> None:
@@ -79,8 +92,7 @@ def tune_garbage_collector() -> None:
 def refuse_private_database(app: Callable) -> None:
     """Several workers must share their database: an in-memory SQLite database would be a
     separate one in each worker, each answering with its own data. Refuse it (ValueError)."""
-    registry = getattr(app, "registry", None)
-    engine = registry.get("db_engine") if registry is not None else None
+    engine = _engine(app)
     if engine is None or engine.dialect.name != "sqlite":
         return
     database = engine.url.database or ""

@@ -35,9 +35,9 @@ class UsernameTaken(ActionError):
 
 @dataclass(frozen=True)
 class LoginResult:
-    """What a login attempt came to: the user, or a refusal, or a wait."""
+    """What a login attempt came to: the user's id, or a refusal, or a wait."""
 
-    user: User | None = None
+    user_id: int | None = None
     retry_after: int | None = None
     """Seconds to wait before trying again, when the attempt was throttled."""
 
@@ -137,7 +137,7 @@ def log_in(
                 LoginFailure.contract_id == contract.row_id, LoginFailure.username == username
             )
         )
-        return LoginResult(user=session.get(User, login.user_id))
+        return LoginResult(user_id=login.user_id)
     session.add(
         LoginFailure(
             contract_id=contract.row_id, username=username, address=address, failed_at=now

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,21 +47,7 @@ def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engi
         _configure_sqlite(engine)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _register_arrays)
-    _forget_connections_in_forked_children(engine)
     return engine
-
-
-def _forget_connections_in_forked_children(engine: Engine) -> None:
-    """After a fork (``workers`` > 1, :mod:`backfeed_api.workers`), the child must not use
-    the parent's database connections: its pool starts empty, leaving them to the parent."""
-    reference = weakref.ref(engine)
-
-    def after_fork() -> None:
-        forked = reference()
-        if forked is not None:
-            forked.dispose(close=False)
-
-    os.register_at_fork(after_in_child=after_fork)
 
 
 def get_session_factory(engine: Engine) -> sessionmaker[Session]:

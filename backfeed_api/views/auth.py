@@ -55,7 +55,7 @@ def create_session(request) -> dict:
             "too many failed logins; try again later",
             headers={"Retry-After": str(outcome.retry_after)},
         )
-    if outcome.user is None:
+    if outcome.user_id is None:
         request.keep_writes = True  # the refusal is counted although the answer is a 401
         request.response.status_code = 401
         request.response.headers["WWW-Authenticate"] = CHALLENGE
@@ -65,7 +65,7 @@ def create_session(request) -> dict:
         request.contract.row_id,
         USER,
         request.now,
-        user_id=outcome.user.id,
+        user_id=outcome.user_id,
         origin="login",
     )
     request.response.status_code = 201
@@ -74,7 +74,7 @@ def create_session(request) -> dict:
     return {
         "token": token,
         "token_id": row.id,
-        "user_id": outcome.user.id,
+        "user_id": outcome.user_id,
         "role": USER,
         "contract": request.contract.name,
     }
