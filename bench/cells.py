@@ -10,8 +10,12 @@
   values, each pair once) for a fixed time, on one contract or spread over several;
 - the floor: ``n`` clients call the floor endpoint for the same time.
 
-Latency cells send their requests one after the other on one connection and stop after their
-time budget, once they have at least :data:`MINIMUM_SAMPLES` answers.
+Latency cells send their requests one after the other (evaluation latency on a new connection
+for each turn of :data:`INTERLEAVE` votes, opened before the first is timed) and stop after
+their time budget, once they have at least :data:`MINIMUM_SAMPLES` answers.
+
+Every request carries a stored admin token of its contract (the floor's, any of them), which
+the server looks up as it looks up every token in production.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class FreshVotes:
         self.taken += 1
         return Call.post(
             self.path,
+            self.contract.token,
             {
                 "evaluator_id": self.contract.user_id(user),
                 "contribution_id": self.contract.contribution_id(contribution),
@@ -171,6 +176,7 @@ class Bench:
         calls = [
             Call.post(
                 path,
+                contract.token,
                 {
                     "evaluator_id": contract.voter(index, voters + position),
                     "contribution_id": contract.contribution_id(index),
@@ -184,13 +190,15 @@ class Bench:
 
     def listing_latency(self, contributions: int, evaluations: int) -> Cell:
         """The top 20 by score of the contract of that many contributions and evaluations."""
-        path = f"/{listing_contract(contributions, evaluations)}/{LISTING}"
-        return self._one_client([Call("GET", path)] * self.sizes.listing_samples)
+        contract = self.seeded[listing_contract(contributions, evaluations)]
+        call = Call("GET", f"/{contract.plan.name}/{LISTING}", contract.token)
+        return self._one_client([call] * self.sizes.listing_samples)
 
     def leaderboard_latency(self, users: int) -> Cell:
         """The top 20 users by reputation of the latency contract of ``users`` users."""
-        path = f"/{eval_contract(users)}/{LEADERBOARD}"
-        return self._one_client([Call("GET", path)] * self.sizes.listing_samples)
+        contract = self.seeded[eval_contract(users)]
+        call = Call("GET", f"/{contract.plan.name}/{LEADERBOARD}", contract.token)
+        return self._one_client([call] * self.sizes.listing_samples)
 
     def _many_clients(self, workloads: list[list[Call]], seconds: float) -> Cell:
         tally, measured = self.clients.run(self.address, workloads, self.headers, seconds)
@@ -210,7 +218,8 @@ class Bench:
     def floor_rate(self, clients: int) -> Cell:
         """``clients`` clients calling the floor endpoint for the cell's duration."""
         seconds = self.sizes.seconds_per_rate
-        call = Call.post(FLOOR_PATH, {})
+        # Any stored admin token: the floor, like a vote, pays for looking its token up.
+        call = Call.post(FLOOR_PATH, self.fresh[0].contract.token, {})
         count = per_client(RATE_LIMIT, seconds, clients)
         return self._many_clients([[call] * count for _ in range(clients)], seconds)
 

@@ -6,7 +6,7 @@ processes of their own (``spawn``ed once and reused). With threads, every client
 interpreter lock, so at 16 clients the clients' own Python work queues up behind it; with
 processes, each client runs on its own and only the machine's cores are shared.
 
-Every request carries the headers of :func:`headers`: the bearer token, in one place.
+Every request carries the headers of :func:`headers`, and the bearer token of its call.
 """
 
 from __future__ import annotations
@@ -30,16 +30,17 @@ MODES = ("processes", "threads")
 
 @dataclass(frozen=True)
 class Call:
-    """One request: method, path (with its query) and JSON body."""
+    """One request: method, path (with its query), JSON body and the bearer token sent."""
 
     method: str
     path: str
+    token: str
     body: bytes | None = None
 
     @classmethod
-    def post(cls, path: str, document: dict[str, Any]) -> Call:
+    def post(cls, path: str, token: str, document: dict[str, Any]) -> Call:
         """A POST of ``document`` as JSON."""
-        return cls("POST", path, json.dumps(document).encode())
+        return cls("POST", path, token, json.dumps(document).encode())
 
 
 @dataclass
@@ -65,13 +66,9 @@ class Tally:
         self.exhausted = self.exhausted or other.exhausted
 
 
-def headers(token: str | None) -> dict[str, str]:
-    """The headers of every bench request: JSON, and ``Authorization: Bearer`` with the
-    token when there is one."""
-    sent = {"Content-Type": "application/json", "Accept": "application/json"}
-    if token:
-        sent["Authorization"] = f"Bearer {token}"
-    return sent
+def headers() -> dict[str, str]:
+    """The headers every bench request carries besides its token: JSON."""
+    return {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 def drive(
@@ -100,7 +97,8 @@ def drive(
                 return tally
             started = time.perf_counter()
             try:
-                connection.request(call.method, call.path, call.body, sent_headers)
+                sent = {**sent_headers, "Authorization": f"Bearer {call.token}"}
+                connection.request(call.method, call.path, call.body, sent)
                 response = connection.getresponse()
                 body = response.read()
                 status = response.status

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 import protocol
 from backfeed_api.catalog import load_catalog
+from backfeed_api.domain.credentials import ADMIN, issue_token
 from backfeed_api.migrations import upgrade_database
 from backfeed_api.models import get_session_factory
 
@@ -145,6 +146,9 @@ class SeededContract:
     first_contribution: int
     seconds: float
     """How long seeding the contract took."""
+    token: str
+    """An admin token of the contract, stored like those of ``backfeed token create``: the
+    server looks it up at every request, as in production."""
 
     def user_id(self, index: int) -> int:
         """The id of the contract's ``index``-th user (from 0)."""
@@ -266,6 +270,14 @@ class Seeding:
     index_seconds: float
 
 
+def admin_token(engine: sa.Engine, contract_id: int) -> str:
+    """A new admin token of the contract (issued once its tables have their indexes)."""
+    with get_session_factory(engine)() as session:
+        _row, token = issue_token(session, contract_id, ADMIN, datetime.now(UTC))
+        session.commit()
+    return token
+
+
 def seed(url: str, plans: Sequence[ContractPlan]) -> Seeding:
     """Create the schema in the (empty) database at ``url`` and seed every plan into it,
     one transaction per contract, into tables without secondary indexes that are rebuilt
@@ -277,15 +289,13 @@ def seed(url: str, plans: Sequence[ContractPlan]) -> Seeding:
         with engine.begin() as connection:
             rebuild = drop_indexes(connection)
         now = datetime.now(UTC).replace(tzinfo=None)
-        seeded: dict[str, SeededContract] = {}
+        placed: dict[str, tuple] = {}
         u0 = c0 = e0 = 0
         for plan in plans:
             loading = time.perf_counter()
             with engine.begin() as connection:
                 seed_contract(connection, plan, row_ids[plan.name], (u0, c0, e0), now)
-            seeded[plan.name] = SeededContract(
-                plan, row_ids[plan.name], u0, c0, time.perf_counter() - loading
-            )
+            placed[plan.name] = (plan, row_ids[plan.name], u0, c0, time.perf_counter() - loading)
             u0, c0, e0 = u0 + plan.users, c0 + plan.contributions, e0 + plan.evaluations
         indexing = time.perf_counter()
         with engine.begin() as connection:
@@ -298,6 +308,10 @@ def seed(url: str, plans: Sequence[ContractPlan]) -> Seeding:
                     {"last": max(last, 1)},
                 )
         index_seconds = time.perf_counter() - indexing
+        seeded = {
+            name: SeededContract(*where, admin_token(engine, row_ids[name]))
+            for name, where in placed.items()
+        }
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(sa.text("VACUUM ANALYZE"))
     finally:

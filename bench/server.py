@@ -5,9 +5,9 @@ It is the service's own application (``egg:backfeed-api``) with the settings of
 waitress threads as ``production.ini`` sets, a connection pool of one connection per
 thread, logging at WARN.
 The Pyramid setting ``pyramid.includes = bench.floor`` adds the floor endpoint; requests
-carry the development admin token those settings give (``ADMIN_TOKEN`` of
-``tests.concurrency.servers``). It listens on 127.0.0.1 on a free port and is stopped by its
-PID (the helpers of the concurrency tests).
+carry stored admin tokens issued at seeding (``bench.seed``), looked up at every request as
+in production, not the development token the settings also give. It listens on 127.0.0.1
+on a free port and is stopped by its PID (the helpers of the concurrency tests).
 """
 
 from __future__ import annotations
