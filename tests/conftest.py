@@ -54,6 +54,12 @@ def issue_token(engine: sa.Engine, contract: str, role: str, user_id: int | None
     return token
 
 
+def count(engine: sa.Engine, table) -> int:
+    """How many rows ``table`` (a model or a table) holds."""
+    with engine.connect() as connection:
+        return connection.scalar(sa.select(sa.func.count()).select_from(table))
+
+
 def bearer(token: str) -> dict[str, str]:
     """The headers of a request carrying ``token``."""
     return {"Authorization": f"Bearer {token}"}

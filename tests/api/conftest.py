@@ -18,7 +18,14 @@ from webtest import TestApp, TestResponse
 from backfeed_api import main
 from backfeed_api.models import Base
 
-from ..conftest import ADMIN_TOKEN, TEST_SETTINGS, Clock, admin_client, reset_database
+from ..conftest import (
+    ADMIN_TOKEN,
+    TEST_SETTINGS,
+    Clock,
+    admin_client,
+    bearer,
+    reset_database,
+)
 
 ERROR_KEYS = {"location", "name", "description"}
 # Nothing an error body may ever show: markup, a traceback, the database or its settings.
@@ -80,11 +87,6 @@ def admin_token() -> str:
     """The bearer token of an admin of the test contracts (the test apps' development admin
     token), for tests that make a request "with a token" explicitly."""
     return ADMIN_TOKEN
-
-
-def bearer(token: str | None) -> dict[str, str]:
-    """The ``Authorization`` header that presents ``token``; no header without a token."""
-    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,8 @@ def sweep(make_app: Callable[..., TestApp], database_url: str) -> Sweep:
     s.created_tokens.append(login.json["token"])
     mine = bearer(login.json["token"])
     s.send("POST", "/example/contributions", {"contributor_id": ann}, **mine)
-    s.send("POST", "/example/evaluations", {"evaluator_id": ann, "contribution_id": 1, "value": 1})
+    vote = {"evaluator_id": ann, "contribution_id": 1, "value": 1}
+    assert s.send("POST", "/example/evaluations", vote, **mine).status_int == 201
     for path in (
         "/",
         "/__api__",

@@ -14,7 +14,7 @@ from backfeed_api.domain import credentials
 from backfeed_api.models import ApiToken, LoginFailure, UserLogin
 from protocol import ConfigurationError
 
-from ..conftest import Clock, bearer
+from ..conftest import Clock, bearer, count
 from .conftest import assert_error, database_state
 
 PASSWORD = "correct horse battery"
@@ -45,11 +45,6 @@ def log_in(app: TestApp, username: str, password: str, status: int, **extra) -> 
     return app.post_json(
         "/example/auth", body, status=status, extra_environ=anonymous, **extra
     ).json
-
-
-def count(db: sa.Engine, table) -> int:
-    with db.connect() as connection:
-        return connection.scalar(sa.select(sa.func.count()).select_from(table))
 
 
 def test_log_in_returns_a_user_token(app: TestApp, ann: int) -> None:

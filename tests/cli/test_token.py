@@ -15,6 +15,7 @@ from webtest import TestApp
 from backfeed_api import main
 from backfeed_api.models import ApiToken
 
+from ..conftest import bearer
 from .conftest import Outcome, Runner
 
 CONTRACTS = "example dmag"
@@ -76,10 +77,6 @@ def one_line_error(outcome: Outcome, code: int, words: str) -> None:
     assert outcome.err.startswith("backfeed token: error: ")
     assert words in outcome.err
     assert "Traceback" not in outcome.err
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_an_admin_token_works_once_created(backfeed: Runner, deployment: Deployment) -> None:

@@ -27,7 +27,7 @@ from webtest import TestApp
 from backfeed_api.domain.credentials import token_digest
 from backfeed_api.idempotency import PRUNE_EVERY
 from backfeed_api.models import ApiToken, Evaluation, IdempotencyKey, User
-from tests.conftest import bearer, issue_token
+from tests.conftest import bearer, count, issue_token
 
 from .clients import assert_clean_log, check_books
 from .servers import admin_session, initdb, start_servers, write_ini
@@ -204,11 +204,6 @@ def assert_key_error(response, status: int) -> None:
     ]
 
 
-def count(db: sa.Engine, table) -> int:
-    with db.connect() as connection:
-        return connection.scalar(sa.select(sa.func.count()).select_from(table))
-
-
 @pytest.fixture
 def voters(app: TestApp) -> tuple[int, int]:
     """An evaluator and a contribution of ``example`` to vote on."""
@@ -291,12 +286,13 @@ def test_keys_belong_to_a_credential_and_a_route(app: TestApp, db: sa.Engine) ->
     """The same key from another token, or on another route, is another key."""
     here = bearer(issue_token(db, "example", "admin"))
     there = bearer(issue_token(db, "example", "admin"))
-    post(app, "/example/users", {}, "mine", 201, headers=here)
+    user_id = post(app, "/example/users", {}, "mine", 201, headers=here).json["id"]
     other = post(app, "/example/users", {}, "mine", 201, headers=there)
     assert REPLAYED not in other.headers
-    elsewhere = post(app, "/dmag/users", {}, "mine", 201)
+    body = {"contributor_id": user_id}  # the same token and key on another route
+    elsewhere = post(app, "/example/contributions", body, "mine", 201, headers=here)
     assert REPLAYED not in elsewhere.headers
-    assert count(db, User) == 3
+    assert count(db, User) == 2
     again = post(app, "/example/users", {}, "mine", 201, headers=here)
     assert again.headers[REPLAYED] == "true"
 
