@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,20 @@ def load_settings(ini: str) -> dict[str, Any]:
         raise UsageError(f"no such settings file: {ini}")
     setup_logging(str(path))
     return dict(get_appsettings(str(path)))
+
+
+@contextmanager
+def database(ini: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    """The settings of ``ini`` and an engine on its database, disposed of when the block
+    ends, also on an error."""
+    from ..models import get_engine
+
+    settings = load_settings(ini)
+    engine = get_engine(settings)
+    try:
+        yield settings, engine
+    finally:
+        engine.dispose()
 
 
 def add_ini_argument(parser) -> None:

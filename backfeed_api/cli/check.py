@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .appconfig import add_ini_argument, load_settings
+from .appconfig import add_ini_argument, database
 from .errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
 
@@ -26,25 +26,23 @@ def run(args: argparse.Namespace) -> int:
     """Audit the contracts and print a report."""
     from ..catalog import load_catalog
     from ..domain.audit import audit
-    from ..models import get_engine, get_session_factory
+    from ..models import get_session_factory
 
-    settings = load_settings(args.ini)
-    engine = get_engine(settings)
-    if engine.dialect.name == "postgresql":  # one consistent snapshot while writers run
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
     findings = []
     checked = []
-    with get_session_factory(engine)() as session, session.begin():
-        catalog = load_catalog(session, settings)
-        contracts = list(catalog)
-        if args.contract:
-            contracts = [c for c in contracts if c.name == args.contract]
-            if not contracts:
-                raise UsageError(f"no contract {args.contract!r} in {args.ini}")
-        for contract in contracts:
-            checked.append(contract.name)
-            findings += audit(session, contract)
-    engine.dispose()
+    with database(args.ini) as (settings, engine):
+        if engine.dialect.name == "postgresql":  # one consistent snapshot while writers run
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        with get_session_factory(engine)() as session, session.begin():
+            catalog = load_catalog(session, settings)
+            contracts = list(catalog)
+            if args.contract:
+                contracts = [c for c in contracts if c.name == args.contract]
+                if not contracts:
+                    raise UsageError(f"no contract {args.contract!r} in {args.ini}")
+            for contract in contracts:
+                checked.append(contract.name)
+                findings += audit(session, contract)
     for finding in findings:
         print(finding)
     verdict = "FAILED" if findings else "ok"

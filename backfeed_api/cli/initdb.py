@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .appconfig import add_ini_argument, load_settings
+from .appconfig import add_ini_argument, database
 
 
 def register(subparsers) -> None:
@@ -23,17 +23,13 @@ def run(args: argparse.Namespace) -> int:
     """Migrate the database named by the settings."""
     from ..catalog import load_catalog
     from ..migrations import upgrade_database
-    from ..models import get_engine, get_session_factory
+    from ..models import get_session_factory
 
-    settings = load_settings(args.ini)
-    engine = get_engine(settings)
-    upgrade_database(engine)
-    with get_session_factory(engine)() as session, session.begin():
-        catalog = load_catalog(session, settings)
+    with database(args.ini) as (settings, engine):
+        upgrade_database(engine)
+        with get_session_factory(engine)() as session, session.begin():
+            catalog = load_catalog(session, settings)
+        where = engine.url.render_as_string(hide_password=True)
     names = ", ".join(contract.name for contract in catalog)
-    print(
-        f"database {engine.url.render_as_string(hide_password=True)} is up to date; "
-        f"contracts: {names}"
-    )
-    engine.dispose()
+    print(f"database {where} is up to date; contracts: {names}")
     return 0

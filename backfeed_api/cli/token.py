@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .appconfig import add_ini_argument, load_settings
+from .appconfig import add_ini_argument, database
 from .errors import EXIT_OK, CommandError, UsageError
 
 ROLES = ("admin", "user", "read")
@@ -58,15 +58,6 @@ def register(subparsers) -> None:
     revoke.set_defaults(func=run_revoke)
 
 
-def _database(ini: str):
-    """The settings, an engine and a session factory for the settings file ``ini``."""
-    from ..models import get_engine, get_session_factory
-
-    settings = load_settings(ini)
-    engine = get_engine(settings)
-    return settings, engine, get_session_factory(engine)
-
-
 def _integer(text: str, what: str) -> int:
     """A positive id given on the command line, or a usage error (the API's id rules)."""
     from ..schemas import INTEGER_TEXT, MAX_ID
@@ -82,26 +73,27 @@ def run_create(args: argparse.Namespace) -> int:
     from ..clock import utc_now
     from ..domain.credentials import USER, issue_token
     from ..domain.users import find_user
+    from ..models import get_session_factory
 
     if args.role not in ROLES:
         raise UsageError(f"--role must be one of {', '.join(ROLES)}, not {args.role!r}")
     if (args.role == USER) != (args.user is not None):
         raise UsageError("--user is needed with --role user, and only with it")
     user_id = _integer(args.user, "--user") if args.user is not None else None
-    settings, engine, sessions = _database(args.ini)
-    try:
-        with sessions() as session, session.begin():
-            contract = load_catalog(session, settings).get(args.contract)
-            if contract is None:
-                raise UsageError(f"no contract {args.contract!r} in {args.ini}")
-            if user_id is not None and find_user(session, contract, user_id) is None:
-                raise UsageError(f"user {user_id} is not a user of contract {args.contract!r}")
-            row, token = issue_token(
-                session, contract.row_id, args.role, utc_now(), user_id=user_id, origin="cli"
-            )
-            described = f"token {row.id}: {args.role} of {contract.name}"
-    finally:
-        engine.dispose()
+    with (
+        database(args.ini) as (settings, engine),
+        get_session_factory(engine)() as session,
+        session.begin(),
+    ):
+        contract = load_catalog(session, settings).get(args.contract)
+        if contract is None:
+            raise UsageError(f"no contract {args.contract!r} in {args.ini}")
+        if user_id is not None and find_user(session, contract, user_id) is None:
+            raise UsageError(f"user {user_id} is not a user of contract {args.contract!r}")
+        row, token = issue_token(
+            session, contract.row_id, args.role, utc_now(), user_id=user_id, origin="cli"
+        )
+        described = f"token {row.id}: {args.role} of {contract.name}"
     if user_id is not None:
         described += f" acting as user {user_id}"
     print(token)
@@ -113,33 +105,33 @@ def run_list(args: argparse.Namespace) -> int:
     """Print a table of the tokens, newest last."""
     from sqlalchemy import select
 
-    from ..models import ApiToken, Contract
+    from ..models import ApiToken, Contract, get_session_factory
     from ..presenters import iso
 
-    _, engine, sessions = _database(args.ini)
-    try:
-        with sessions() as session, session.begin():
-            query = (
-                select(ApiToken, Contract.name)
-                .join(Contract, Contract.id == ApiToken.contract_id)
-                .order_by(ApiToken.id)
+    with (
+        database(args.ini) as (_, engine),
+        get_session_factory(engine)() as session,
+        session.begin(),
+    ):
+        query = (
+            select(ApiToken, Contract.name)
+            .join(Contract, Contract.id == ApiToken.contract_id)
+            .order_by(ApiToken.id)
+        )
+        if args.contract:
+            query = query.where(Contract.name == args.contract)
+        rows = [
+            (
+                str(token.id),
+                name,
+                token.role,
+                "-" if token.user_id is None else str(token.user_id),
+                token.origin,
+                iso(token.created_at),
+                "-" if token.revoked_at is None else iso(token.revoked_at),
             )
-            if args.contract:
-                query = query.where(Contract.name == args.contract)
-            rows = [
-                (
-                    str(token.id),
-                    name,
-                    token.role,
-                    "-" if token.user_id is None else str(token.user_id),
-                    token.origin,
-                    iso(token.created_at),
-                    "-" if token.revoked_at is None else iso(token.revoked_at),
-                )
-                for token, name in session.execute(query)
-            ]
-    finally:
-        engine.dispose()
+            for token, name in session.execute(query)
+        ]
     header = ("id", "contract", "role", "user", "origin", "created", "revoked")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -153,17 +145,18 @@ def run_revoke(args: argparse.Namespace) -> int:
     """Revoke the token ``id``; revoking a revoked token again changes nothing."""
     from ..clock import utc_now
     from ..domain.credentials import revoke_token
+    from ..models import get_session_factory
     from ..presenters import iso
 
     token_id = _integer(args.id, "the token id")
-    _, engine, sessions = _database(args.ini)
-    try:
-        with sessions() as session, session.begin():
-            row = revoke_token(session, token_id, utc_now())
-            if row is None:
-                raise CommandError(f"no token {token_id}")
-            revoked_at = iso(row.revoked_at)
-    finally:
-        engine.dispose()
+    with (
+        database(args.ini) as (_, engine),
+        get_session_factory(engine)() as session,
+        session.begin(),
+    ):
+        row = revoke_token(session, token_id, utc_now())
+        if row is None:
+            raise CommandError(f"no token {token_id}")
+        revoked_at = iso(row.revoked_at)
     print(f"token {token_id} revoked at {revoked_at}")
     return EXIT_OK
