@@ -97,9 +97,10 @@ class Credential:
 def read_credential(request) -> Credential:
     """Parse the ``Authorization`` header and look its token up (once per request).
 
-    The lookup runs in a short session of its own, outside the request's transaction: on
-    SQLite a transaction that has read may not write once another writer has committed, so
-    the request's transaction must start with its write lock, as the write views do.
+    On PostgreSQL the lookup is the first statement of the request's own transaction, on the
+    connection the request uses anyway. On SQLite it runs in a short session of its own: there
+    a transaction that has read may not write once another writer has committed, so the
+    request's transaction must start with its write lock, as the write views do.
     """
     header = request.headers.get("Authorization", "").strip()
     if not header:
@@ -111,6 +112,8 @@ def read_credential(request) -> Credential:
     development = request.registry["dev_admin_token"]
     if development is not None and same_secret(token, development):
         return Credential(presented=True, identity=Identity(role=ADMIN, contract_id=None))
+    if request.registry["db_engine"].dialect.name != "sqlite":
+        return Credential(presented=True, identity=find_identity(request.dbsession, token))
     with request.registry["dbsession_factory"]() as session:
         identity = find_identity(session, token)
     return Credential(presented=True, identity=identity)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..models import ApiToken
@@ -101,16 +101,25 @@ def issue_token(
 
 
 def find_identity(session: Session, token: str) -> Identity | None:
-    """The identity of a stored, unrevoked token, or None."""
-    row = session.scalars(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
-        )
-    ).one_or_none()
+    """The identity of a stored, unrevoked token, or None.
+
+    Every authenticated request asks this, so it reads plain columns rather than loading
+    an object into the session.
+    """
+    row = session.execute(_identity_statement(), {"digest": token_digest(token)}).one_or_none()
     if row is None:
         return None
     return Identity(
         role=row.role, contract_id=row.contract_id, user_id=row.user_id, token_id=row.id
+    )
+
+
+@cache
+def _identity_statement():
+    """The query of :func:`find_identity`, built once (SQLAlchemy reuses its compiled form)."""
+    tokens = ApiToken.__table__
+    return select(tokens.c.id, tokens.c.role, tokens.c.contract_id, tokens.c.user_id).where(
+        tokens.c.token_hash == bindparam("digest"), tokens.c.revoked_at.is_(None)
     )
 
 

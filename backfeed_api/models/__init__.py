@@ -1,7 +1,7 @@
 """Persistence: SQLAlchemy models and the per-request session joined to ``pyramid_tm``."""
 
 from .meta import Base
-from .session import get_engine, get_session_factory, get_tm_session, includeme
+from .session import get_engine, get_session_factory, get_tm_session_factory, includeme
 from .tables import (
     ApiToken,
     Contract,
@@ -27,6 +27,6 @@ __all__ = [
     "UserLogin",
     "get_engine",
     "get_session_factory",
-    "get_tm_session",
+    "get_tm_session_factory",
     "includeme",
 ]
