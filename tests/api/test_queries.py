@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from backfeed_api.models import Contract, Evaluation, User
 
+from ..conftest import bearer, issue_token
 from .conftest import Served, counting_statements
 
 CONTRIBUTIONS = 50
@@ -122,6 +123,29 @@ def test_a_vote_takes_as_many_statements_after_1_voter_as_after_30(served, contr
     # every earlier voter of the crowded contribution was rewarded (by the same statements)
     history = api.items(f"/{contract}/users/{voters[-1]}/history")
     assert history[0]["cause"]["type"] == "evaluation"
+
+
+def test_a_vote_with_a_stored_token_takes_one_connection_on_postgresql(served):
+    """On PostgreSQL the token is looked up in the request's own transaction; SQLite looks it
+    up in a short session of its own (see ``security.read_credential``)."""
+    api = served.api
+    author, voter = api.user()["id"], api.user()["id"]
+    contribution = api.contribution(author)["id"]
+    token = issue_token(served.db, "example", "admin")
+    checkouts: list[object] = []
+
+    def record(dbapi_connection, record, proxy) -> None:
+        checkouts.append(dbapi_connection)
+
+    body = {"evaluator_id": voter, "contribution_id": contribution, "value": 1}
+    sa.event.listen(served.db, "checkout", record)
+    try:
+        with counting_statements(served.db) as executed:
+            served.app.post_json("/example/evaluations", body, headers=bearer(token), status=201)
+    finally:
+        sa.event.remove(served.db, "checkout", record)
+    assert any("token_hash" in statement for statement in executed)  # the token was looked up
+    assert len(checkouts) == (2 if served.db.dialect.name == "sqlite" else 1)
 
 
 def seed_voters(db: sa.Engine, contract: str, contribution_id: int, count: int) -> None:
