@@ -17,6 +17,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -91,12 +92,14 @@ def _parties(session: Session, contract_id: int, contribution_id: int, evaluator
         "contribution": contribution_id,
         "evaluator": evaluator_id,
     }
-    return session.execute(_parties_statement(), parameters).all()
+    lateral = session.get_bind().dialect.name == "postgresql"
+    return session.execute(_parties_statement(lateral), parameters).all()
 
 
 @cache
-def _parties_statement():
-    """The query of :func:`_parties`, built once (SQLAlchemy reuses its compiled form).
+def _parties_statement(lateral: bool):
+    """The query of :func:`_parties`, built once per form (SQLAlchemy reuses its compiled
+    form); ``lateral`` (PostgreSQL; SQLite has no ``LATERAL``) reads each voter by itself.
 
     The named users come from a one-row table joined to the contribution (absent or not)
     and then to the users it names, so each is found by its primary key. Their branch comes
@@ -126,14 +129,28 @@ def _parties_statement():
         null().label("value"),
         *(c.label(f"contribution_{c.name}") for c in CONTRIBUTIONS.c),
     ).select_from(one_row.outerjoin(CONTRIBUTIONS, contribution).join(USERS, named_users))
+    # Each voter is read by its primary key (LIMIT 1 keeps PostgreSQL from turning the
+    # lateral subquery into a join): once psycopg prepares the statement, a generic plan
+    # may otherwise hash-join the votes with a scan of every user of the database.
+    if lateral:
+        voter = (
+            select(*user_columns)
+            .where(USERS.c.id == EVALUATIONS.c.evaluator_id)
+            .limit(literal_column("1"))
+            .lateral("voter")
+        )
+        source, voter_columns = EVALUATIONS.join(voter, true()), tuple(voter.c)
+    else:
+        source = EVALUATIONS.join(USERS, USERS.c.id == EVALUATIONS.c.evaluator_id)
+        voter_columns = user_columns
     voters = (
         select(
-            *user_columns,
+            *voter_columns,
             EVALUATIONS.c.id.label("evaluation_id"),
             EVALUATIONS.c.value,
             *(null().label(f"contribution_{c.name}") for c in CONTRIBUTIONS.c),
         )
-        .join(USERS, USERS.c.id == EVALUATIONS.c.evaluator_id)
+        .select_from(source)
         .where(EVALUATIONS.c.contribution_id == bindparam("contribution"), EVALUATIONS.c.active)
     )
     return union_all(named, voters)

@@ -218,3 +218,38 @@ def test_a_vote_takes_as_many_statements_after_1_voter_as_after_1000(served, con
         for answer in answers
     )
     assert crowded_up > 10 * lonely_up
+
+
+def test_a_vote_reads_each_voter_by_primary_key_whatever_the_planner_prefers(served):
+    """The voters of a contribution are read one by one by primary key, never by a join
+    that scans every user (as a generic plan of the prepared statement may choose on
+    PostgreSQL); the planner is told to avoid nested loops, which the query leaves it no
+    way around."""
+    from backfeed_api.domain.evaluations import _parties_statement
+
+    api = served.api
+    author = api.user("rewarded")["id"]
+    crowded = api.contribution(author, "rewarded")["id"]
+    seed_voters(served.db, "rewarded", crowded, MANY_VOTERS)
+    postgresql = served.db.dialect.name == "postgresql"
+    statement = _parties_statement(postgresql).compile(dialect=served.db.dialect)
+    with served.db.begin() as connection:
+        contract_id = connection.scalar(sa.select(Contract.id).where(Contract.name == "rewarded"))
+        parameters = {"contract": contract_id, "contribution": crowded, "evaluator": author}
+        if postgresql:
+            connection.exec_driver_sql("ANALYZE users")
+            connection.exec_driver_sql("SET LOCAL enable_nestloop = off")
+            explain = "EXPLAIN "
+        else:
+            explain = "EXPLAIN QUERY PLAN "
+        bound = statement.construct_params(parameters)
+        if statement.positional:  # SQLite's "?" parameters, in their order
+            bound = tuple(bound[name] for name in statement.positiontup)
+        rows = connection.exec_driver_sql(explain + str(statement), bound)
+        plan = "\n".join(str(row[-1]) for row in rows)
+    if postgresql:
+        assert "Index Scan using pk_users on users" in plan, plan
+        assert "Seq Scan on users" not in plan, plan
+        assert "Hash Join" not in plan, plan
+    else:
+        assert "SCAN users" not in plan, plan
