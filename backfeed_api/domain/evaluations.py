@@ -11,7 +11,6 @@ import numpy as np
 from sqlalchemy import (
     DateTime,
     Row,
-    and_,
     bindparam,
     func,
     literal_column,
@@ -41,10 +40,6 @@ from .vote_store import VoteWrite, non_voters, store_vote
 
 USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
-CONTRIBUTIONS = Contribution.__table__
-PARTY_COLUMNS = 7
-"""The columns of a row of :func:`_parties` before the contribution's: the user's five and
-the vote's two."""
 EPOCH = datetime(1970, 1, 1)
 SECOND = timedelta(seconds=1)
 
@@ -82,15 +77,21 @@ def _epoch_seconds(moments) -> np.ndarray:
     return np.array([(moment - EPOCH) / SECOND for moment in moments], np.float64)
 
 
-def _parties(session: Session, contract_id: int, contribution_id: int, evaluator_id: int):
-    """In one query, read after the lock: the evaluator and the contribution's contributor
-    if they are users of the contract, each with the contribution's columns (None when the
-    contract has no such contribution) and no vote, then every user with an active vote on
-    the contribution, with the vote."""
+def _parties(
+    session: Session,
+    contract_id: int,
+    contribution_id: int,
+    evaluator_id: int,
+    contributor_id: int | None,
+):
+    """In one query: every user with an active vote on the contribution (with the vote), and
+    the evaluator and the contributor (None: the contribution is unknown) if they are users of
+    the contract, with no vote columns."""
     parameters = {
         "contract": contract_id,
         "contribution": contribution_id,
         "evaluator": evaluator_id,
+        "contributor": evaluator_id if contributor_id is None else contributor_id,
     }
     lateral = session.get_bind().dialect.name == "postgresql"
     return session.execute(_parties_statement(lateral), parameters).all()
@@ -101,11 +102,8 @@ def _parties_statement(lateral: bool):
     """The query of :func:`_parties`, built once per form (SQLAlchemy reuses its compiled
     form); ``lateral`` (PostgreSQL; SQLite has no ``LATERAL``) reads each voter by itself.
 
-    The named users come from a one-row table joined to the contribution (absent or not)
-    and then to the users it names, so each is found by its primary key. Their branch comes
-    first: it gives the result its column types. The voters' creation times come back
-    naive (UTC), without the per-row time-zone conversion, since a contribution may have
-    many thousands of voters.
+    Creation times come back naive (UTC), without the per-row time-zone conversion, since
+    a contribution may have many thousands of voters.
     """
     user_columns = (
         USERS.c.id,
@@ -114,24 +112,10 @@ def _parties_statement(lateral: bool):
         USERS.c.referrer_id,
         type_coerce(USERS.c.created_at, DateTime()).label("created_at"),
     )
-    one_row = select(literal_column("1").label("one")).subquery("one_row")
-    contribution = and_(
-        CONTRIBUTIONS.c.id == bindparam("contribution"),
-        CONTRIBUTIONS.c.contract_id == bindparam("contract"),
-    )
-    named_users = and_(
-        USERS.c.id.in_((bindparam("evaluator"), CONTRIBUTIONS.c.contributor_id)),
-        USERS.c.contract_id == bindparam("contract"),
-    )
-    named = select(
-        *user_columns,
-        null().label("evaluation_id"),
-        null().label("value"),
-        *(c.label(f"contribution_{c.name}") for c in CONTRIBUTIONS.c),
-    ).select_from(one_row.outerjoin(CONTRIBUTIONS, contribution).join(USERS, named_users))
     # Each voter is read by its primary key (LIMIT 1 keeps PostgreSQL from turning the
-    # lateral subquery into a join): once psycopg prepares the statement, a generic plan
-    # may otherwise hash-join the votes with a scan of every user of the database.
+    # lateral subquery into a join): a plan may otherwise hash-join the votes with a scan of
+    # every user of the database, which a contribution with many voters, or the generic plan
+    # of the prepared statement where contributions have many voters on average, gets.
     if lateral:
         voter = (
             select(*user_columns)
@@ -144,33 +128,42 @@ def _parties_statement(lateral: bool):
         source = EVALUATIONS.join(USERS, USERS.c.id == EVALUATIONS.c.evaluator_id)
         voter_columns = user_columns
     voters = (
-        select(
-            *voter_columns,
-            EVALUATIONS.c.id.label("evaluation_id"),
-            EVALUATIONS.c.value,
-            *(null().label(f"contribution_{c.name}") for c in CONTRIBUTIONS.c),
-        )
+        select(*voter_columns, EVALUATIONS.c.id.label("evaluation_id"), EVALUATIONS.c.value)
         .select_from(source)
         .where(EVALUATIONS.c.contribution_id == bindparam("contribution"), EVALUATIONS.c.active)
     )
-    return union_all(named, voters)
+    # Two plain parameters rather than an expanding list, which SQLAlchemy would render
+    # into the SQL text anew at every execution.
+    named = (bindparam("evaluator"), bindparam("contributor"))
+    others = select(*user_columns, null().label("evaluation_id"), null().label("value")).where(
+        USERS.c.id.in_(named),
+        USERS.c.contract_id == bindparam("contract"),
+    )
+    return union_all(voters, others)
+
+
+@cache
+def _contribution_statement():
+    """The contribution of a vote, read after the lock (its score and fund are current)."""
+    contributions = Contribution.__table__
+    return select(contributions).where(
+        contributions.c.id == bindparam("contribution"),
+        contributions.c.contract_id == bindparam("contract"),
+    )
 
 
 def _split_parties(rows, evaluator_id: int):
-    """The rows of :func:`_parties` as: the named users by id, the contribution's columns by
-    name (None: no such contribution), the evaluator's active vote (or None), and the other
-    voters' rows."""
-    named, contribution, own, others = {}, None, None, []
+    """The rows of :func:`_parties` as: the named users by id, the evaluator's active vote
+    (or None), and the other voters' rows."""
+    named, own, others = {}, None, []
     for row in rows:
         if row[5] is None:  # no evaluation: a named user
             named[row[0]] = row
-            if row[PARTY_COLUMNS] is not None:
-                contribution = dict(zip(CONTRIBUTIONS.c.keys(), row[PARTY_COLUMNS:], strict=True))
         elif row[0] == evaluator_id:
             own = row
         else:
             others.append(row)
-    return named, contribution, own, others
+    return named, own, others
 
 
 def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, float]:
@@ -196,7 +189,7 @@ class _Ballot:
     active vote, the engine's state."""
 
     contract: Row
-    contribution: dict[str, Any]
+    contribution: Row
     named: dict[int, Any]
     own: Any
     state: EvaluationState
@@ -214,7 +207,7 @@ def evaluate(
     nothing and changes nothing (``created`` false).
 
     A constant number of statements whatever the number of users and earlier voters: lock
-    the contract, read the contribution with every party in one query, write (one
+    the contract, read the contribution, read every party in one query, write (one
     statement on PostgreSQL, see :mod:`.vote_store`).
     """
     ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
@@ -231,7 +224,7 @@ def evaluate(
     if not effects.recorded:
         standing = session.get(Evaluation, ballot.own.evaluation_id)
         users = {user_id: _user(row, {}) for user_id, row in ballot.named.items()}
-        contribution = Contribution(**ballot.contribution)
+        contribution = Contribution(**ballot.contribution._mapping)
         total = ballot.contract.total_reputation
         return VoteOutcome(standing, False, contribution, users, voted, total)
     evaluation, contribution, total, balances = _record(session, ballot, effects, now)
@@ -251,8 +244,12 @@ def _read_ballot(
     what this contract does not have, or with a value its rules do not allow."""
     rules = contract.rules
     row = lock_contract_row(session, contract.row_id)
-    named, contribution, own, others = _split_parties(
-        _parties(session, row.id, contribution_id, evaluator_id), evaluator_id
+    contribution = session.execute(
+        _contribution_statement(), {"contract": row.id, "contribution": contribution_id}
+    ).one_or_none()
+    contributor_id = None if contribution is None else contribution.contributor_id
+    named, own, others = _split_parties(
+        _parties(session, row.id, contribution_id, evaluator_id, contributor_id), evaluator_id
     )
     if evaluator_id not in named:
         raise UnknownUser(
@@ -260,22 +257,22 @@ def _read_ballot(
         )
     if contribution is None:
         raise unknown_contribution(contribution_id)
-    kind = rules.contribution_type(contribution["type"])
+    kind = rules.contribution_type(contribution.type)
     value = rules.check_value(kind, value)
     columns = list(zip(*others, strict=True)) if others else [()] * 7
     non_voter_reputation = 0.0
     if rules.needs_non_voter_reputation:
         non_voter_reputation = session.scalar(
             select(func.coalesce(func.sum(User.reputation), 0.0)).where(
-                non_voters(row.id, contribution["id"], evaluator_id)
+                non_voters(row.id, contribution.id, evaluator_id)
             )
         )
     state = EvaluationState(
         contribution_type=kind,
-        max_score=contribution["max_score"],
-        token_fund=contribution["token_fund"],
+        max_score=contribution.max_score,
+        token_fund=contribution.token_fund,
         evaluator=_party(named[evaluator_id]),
-        contributor=_party(named[contribution["contributor_id"]]),
+        contributor=_party(named[contribution.contributor_id]),
         value=value,
         previous_value=None if own is None else own.value,
         voters=Voters.of(
@@ -302,7 +299,7 @@ def _record(
     write = VoteWrite(
         evaluation={
             "contract_id": row.id,
-            "contribution_id": contribution["id"],
+            "contribution_id": contribution.id,
             "evaluator_id": ballot.state.evaluator.id,
             "value": ballot.state.value,
             "active": True,
@@ -319,7 +316,7 @@ def _record(
     )
     stored = store_vote(session, write, now)
     evaluation = Evaluation(id=stored.evaluation_id, **write.evaluation)
-    contribution = Contribution(**{**contribution, **write.contribution_values})
+    contribution = Contribution(**{**contribution._mapping, **write.contribution_values})
     total = write.contract_values["total_reputation"]
     return evaluation, contribution, total, stored.balances
 

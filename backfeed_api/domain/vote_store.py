@@ -2,8 +2,8 @@
 contribution's and the contract's new values, all computed beforehand.
 
 On PostgreSQL, when no rule touches the non-voters, everything is one statement (data-
-modifying CTEs): the contract lock is then held for three round trips in all (lock, read
-the contribution with its voters, write) before the commit. Otherwise (SQLite, or the
+modifying CTEs): the contract lock is then held for four round trips in all (lock, read the
+contribution, read the voters, write) before the commit. Otherwise (SQLite, or the
 non-voter rule of ``whitepaper1``, which must see the new vote stored first) the same writes
 go one statement after the other.
 """

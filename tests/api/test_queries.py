@@ -235,7 +235,8 @@ def test_a_vote_reads_each_voter_by_primary_key_whatever_the_planner_prefers(ser
     statement = _parties_statement(postgresql).compile(dialect=served.db.dialect)
     with served.db.begin() as connection:
         contract_id = connection.scalar(sa.select(Contract.id).where(Contract.name == "rewarded"))
-        parameters = {"contract": contract_id, "contribution": crowded, "evaluator": author}
+        parameters = {"contract": contract_id, "contribution": crowded}
+        parameters |= {"evaluator": author, "contributor": author}
         if postgresql:
             connection.exec_driver_sql("ANALYZE users")
             connection.exec_driver_sql("SET LOCAL enable_nestloop = off")
