@@ -134,7 +134,7 @@ def test_a_vote_with_a_stored_token_takes_one_connection_on_postgresql(served):
     token = issue_token(served.db, "example", "admin")
     checkouts: list[object] = []
 
-    def record(dbapi_connection, record, proxy) -> None:
+    def record(dbapi_connection, _connection_record, _proxy) -> None:
         checkouts.append(dbapi_connection)
 
     body = {"evaluator_id": voter, "contribution_id": contribution, "value": 1}
