@@ -19,8 +19,6 @@ from sqlalchemy import (
     Double,
     LargeBinary,
     bindparam,
-    cast,
-    extract,
     func,
     literal,
     literal_column,
@@ -214,7 +212,8 @@ def _vote_arrays():
         voter.c.reputation,
         EVALUATIONS.c.value,
         func.coalesce(voter.c.referrer_id, literal(NO_USER)),
-        cast(extract("epoch", voter.c.created_at), Double),
+        # date_part is a double already; EXTRACT's numeric, cast, cost 1.5 µs a voter
+        func.date_part("epoch", voter.c.created_at, type_=Double),
         EVALUATIONS.c.id,
     )
     arrays = [func.array_send(func.array_agg(column), type_=LargeBinary) for column in columns]
