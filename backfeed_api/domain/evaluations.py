@@ -3,22 +3,45 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import (
+    DateTime,
+    Row,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
-from protocol import BalanceChanges, EvaluationEffects, EvaluationState, UnknownUser
+from protocol import (
+    NO_USER,
+    BalanceChanges,
+    EvaluationEffects,
+    EvaluationState,
+    Party,
+    UnknownUser,
+    Voters,
+)
 
 from ..catalog import ServedContract
 from ..models import Contribution, Evaluation, User
 from .contributions import unknown_contribution
 from .locking import lock_contract_row
-from .vote_read import OwnVote, party, read_parties
 from .vote_store import VoteWrite, non_voters, store_vote
+
+USERS = User.__table__
+EVALUATIONS = Evaluation.__table__
+EPOCH = datetime(1970, 1, 1)
+SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,87 @@ class VoteOutcome:
     total_reputation: float
 
 
+def _party(row) -> Party:
+    """A user row of :func:`_parties` as the engine sees a single participant."""
+    return Party(
+        id=row.id,
+        reputation=row.reputation,
+        tokens=row.tokens,
+        referrer_id=NO_USER if row.referrer_id is None else row.referrer_id,
+        created_at=row.created_at.replace(tzinfo=UTC).timestamp(),
+    )
+
+
+def _epoch_seconds(moments) -> np.ndarray:
+    """Naive UTC datetimes as seconds since the epoch (the fastest exact conversion)."""
+    return np.array([(moment - EPOCH) / SECOND for moment in moments], np.float64)
+
+
+def _parties(
+    session: Session,
+    contract_id: int,
+    contribution_id: int,
+    evaluator_id: int,
+    contributor_id: int | None,
+):
+    """In one query: every user with an active vote on the contribution (with the vote), and
+    the evaluator and the contributor (None: the contribution is unknown) if they are users of
+    the contract, with no vote columns."""
+    parameters = {
+        "contract": contract_id,
+        "contribution": contribution_id,
+        "evaluator": evaluator_id,
+        "contributor": evaluator_id if contributor_id is None else contributor_id,
+    }
+    lateral = session.get_bind().dialect.name == "postgresql"
+    return session.execute(_parties_statement(lateral), parameters).all()
+
+
+@cache
+def _parties_statement(lateral: bool):
+    """The query of :func:`_parties`, built once per form (SQLAlchemy reuses its compiled
+    form); ``lateral`` (PostgreSQL; SQLite has no ``LATERAL``) reads each voter by itself.
+
+    Creation times come back naive (UTC), without the per-row time-zone conversion, since
+    a contribution may have many thousands of voters.
+    """
+    user_columns = (
+        USERS.c.id,
+        USERS.c.reputation,
+        USERS.c.tokens,
+        USERS.c.referrer_id,
+        type_coerce(USERS.c.created_at, DateTime()).label("created_at"),
+    )
+    # Each voter is read by its primary key (LIMIT 1 keeps PostgreSQL from turning the
+    # lateral subquery into a join): a plan may otherwise hash-join the votes with a scan of
+    # every user of the database, which a contribution with many voters, or the generic plan
+    # of the prepared statement where contributions have many voters on average, gets.
+    if lateral:
+        voter = (
+            select(*user_columns)
+            .where(USERS.c.id == EVALUATIONS.c.evaluator_id)
+            .limit(literal_column("1"))
+            .lateral("voter")
+        )
+        source, voter_columns = EVALUATIONS.join(voter, true()), tuple(voter.c)
+    else:
+        source = EVALUATIONS.join(USERS, USERS.c.id == EVALUATIONS.c.evaluator_id)
+        voter_columns = user_columns
+    voters = (
+        select(*voter_columns, EVALUATIONS.c.id.label("evaluation_id"), EVALUATIONS.c.value)
+        .select_from(source)
+        .where(EVALUATIONS.c.contribution_id == bindparam("contribution"), EVALUATIONS.c.active)
+    )
+    # Two plain parameters rather than an expanding list, which SQLAlchemy would render
+    # into the SQL text anew at every execution.
+    named = (bindparam("evaluator"), bindparam("contributor"))
+    others = select(*user_columns, null().label("evaluation_id"), null().label("value")).where(
+        USERS.c.id.in_(named),
+        USERS.c.contract_id == bindparam("contract"),
+    )
+    return union_all(voters, others)
+
+
 @cache
 def _contribution_statement():
     """The contribution of a vote, read after the lock (its score and fund are current)."""
@@ -46,6 +150,20 @@ def _contribution_statement():
         contributions.c.id == bindparam("contribution"),
         contributions.c.contract_id == bindparam("contract"),
     )
+
+
+def _split_parties(rows, evaluator_id: int):
+    """The rows of :func:`_parties` as: the named users by id, the evaluator's active vote
+    (or None), and the other voters' rows."""
+    named, own, others = {}, None, []
+    for row in rows:
+        if row[5] is None:  # no evaluation: a named user
+            named[row[0]] = row
+        elif row[0] == evaluator_id:
+            own = row
+        else:
+            others.append(row)
+    return named, own, others
 
 
 def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, float]:
@@ -73,7 +191,7 @@ class _Ballot:
     contract: Row
     contribution: Row
     named: dict[int, Any]
-    own: OwnVote | None
+    own: Any
     state: EvaluationState
 
 
@@ -130,8 +248,9 @@ def _read_ballot(
         _contribution_statement(), {"contract": row.id, "contribution": contribution_id}
     ).one_or_none()
     contributor_id = None if contribution is None else contribution.contributor_id
-    parties = read_parties(session, row.id, contribution_id, evaluator_id, contributor_id)
-    named = parties.named
+    named, own, others = _split_parties(
+        _parties(session, row.id, contribution_id, evaluator_id, contributor_id), evaluator_id
+    )
     if evaluator_id not in named:
         raise UnknownUser(
             f"evaluator_id {evaluator_id} is not a user of this contract", "evaluator_id"
@@ -140,6 +259,7 @@ def _read_ballot(
         raise unknown_contribution(contribution_id)
     kind = rules.contribution_type(contribution.type)
     value = rules.check_value(kind, value)
+    columns = list(zip(*others, strict=True)) if others else [()] * 7
     non_voter_reputation = 0.0
     if rules.needs_non_voter_reputation:
         non_voter_reputation = session.scalar(
@@ -151,16 +271,22 @@ def _read_ballot(
         contribution_type=kind,
         max_score=contribution.max_score,
         token_fund=contribution.token_fund,
-        evaluator=party(named[evaluator_id]),
-        contributor=party(named[contribution.contributor_id]),
+        evaluator=_party(named[evaluator_id]),
+        contributor=_party(named[contribution.contributor_id]),
         value=value,
-        previous_value=None if parties.own is None else parties.own.value,
-        voters=parties.voters,
+        previous_value=None if own is None else own.value,
+        voters=Voters.of(
+            ids=columns[0],
+            reputations=columns[1],
+            values=columns[6],
+            referrer_ids=[NO_USER if r is None else r for r in columns[3]],
+            created_at=_epoch_seconds(columns[4]),
+        ),
         total_reputation=row.total_reputation,
         now=now.timestamp(),
         non_voter_reputation=float(non_voter_reputation),
     )
-    return _Ballot(row, contribution, named, parties.own, state)
+    return _Ballot(row, contribution, named, own, state)
 
 
 def _record(

@@ -79,31 +79,3 @@ def register_arrays(adapters: AdaptersMap) -> None:
     :class:`Float8Array` parameters."""
     adapters.register_dumper(Int8Array, _Int8ArrayDumper)
     adapters.register_dumper(Float8Array, _Float8ArrayDumper)
-
-
-_ELEMENTS = {np.dtype(np.int64): (INT8_OID, ">i8"), np.dtype(np.float64): (FLOAT8_OID, ">f8")}
-
-
-def from_binary(data: bytes | None, dtype: type[np.int64] | type[np.float64]) -> np.ndarray:
-    """A ``bigint[]`` or ``double precision[]`` value in PostgreSQL's binary format (what
-    ``array_send`` returns) as a numpy array of ``dtype``, without a Python object per
-    element; None (the aggregate of no rows) is an empty array.
-
-    Only one-dimensional arrays without NULLs of the matching element type are accepted:
-    anything else is a programming error in the query, not data to guess about.
-    """
-    element_oid, element_type = _ELEMENTS[np.dtype(dtype)]
-    if data is None:
-        return np.empty(0, dtype)
-    dimensions, has_nulls, oid = struct.unpack_from("!iiI", data)
-    if dimensions == 0 and oid == element_oid:
-        return np.empty(0, dtype)
-    if (dimensions, has_nulls, oid) != (1, 0, element_oid):
-        raise ValueError(
-            f"expected a one-dimensional array of type {element_oid} without NULLs, got "
-            f"{dimensions} dimensions, NULLs {bool(has_nulls)}, element type {oid}"
-        )
-    (size,) = struct.unpack_from("!i", data, 12)
-    layout = np.dtype([("length", ">i4"), ("value", element_type)])
-    elements = np.frombuffer(data, layout, count=size, offset=20)
-    return elements["value"].astype(dtype)

@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from backfeed_api.models import Contract, Evaluation, User
-from protocol import NO_USER
 
 from ..conftest import bearer, issue_token
 from .conftest import Served, counting_statements
@@ -226,7 +225,7 @@ def test_a_vote_reads_each_voter_by_primary_key_whatever_the_planner_prefers(ser
     that scans every user (as a generic plan of the prepared statement may choose on
     PostgreSQL); the planner is told to avoid nested loops, which the query leaves it no
     way around."""
-    from backfeed_api.domain.vote_read import _parties_statement
+    from backfeed_api.domain.evaluations import _parties_statement
 
     api = served.api
     author = api.user("rewarded")["id"]
@@ -255,49 +254,3 @@ def test_a_vote_reads_each_voter_by_primary_key_whatever_the_planner_prefers(ser
         assert "Hash Join" not in plan, plan
     else:
         assert "SCAN users" not in plan, plan
-
-
-def test_a_vote_reads_its_voters_whole_and_on_postgresql_as_one_row_of_arrays(served):
-    """The voters of a vote come back with every column the engine takes (referrers and
-    creation times included) and the evaluator's own vote apart; on PostgreSQL the 1,000
-    voters are one row of arrays, not a row each."""
-    from sqlalchemy.orm import Session
-
-    from backfeed_api.domain.vote_read import _parties_statement, read_parties
-
-    api = served.api
-    referrer = api.user("rewarded")["id"]
-    author = api.user("rewarded")["id"]
-    crowded = api.contribution(author, "rewarded")["id"]
-    seed_voters(served.db, "rewarded", crowded, MANY_VOTERS)
-    newcomer = api.user("rewarded", referrer_id=referrer)["id"]
-    api.vote(newcomer, crowded, 0, "rewarded")
-    with Session(served.db) as session:
-        contract_id = session.scalar(sa.select(Contract.id).where(Contract.name == "rewarded"))
-        stored = session.execute(
-            sa.select(Evaluation.evaluator_id, Evaluation.value, User.reputation, User.created_at)
-            .join(User, User.id == Evaluation.evaluator_id)
-            .where(Evaluation.contribution_id == crowded, Evaluation.active)
-            .order_by(Evaluation.id)
-        ).all()
-        voter = stored[0].evaluator_id
-        parties = read_parties(session, contract_id, crowded, voter, author)
-        postgresql = served.db.dialect.name == "postgresql"
-        parameters = {"contract": contract_id, "contribution": crowded}
-        rows = session.execute(
-            _parties_statement(postgresql),
-            parameters | {"evaluator": voter, "contributor": author},
-        ).all()
-
-    assert len(stored) == MANY_VOTERS + 1
-    assert sorted(parties.named) == sorted({voter, author})
-    assert parties.own is not None
-    assert parties.own.value == stored[0].value
-    others = stored[1:]
-    assert parties.voters.ids.tolist() == [row.evaluator_id for row in others]
-    assert parties.voters.values.tolist() == [row.value for row in others]
-    assert parties.voters.reputations.tolist() == [row.reputation for row in others]
-    assert parties.voters.created_at.tolist() == [row.created_at.timestamp() for row in others]
-    expected_referrers = [NO_USER] * (MANY_VOTERS - 1) + [referrer]
-    assert parties.voters.referrer_ids.tolist() == expected_referrers
-    assert len(rows) == (3 if postgresql else 2 + MANY_VOTERS + 1)
