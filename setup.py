@@ -24,6 +24,10 @@ install_requires = [
     "alembic>=1.13",
     "psycopg[binary]>=3.1",
     "PyYAML>=6.0",
+    # Rate limits (backfeed_api/ratelimits.py): counted in memory, or in Redis when several
+    # processes serve.
+    "limits>=5.0,<6",
+    "redis>=5.0",
     "matplotlib>=3.8",
 ]
 
@@ -34,6 +38,7 @@ tests_require = [
     "ruff>=0.6",
     "requests>=2.31",
     "schemathesis>=3.30",
+    "http-sf>=1.0",  # an independent parser of the RateLimit header fields
 ]
 
 docs_require = [

@@ -24,6 +24,7 @@ def includeme(config: Configurator) -> None:
     config.include(".models")
     config.include(".catalog")
     config.include(".security")
+    config.include(".ratelimits")
     config.include(".idempotency")
     config.include(".openapi")
     config.include(".views")

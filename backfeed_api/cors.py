@@ -10,7 +10,8 @@ origins listed:
   ``backfeed.cors_max_age`` seconds;
 - every response to a listed origin, errors included, carries
   ``Access-Control-Allow-Origin`` with that origin and exposes the headers a client reads
-  (``Location``, ``Idempotent-Replayed``, ``Retry-After``, ``WWW-Authenticate``);
+  (``Location``, ``Idempotent-Replayed``, ``Retry-After``, ``WWW-Authenticate``, and the
+  rate limits' ``RateLimit`` and ``RateLimit-Policy``);
 - an origin not listed gets no CORS header at all, so the browser keeps the response from
   the page; its preflight goes on to the routes, which answer ``405``.
 
@@ -35,7 +36,9 @@ from .settings import cors_max_age, cors_origins
 
 METHODS = "GET, HEAD, POST"
 REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
-EXPOSED_HEADERS = "Location, Idempotent-Replayed, Retry-After, WWW-Authenticate"
+EXPOSED_HEADERS = (
+    "Location, Idempotent-Replayed, Retry-After, WWW-Authenticate, RateLimit, RateLimit-Policy"
+)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pyramid.config import Configurator
 
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import KEY_PATTERN
-from .openapi_responses import ID, document_responses, ref
+from .openapi_responses import ID, RATE_LIMIT_HEADERS, document_responses, ref
 from .schemas import StrictInteger, StrictNumber, StrictString, VoteValue
 from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, WRITE
 from .settings import public_reads
@@ -99,9 +99,16 @@ UNAUTHORIZED = {
     "description": "No valid bearer token for this contract: none where one is needed, or "
     "one that is unknown, revoked or of another contract.",
     "schema": ERROR,
-    "headers": {"WWW-Authenticate": {"type": "string", "description": "`Bearer` challenge"}},
+    "headers": {
+        "WWW-Authenticate": {"type": "string", "description": "`Bearer` challenge"},
+        **RATE_LIMIT_HEADERS,
+    },
 }
-FORBIDDEN = {"description": "The bearer token may not do this.", "schema": ERROR}
+FORBIDDEN = {
+    "description": "The bearer token may not do this.",
+    "schema": ERROR,
+    "headers": RATE_LIMIT_HEADERS,
+}
 
 
 TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT})

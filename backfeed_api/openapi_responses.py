@@ -189,6 +189,26 @@ WRITE_ERRORS = {
     "422": "This Idempotency-Key was used for a different request.",
 }
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
+# The IETF httpapi draft's header fields, on every answer while rate limits are on.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "type": "string",
+        "pattern": '^"(logins|writes|reads)";q=[0-9]+;w=[0-9]+$',
+        "description": 'the limit this request counts against: `"reads";q=600;w=60` is 600 '
+        "requests in 60 seconds",
+    },
+    "RateLimit": {
+        "type": "string",
+        "pattern": '^"(logins|writes|reads)";r=[0-9]+;t=[0-9]+$',
+        "description": 'what is left of it: `"reads";r=599;t=42` is 599 more requests in '
+        "the 42 seconds until its count starts again",
+    },
+}
+TOO_MANY_REQUESTS = (
+    "Too many requests from this client (its token, or its address) for the limit named in "
+    "`RateLimit-Policy`; wait `Retry-After` seconds."
+)
+RETRY_AFTER = {"Retry-After": {"type": "integer", "minimum": 1}}
 
 # (path, method) → {status: (description, definition or None for no body, headers)}
 SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
@@ -217,9 +237,10 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
         "201": ("A new user token, shown this once.", "Login", {}),
         "401": ("Wrong username or password.", "Error", {}),
         "429": (
-            "Too many failed logins; wait `Retry-After` seconds.",
+            "Too many logins from this address, or too many failed logins for this username "
+            "or from this address; wait `Retry-After` seconds.",
             "Error",
-            {"Retry-After": {"type": "integer"}},
+            RETRY_AFTER,
         ),
     },
     ("/{contract}/auth", "delete"): {"204": ("Logged out: the token is revoked.", None, {})},
@@ -238,6 +259,11 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
     errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
     for status, description in sorted(errors.items()):
         responses[status] = {"description": description, "schema": ref("Error")}
+    responses.setdefault(
+        "429", {"description": TOO_MANY_REQUESTS, "schema": ref("Error"), "headers": RETRY_AFTER}
+    )
+    for response in responses.values():
+        response["headers"] = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
     return responses
 
 

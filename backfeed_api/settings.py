@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyramid.settings import asbool
 
 from protocol import ConfigurationError, Contract, create_contract, installed_kinds
 from protocol.parameters import parse_override
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 DATABASE_URL_VARIABLE = "BACKFEED_DATABASE_URL"
 CONTRACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -182,3 +185,86 @@ def cors_max_age(settings: Mapping[str, Any]) -> int:
             f"backfeed.cors_max_age must be a number of seconds, not {text!r}"
         )
     return int(text)
+
+
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+RATE_LIMIT_STORES = ("memory", "redis", "rediss", "redis+unix")
+KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+
+
+def _flag(settings: Mapping[str, Any], name: str, default: bool) -> bool:
+    raw = settings.get(name, default)
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+    return word in TRUE_WORDS
+
+
+def _rate(settings: Mapping[str, Any], name: str, default: str) -> RateLimitItem:
+    from limits import parse_many  # imported here: ``limits`` is slow to import
+
+    text = str(settings.get(name, default)).strip()
+    try:
+        items = parse_many(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be a rate like '20/minute' or '600 per 10 minutes', not {text!r}"
+        ) from None
+    if len(items) != 1:
+        raise ConfigurationError(f"{name} takes a single rate, not {text!r}")
+    (item,) = items
+    if not 1 <= item.amount <= LARGEST_SETTING or item.get_expiry() > LARGEST_SETTING:
+        raise ConfigurationError(
+            f"{name} must allow 1 to {LARGEST_SETTING:,} requests in a window of at most "
+            f"{LARGEST_SETTING:,} seconds, not {text!r}"
+        )
+    return item
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How many requests one client may make per window, and where the counts are kept.
+
+    A client is the token it presents or, without a valid token (and for every login), its
+    address; see :mod:`backfeed_api.ratelimits`.
+    """
+
+    enabled: bool
+    storage_url: str
+    key_prefix: str
+    logins: RateLimitItem
+    writes: RateLimitItem
+    reads: RateLimitItem
+
+
+def rate_limits(settings: Mapping[str, Any]) -> RateLimits:
+    """The rate limits of ``backfeed.rate_limits`` (true by default), counted in
+    ``backfeed.rate_limit_storage_url`` (``memory://``, this process alone, by default;
+    ``redis://host:port/db`` to share the counts between processes) under the key prefix
+    ``backfeed.rate_limit_key_prefix`` (``backfeed``), at ``backfeed.rate_limit_logins``
+    (``20/minute`` per address), ``backfeed.rate_limit_writes`` (``300/minute``) and
+    ``backfeed.rate_limit_reads`` (``600/minute``) per client."""
+    url = str(settings.get("backfeed.rate_limit_storage_url", "memory://")).strip()
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme not in RATE_LIMIT_STORES:
+        raise ConfigurationError(
+            f"backfeed.rate_limit_storage_url must be memory:// or a Redis URL like "
+            f"redis://127.0.0.1:6379/0, not {url!r}"
+        )
+    prefix = str(settings.get("backfeed.rate_limit_key_prefix", "backfeed")).strip()
+    if not KEY_PREFIX.fullmatch(prefix):
+        raise ConfigurationError(
+            "backfeed.rate_limit_key_prefix must be 1 to 100 letters, digits or _ . : -, "
+            f"not {prefix!r}"
+        )
+    return RateLimits(
+        enabled=_flag(settings, "backfeed.rate_limits", True),
+        storage_url=url,
+        key_prefix=prefix,
+        logins=_rate(settings, "backfeed.rate_limit_logins", "20/minute"),
+        writes=_rate(settings, "backfeed.rate_limit_writes", "300/minute"),
+        reads=_rate(settings, "backfeed.rate_limit_reads", "600/minute"),
+    )

@@ -2,7 +2,8 @@
 
 Every API test runs on both databases (the ``backend`` parameter). PostgreSQL is the server
 on 127.0.0.1:5432 (``BACKFEED_TEST_DATABASE_URL`` to change it): with ``CI=true`` it must be
-there and its tests fail otherwise; elsewhere they are skipped with the reason shown.
+there and its tests fail otherwise; elsewhere they are skipped with the reason shown. The
+same goes for Redis on 127.0.0.1:6379 (``BACKFEED_TEST_REDIS_URL``), for the rate limits.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from backfeed_api.models import Base
 POSTGRESQL_URL = os.environ.get(
     "BACKFEED_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("BACKFEED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -35,7 +37,13 @@ TEST_CONTRACTS = {
 }
 ADMIN_TOKEN = "test-admin-token"
 """The development token of every test application: admin of every contract."""
-TEST_SETTINGS = {**TEST_CONTRACTS, "backfeed.dev_admin_token": ADMIN_TOKEN}
+# Rate limits are off in the test applications, whose requests all come from one client:
+# tests/api/test_rate_limits.py turns them on.
+TEST_SETTINGS = {
+    **TEST_CONTRACTS,
+    "backfeed.dev_admin_token": ADMIN_TOKEN,
+    "backfeed.rate_limits": "false",
+}
 AS_ADMIN = {"HTTP_AUTHORIZATION": f"Bearer {ADMIN_TOKEN}"}
 """The WSGI environment of a request carrying the admin token."""
 
@@ -121,6 +129,26 @@ def require_postgresql() -> None:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
         pytest.skip(f"PostgreSQL not available ({reason}); run with CI=true to require it")
+
+
+def require_redis() -> None:
+    """Skip without a Redis server at :data:`REDIS_URL`, or fail under ``CI=true``."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if IN_CI:
+            pytest.fail(f"Redis is required under CI=true: {error}")
+        pytest.skip(f"Redis not available ({error}); run with CI=true to require it")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis URL of the tests (``BACKFEED_TEST_REDIS_URL`` to change it); skips (or fails
+    in CI) without a server. Tests keep apart by key prefixes of their own."""
+    require_redis()
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

@@ -84,7 +84,7 @@ def test_a_listed_origin_may_read_responses(cors_app: TestApp) -> None:
     headers = cors_headers(response)
     assert headers["Access-Control-Allow-Origin"] == APP
     exposed = {h.strip() for h in headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"Location", "Idempotent-Replayed"} <= exposed
+    assert {"Location", "Idempotent-Replayed", "RateLimit", "RateLimit-Policy"} <= exposed
     assert "Origin" in response.headers["Vary"]
 
 

@@ -121,8 +121,13 @@ def write_ini(
     workers: int = 1,
     settings: dict[str, str] | None = None,
 ) -> Path:
-    """Write a server's settings file to ``path`` and return it."""
-    extra = "".join(f"{key} = {value}\n" for key, value in (settings or {}).items())
+    """Write a server's settings file to ``path`` and return it.
+
+    Rate limits are off unless ``settings`` turn them on: the clients of the tests and of the
+    bench all come from 127.0.0.1 (tests/api/test_rate_limits.py checks the limits).
+    """
+    settings = {"backfeed.rate_limits": "false", **(settings or {})}
+    extra = "".join(f"{key} = {value}\n" for key, value in settings.items())
     path.write_text(
         INI_TEMPLATE.format(
             url=url,
