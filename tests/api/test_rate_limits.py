@@ -377,8 +377,19 @@ def test_browsers_may_read_the_headers_of_a_refusal(build: Callable[..., TestApp
     assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= exposed
 
 
-def test_the_document_announces_429_and_the_headers_everywhere(app: TestApp) -> None:
-    document = app.get("/__api__", status=200).json
+def test_the_document_announces_429_and_the_headers_everywhere(limited: TestApp) -> None:
+    anonymous = client(limited)
+    answered = anonymous.get("/__api__", status=200)
+    document = answered.json
+    declared = document["paths"]["/{contract}"]["get"]["responses"]
+    for _ in range(4):
+        answered = anonymous.get("/example", status=200)
+    for response, status in ((answered, "200"), (anonymous.get("/example", status=429), "429")):
+        for name, header in declared[status]["headers"].items():
+            if header.get("type") == "string":
+                assert re.fullmatch(header["pattern"], response.headers[name]), name
+            else:
+                assert int(response.headers[name]) >= header["minimum"], name
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if method == "parameters":
