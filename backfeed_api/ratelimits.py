@@ -5,7 +5,7 @@ Every request routed to the API is charged to one client and one of three limits
 - a login (``POST /{contract}/auth``) to ``backfeed.rate_limit_logins``, always by the client
   address: a login ignores any token;
 - another ``POST`` or a ``DELETE`` to ``backfeed.rate_limit_writes``;
-- a ``GET`` or ``HEAD`` to ``backfeed.rate_limit_reads``.
+- a ``GET``, ``HEAD`` or ``OPTIONS`` to ``backfeed.rate_limit_reads``.
 
 The client is the valid bearer token the request presents (its stored id; the development
 token is one client), and otherwise, an absent or refused token included, the client address
@@ -56,7 +56,7 @@ from .settings import RateLimits, rate_limits
 log = logging.getLogger(__name__)
 
 LOGINS, WRITES, READS = "logins", "writes", "reads"
-READ_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_ROUTE = "auth"
 CHARGED = "backfeed_api.rate_limit"
 """The environ key of a request's charge, kept for pyramid_retry's further attempts."""

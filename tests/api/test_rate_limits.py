@@ -158,6 +158,23 @@ def test_anonymous_reads_are_limited_per_address(limited: TestApp) -> None:
     assert left(there.get("/example/users", status=200)) == 4
 
 
+def test_each_method_counts_against_its_limit(limited: TestApp) -> None:
+    here = client(limited, HERE)
+    names = [
+        fields(response)["RateLimit"][0]
+        for response in (
+            here.head("/example", status=200),
+            here.options("/example", status=405),
+            here.get("/example/nowhere", status=404),
+            here.post_json("/example/users", {}, status=401),
+            here.delete("/example/auth", status=401),
+            here.put_json("/example/users", {}, status=405),
+            here.post_json("/example/auth", {"username": "ann", "password": "x"}, status=401),
+        )
+    ]
+    assert names == ["reads", "reads", "reads", "writes", "writes", "writes", "logins"]
+
+
 def test_an_ipv6_client_is_counted_by_its_64_network(limited: TestApp) -> None:
     for number in range(5):
         client(limited, f"2001:db8:1:2::{number + 1}").get("/", status=200)
