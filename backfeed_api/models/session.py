@@ -154,8 +154,12 @@ def includeme(config: Configurator) -> None:
     settings = config.get_settings()
     managers = config.registry["transaction_managers"] = ThreadTransactionManagers()
     settings["tm.manager_hook"] = "backfeed_api.models.session.transaction_managers"
+    # pyramid_tm would note the user on each transaction, reading the request's credential
+    # (a database lookup) before the exception views can answer a failure in JSON.
+    settings["tm.annotate_user"] = False
     settings.setdefault("tm.commit_veto", "backfeed_api.models.session.commit_veto")
-    settings.setdefault("retry.attempts", 3)  # deadlocks and serialization failures
+    # deadlocks, serialization failures, connections lost before the commit (views/errors.py)
+    settings.setdefault("retry.attempts", 3)
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 

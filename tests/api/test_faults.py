@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from webtest import TestApp
 
 from backfeed_api.models import User
-from tests.conftest import count
+from tests.conftest import bearer, count, issue_token
 
 from .conftest import assert_error
 
@@ -59,4 +59,89 @@ def test_failed_commits_in_a_row_never_poison_the_thread(
     for _ in range(20):
         assert_error(app.post_json("/example/users", {}, status=500), 500)
     assert app.post_json("/example/users", {}, status=201).json["id"]
+    assert count(db, User) == 1
+
+
+# -- a database out of reach, and connections lost -------------------------------------------
+
+
+def assert_unavailable(response) -> None:
+    """A 503 in the error shape that says when to try again."""
+    assert_error(response, 503)
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_database_out_of_reach_answers_503(app: TestApp, db: sa.Engine) -> None:
+    refusals: list[int] = []
+
+    def refuse(dialect, record, cargs, cparams):
+        refusals.append(1)
+        raise dialect.loaded_dbapi.OperationalError("connection refused")
+
+    token = issue_token(db, "example", "admin")
+    db.dispose()  # every request needs a new connection
+    sa.event.listen(db, "do_connect", refuse)
+    try:
+        assert_unavailable(app.get("/example", status=503))
+        assert_unavailable(app.post_json("/example/users", {}, status=503))
+        # A stored token is looked up in the database too, inside the JSON error handling.
+        assert_unavailable(app.get("/example/users", headers=bearer(token), status=503))
+    finally:
+        sa.event.remove(db, "do_connect", refuse)
+    assert refusals
+    app.post_json("/example/users", {}, status=201)  # back: served with no manual step
+
+
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def terminate_backend(engine: sa.Engine, pid: int) -> None:
+    """Terminate the PostgreSQL backend ``pid`` (as an administrator would), and wait for it."""
+    admin = sa.create_engine(engine.url, poolclass=sa.NullPool)
+    try:
+        with admin.connect() as connection:
+            done = connection.scalar(sa.select(sa.func.pg_terminate_backend(pid, 5000)))
+        assert done
+    finally:
+        admin.dispose()
+
+
+@POSTGRESQL_ONLY
+def test_a_connection_lost_before_the_commit_is_tried_again(app: TestApp, db: sa.Engine) -> None:
+    """Nothing of the request was applied: it runs again on a new connection and succeeds."""
+    killed: list[int] = []
+
+    def kill_on_insert(connection, cursor, statement, *args) -> None:
+        if statement.startswith("INSERT INTO users") and not killed:
+            killed.append(connection.connection.dbapi_connection.info.backend_pid)
+            terminate_backend(db, killed[0])
+
+    sa.event.listen(db, "before_cursor_execute", kill_on_insert)
+    try:
+        created = app.post_json("/example/users", {}, status=201)
+    finally:
+        sa.event.remove(db, "before_cursor_execute", kill_on_insert)
+    assert len(killed) == 1
+    assert count(db, User) == 1
+    assert created.json["id"] == app.get("/example/users").json["items"][0]["id"]
+
+
+@POSTGRESQL_ONLY
+def test_a_connection_lost_at_the_commit_answers_503(app: TestApp, db: sa.Engine) -> None:
+    """The outcome is the client's to find out: a 503 once, not a retry behind its back."""
+    commits: list[int] = []
+
+    def kill_before_commit(connection) -> None:
+        commits.append(1)
+        if len(commits) == 1:
+            terminate_backend(db, connection.connection.dbapi_connection.info.backend_pid)
+
+    sa.event.listen(db, "commit", kill_before_commit)
+    try:
+        assert_unavailable(app.post_json("/example/users", {}, status=503))
+        assert len(commits) == 1
+        assert count(db, User) == 0  # the COMMIT never reached the server
+        app.post_json("/example/users", {}, status=201)
+    finally:
+        sa.event.remove(db, "commit", kill_before_commit)
     assert count(db, User) == 1
