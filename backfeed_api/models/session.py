@@ -143,7 +143,10 @@ def transaction_managers(request) -> ThreadTransactionManagers:
 def commit_veto(request, response) -> bool:
     """Whether ``pyramid_tm`` aborts the transaction: its default (abort on a 4xx or 5xx
     answer), unless the view set ``request.keep_writes``, as a refused login does so that its
-    refusal is counted although the answer is a 401."""
+    refusal is counted although the answer is a 401. A request whose view raised is always
+    aborted."""
+    if getattr(request, "exception", None) is not None:
+        return True
     if getattr(request, "keep_writes", False):
         return False
     return default_commit_veto(request, response)
