@@ -13,8 +13,9 @@ else, and the client may try again. Then:
 Keys are claimed by the views that take POSTs, after routing and the permission check (a
 view deriver): a request for a route that does not exist, or that is refused, claims
 nothing and gets the answer it would get without the header. A claim is scoped to the
-credential (the Authorization header) or, without one, the client address, and to the path
-(so the contract and the route). It is stored bounded, whatever the client sent: digests of
+identity of the bearer token (not to the text of the Authorization header: ``Bearer T``
+and ``bearer  T`` are one token) or, without one, the client address, and to the path (so
+the contract and the route). It is stored bounded, whatever the client sent: digests of
 the scope, the path and the key, and the ``Location`` relative to the application's URL,
 which the replay puts back before it.
 
@@ -67,9 +68,11 @@ def request_fingerprint(request) -> str:
 
 
 def client_scope(request) -> str:
-    """Whose key this is: the credential when there is one, else the client address."""
-    credential = request.headers.get("Authorization")
-    return digest(f"credential:{credential}" if credential else f"client:{request.client_addr}")
+    """Whose key this is: the identity of the bearer token (a stored token by its id, the
+    development token as one identity), however its header is written; without a token, the
+    client address."""
+    identity = request.authenticated_userid
+    return digest(identity if identity is not None else f"client:{request.remote_addr}")
 
 
 def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:

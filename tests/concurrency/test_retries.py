@@ -26,8 +26,8 @@ from webtest import TestApp
 
 from backfeed_api.domain.credentials import token_digest
 from backfeed_api.idempotency import PRUNE_EVERY, digest
-from backfeed_api.models import ApiToken, Evaluation, IdempotencyKey, User
-from tests.conftest import bearer, count, issue_token
+from backfeed_api.models import ApiToken, Contribution, Evaluation, IdempotencyKey, User
+from tests.conftest import ADMIN_TOKEN, bearer, count, issue_token
 
 from .clients import assert_clean_log, check_books
 from .servers import admin_session, initdb, start_servers, write_ini
@@ -330,6 +330,33 @@ def test_claims_store_nothing_as_the_client_sent_it(app: TestApp, db: sa.Engine)
         claim = connection.execute(sa.select(IdempotencyKey)).one()
     assert (len(claim.scope), len(claim.route), len(claim.key)) == (64, 64, 64)
     assert claim.location == f"/example/users/{first.json['id']}"
+
+
+@pytest.mark.parametrize("kind", ["stored", "development"])
+def test_a_key_belongs_to_the_token_however_the_header_spells_it(
+    app: TestApp, db: sa.Engine, kind: str
+) -> None:
+    """One token, one key: one contribution and one fee, whatever the header's spelling."""
+    token = issue_token(db, "example", "admin") if kind == "stored" else ADMIN_TOKEN
+    ann, bob = (post(app, "/example/users", {}, None, 201).json["id"] for _ in range(2))
+    spellings = [f"Bearer {token}", f"bearer {token}", f"Bearer  {token}", f"BEARER {token} "]
+    replayed = [
+        REPLAYED
+        in post(
+            app,
+            "/example/contributions",
+            {"contributor_id": ann},
+            "one",
+            201,
+            headers={"Authorization": spelling},
+        ).headers
+        for spelling in spellings
+    ]
+    assert replayed == [False, True, True, True]
+    assert count(db, Contribution) == 1
+    post(app, "/example/contributions", {"contributor_id": bob}, None, 201)
+    balances = [app.get(f"/example/users/{user}").json["tokens"] for user in (ann, bob)]
+    assert balances[0] == balances[1]  # one fee each
 
 
 def test_a_revoked_token_gets_no_replay(app: TestApp, db: sa.Engine) -> None:
