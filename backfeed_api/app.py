@@ -18,6 +18,7 @@ def includeme(config: Configurator) -> None:
     config.add_renderer("json", JSON(serializer=strict))
     config.add_renderer("cornicejson", CorniceRenderer(serializer=strict))
     config.include(".ingress")
+    config.include(".urls")
     config.include(".headers")
     config.include(".cors")
     config.include(".clock")
