@@ -22,6 +22,7 @@ def includeme(config: Configurator) -> None:
     config.include(".headers")
     config.include(".cors")
     config.include(".clock")
+    config.include(".execution")
     config.include(".models")
     config.include(".catalog")
     config.include(".security")

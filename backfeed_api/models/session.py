@@ -153,7 +153,8 @@ def commit_veto(request, response) -> bool:
 
 
 def includeme(config: Configurator) -> None:
-    """Set up the engine and ``request.dbsession``, committed or aborted by ``pyramid_tm``."""
+    """Set up the engine and ``request.dbsession``, committed or aborted by ``pyramid_tm``
+    (which :mod:`backfeed_api.execution` runs again on retryable errors)."""
     settings = config.get_settings()
     managers = config.registry["transaction_managers"] = ThreadTransactionManagers()
     settings["tm.manager_hook"] = "backfeed_api.models.session.transaction_managers"
@@ -161,10 +162,7 @@ def includeme(config: Configurator) -> None:
     # (a database lookup) before the exception views can answer a failure in JSON.
     settings["tm.annotate_user"] = False
     settings.setdefault("tm.commit_veto", "backfeed_api.models.session.commit_veto")
-    # deadlocks, serialization failures, connections lost before the commit (views/errors.py)
-    settings.setdefault("retry.attempts", 3)
     config.include("pyramid_tm")
-    config.include("pyramid_retry")
 
     engine = get_engine(settings)
     session_factory = get_session_factory(engine)
@@ -174,6 +172,10 @@ def includeme(config: Configurator) -> None:
     tm_session_factory = get_tm_session_factory(engine, managers)
 
     def dbsession(request) -> Session:
-        return tm_session_factory()
+        session = tm_session_factory()
+        # The transaction closes it; this closes it anyway when aborting failed, so that
+        # its connection, and the locks it holds, never outlive the request.
+        request.add_finished_callback(lambda _request: session.close())
+        return session
 
     config.add_request_method(dbsession, reify=True)

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
 """What a 503 tells the client to wait before trying again."""
+UNAVAILABLE = "the database is unavailable; try again later"
+INTERNAL = "internal error; it has been logged"
 
 
 def error_body(location: str, name: str, description: str) -> dict:
@@ -130,7 +132,7 @@ def database_error(exc: Exception, request) -> dict:
     )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated and is_tm_active(request):
         mark_error_retryable(exc)
-    body = _respond(request, 503, "", "", "the database is unavailable; try again later")
+    body = _respond(request, 503, "", "", UNAVAILABLE)
     request.response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return body
 
@@ -142,4 +144,4 @@ def server_error(exc: Exception, request) -> dict:
     # may have caused the error.
     log.exception("unhandled error on %s %r", request.method, request.environ.get("PATH_INFO"))
     status = HTTPInternalServerError.code
-    return _respond(request, status, "", "", "internal error; it has been logged")
+    return _respond(request, status, "", "", INTERNAL)

@@ -7,7 +7,8 @@ the same faults against real servers are in ``tests/concurrency/test_faults.py``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
@@ -107,8 +108,14 @@ def terminate_backend(engine: sa.Engine, pid: int) -> None:
 
 
 @POSTGRESQL_ONLY
-def test_a_connection_lost_before_the_commit_is_tried_again(app: TestApp, db: sa.Engine) -> None:
-    """Nothing of the request was applied: it runs again on a new connection and succeeds."""
+@pytest.mark.parametrize(("attempts", "status"), [("3", 201), ("1", 503)])
+def test_a_connection_lost_before_the_commit_is_tried_again(
+    make_app: Callable[..., TestApp], attempts: str, status: int
+) -> None:
+    """Nothing of the request was applied: it runs again on a new connection and succeeds,
+    unless ``retry.attempts`` allows a single attempt."""
+    app = make_app(**{"retry.attempts": attempts})
+    db = app.app.registry["db_engine"]
     killed: list[int] = []
 
     def kill_on_insert(connection, cursor, statement, *args) -> None:
@@ -118,12 +125,16 @@ def test_a_connection_lost_before_the_commit_is_tried_again(app: TestApp, db: sa
 
     sa.event.listen(db, "before_cursor_execute", kill_on_insert)
     try:
-        created = app.post_json("/example/users", {}, status=201)
+        answer = app.post_json("/example/users", {}, status=status)
     finally:
         sa.event.remove(db, "before_cursor_execute", kill_on_insert)
     assert len(killed) == 1
-    assert count(db, User) == 1
-    assert created.json["id"] == app.get("/example/users").json["items"][0]["id"]
+    if status == 503:
+        assert_unavailable(answer)
+        assert count(db, User) == 0
+    else:
+        assert count(db, User) == 1
+        assert answer.json["id"] == app.get("/example/users").json["items"][0]["id"]
 
 
 @POSTGRESQL_ONLY
@@ -145,3 +156,69 @@ def test_a_connection_lost_at_the_commit_answers_503(app: TestApp, db: sa.Engine
     finally:
         sa.event.remove(db, "commit", kill_before_commit)
     assert count(db, User) == 1
+
+
+# -- every failure point answers in the JSON error shape -------------------------------------
+
+
+class Boom(RuntimeError):
+    """A failure injected where the service might fail."""
+
+
+def boom(*args, **kwargs):
+    raise Boom("injected")
+
+
+CORS = {"backfeed.cors_origins": "https://app.example.org"}
+
+
+@dataclass(frozen=True)
+class FailurePoint:
+    """Where a failure is injected (``attribute`` of ``target`` raises), and a request that
+    passes there: a POST of ``body`` to ``path``, to an application with ``settings``."""
+
+    target: str
+    attribute: str
+    path: str = "/example/users"
+    body: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+
+FAILURE_POINTS = {
+    "request-factory": FailurePoint("backfeed_api.ingress", "screen_body"),
+    "ingress-tween": FailurePoint("backfeed_api.ingress", "url_problem"),
+    "cors-tween": FailurePoint("backfeed_api.cors", "is_preflight", settings=CORS),
+    "transaction-begin": FailurePoint(
+        "backfeed_api.models.session.RequestTransactionManager", "begin"
+    ),
+    "token-lookup": FailurePoint("backfeed_api.security", "find_identity"),
+    "idempotency-claim": FailurePoint("backfeed_api.idempotency", "_try_lock"),
+    "view": FailurePoint("backfeed_api.domain.users", "create_user"),
+    "commit": FailurePoint("zope.sqlalchemy.datamanager.SessionDataManager", "tpc_vote"),
+    "abort": FailurePoint(
+        "zope.sqlalchemy.datamanager.SessionDataManager",
+        "abort",
+        "/example/contributions",
+        {"contributor_id": 10**6},  # a 400 after reading the database: aborted
+    ),
+    "response-headers": FailurePoint("backfeed_api.headers", "must_not_be_stored"),
+}
+
+
+@pytest.mark.parametrize("point", list(FAILURE_POINTS))
+def test_a_failure_anywhere_is_answered_in_json(
+    point: str, make_app: Callable[..., TestApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wherever the service fails while it answers, from reading the request to the headers
+    of its answer, the client gets the JSON error shape (and the security headers)."""
+    where = FAILURE_POINTS[point]
+    app = make_app(**where.settings)
+    token = issue_token(app.app.registry["db_engine"], "example", "admin")
+    headers = {**bearer(token), "Idempotency-Key": "k", "Origin": "https://app.example.org"}
+    monkeypatch.setattr(f"{where.target}.{where.attribute}", boom)
+    response = app.post_json(where.path, where.body, headers=headers, expect_errors=True)
+    monkeypatch.undo()
+    assert_error(response, 500)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    app.post_json("/example/users", {}, status=201)  # and the next request is served
