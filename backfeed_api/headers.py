@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pyramid.config import Configurator
 from pyramid.events import NewResponse
+from pyramid.response import Response
 
 ALWAYS = {
     "X-Content-Type-Options": "nosniff",
@@ -28,12 +29,17 @@ def must_not_be_stored(request, response) -> bool:
     return response.status_code >= 400 or "Authorization" in request.headers
 
 
+def secure(response: Response, *, storable: bool) -> None:
+    """Set the security headers on ``response``, and ``Cache-Control: no-store`` unless it
+    is ``storable``."""
+    response.headers.update(ALWAYS)
+    if not storable:
+        response.headers["Cache-Control"] = "no-store"
+
+
 def add_security_headers(event: NewResponse) -> None:
     """Set the security headers on the response about to be sent."""
-    response = event.response
-    response.headers.update(ALWAYS)
-    if must_not_be_stored(event.request, response):
-        response.headers["Cache-Control"] = "no-store"
+    secure(event.response, storable=not must_not_be_stored(event.request, event.response))
 
 
 def includeme(config: Configurator) -> None:

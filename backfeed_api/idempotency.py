@@ -2,15 +2,22 @@
 
 A POST that carries the header claims the key in the same transaction as its effect, and
 stores its response there too: if the request fails, the claim disappears with everything
-else, and the client may try again. Keys are scoped to the credential (the Authorization
-header) or, without one, the client address, and to the method and path (so the contract
-and the route). Then:
+else, and the client may try again. Then:
 
 - the same key with the same body: the stored status and body are sent again, with
   ``Idempotent-Replayed: true``, and nothing changes;
 - the same key with another body: 422;
 - the same key while the first request is still running: 409 (PostgreSQL; SQLite runs
   writes one at a time, so the retry waits and then gets the replay).
+
+Keys are claimed by the views that take POSTs, after routing and the permission check (a
+view deriver): a request for a route that does not exist, or that is refused, claims
+nothing and gets the answer it would get without the header. A claim is scoped to the
+identity of the bearer token (not to the text of the Authorization header: ``Bearer T``
+and ``bearer  T`` are one token) or, without one, the client address, and to the path (so
+the contract and the route). It is stored bounded, whatever the client sent: digests of
+the scope, the path and the key, and the ``Location`` relative to the application's URL,
+which the replay puts back before it.
 
 Keys are kept for ``backfeed.idempotency_hours`` (24 by default), then pruned. A request
 whose bearer token is not (or no longer) valid is never replayed anything, and a response
@@ -21,6 +28,7 @@ holds no token.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import struct
@@ -38,6 +46,12 @@ from .views.errors import error_response
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 PRUNE_EVERY = 100
+LOCATION_LENGTH = IdempotencyKey.__table__.c.location.type.length
+
+
+def digest(text: str) -> str:
+    """The SHA-256 of ``text``, in hexadecimal: what a claim stores of a client's text."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def request_fingerprint(request) -> str:
@@ -47,17 +61,18 @@ def request_fingerprint(request) -> str:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to compare
         canonical = raw
-    digest = hashlib.sha256()
+    hashed = hashlib.sha256()
     for part in (request.method.encode(), request.path_qs.encode(), canonical):
-        digest.update(struct.pack(">Q", len(part)) + part)
-    return digest.hexdigest()
+        hashed.update(struct.pack(">Q", len(part)) + part)
+    return hashed.hexdigest()
 
 
 def client_scope(request) -> str:
-    """Whose key this is: the credential when there is one, else the client address."""
-    credential = request.headers.get("Authorization")
-    owner = f"credential:{credential}" if credential else f"client:{request.client_addr}"
-    return hashlib.sha256(owner.encode()).hexdigest()
+    """Whose key this is: the identity of the bearer token (a stored token by its id, the
+    development token as one identity), however its header is written; without a token, the
+    client address."""
+    identity = request.authenticated_userid
+    return digest(identity if identity is not None else f"client:{request.remote_addr}")
 
 
 def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:
@@ -72,39 +87,50 @@ def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:
         session.execute(update(IdempotencyKey).where(false()).values(key=IdempotencyKey.key))
     if dialect != "postgresql":
         return True
-    digest = hashlib.sha256(f"{scope}\0{route}\0{key}".encode()).digest()
-    lock_id = struct.unpack(">q", digest[:8])[0]
+    lock_id = struct.unpack(">q", bytes.fromhex(digest(f"{scope}\0{route}\0{key}"))[:8])[0]
     return bool(session.scalar(select(func.pg_try_advisory_xact_lock(lock_id))))
 
 
-def _replay(claim: IdempotencyKey) -> Response:
+def _relative_location(request, location: str) -> str | None:
+    """The part of ``location`` after the application's URL, to keep for replays; None when
+    it cannot be kept (not under that URL, or too long for its column)."""
+    base = request.application_url
+    if not location.startswith(base + "/") or len(location) - len(base) > LOCATION_LENGTH:
+        return None
+    return location[len(base) :]
+
+
+def _replay(request, claim: IdempotencyKey) -> Response:
     response = Response(status=claim.status, content_type="application/json", body=claim.body)
     if claim.location:
-        response.location = claim.location
+        response.location = request.application_url + claim.location
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-def idempotency_tween_factory(handler: Callable, registry) -> Callable:
-    """A tween, inside the transaction, that claims keys, replays and stores responses."""
-    retention = timedelta(hours=float(registry.settings.get("backfeed.idempotency_hours", 24)))
-    claims = 0
+class Claims:
+    """What every view that claims keys shares: how long keys are kept, and a count of the
+    claims made, to prune the expired ones every :data:`PRUNE_EVERY` claims."""
 
-    def tween(request):
-        nonlocal claims
+    def __init__(self, retention: timedelta) -> None:
+        self.retention = retention
+        self.counter = itertools.count(1)
+
+    def handle(self, view: Callable, context, request) -> Response:
+        """Answer ``request`` through ``view``, or from the claim of its key."""
         key = request.headers.get(HEADER)
-        # A token no longer (or never) valid gets its 401 from the views, never the replay of
+        # A token no longer (or never) valid gets its 401 from the view, never the replay of
         # what the token got while it was valid.
         if request.method != "POST" or key is None or request.credential.refused:
-            return handler(request)
+            return view(context, request)
         if not KEY_PATTERN.fullmatch(key):
             return error_response(
                 400, "header", HEADER, "must be 1 to 255 visible ASCII characters"
             )
         session: Session = request.dbsession
         now: datetime = request.now
-        scope, route = client_scope(request), request.path
-        if not _try_lock(session, scope, route, key):
+        scope, route, key_digest = client_scope(request), digest(request.path), digest(key)
+        if not _try_lock(session, scope, route, key_digest):
             return error_response(
                 409, "header", HEADER, "a request with this key is still running"
             )
@@ -113,10 +139,10 @@ def idempotency_tween_factory(handler: Callable, registry) -> Callable:
             select(IdempotencyKey).where(
                 IdempotencyKey.scope == scope,
                 IdempotencyKey.route == route,
-                IdempotencyKey.key == key,
+                IdempotencyKey.key == key_digest,
             )
         ).one_or_none()
-        if claim is not None and claim.created_at < now - retention:
+        if claim is not None and claim.created_at < now - self.retention:
             session.delete(claim)
             session.flush()
             claim = None
@@ -125,35 +151,56 @@ def idempotency_tween_factory(handler: Callable, registry) -> Callable:
                 return error_response(
                     422, "header", HEADER, "this key was used for a different request"
                 )
-            return _replay(claim)
+            return _replay(request, claim)
 
         claim = IdempotencyKey(
-            scope=scope, route=route, key=key, request_hash=fingerprint, created_at=now
+            scope=scope, route=route, key=key_digest, request_hash=fingerprint, created_at=now
         )
         session.add(claim)
         session.flush()
-        claims += 1
-        if claims % PRUNE_EVERY == 0:
+        if next(self.counter) % PRUNE_EVERY == 0:
             session.execute(
-                delete(IdempotencyKey).where(IdempotencyKey.created_at < now - retention)
+                delete(IdempotencyKey).where(IdempotencyKey.created_at < now - self.retention)
             )
-        response = handler(request)
-        if 200 <= response.status_code < 300 and not response.cache_control.no_store:
+        # An exception aborts the whole transaction, the claim with it (models.session).
+        response = view(context, request)
+        location = response.location
+        relative = None if location is None else _relative_location(request, location)
+        if (
+            200 <= response.status_code < 300
+            and not response.cache_control.no_store
+            and (location is None or relative is not None)
+        ):
             claim.status = response.status_code
             claim.body = response.body
-            claim.location = response.location
+            claim.location = relative
         else:  # nothing to replay: the key stays free (also when the writes are kept)
             session.delete(claim)
             session.flush()
         return response
 
-    return tween
+
+def idempotent_view(view: Callable, info) -> Callable:
+    """The view deriver: views that take POSTs claim keys, replay and store responses."""
+    if info.exception_only or "POST" not in _methods(info.options.get("request_method")):
+        return view
+    claims: Claims = info.registry["idempotency_claims"]
+
+    def wrapped(context, request):
+        return claims.handle(view, context, request)
+
+    return wrapped
+
+
+def _methods(request_method) -> tuple[str, ...]:
+    if request_method is None:
+        return ()
+    return (request_method,) if isinstance(request_method, str) else tuple(request_method)
 
 
 def includeme(config: Configurator) -> None:
-    """Install the tween between ``pyramid_tm`` and the exception views."""
-    config.add_tween(
-        "backfeed_api.idempotency.idempotency_tween_factory",
-        under="pyramid_tm.tm_tween_factory",
-        over="pyramid.tweens.excview_tween_factory",
-    )
+    """Claim keys in every view that takes POSTs, after the permission check and inside the
+    request's transaction."""
+    hours = float(config.get_settings().get("backfeed.idempotency_hours", 24))
+    config.registry["idempotency_claims"] = Claims(timedelta(hours=hours))
+    config.add_view_deriver(idempotent_view)

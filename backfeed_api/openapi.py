@@ -23,7 +23,7 @@ from pyramid.config import Configurator
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import KEY_PATTERN
 from .openapi_responses import ID, RATE_LIMIT_HEADERS, document_responses, ref
-from .schemas import StrictInteger, StrictNumber, StrictString, VoteValue
+from .schemas import KnownKeys, StrictInteger, StrictNumber, StrictString, VoteValue
 from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, WRITE
 from .settings import public_reads
 
@@ -80,6 +80,7 @@ class ServiceSwagger(CorniceSwagger):
         VoteValue: NumberTypeConverter,
         StrictString: StringTypeConverter,
         colander.Mapping: ClosedObjectConverter,
+        KnownKeys: ClosedObjectConverter,
     }
     parameters = OperationParameters
 

@@ -174,15 +174,19 @@ DEFINITIONS: dict[str, Schema] = {
     ),
 }
 
+RETRY_AFTER = {"Retry-After": {"type": "integer", "minimum": 1, "description": "seconds to wait"}}
+
 # What every operation may answer with besides its success: a request that fails
 # validation, a contract or object that is not there, a body that is too large or not
-# JSON (or form-encoded) UTF-8.
+# JSON (or form-encoded) UTF-8, a database that cannot serve now.
 COMMON_ERRORS = {
     "400": "The request failed validation (see the errors).",
     "404": "No such contract, or no such object in this contract.",
     "413": "The body is larger than the deployment accepts.",
     "415": "The body is not JSON or form-encoded UTF-8.",
+    "503": "The database is unavailable; try again after `Retry-After` seconds.",
 }
+ERROR_HEADERS = {"503": RETRY_AFTER}
 # POSTs, with an Idempotency-Key.
 WRITE_ERRORS = {
     "409": "A request with this Idempotency-Key is still running.",
@@ -208,7 +212,6 @@ TOO_MANY_REQUESTS = (
     "Too many requests from this client (its token, or its address) for the limit named in "
     "`RateLimit-Policy`; wait `Retry-After` seconds."
 )
-RETRY_AFTER = {"Retry-After": {"type": "integer", "minimum": 1}}
 
 # (path, method) → {status: (description, definition or None for no body, headers)}
 SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
@@ -259,6 +262,8 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
     errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
     for status, description in sorted(errors.items()):
         responses[status] = {"description": description, "schema": ref("Error")}
+        if status in ERROR_HEADERS:
+            responses[status]["headers"] = ERROR_HEADERS[status]
     responses.setdefault(
         "429", {"description": TOO_MANY_REQUESTS, "schema": ref("Error"), "headers": RETRY_AFTER}
     )

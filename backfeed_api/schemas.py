@@ -103,12 +103,34 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
+class KnownKeys(colander.Mapping):
+    """A mapping that refuses unknown keys, with one error per key naming it.
+
+    Never with its value, which colander's own message shows: a password sent under a
+    wrong name would come back in the error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(unknown="raise")
+
+    def deserialize(self, node: colander.SchemaNode, cstruct):
+        if isinstance(cstruct, dict):
+            unknown = sorted(set(cstruct) - {child.name for child in node.children})
+            if unknown:
+                error = colander.Invalid(node)
+                for key in unknown:
+                    named = colander.SchemaNode(colander.String(), name=key)
+                    error.add(colander.Invalid(named, "is not accepted here"))
+                raise error
+        return super().deserialize(node, cstruct)
+
+
 class StrictMapping(colander.MappingSchema):
     """A mapping schema that refuses unknown keys."""
 
     @staticmethod
     def schema_type() -> colander.Mapping:
-        return colander.Mapping(unknown="raise")
+        return KnownKeys()
 
 
 class NoQuery(StrictMapping):

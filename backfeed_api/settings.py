@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pyramid.settings import asbool
 
@@ -25,6 +26,8 @@ SERVER_MAX_BODY_BYTES = 1024 * 1024
 WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 # An origin as browsers send it: scheme, host and an optional port, nothing else.
 ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+# The path of a public URL: segments of the characters RFC 3986 allows unescaped, or escapes.
+URL_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*")
 
 
 def database_url(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str:
@@ -268,3 +271,30 @@ def rate_limits(settings: Mapping[str, Any]) -> RateLimits:
         writes=_rate(settings, "backfeed.rate_limit_writes", "300/minute"),
         reads=_rate(settings, "backfeed.rate_limit_reads", "600/minute"),
     )
+
+
+def public_url(settings: Mapping[str, Any]) -> str | None:
+    """``backfeed.public_url``: the base of every absolute URL the service gives out
+    (``https://api.example.org``, or with a path ``https://example.org/backfeed``), without
+    a trailing slash; None when left out, and URLs follow each request's own address."""
+    text = str(settings.get("backfeed.public_url", "") or "").strip()
+    if not text:
+        return None
+    problem = f"backfeed.public_url must be a URL like https://api.example.org, not {text!r}"
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(problem) from None
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or "?" in text
+        or "#" in text
+        or not URL_PATH.fullmatch(parts.path)
+    ):
+        raise ConfigurationError(problem)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import zope.sqlalchemy
+from psycopg.pq import TransactionStatus
 from pyramid.config import Configurator
 from pyramid_tm import default_commit_veto
 from sqlalchemy import Engine, engine_from_config, event
@@ -39,6 +40,41 @@ def _register_arrays(dbapi_connection, _record) -> None:
     register_arrays(dbapi_connection.adapters)
 
 
+def _sqlite_in_transaction(dbapi_connection) -> bool:
+    return dbapi_connection.in_transaction
+
+
+def _postgresql_in_transaction(dbapi_connection) -> bool:
+    return dbapi_connection.info.transaction_status in (
+        TransactionStatus.INTRANS,
+        TransactionStatus.INERROR,
+    )
+
+
+IN_TRANSACTION: dict[str, Callable[[Any], bool]] = {
+    "sqlite": _sqlite_in_transaction,
+    "postgresql": _postgresql_in_transaction,
+}
+"""Per dialect, whether a driver connection still has a transaction open."""
+
+
+def _roll_back_leftovers(engine: Engine) -> None:
+    """Make every connection go back to the pool with no transaction open.
+
+    After a COMMIT that failed, SQLAlchemy counts the transaction as ended and skips the
+    rollback it otherwise does when the connection returns to the pool. PostgreSQL ends a
+    transaction whose COMMIT fails, but SQLite keeps it open (a busy database, a deferred
+    constraint), and so does any server the COMMIT never reached: the next request to take
+    the connection would run inside it, and commit the failed request's writes with its own.
+    """
+    in_transaction = IN_TRANSACTION[engine.dialect.name]
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_connection, _record, state) -> None:
+        if state.transaction_was_reset and in_transaction(dbapi_connection):
+            dbapi_connection.rollback()
+
+
 def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     """The engine for the configured database URL (``BACKFEED_DATABASE_URL`` wins)."""
     options = dict(settings)
@@ -48,6 +84,7 @@ def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engi
         _configure_sqlite(engine)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _register_arrays)
+    _roll_back_leftovers(engine)
     return engine
 
 
@@ -56,17 +93,39 @@ def get_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-class ThreadTransactionManagers(ThreadTransactionManager):
-    """One explicit transaction manager per thread: ``pyramid_tm`` begins and ends a
-    transaction around each request, and a thread serves one request at a time.
+class RequestTransactionManager(TransactionManager):
+    """An explicit transaction manager that ends a transaction whose commit failed.
 
-    Being the same object in every request, it lets the sessions' transaction events be
-    registered once on their factory (:func:`get_tm_session_factory`) instead of on each
-    request's session, which costs more than the rest of opening a session.
+    The ``transaction`` package leaves such a transaction current until it is aborted, and
+    ``pyramid_tm``, which expects a new manager for every request, never aborts it: the next
+    ``begin`` on this manager would raise ``AlreadyInTransaction``, for every later request.
     """
 
     def __init__(self) -> None:
-        self.manager = TransactionManager(explicit=True)
+        super().__init__(explicit=True)
+
+    def commit(self) -> None:
+        """Commit the current transaction; if that fails, abort it and raise the failure."""
+        try:
+            super().commit()
+        except BaseException:
+            self.abort()
+            raise
+
+
+class ThreadTransactionManagers(ThreadTransactionManager):
+    """One transaction manager per thread: ``pyramid_tm`` begins and ends a transaction
+    around each request, and a thread serves one request at a time.
+
+    Being the same object in every request, it lets the sessions' transaction events be
+    registered once on their factory (:func:`get_tm_session_factory`) instead of on each
+    request's session, which costs more than the rest of opening a session. Each request
+    still finds its thread's manager with no transaction under way, also after a commit that
+    failed (:class:`RequestTransactionManager`).
+    """
+
+    def __init__(self) -> None:
+        self.manager = RequestTransactionManager()
 
 
 def get_tm_session_factory(engine: Engine, transaction_manager) -> sessionmaker[Session]:
@@ -84,21 +143,26 @@ def transaction_managers(request) -> ThreadTransactionManagers:
 def commit_veto(request, response) -> bool:
     """Whether ``pyramid_tm`` aborts the transaction: its default (abort on a 4xx or 5xx
     answer), unless the view set ``request.keep_writes``, as a refused login does so that its
-    refusal is counted although the answer is a 401."""
+    refusal is counted although the answer is a 401. A request whose view raised is always
+    aborted."""
+    if getattr(request, "exception", None) is not None:
+        return True
     if getattr(request, "keep_writes", False):
         return False
     return default_commit_veto(request, response)
 
 
 def includeme(config: Configurator) -> None:
-    """Set up the engine and ``request.dbsession``, committed or aborted by ``pyramid_tm``."""
+    """Set up the engine and ``request.dbsession``, committed or aborted by ``pyramid_tm``
+    (which :mod:`backfeed_api.execution` runs again on retryable errors)."""
     settings = config.get_settings()
     managers = config.registry["transaction_managers"] = ThreadTransactionManagers()
     settings["tm.manager_hook"] = "backfeed_api.models.session.transaction_managers"
+    # pyramid_tm would note the user on each transaction, reading the request's credential
+    # (a database lookup) before the exception views can answer a failure in JSON.
+    settings["tm.annotate_user"] = False
     settings.setdefault("tm.commit_veto", "backfeed_api.models.session.commit_veto")
-    settings.setdefault("retry.attempts", 3)  # deadlocks and serialization failures
     config.include("pyramid_tm")
-    config.include("pyramid_retry")
 
     engine = get_engine(settings)
     session_factory = get_session_factory(engine)
@@ -108,6 +172,10 @@ def includeme(config: Configurator) -> None:
     tm_session_factory = get_tm_session_factory(engine, managers)
 
     def dbsession(request) -> Session:
-        return tm_session_factory()
+        session = tm_session_factory()
+        # The transaction closes it; this closes it anyway when aborting failed, so that
+        # its connection, and the locks it holds, never outlive the request.
+        request.add_finished_callback(lambda _request: session.close())
+        return session
 
     config.add_request_method(dbsession, reify=True)

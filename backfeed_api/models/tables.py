@@ -156,14 +156,19 @@ class LedgerEntry(Base):
 
 
 class IdempotencyKey(Base):
-    """A claimed ``Idempotency-Key`` and the response it got, for replaying retries."""
+    """A claimed ``Idempotency-Key`` and the response it got, for replaying retries.
+
+    Nothing the client sent is stored as it was: ``scope`` (whose key), ``route`` (the path)
+    and ``key`` are SHA-256 digests in hexadecimal, ``location`` is the ``Location`` of the
+    response relative to the application's URL (see :mod:`backfeed_api.idempotency`).
+    """
 
     __tablename__ = "idempotency_keys"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     scope: Mapped[str] = mapped_column(String(64))
-    route: Mapped[str] = mapped_column(String(300))
-    key: Mapped[str] = mapped_column(String(255))
+    route: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer, default=0)
     location: Mapped[str | None] = mapped_column(String(2000), default=None)

@@ -1,9 +1,9 @@
 """One JSON error shape everywhere, Cornice's: ``{"status": "error", "errors": [...]}``.
 
 Validation errors already have it; protocol rejections become 400s in it; refused permissions
-become 401s or 403s; HTTP errors (404, 405, 415, 429…) and unexpected failures (500) are
-rendered in it too, never as HTML, and never with a traceback, a setting, a database URL or
-a token.
+become 401s or 403s; a database that cannot serve now is a 503 with ``Retry-After``; HTTP
+errors (404, 405, 415, 429…) and unexpected failures (500) are rendered in it too, never as
+HTML, and never with a traceback, a setting, a database URL or a token.
 """
 
 from __future__ import annotations
@@ -15,10 +15,19 @@ from cornice.renderer import JSONError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalServerError
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
+from pyramid_retry import mark_error_retryable
+from pyramid_tm import is_tm_active
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from protocol import ProtocolError
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 2
+"""What a 503 tells the client to wait before trying again."""
+UNAVAILABLE = "the database is unavailable; try again later"
+INTERNAL = "internal error; it has been logged"
 
 
 def error_body(location: str, name: str, description: str) -> dict:
@@ -91,6 +100,43 @@ def http_error(exc: HTTPException, request):
     return body
 
 
+def database_unavailable(exc: Exception) -> bool:
+    """Whether ``exc`` says the database is out of reach or cannot serve now, rather than
+    that the request or the code is wrong: its connection was lost or refused, it is shutting
+    down, overloaded or locked (``OperationalError``), or no pooled connection came free in
+    time."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | PoolTimeout)
+
+
+@exception_view_config(DBAPIError, renderer="json")
+@exception_view_config(PoolTimeout, renderer="json")
+def database_error(exc: Exception, request) -> dict:
+    """A database that cannot serve now: 503 with ``Retry-After``; any other database error
+    is a 500 (:func:`server_error`).
+
+    A connection lost before the commit took the transaction with it: nothing of the request
+    was applied, and it is tried again on a new connection (``pyramid_retry``, up to
+    ``retry.attempts`` in all); the client sees the 503 only when every attempt failed. One
+    lost at the commit leaves the outcome unknown, so it is not tried again here: the client
+    may send it again, with the same ``Idempotency-Key`` if it had one.
+    """
+    if not database_unavailable(exc):
+        return server_error(exc, request)
+    log.warning(
+        "database unavailable on %s %r: %s",
+        request.method,
+        request.environ.get("PATH_INFO"),
+        str(exc).splitlines()[0],
+    )
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated and is_tm_active(request):
+        mark_error_retryable(exc)
+    body = _respond(request, 503, "", "", UNAVAILABLE)
+    request.response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return body
+
+
 @exception_view_config(Exception, renderer="json")
 def server_error(exc: Exception, request) -> dict:
     """Anything unexpected: logged in full here, a bare 500 for the client."""
@@ -98,4 +144,4 @@ def server_error(exc: Exception, request) -> dict:
     # may have caused the error.
     log.exception("unhandled error on %s %r", request.method, request.environ.get("PATH_INFO"))
     status = HTTPInternalServerError.code
-    return _respond(request, status, "", "", "internal error; it has been logged")
+    return _respond(request, status, "", "", INTERNAL)

@@ -342,3 +342,32 @@ def test_wrong_method_says_which_are_allowed(path: str, served: Served, world: W
     allowed = {verb.strip() for verb in response.headers["Allow"].split(",")}
     assert "GET" in allowed
     assert "DELETE" not in allowed
+
+
+SECRET = "hunter2-not-for-your-eyes"
+SENDS = {
+    "json": ("body", lambda app: app.post_json(U, {"passwd": SECRET}, expect_errors=True)),
+    "form": (
+        "body",
+        lambda app: app.post(U, [("reputation", "1"), ("passwd", SECRET)], expect_errors=True),
+    ),
+    "query": ("querystring", lambda app: app.get(U, {"passwd": SECRET}, expect_errors=True)),
+    "login": (
+        "body",
+        lambda app: app.post_json(
+            "/example/auth",
+            {"username": "ann", "password": "x", "passwd": SECRET},
+            expect_errors=True,
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("send", list(SENDS))
+def test_an_unknown_key_is_named_never_its_value(send: str, served: Served, world: World) -> None:
+    """A password sent under a wrong name must not come back in the error."""
+    location, request = SENDS[send]
+    with served.unchanged():
+        response = request(served.app)
+    assert_error(response, 400, location=location, name="passwd")
+    assert SECRET not in response.text

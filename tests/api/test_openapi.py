@@ -172,6 +172,13 @@ def test_operations_say_whether_they_need_a_token(document):
     assert "429" in document["paths"]["/{contract}/auth"]["post"]["responses"]
 
 
+def test_every_operation_may_answer_503_with_retry_after(document):
+    for path, method, operation in operations(document):
+        unavailable = operation["responses"]["503"]
+        assert unavailable["schema"] == {"$ref": "#/definitions/Error"}, (path, method)
+        assert unavailable["headers"]["Retry-After"]["type"] == "integer", (path, method)
+
+
 def test_reads_need_a_token_when_they_are_not_public(make_app):
     document = make_app(**{"backfeed.public_reads": "false"}).get("/__api__").json
     for path, method, operation in operations(document):

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from webtest import TestApp
 
 from backfeed_api.domain.credentials import token_digest
-from backfeed_api.idempotency import PRUNE_EVERY
-from backfeed_api.models import ApiToken, Evaluation, IdempotencyKey, User
-from tests.conftest import bearer, count, issue_token
+from backfeed_api.idempotency import PRUNE_EVERY, digest
+from backfeed_api.models import ApiToken, Contribution, Evaluation, IdempotencyKey, User
+from tests.conftest import ADMIN_TOKEN, bearer, count, issue_token
 
 from .clients import assert_clean_log, check_books
 from .servers import admin_session, initdb, start_servers, write_ini
@@ -167,7 +167,7 @@ def test_five_concurrent_sends_per_key(servers, database) -> None:
         evaluator, contribution = winner.body["evaluator_id"], winner.body["contribution_id"]
         assert votes[(evaluator, contribution, winner.body["value"])] == 1, (number, votes)
         assert votes[(evaluator, contribution, 1 - winner.body["value"])] == 0, (number, votes)
-        assert claims[key] == 1
+        assert claims[digest(key)] == 1
     assert sum(votes.values()) == KEYS
     assert len(claims) == KEYS
     print(f"\n{KEYS * SENDS} sends in {elapsed:.1f} s: {dict(sorted(outcomes.items()))}")
@@ -297,6 +297,68 @@ def test_keys_belong_to_a_credential_and_a_route(app: TestApp, db: sa.Engine) ->
     assert again.headers[REPLAYED] == "true"
 
 
+ANONYMOUS = {"Authorization": ""}
+LONG_PATH = "/" + "p" * 300
+
+
+@pytest.mark.parametrize("headers", [ANONYMOUS, {}], ids=["anonymous", "admin"])
+@pytest.mark.parametrize(
+    "path", [LONG_PATH, "/nope/users", "/example/users/1"], ids=["long", "contract", "method"]
+)
+def test_a_route_that_does_not_take_the_post_claims_nothing(
+    app: TestApp, db: sa.Engine, path: str, headers: dict[str, str]
+) -> None:
+    """The key changes nothing: the same JSON error as without it, and no claim."""
+    without = app.post_json(path, {}, headers=headers, expect_errors=True)
+    assert without.status_int in (404, 405), without.text
+    keyed = post(app, path, {}, "k", without.status_int, headers=headers)
+    assert keyed.json == without.json
+    assert count(db, IdempotencyKey) == 0
+
+
+def test_claims_store_nothing_as_the_client_sent_it(app: TestApp, db: sa.Engine) -> None:
+    """A Host of 2,100 characters and the longest key: the claim holds digests and the
+    Location relative to the service, and the replay builds it again in full."""
+    host = "h" * 2100
+    key = "k" * 255
+    first = post(app, "/example/users", {}, key, 201, headers={"Host": host})
+    assert first.headers["Location"].startswith(f"http://{host}/example/users/")
+    again = post(app, "/example/users", {}, key, 201, headers={"Host": host})
+    assert again.headers[REPLAYED] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    with db.connect() as connection:
+        claim = connection.execute(sa.select(IdempotencyKey)).one()
+    assert (len(claim.scope), len(claim.route), len(claim.key)) == (64, 64, 64)
+    assert claim.location == f"/example/users/{first.json['id']}"
+
+
+@pytest.mark.parametrize("kind", ["stored", "development"])
+def test_a_key_belongs_to_the_token_however_the_header_spells_it(
+    app: TestApp, db: sa.Engine, kind: str
+) -> None:
+    """One token, one key: one contribution and one fee, whatever the header's spelling."""
+    token = issue_token(db, "example", "admin") if kind == "stored" else ADMIN_TOKEN
+    ann, bob = (post(app, "/example/users", {}, None, 201).json["id"] for _ in range(2))
+    spellings = [f"Bearer {token}", f"bearer {token}", f"Bearer  {token}", f"BEARER {token} "]
+    replayed = [
+        REPLAYED
+        in post(
+            app,
+            "/example/contributions",
+            {"contributor_id": ann},
+            "one",
+            201,
+            headers={"Authorization": spelling},
+        ).headers
+        for spelling in spellings
+    ]
+    assert replayed == [False, True, True, True]
+    assert count(db, Contribution) == 1
+    post(app, "/example/contributions", {"contributor_id": bob}, None, 201)
+    balances = [app.get(f"/example/users/{user}").json["tokens"] for user in (ann, bob)]
+    assert balances[0] == balances[1]  # one fee each
+
+
 def test_a_revoked_token_gets_no_replay(app: TestApp, db: sa.Engine) -> None:
     token = issue_token(db, "example", "admin")
     post(app, "/example/users", {}, "once", 201, headers=bearer(token))
@@ -342,11 +404,11 @@ def test_old_keys_are_pruned(app: TestApp, db: sa.Engine, clock) -> None:
     for number in range(PRUNE_EVERY - 2):
         post(app, "/example/users", {}, f"new-{number}", 201)
     with db.connect() as connection:
-        assert "old" in connection.scalars(sa.select(IdempotencyKey.key)).all()
+        assert digest("old") in connection.scalars(sa.select(IdempotencyKey.key)).all()
     post(app, "/example/users", {}, "the-hundredth", 201)  # every 100th claim prunes
     with db.connect() as connection:
         kept = connection.scalars(sa.select(IdempotencyKey.key)).all()
-    assert "old" not in kept
+    assert digest("old") not in kept
     assert len(kept) == PRUNE_EVERY - 1
 
 

@@ -59,7 +59,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_docs_build_without_warnings(built: Path) -> None:
-    for page in ("index", "quickstart", "api", "protocol", "plugins", "deployment", "cli"):
+    for page in (
+        "index",
+        "quickstart",
+        "api",
+        "protocol",
+        "plugins",
+        "deployment",
+        "security",
+        "cli",
+    ):
         assert (built / f"{page}.html").is_file(), page
 
 
