@@ -21,6 +21,7 @@ def includeme(config: Configurator) -> None:
     config.include(".headers")
     config.include(".cors")
     config.include(".clock")
+    config.include(".addresses")
     config.include(".models")
     config.include(".catalog")
     config.include(".security")

@@ -226,7 +226,9 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     username: Mapped[str] = mapped_column(String(100))
-    address: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The client's IP address, canonical (:mod:`~backfeed_api.addresses`); None when the
+    request had no readable one."""
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (

@@ -38,7 +38,8 @@ def create_session(request) -> dict:
     the token is shown this once (``Cache-Control: no-store``) and acts as that user until
     ``DELETE /{contract}/auth`` revokes it. Any ``Authorization`` header is ignored here.
     A wrong username and a wrong password get the same 401; after repeated failures for one
-    username or from one address, attempts are answered 429 with ``Retry-After``.
+    username from one address, for one username from anywhere, or from one address for any
+    username, attempts are answered 429 with ``Retry-After``.
     """
     data = body(request)
     outcome = log_in(
@@ -47,7 +48,7 @@ def create_session(request) -> dict:
         request.now,
         data["username"],
         data["password"],
-        request.remote_addr or "",
+        request.client_address,
         request.registry["login_limits"],
     )
     if outcome.retry_after is not None:

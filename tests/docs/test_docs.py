@@ -59,7 +59,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_docs_build_without_warnings(built: Path) -> None:
-    for page in ("index", "quickstart", "api", "protocol", "plugins", "deployment", "cli"):
+    pages = ("index", "quickstart", "api", "protocol", "plugins", "deployment", "security", "cli")
+    for page in pages:
         assert (built / f"{page}.html").is_file(), page
 
 
