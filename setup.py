@@ -25,6 +25,8 @@ install_requires = [
     "psycopg[binary]>=3.1",
     "PyYAML>=6.0",
     "matplotlib>=3.8",
+    # Its list of the 30,000 most common passwords refuses easily guessed ones.
+    "zxcvbn>=4.4,<5",
 ]
 
 tests_require = [

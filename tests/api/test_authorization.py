@@ -78,7 +78,7 @@ PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
 }
 # fmt: on
 
-PASSWORD = "ann's password"
+PASSWORD = "a long secret of hers"
 
 
 def load_services() -> list:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from webtest import TestApp
 
 from backfeed_api.domain import credentials
-from backfeed_api.models import ApiToken, LoginFailure, UserLogin
+from backfeed_api.models import ApiToken, LoginFailure, User, UserLogin
 from protocol import ConfigurationError
 
 from ..conftest import Clock, bearer, count
@@ -222,6 +222,35 @@ def test_bad_logins_are_refused(app: TestApp, db: sa.Engine, body: dict, name: s
     refused = app.post_json("/example/users", body, status=400)
     assert_error(refused, 400, location="body", name=name)
     assert count(db, UserLogin) == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("12345678", "at least 10 characters"),
+        ("password", "at least 10 characters"),
+        ("nine-char", "at least 10 characters"),
+        ("qwertyuiop", "too common"),
+        ("1234567890", "too common"),
+        ("Password123", "too common"),
+        ("ann-rules-2026", "may not contain the username"),
+        ("my ANN password", "may not contain the username"),
+    ],
+)
+def test_weak_passwords_are_refused(
+    app: TestApp, db: sa.Engine, password: str, reason: str
+) -> None:
+    for send in (app.post_json, app.post):  # JSON and form bodies alike
+        refused = send("/example/users", {"username": "ann", "password": password}, status=400)
+        [error] = assert_error(refused, 400, location="body", name="password")
+        assert reason in error["description"]
+        assert password.casefold() not in error["description"].casefold()
+    assert count(db, UserLogin) == 0
+    assert count(db, User) == 0
+
+
+def test_a_password_of_ten_characters_that_is_not_common_is_accepted(app: TestApp) -> None:
+    app.post_json("/example/users", {"username": "ann", "password": "tangerine7"}, status=201)
 
 
 @pytest.mark.parametrize(
