@@ -113,7 +113,7 @@ def dev_admin_token(settings: Mapping[str, Any]) -> str | None:
 @dataclass(frozen=True)
 class LoginLimits:
     """How many refused logins are tolerated within ``window_seconds`` before the next
-    attempt is answered 429.
+    attempt is answered 429, and how long and how many login tokens a user keeps.
 
     ``per_username_address`` is the strict limit, on the refusals of one username of a
     contract from one client address: a guesser at one address waits, the owner elsewhere
@@ -126,11 +126,18 @@ class LoginLimits:
     per_username: int
     per_address: int
     window_seconds: float
+    token_days: float
+    """How long a login token is valid."""
+    tokens_per_user: int
+    """How many unexpired, unrevoked login tokens a user may hold; a new login past that
+    revokes the oldest."""
 
 
 LARGEST_SETTING = 10**9
 """The largest count or number of seconds a setting may give: beyond it a login window
 reaches back before the year 1 (OverflowError at every login)."""
+LARGEST_TOKEN_DAYS = 36500
+"""The longest a login token may live: a hundred years, so its expiry is a valid date."""
 
 
 def _positive(
@@ -149,10 +156,11 @@ def _positive(
 
 
 def login_limits(settings: Mapping[str, Any]) -> LoginLimits:
-    """The login throttle: ``backfeed.login_max_failures`` (5 per username and client
+    """The login settings: ``backfeed.login_max_failures`` (5 per username and client
     address), ``backfeed.login_max_failures_per_username`` (100, from any address),
-    ``backfeed.login_max_failures_per_address`` (20, for any username) and
-    ``backfeed.login_window_seconds`` (900, a quarter of an hour)."""
+    ``backfeed.login_max_failures_per_address`` (20, for any username),
+    ``backfeed.login_window_seconds`` (900, a quarter of an hour),
+    ``backfeed.login_token_days`` (30) and ``backfeed.login_max_tokens`` (10 per user)."""
 
     def count(name: str, default: int) -> int:
         return _positive(settings, name, default, int, LARGEST_SETTING)
@@ -164,6 +172,8 @@ def login_limits(settings: Mapping[str, Any]) -> LoginLimits:
         window_seconds=_positive(
             settings, "backfeed.login_window_seconds", 900, float, LARGEST_SETTING
         ),
+        token_days=_positive(settings, "backfeed.login_token_days", 30, float, LARGEST_TOKEN_DAYS),
+        tokens_per_user=count("backfeed.login_max_tokens", 10),
     )
 
 

@@ -62,7 +62,7 @@ def test_log_in_returns_a_user_token(app: TestApp, ann: int) -> None:
     )
     assert response.headers["Cache-Control"] == "no-store"
     body = response.json
-    assert set(body) == {"token", "token_id", "user_id", "role", "contract"}
+    assert set(body) == {"token", "token_id", "user_id", "role", "contract", "expires_at"}
     assert body["user_id"] == ann
     assert body["role"] == "user"
     assert body["contract"] == "example"
