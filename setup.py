@@ -29,6 +29,8 @@ install_requires = [
     "limits>=5.0,<6",
     "redis>=5.0",
     "matplotlib>=3.8",
+    # Its list of the 30,000 most common passwords refuses easily guessed ones.
+    "zxcvbn>=4.4,<5",
 ]
 
 tests_require = [

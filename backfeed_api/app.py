@@ -23,6 +23,7 @@ def includeme(config: Configurator) -> None:
     config.include(".cors")
     config.include(".clock")
     config.include(".execution")
+    config.include(".addresses")
     config.include(".models")
     config.include(".catalog")
     config.include(".security")

@@ -5,7 +5,7 @@ With no origin listed nothing is installed, and no response carries a CORS heade
 origins listed:
 
 - a preflight (``OPTIONS`` with ``Access-Control-Request-Method``) from a listed origin is
-  answered ``204`` with the methods (``GET, HEAD, POST``) and request headers
+  answered ``204`` with the methods (``GET, HEAD, POST, DELETE``) and request headers
   (``Authorization, Content-Type, Idempotency-Key``) the API takes, kept by the browser for
   ``backfeed.cors_max_age`` seconds;
 - every response to a listed origin, errors included, carries
@@ -34,7 +34,7 @@ from pyramid.response import Response
 
 from .settings import cors_max_age, cors_origins
 
-METHODS = "GET, HEAD, POST"
+METHODS = "GET, HEAD, POST, DELETE"
 REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
 EXPOSED_HEADERS = (
     "Location, Idempotent-Replayed, Retry-After, WWW-Authenticate, RateLimit, RateLimit-Policy"

@@ -72,7 +72,7 @@ def client_scope(request) -> str:
     development token as one identity), however its header is written; without a token, the
     client address."""
     identity = request.authenticated_userid
-    return digest(identity if identity is not None else f"client:{request.remote_addr}")
+    return digest(identity if identity is not None else f"client:{request.client_address}")
 
 
 def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:

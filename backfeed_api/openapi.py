@@ -24,7 +24,7 @@ from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import KEY_PATTERN
 from .openapi_responses import ID, RATE_LIMIT_HEADERS, document_responses, ref
 from .schemas import KnownKeys, StrictInteger, StrictNumber, StrictString, VoteValue
-from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, WRITE
+from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
 from .settings import public_reads
 
 api_service = Service(
@@ -92,13 +92,13 @@ SECURITY_DEFINITIONS = {
         "name": "Authorization",
         "description": "A bearer token, sent as `Authorization: Bearer <token>`: from "
         "`backfeed token create` (admin, user or read, of one contract) or from "
-        "`POST /{contract}/auth` (a user token).",
+        "`POST /{contract}/auth` (a user token, until its `expires_at`).",
     }
 }
 ERROR = ref("Error")
 UNAUTHORIZED = {
     "description": "No valid bearer token for this contract: none where one is needed, or "
-    "one that is unknown, revoked or of another contract.",
+    "one that is unknown, revoked, expired or of another contract.",
     "schema": ERROR,
     "headers": {
         "WWW-Authenticate": {"type": "string", "description": "`Bearer` challenge"},
@@ -112,7 +112,7 @@ FORBIDDEN = {
 }
 
 
-TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT})
+TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT, SESSIONS})
 """The permissions no request without a bearer token has."""
 
 

@@ -151,8 +151,13 @@ DEFINITIONS: dict[str, Schema] = {
             "user_id": ID,
             "role": {"type": "string", "enum": ["user"]},
             "contract": STRING,
+            "expires_at": TIME,
         }
     ),
+    "LoginToken": obj(
+        {"id": ID, "created_at": TIME, "expires_at": TIME, "current": {"type": "boolean"}}
+    ),
+    "LoginTokenPage": page("LoginToken"),
     "Contract": obj(
         {
             "name": STRING,
@@ -247,6 +252,10 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
         ),
     },
     ("/{contract}/auth", "delete"): {"204": ("Logged out: the token is revoked.", None, {})},
+    ("/{contract}/auth/tokens", "get"): {
+        "200": ("A page of the user's live login tokens, oldest first.", "LoginTokenPage", {})
+    },
+    ("/{contract}/auth/tokens/{id}", "delete"): {"204": ("The login token is revoked.", None, {})},
 }
 
 

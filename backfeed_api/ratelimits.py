@@ -67,24 +67,15 @@ PAUSE_SECONDS = 5.0
 IPV6_NETWORK = 64
 
 
-def client_address(request) -> str:
-    """The address the request came from: waitress's ``REMOTE_ADDR``, which it takes from
-    the trusted proxy's ``X-Forwarded-For`` in production (``production.ini``), as logins
-    do."""
-    return request.remote_addr or ""
-
-
-def address_key(address: str) -> str:
-    """The part of a client address that counts: the address, or an IPv6 address's /64."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
+def address_key(address: str | None) -> str:
+    """The part of a canonical client address (``request.client_address``) that counts: an
+    IPv4 address, or an IPv6 address's /64; requests with no readable address share one."""
+    if address is None:
+        return ""
+    parsed = ipaddress.ip_address(address)
     if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:  # an IPv4 client of an IPv6 socket
-            return str(parsed.ipv4_mapped)
         return str(ipaddress.IPv6Network((parsed, IPV6_NETWORK), strict=False))
-    return str(parsed)
+    return address
 
 
 def limit_of(request) -> str:
@@ -104,7 +95,7 @@ def client_of(request, limit: str) -> str:
         userid = request.authenticated_userid  # ``token:<id>``, or ``settings``
         if userid is not None:
             return userid
-    return "address:" + address_key(client_address(request))
+    return "address:" + address_key(request.client_address)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import re
 
 import colander
 
+from .domain import passwords
+
 MAX_ID = 2**63 - 1
 INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
 NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -218,9 +220,6 @@ class FullMatch(colander.Regex):
             raise colander.Invalid(node, self.msg)
 
 
-MIN_PASSWORD, MAX_PASSWORD = 8, 1024
-
-
 def username(description: str, missing=colander.required) -> colander.SchemaNode:
     """A username: letters, digits and ``. _ @ + -``, starting with a letter or digit."""
     return colander.SchemaNode(
@@ -239,7 +238,12 @@ def password(description: str, minimum: int, missing=colander.required) -> colan
     return colander.SchemaNode(
         StrictString(),
         missing=missing,
-        validator=colander.Length(minimum, MAX_PASSWORD),
+        validator=colander.Length(
+            minimum,
+            passwords.MAX_LENGTH,
+            min_err="must be at least ${min} characters",
+            max_err="may be at most ${max} characters",
+        ),
         description=description,
     )
 
@@ -254,19 +258,26 @@ class UserBody(StrictMapping):
         missing=colander.drop,
     )
     password = password(
-        "the password to log in with, stored only as a hash; needs username",
-        MIN_PASSWORD,
+        "the password to log in with, stored only as a hash; needs username; not containing "
+        "the username, nor one of the passwords guessers try first",
+        passwords.MIN_LENGTH,
         missing=colander.drop,
     )
 
     def validator(self, node: colander.SchemaNode, value: dict) -> None:
-        """A username and a password come together or not at all."""
+        """A username and a password come together or not at all, and the password is not
+        one that is easy to guess (:func:`~.domain.passwords.password_problem`)."""
         given = [name for name in ("username", "password") if name in value]
+        error = colander.Invalid(node)
         if len(given) == 1:
             other = "password" if given == ["username"] else "username"
-            error = colander.Invalid(node)
             error[other] = f"is required with {given[0]}"
             raise error
+        if given:
+            problem = passwords.password_problem(value["password"], value["username"])
+            if problem is not None:
+                error["password"] = problem
+                raise error
 
 
 class UserQuery(Paging):

@@ -15,11 +15,13 @@ contract) or 403 (a valid one that may not do this).
   (a user token only as its own user: :func:`acts_as`);
 - :data:`ADMIN`: creating users, with balances, a referrer and a login; ``admin`` only;
 - :data:`LOGOUT`: revoking the token presented; an ``admin`` or ``user`` token stored in
-  the database (the development token cannot be revoked).
+  the database (the development token cannot be revoked);
+- :data:`SESSIONS`: listing and revoking the login tokens of one's own user; a ``user``
+  token only (an admin or read token has no user).
 
-A token that is presented but unknown, revoked, malformed or of another contract is a 401
-wherever a permission is checked, even on a public read, so a client learns that its token
-is no good rather than being served as anonymous.
+A token that is presented but unknown, revoked, expired, malformed or of another contract
+is a 401 wherever a permission is checked, even on a public read, so a client learns that
+its token is no good rather than being served as anonymous.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from .settings import dev_admin_token, login_limits, public_reads
 log = logging.getLogger(__name__)
 
 PUBLIC, READ, WRITE, ADMIN_ONLY, LOGOUT = "public", "read", "write", "admin", "logout"
+SESSIONS = "sessions"
 CHALLENGE = 'Bearer realm="backfeed"'
 
 
@@ -113,9 +116,10 @@ def read_credential(request) -> Credential:
     if development is not None and same_secret(token, development):
         return Credential(presented=True, identity=Identity(role=ADMIN, contract_id=None))
     if request.registry["db_engine"].dialect.name != "sqlite":
-        return Credential(presented=True, identity=find_identity(request.dbsession, token))
+        identity = find_identity(request.dbsession, token, request.now)
+        return Credential(presented=True, identity=identity)
     with request.registry["dbsession_factory"]() as session:
-        identity = find_identity(session, token)
+        identity = find_identity(session, token, request.now)
     return Credential(presented=True, identity=identity)
 
 
@@ -167,6 +171,10 @@ class BearerTokenPolicy:
             if identity.role == ADMIN:
                 return Allowed("admin")
             return forbidden("only an admin token may do this")
+        if permission == SESSIONS:
+            if identity.role != USER:
+                return forbidden("only a user token has login tokens of its user")
+            return Allowed(identity.role)
         if permission in (WRITE, LOGOUT):
             if identity.role not in (ADMIN, USER):
                 return forbidden(f"a {identity.role} token may only read")

@@ -119,39 +119,67 @@ def dev_admin_token(settings: Mapping[str, Any]) -> str | None:
 @dataclass(frozen=True)
 class LoginLimits:
     """How many refused logins are tolerated within ``window_seconds`` before the next
-    attempt is answered 429: per username of a contract, and per client address."""
+    attempt is answered 429, and how long and how many login tokens a user keeps.
 
+    ``per_username_address`` is the strict limit, on the refusals of one username of a
+    contract from one client address: a guesser at one address waits, the owner elsewhere
+    does not. ``per_username`` (over every address) is much higher and stops guessing spread
+    over many addresses; ``per_address`` (over every username and contract) stops one address
+    trying many usernames.
+    """
+
+    per_username_address: int
     per_username: int
     per_address: int
     window_seconds: float
+    token_days: float
+    """How long a login token is valid."""
+    tokens_per_user: int
+    """How many unexpired, unrevoked login tokens a user may hold; a new login past that
+    revokes the oldest."""
 
 
 LARGEST_SETTING = 10**9
 """The largest count or number of seconds a setting may give: beyond it a login window
 reaches back before the year 1 (OverflowError at every login)."""
+LARGEST_TOKEN_DAYS = 36500
+"""The longest a login token may live: a hundred years, so its expiry is a valid date."""
 
 
-def _positive(settings: Mapping[str, Any], name: str, default: float, kind: type) -> Any:
+def _positive(
+    settings: Mapping[str, Any], name: str, default: float, kind: type, largest: float
+) -> Any:
     raw = settings.get(name, default)
     try:
         value = kind(raw)
     except (TypeError, ValueError):
         raise ConfigurationError(f"{name} must be a positive number, not {raw!r}") from None
-    if not 0 < value <= LARGEST_SETTING:  # also refuses NaN and infinity
+    if not 0 < value <= largest:  # also refuses NaN and infinity
         raise ConfigurationError(
-            f"{name} must be a positive number up to {LARGEST_SETTING:,}, not {raw!r}"
+            f"{name} must be a positive number up to {largest:,}, not {raw!r}"
         )
     return value
 
 
 def login_limits(settings: Mapping[str, Any]) -> LoginLimits:
-    """The login throttle of ``backfeed.login_max_failures`` (5 per username by default),
-    ``backfeed.login_max_failures_per_address`` (20) and ``backfeed.login_window_seconds``
-    (900, a quarter of an hour)."""
+    """The login settings: ``backfeed.login_max_failures`` (5 per username and client
+    address), ``backfeed.login_max_failures_per_username`` (100, from any address),
+    ``backfeed.login_max_failures_per_address`` (20, for any username),
+    ``backfeed.login_window_seconds`` (900, a quarter of an hour),
+    ``backfeed.login_token_days`` (30) and ``backfeed.login_max_tokens`` (10 per user)."""
+
+    def count(name: str, default: int) -> int:
+        return _positive(settings, name, default, int, LARGEST_SETTING)
+
     return LoginLimits(
-        per_username=_positive(settings, "backfeed.login_max_failures", 5, int),
-        per_address=_positive(settings, "backfeed.login_max_failures_per_address", 20, int),
-        window_seconds=_positive(settings, "backfeed.login_window_seconds", 900, float),
+        per_username_address=count("backfeed.login_max_failures", 5),
+        per_username=count("backfeed.login_max_failures_per_username", 100),
+        per_address=count("backfeed.login_max_failures_per_address", 20),
+        window_seconds=_positive(
+            settings, "backfeed.login_window_seconds", 900, float, LARGEST_SETTING
+        ),
+        token_days=_positive(settings, "backfeed.login_token_days", 30, float, LARGEST_TOKEN_DAYS),
+        tokens_per_user=count("backfeed.login_max_tokens", 10),
     )
 
 

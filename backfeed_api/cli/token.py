@@ -2,9 +2,9 @@
 
 ``create`` prints the new token alone on standard output, once (the database keeps only its
 hash), and what it is on standard error, so that ``TOKEN=$(backfeed token create ...)``
-works. ``list`` shows every token's id, contract, role, user, origin, creation and
-revocation, never the token or its hash. ``revoke`` revokes one by id; its requests get 401
-from then on.
+works. ``list`` shows every token's id, contract, role, user, origin, creation, expiry (of a
+login token) and revocation, never the token or its hash. ``revoke`` revokes one by id; its
+requests get 401 from then on.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
     listing = actions.add_parser(
         "list",
         help="list the tokens (never the tokens themselves)",
-        description="List id, contract, role, user, origin, creation and revocation time.",
+        description="List id, contract, role, user, origin, creation, expiry and revocation time.",
     )
     add_ini_argument(listing)
     listing.add_argument("--contract", help="only this contract's tokens")
@@ -128,11 +128,12 @@ def run_list(args: argparse.Namespace) -> int:
                 "-" if token.user_id is None else str(token.user_id),
                 token.origin,
                 iso(token.created_at),
+                "-" if token.expires_at is None else iso(token.expires_at),
                 "-" if token.revoked_at is None else iso(token.revoked_at),
             )
             for token, name in session.execute(query)
         ]
-    header = ("id", "contract", "role", "user", "origin", "created", "revoked")
+    header = ("id", "contract", "role", "user", "origin", "created", "expires", "revoked")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import ApiToken
@@ -77,10 +77,12 @@ def issue_token(
     *,
     user_id: int | None = None,
     origin: str = "cli",
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Store a new token of ``role`` in the contract; return its row and the token itself.
 
-    The token is in no row: the caller shows it once and forgets it.
+    The token is in no row: the caller shows it once and forgets it. Without ``expires_at``
+    it is valid until revoked.
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -94,19 +96,22 @@ def issue_token(
         token_hash=token_digest(token),
         origin=origin,
         created_at=now,
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
     return row, token
 
 
-def find_identity(session: Session, token: str) -> Identity | None:
-    """The identity of a stored, unrevoked token, or None.
+def find_identity(session: Session, token: str, now: datetime) -> Identity | None:
+    """The identity of a stored token, unrevoked and not expired at ``now``, or None.
 
     Every authenticated request asks this, so it reads plain columns rather than loading
     an object into the session.
     """
-    row = session.execute(_identity_statement(), {"digest": token_digest(token)}).one_or_none()
+    row = session.execute(
+        _identity_statement(), {"digest": token_digest(token), "now": now}
+    ).one_or_none()
     if row is None:
         return None
     return Identity(
@@ -119,7 +124,9 @@ def _identity_statement():
     """The query of :func:`find_identity`, built once (SQLAlchemy reuses its compiled form)."""
     tokens = ApiToken.__table__
     return select(tokens.c.id, tokens.c.role, tokens.c.contract_id, tokens.c.user_id).where(
-        tokens.c.token_hash == bindparam("digest"), tokens.c.revoked_at.is_(None)
+        tokens.c.token_hash == bindparam("digest"),
+        tokens.c.revoked_at.is_(None),
+        or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > bindparam("now")),
     )
 
 

@@ -1,10 +1,11 @@
-"""Serialising writes per contract with a lock on its row."""
+"""Serialising writes per contract with a lock on its row, and logins per username."""
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Contract
@@ -58,6 +59,22 @@ def _lock_sqlite(session: Session, contract_id: int) -> None:
         session.execute(
             update(Contract).where(Contract.id == contract_id).values(kind=Contract.kind)
         )
+
+
+def lock_username(session: Session, contract_id: int, username: str) -> None:
+    """Hold the logins of one username of a contract until the transaction ends.
+
+    PostgreSQL takes a transaction-scoped advisory lock on a 64-bit hash of the contract and
+    the username, so logins of other usernames proceed in parallel; SQLite takes its write
+    lock (as :func:`lock_contract` does). Either way, whatever a login then reads and writes
+    happens as if no other login of that username ran at the same time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.blake2b(f"login\0{contract_id}\0{username}".encode(), digest_size=8)
+        key = int.from_bytes(digest.digest(), "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+    else:
+        _lock_sqlite(session, contract_id)
 
 
 def next_action(contract: Contract) -> int:

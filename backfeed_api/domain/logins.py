@@ -2,14 +2,25 @@
 
 Refused logins are counted in the database (``login_failures``), not in process memory:
 production runs several processes behind one proxy, and a guesser spreading attempts over
-them must meet one counter. After ``per_username`` refusals for one username of a contract,
-or ``per_address`` refusals from one client address (over every contract), within the
-window, further attempts are answered 429 with ``Retry-After`` until the oldest refusal
-leaves the window; a throttled attempt checks no password and is not counted itself. A
-successful login clears its username's count (not its address's). Counting happens in the
-request's transaction, which the login view keeps despite its 401; requests racing each
-other may each see the count before the others' refusals, so the limit is approximate under
-concurrency, which is enough to make guessing slow.
+them must meet one counter. Within the window, an attempt is answered 429 with
+``Retry-After``, without checking its password and without being counted itself, when one
+of these counts has reached its limit (:class:`~backfeed_api.settings.LoginLimits`):
+
+- the refusals of this username of the contract from this client address (the strict
+  limit: whoever guesses from one address waits, the owner logging in elsewhere does not);
+- the refusals of this username from any address (a much higher limit, against guessing
+  spread over many addresses);
+- the refusals from this address, for any username of any contract.
+
+A request without a readable client address (see :mod:`~backfeed_api.addresses`) counts as
+one unknown address. A successful login clears the refusals of its username from its
+address only, so the owner's success gives a guesser elsewhere no fresh start.
+
+A login holds its username's lock (:func:`~.locking.lock_username`) from before it counts
+until its transaction ends, which the login view commits despite a 401: concurrent attempts
+on one username are counted one after another, so no more than the limit ever reach the
+password check. The count per address alone is read without that lock, so concurrent
+attempts on many usernames from one address may pass it by the number running at once.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from protocol.errors import ActionError
@@ -27,6 +38,7 @@ from ..catalog import ServedContract
 from ..models import LoginFailure, User, UserLogin
 from ..settings import LoginLimits
 from .credentials import dummy_password_hash, verify_password
+from .locking import lock_username
 
 
 class UsernameTaken(ActionError):
@@ -70,34 +82,48 @@ def set_login(
     return login
 
 
+def _forget_old_failures(session: Session, now: datetime, limits: LoginLimits) -> None:
+    """Delete the refusals that have left the window, skipping rows another login is
+    deleting at the same moment (PostgreSQL) rather than waiting for it."""
+    stale = (
+        select(LoginFailure.id)
+        .where(LoginFailure.failed_at <= now - timedelta(seconds=limits.window_seconds))
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(delete(LoginFailure).where(LoginFailure.id.in_(stale.scalar_subquery())))
+
+
 def _retry_after(
     session: Session,
     contract: ServedContract,
     username: str,
-    address: str,
+    address: str | None,
     now: datetime,
     limits: LoginLimits,
 ) -> int | None:
     """Seconds until an attempt is allowed again, or None when it is allowed now."""
     window = timedelta(seconds=limits.window_seconds)
-    since = now - window
+    of_username = (LoginFailure.contract_id == contract.row_id) & (
+        LoginFailure.username == username
+    )
+    from_address = LoginFailure.address == address  # IS NULL for no address
     waits = []
     for condition, limit in (
-        (
-            (LoginFailure.contract_id == contract.row_id) & (LoginFailure.username == username),
-            limits.per_username,
-        ),
-        (LoginFailure.address == address, limits.per_address),
+        (of_username & from_address, limits.per_username_address),
+        (of_username, limits.per_username),
+        (from_address, limits.per_address),
     ):
-        recent = session.execute(
-            select(func.count(), func.min(LoginFailure.failed_at)).where(
-                condition, LoginFailure.failed_at > since
-            )
-        ).one()
-        if recent[0] >= limit:
-            # The count drops below the limit when the oldest of these leaves the window
-            # (an approximation when more than ``limit`` are in it: then later ones follow).
-            waits.append(max(1, math.ceil((recent[1] + window - now).total_seconds())))
+        # The limit-th newest refusal in the window: when it leaves the window, fewer than
+        # ``limit`` remain, so that is when attempts are allowed again.
+        blocking = session.scalar(
+            select(LoginFailure.failed_at)
+            .where(condition, LoginFailure.failed_at > now - window)
+            .order_by(LoginFailure.failed_at.desc())
+            .offset(limit - 1)
+            .limit(1)
+        )
+        if blocking is not None:
+            waits.append(max(1, math.ceil((blocking + window - now).total_seconds())))
     return max(waits) if waits else None
 
 
@@ -107,21 +133,17 @@ def log_in(
     now: datetime,
     username: str,
     password: str,
-    address: str,
+    address: str | None,
     limits: LoginLimits,
 ) -> LoginResult:
-    """Check a username and password of the contract.
+    """Check a username and password of the contract, from the client ``address`` (None
+    when unknown).
 
     An unknown username costs the same scrypt computation as a wrong password, and both
     are one outcome for the caller. A refusal is recorded; see the module for the limits.
     """
-    # Forget the failures that left the window. Being a write, this also takes SQLite's
-    # write lock before anything is read (see lock_contract): the attempt writes later.
-    session.execute(
-        delete(LoginFailure).where(
-            LoginFailure.failed_at <= now - timedelta(seconds=limits.window_seconds)
-        )
-    )
+    lock_username(session, contract.row_id, username)
+    _forget_old_failures(session, now, limits)
     wait = _retry_after(session, contract, username, address, now, limits)
     if wait is not None:
         return LoginResult(retry_after=wait)
@@ -134,7 +156,9 @@ def log_in(
     if verify_password(password, stored) and login is not None:
         session.execute(
             delete(LoginFailure).where(
-                LoginFailure.contract_id == contract.row_id, LoginFailure.username == username
+                LoginFailure.contract_id == contract.row_id,
+                LoginFailure.username == username,
+                LoginFailure.address == address,
             )
         )
         return LoginResult(user_id=login.user_id)

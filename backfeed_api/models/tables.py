@@ -186,7 +186,9 @@ class ApiToken(Base):
 
     ``role`` is ``admin``, ``user`` (acting as ``user_id``) or ``read``. ``origin`` says
     where it came from: ``cli`` (``backfeed token create``) or ``login`` (``POST
-    /{contract}/auth``). A revoked token keeps its row, with ``revoked_at`` set.
+    /{contract}/auth``). A revoked token keeps its row, with ``revoked_at`` set. A login
+    token is valid until ``expires_at``; a token from the CLI has none and lasts until it is
+    revoked.
     """
 
     __tablename__ = "api_tokens"
@@ -199,10 +201,12 @@ class ApiToken(Base):
     origin: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     __table_args__ = (
         Index("uq_api_tokens_token_hash", "token_hash", unique=True),
         Index("ix_api_tokens_contract_id", "contract_id", "id"),
+        Index("ix_api_tokens_user_id", "user_id", "id"),
     )
 
 
@@ -231,7 +235,9 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     username: Mapped[str] = mapped_column(String(100))
-    address: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The client's IP address, canonical (:mod:`~backfeed_api.addresses`); None when the
+    request had no readable one."""
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (

@@ -73,11 +73,20 @@ SUCCESS = {
     ("auth", "POST"): [
         (
             "201",
-            '``{"token", "token_id", "user_id", "role": "user", "contract"}``: '
-            "a new user token, shown this once (``Cache-Control: no-store``).",
+            '``{"token", "token_id", "user_id", "role": "user", "contract", "expires_at"}``: '
+            "a new user token, shown this once (``Cache-Control: no-store``), valid until "
+            "``expires_at``.",
         )
     ],
     ("auth", "DELETE"): [("204", "The token of the request is revoked; no body.")],
+    ("login_tokens", "GET"): [
+        (
+            "200",
+            'A collection of ``{"id", "created_at", "expires_at", "current"}``: the user\'s '
+            "live login tokens, oldest first, never the tokens themselves.",
+        )
+    ],
+    ("login_token", "DELETE"): [("204", "The login token is revoked; no body.")],
 }
 
 # Who may call a method, by the permission of its view (see backfeed_api/security.py).
@@ -89,6 +98,7 @@ ACCESS = {
     "admin": "An ``admin`` bearer token of the contract.",
     "logout": "An ``admin`` or ``user`` bearer token of the contract, stored in the database "
     "(it revokes itself).",
+    "sessions": "A ``user`` bearer token of the contract, for the login tokens of its own user.",
 }
 NO_PERMISSION = "Anyone; an ``Authorization`` header is ignored."
 
@@ -278,14 +288,14 @@ def errors(service: Service, method: str, args: dict) -> list[tuple[str, str]]:
             (
                 "401",
                 "No valid bearer token for this contract: none where one is needed, or one "
-                "that is unknown, revoked or of another contract (with "
+                "that is unknown, revoked, expired or of another contract (with "
                 "``WWW-Authenticate: Bearer``).",
             )
         )
     else:
         found.append(("401", "A wrong username or password: one answer for both."))
         found.append(("429", "Too many failed logins; ``Retry-After`` says how long to wait."))
-    if permission in ("write", "admin", "logout"):
+    if permission in FORBIDDEN:
         found.append(("403", "The token may not do this: " + FORBIDDEN[permission]))
     return found
 
@@ -294,6 +304,7 @@ FORBIDDEN = {
     "write": "a ``read`` token, or a ``user`` token naming another user than its own.",
     "admin": "a ``read`` or ``user`` token.",
     "logout": "a ``read`` token, or the development token of the settings.",
+    "sessions": "any token but a ``user`` token (an ``admin`` or ``read`` token has no user).",
 }
 
 

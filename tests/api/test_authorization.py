@@ -15,6 +15,9 @@ The columns, the credential each request carries:
 - ``foreign``: an ``admin`` token of the ``dmag`` contract (invalid in ``example``: 401);
 - ``revoked``: an ``admin`` token of ``example``, revoked;
 - ``dev``: the development token of the settings (admin of every contract).
+
+An expired login token of Ann is refused on every route as the revoked token is
+(:func:`test_an_expired_login_token_is_refused_as_a_revoked_one`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ from backfeed_api import main
 from backfeed_api.domain.credentials import token_digest
 from backfeed_api.models import ApiToken
 
-from ..conftest import ADMIN_TOKEN, TEST_SETTINGS, Clock, bearer, issue_token, reset_database
+from ..conftest import (
+    ADMIN_TOKEN,
+    START,
+    TEST_SETTINGS,
+    Clock,
+    bearer,
+    issue_token,
+    reset_database,
+)
 from .conftest import assert_error, database_state
 
 COLUMNS = ("none", "read", "own", "other", "admin", "foreign", "revoked", "dev")
@@ -60,6 +71,8 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("evaluation", "GET"):     (200, 200, 200, 200, 200, 401, 401, 200),
     ("auth", "POST"):          (201, 201, 201, 201, 201, 201, 201, 201),
     ("auth", "DELETE"):        (401, 403, 204, 204, 204, 401, 401, 403),
+    ("login_tokens", "GET"):   (401, 403, 200, 200, 403, 401, 401, 403),
+    ("login_token", "DELETE"): (401, 403, 204, 404, 403, 401, 401, 403),
 }
 """HEAD answers as GET does, without a body."""
 
@@ -75,10 +88,11 @@ PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
     ("contribution", "GET"):   (401, 200, 200, 200, 200, 401, 401, 200),
     ("evaluations", "GET"):    (401, 200, 200, 200, 200, 401, 401, 200),
     ("evaluation", "GET"):     (401, 200, 200, 200, 200, 401, 401, 200),
+    ("login_tokens", "GET"):   (401, 403, 200, 200, 403, 401, 401, 403),
 }
 # fmt: on
 
-PASSWORD = "ann's password"
+PASSWORD = "a long secret of hers"
 
 
 def load_services() -> list:
@@ -128,6 +142,16 @@ class Matrix:
     evaluation: int
 
 
+def login(username: str) -> dict[str, str]:
+    """The username and password of a user of the matrix."""
+    return {"username": username, "password": PASSWORD}
+
+
+def login_token(m: Matrix, username: str) -> dict:
+    """A fresh login of ``username``: the answer of ``POST /example/auth``."""
+    return m.public.post_json("/example/auth", login(username), status=201).json
+
+
 def admin_post(app: TestApp, path: str, body: dict) -> dict:
     """A write with the development token, to set up a cell."""
     return app.post_json(path, body, headers=bearer(ADMIN_TOKEN), status=201).json
@@ -149,9 +173,8 @@ def matrix(request: pytest.FixtureRequest) -> Iterator[Matrix]:
             wsgi.registry["clock"] = Clock()
             apps.append(wsgi)
     public, private = (TestApp(wsgi) for wsgi in apps)
-    login = {"username": "ann", "password": PASSWORD}
-    ann = admin_post(public, "/example/users", {"tokens": 1e6, "reputation": 100, **login})
-    bob = admin_post(public, "/example/users", {"tokens": 1e6, "reputation": 100})
+    ann = admin_post(public, "/example/users", {"tokens": 1e6, "reputation": 100, **login("ann")})
+    bob = admin_post(public, "/example/users", {"tokens": 1e6, "reputation": 100, **login("bob")})
     work = admin_post(public, "/example/contributions", {"contributor_id": bob["id"]})
     vote = admin_post(
         public,
@@ -176,6 +199,15 @@ def credential(m: Matrix, column: str) -> dict[str, str]:
         return bearer(issue_token(m.db, "example", "user", user_id=m.ann))
     if column == "foreign":
         return bearer(issue_token(m.db, "dmag", "admin"))
+    if column == "expired":
+        token = login_token(m, "ann")["token"]
+        with m.db.begin() as connection:
+            connection.execute(
+                sa.update(ApiToken)
+                .where(ApiToken.token_hash == token_digest(token))
+                .values(expires_at=START)  # the applications' clocks stand at START
+            )
+        return bearer(token)
     token = issue_token(m.db, "example", "admin")
     if column == "revoked":
         with m.db.begin() as connection:
@@ -211,9 +243,13 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
         ("contribution", "GET"): (f"/example/contributions/{m.contribution}", None),
         ("evaluations", "GET"): ("/example/evaluations", None),
         ("evaluation", "GET"): (f"/example/evaluations/{m.evaluation}", None),
-        ("auth", "POST"): ("/example/auth", {"username": "ann", "password": PASSWORD}),
+        ("auth", "POST"): ("/example/auth", login("ann")),
         ("auth", "DELETE"): ("/example/auth", None),
+        ("login_tokens", "GET"): ("/example/auth/tokens", None),
     }
+    if (name, method) == ("login_token", "DELETE"):  # Ann's login token, or Bob's
+        token_id = login_token(m, "bob" if column == "other" else "ann")["token_id"]
+        return f"/example/auth/tokens/{token_id}", None
     return requests[(name, "GET" if method == "HEAD" else method)]
 
 
@@ -226,8 +262,11 @@ def send(
     return getattr(app, method.lower())(path, headers=headers, status=status)
 
 
-def check_cell(m: Matrix, app: TestApp, name: str, method: str, column: str, status: int) -> None:
-    """Send the cell's request; a refusal or a read must change no row of any table."""
+def check_cell(
+    m: Matrix, app: TestApp, name: str, method: str, column: str, status: int
+) -> TestResponse:
+    """Send the cell's request; a refusal or a read must change no row of any table. The
+    response."""
     headers = credential(m, column)
     path, body = request_for(m, name, method, column)
     before = database_state(m.db)
@@ -241,6 +280,7 @@ def check_cell(m: Matrix, app: TestApp, name: str, method: str, column: str, sta
         assert_error(response, status)
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    return response
 
 
 CELLS = [
@@ -255,6 +295,16 @@ CELLS = [
 def test_cell(matrix: Matrix, name: str, method: str, column: str) -> None:
     status = row(MATRIX, name, method)[COLUMNS.index(column)]
     check_cell(matrix, matrix.public, name, method, column, status)
+
+
+@pytest.mark.parametrize(("name", "method"), ROUTES)
+def test_an_expired_login_token_is_refused_as_a_revoked_one(
+    matrix: Matrix, name: str, method: str
+) -> None:
+    status = row(MATRIX, name, method)[COLUMNS.index("revoked")]
+    response = check_cell(matrix, matrix.public, name, method, "expired", status)
+    if status == 401:
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
 @pytest.mark.parametrize(

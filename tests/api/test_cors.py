@@ -67,6 +67,7 @@ def test_preflight_of_a_listed_origin(cors_app: TestApp, origin: str) -> None:
         "GET",
         "HEAD",
         "POST",
+        "DELETE",  # logging out, and revoking a login token
     }
     allowed = {h.strip().lower() for h in headers["Access-Control-Allow-Headers"].split(",")}
     assert allowed == {"authorization", "content-type", "idempotency-key"}

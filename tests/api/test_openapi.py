@@ -17,6 +17,8 @@ ROUTES = {
     "/{contract}/evaluations": {"get", "post"},
     "/{contract}/evaluations/{id}": {"get"},
     "/{contract}/auth": {"post", "delete"},
+    "/{contract}/auth/tokens": {"get"},
+    "/{contract}/auth/tokens/{id}": {"delete"},
 }
 BODIES = {
     "/{contract}/users": (
@@ -160,6 +162,8 @@ NEEDS_TOKEN = {
     ("/{contract}/contributions", "post"),
     ("/{contract}/evaluations", "post"),
     ("/{contract}/auth", "delete"),
+    ("/{contract}/auth/tokens", "get"),
+    ("/{contract}/auth/tokens/{id}", "delete"),
 }
 
 

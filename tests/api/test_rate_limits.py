@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from pyramid_retry import mark_error_retryable
 from webtest import TestApp, TestResponse
 
+from backfeed_api.addresses import parse_address
 from backfeed_api.domain import users
 from backfeed_api.models import ApiToken, LoginFailure, User
 from backfeed_api.ratelimits import address_key
@@ -183,11 +184,11 @@ def test_an_ipv6_client_is_counted_by_its_64_network(limited: TestApp) -> None:
 
 
 def test_address_keys() -> None:
-    assert address_key("192.0.2.1") == "192.0.2.1"
-    assert address_key("2001:DB8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
-    assert address_key("::ffff:192.0.2.1") == "192.0.2.1"
-    assert address_key("") == ""
-    assert address_key("not an address") == "not an address"
+    assert address_key(parse_address("192.0.2.1")) == "192.0.2.1"
+    assert address_key(parse_address("2001:DB8:1:2:3:4:5:6")) == "2001:db8:1:2::/64"
+    assert address_key(parse_address("::ffff:192.0.2.1")) == "192.0.2.1"
+    assert address_key(parse_address("")) == ""
+    assert address_key(parse_address("not an address")) == ""
 
 
 def test_writes_are_limited_per_token_not_per_address(

@@ -1,14 +1,26 @@
-"""The Alembic migrations build exactly the schema the models describe, on both databases."""
+"""The Alembic migrations build exactly the schema the models describe, on both databases,
+and carry older data forward."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.orm import Session
 
-from backfeed_api.migrations import alembic_config
-from backfeed_api.models import Base
+from backfeed_api.migrations import alembic_config, upgrade_database
+from backfeed_api.models import ApiToken, Base
+
+from ..concurrency.servers import scratch_database
+from ..conftest import POSTGRESQL_URL, require_postgresql
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
@@ -31,3 +43,50 @@ def test_credential_tables_exist(database_url: str) -> None:
     finally:
         engine.dispose()
     assert {"api_tokens", "user_logins", "login_failures"} <= tables
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on a database of its own with no schema at all."""
+    if request.param == "sqlite":
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+        yield engine
+        engine.dispose()
+        return
+    require_postgresql()
+    with scratch_database(POSTGRESQL_URL, f"backfeed_migration_{os.getpid()}") as url:
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        yield engine
+        engine.dispose()
+
+
+def test_login_tokens_issued_before_expiry_existed_expire_after_thirty_days(
+    empty_database: sa.Engine,
+) -> None:
+    upgrade_database(empty_database, "0005")
+    created = datetime(2026, 1, 1, 12, 30)
+    with empty_database.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO contracts (id, name, kind, total_reputation, total_tokens,"
+                " user_count, contribution_count, evaluation_count, action_count, created_at)"
+                " VALUES (1, 'example', 'example', 0, 0, 0, 0, 0, 0, :created)"
+            ),
+            {"created": created},
+        )
+        for number, origin in enumerate(("login", "cli")):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO api_tokens (contract_id, role, token_hash, origin, created_at)"
+                    " VALUES (1, 'admin', :hash, :origin, :created)"
+                ),
+                {"hash": f"{number:064}", "origin": origin, "created": created},
+            )
+    upgrade_database(empty_database)
+    with Session(empty_database) as session:
+        expiries = dict(session.execute(sa.select(ApiToken.origin, ApiToken.expires_at)).all())
+    assert expiries == {"login": datetime(2026, 1, 31, 12, 30, tzinfo=UTC), "cli": None}
+    with empty_database.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")

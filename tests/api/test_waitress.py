@@ -24,10 +24,18 @@ TIMEOUT = 30
 
 
 @contextmanager
-def serving(wsgi) -> Iterator[int]:
-    """``wsgi`` served by waitress on a free port of 127.0.0.1, for the block; its port."""
+def serving(wsgi, **options: object) -> Iterator[int]:
+    """``wsgi`` served by waitress on a free port of 127.0.0.1, for the block; its port.
+
+    ``options`` are more of waitress's settings (its proxy settings, for instance).
+    """
     server = waitress.create_server(
-        wsgi, host="127.0.0.1", port=0, threads=2, max_request_body_size=SERVER_MAX_BODY_BYTES
+        wsgi,
+        host="127.0.0.1",
+        port=0,
+        threads=2,
+        max_request_body_size=SERVER_MAX_BODY_BYTES,
+        **options,
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -127,12 +127,21 @@ def test_list_shows_every_token_but_no_secret(backfeed: Runner, deployment: Depl
     outcome = backfeed("token", "list", deployment.ini)
     assert outcome.code == 0, outcome.err
     header, *lines = outcome.out.splitlines()
-    assert header.split() == ["id", "contract", "role", "user", "origin", "created", "revoked"]
+    assert header.split() == [
+        "id",
+        "contract",
+        "role",
+        "user",
+        "origin",
+        "created",
+        "expires",
+        "revoked",
+    ]
     assert [line.split()[:5] for line in lines] == [
         ["1", "example", "admin", "-", "cli"],
         ["2", "dmag", "read", "-", "cli"],
     ]
-    assert all(line.split()[6] == "-" for line in lines)
+    assert all(line.split()[6:] == ["-", "-"] for line in lines)
     for row, token in zip(deployment.rows(), tokens, strict=True):
         assert token not in outcome.out
         assert row.token_hash not in outcome.out
@@ -153,7 +162,7 @@ def test_a_revoked_token_is_refused(backfeed: Runner, deployment: Deployment) ->
     [row] = deployment.rows()
     assert row.revoked_at is not None
     listed = backfeed("token", "list", deployment.ini).out.splitlines()[1]
-    assert listed.split()[6] != "-"
+    assert listed.split()[7] != "-"  # revoked, and "-" for an expiry it does not have
     again = backfeed("token", "revoke", deployment.ini, "1")
     assert again.code == 0
     assert again.out == outcome.out  # the first revocation's time stays
@@ -195,3 +204,17 @@ def test_a_missing_settings_file_is_a_usage_error(backfeed: Runner, tmp_path: Pa
 @pytest.mark.parametrize("text", ["one", "²", "0", "9223372036854775808"])
 def test_revoke_takes_an_id(backfeed: Runner, deployment: Deployment, text: str) -> None:
     one_line_error(backfeed("token", "revoke", deployment.ini, text), 2, "positive integer")
+
+
+def test_list_shows_when_a_login_token_expires(backfeed: Runner, deployment: Deployment) -> None:
+    admin = created_token(
+        backfeed("token", "create", deployment.ini, "--contract", "example", "--role", "admin")
+    )
+    login = {"username": "ann", "password": "correct horse battery"}
+    deployment.api.post_json("/example/users", login, headers=bearer(admin), status=201)
+    answer = deployment.api.post_json("/example/auth", login, status=201).json
+    outcome = backfeed("token", "list", deployment.ini)
+    assert outcome.code == 0, outcome.err
+    row = outcome.out.splitlines()[2].split()
+    assert row[:5] == [str(answer["token_id"]), "example", "user", str(answer["user_id"]), "login"]
+    assert row[6:] == [answer["expires_at"], "-"]

@@ -24,6 +24,7 @@ ROUTES = [
     "/{contract}/contributions/{id}",
     "/{contract}/evaluations",
     "/{contract}/evaluations/{id}",
+    "/{contract}/auth/tokens",
     "/__api__",
 ]
 
@@ -59,16 +60,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_docs_build_without_warnings(built: Path) -> None:
-    for page in (
-        "index",
-        "quickstart",
-        "api",
-        "protocol",
-        "plugins",
-        "deployment",
-        "security",
-        "cli",
-    ):
+    pages = ("index", "quickstart", "api", "protocol", "plugins", "deployment", "security", "cli")
+    for page in pages:
         assert (built / f"{page}.html").is_file(), page
 
 
@@ -88,7 +81,12 @@ def test_readme_quick_start_is_the_documented_one() -> None:
 
 def test_login_and_logout_are_in_the_api_reference(built: Path) -> None:
     page = html.unescape((built / "api.html").read_text(encoding="utf-8"))
-    for heading in ("POST /{contract}/auth", "DELETE /{contract}/auth"):
+    for heading in (
+        "POST /{contract}/auth",
+        "DELETE /{contract}/auth",
+        "GET /{contract}/auth/tokens",
+        "DELETE /{contract}/auth/tokens/{id}",
+    ):
         assert heading in page, heading
 
 
