@@ -1,6 +1,6 @@
 """bounded claims: idempotency keys store digests of the route and the key
 
-Revision ID: 0008_bounded_claims
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 22:00:00
 
@@ -15,7 +15,7 @@ store, which a retry sent across the upgrade of a stopped service loses.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_bounded_claims"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

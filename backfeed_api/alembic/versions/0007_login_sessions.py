@@ -1,7 +1,7 @@
 """login sessions: login tokens expire; a failed login without a readable client address
 
-Revision ID: 0009_login_sessions
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-24 09:00:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import backfeed_api.models.meta
 
-revision = "0009_login_sessions"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
