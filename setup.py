@@ -31,6 +31,7 @@ install_requires = [
 
 tests_require = [
     "pytest>=8",
+    "pytest-xdist>=3.5",
     "hypothesis>=6.100",
     "WebTest>=3.0",
     "ruff>=0.6",
