@@ -46,7 +46,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Contracts every test app serves: the shipped kinds, plus the instances the reference
-# scenarios of PROTOCOL.md need (scenario 2 rewards evaluators with tokens, 4 burns).
+# scenarios need (scenario 2 rewards evaluators with tokens, 4 burns).
 TEST_CONTRACTS = {
     "backfeed.contracts": "example dmag whitepaper1 rewarded:example burning:example",
     "backfeed.contract.rewarded.reward_tokens_to_evaluators": "true",
