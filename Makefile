@@ -26,8 +26,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The whole suite in parallel (pytest-xdist): each worker has a PostgreSQL database of its
+# own (tests/conftest.py), and a test file runs on one worker, so that its module fixtures
+# (the built docs, the served applications) are made once.
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W -b html docs docs/_build/html

@@ -20,7 +20,9 @@ install_requires = [
     # errors the way we rely on (vetoing failed responses, retrying serialization failures).
     "pyramid_tm>=2.6",
     "pyramid_retry>=2.1",
+    # waitress serves development.ini (one process); production.ini is served by gunicorn.
     "waitress>=3.0",
+    "gunicorn>=23.0",
     "alembic>=1.13",
     "psycopg[binary]>=3.1",
     "PyYAML>=6.0",
@@ -35,6 +37,7 @@ install_requires = [
 
 tests_require = [
     "pytest>=8",
+    "pytest-xdist>=3.5",
     "hypothesis>=6.100",
     "WebTest>=3.0",
     "ruff>=0.6",
@@ -68,7 +71,7 @@ setup(
             "whitepaper1 = protocol.contracts.whitepaper1:Whitepaper1Contract",
         ],
         "paste.app_factory": ["main = backfeed_api:main"],
-        "paste.server_runner": ["main = backfeed_api.workers:serve"],
+        "paste.filter_factory": ["proxy = backfeed_api.proxy:filter_factory"],
         "console_scripts": ["backfeed = backfeed_api.cli:main"],
     },
     classifiers=[

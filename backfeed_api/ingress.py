@@ -16,9 +16,10 @@ is noted in the environment; the first tween answers it in the JSON error shape.
 also refuses a path or a query string that is not UTF-8 once percent-decoded, which WebOb
 would otherwise fail to decode wherever it is first read.
 
-waitress reads the whole request before the application sees it, up to its own
-``max_request_body_size``: keep that above this limit (the ini files set 1 MiB), so that
-waitress's plain-text refusal only meets bodies far beyond it.
+waitress (the development server) reads the whole request before the application sees it,
+up to its own ``max_request_body_size``: keep that above this limit (``development.ini``
+sets 1 MiB), so that waitress's plain-text refusal only meets bodies far beyond it.
+gunicorn (``production.ini``) hands the body over unread, so this is the only limit there.
 """
 
 from __future__ import annotations

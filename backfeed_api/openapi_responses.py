@@ -3,7 +3,7 @@
 cornice_swagger documents requests from the colander schemas, but knows nothing of what a
 view returns; it writes an ``UNDOCUMENTED RESPONSE`` default for every operation. This
 module replaces that with the statuses each operation can answer, and the schema of each
-body (the shapes of API.md), so that clients and conformance tests can check responses.
+body (the shapes of ``docs/api.rst``), so that clients and conformance tests can check responses.
 
 Objects stay open (``additionalProperties`` is not closed) because new fields may be added
 to the published shapes; every field they have today is required. The error document is

@@ -1,7 +1,8 @@
 """The JSON shapes of the published API, built for a whole page with a fixed number of queries.
 
-Shapes (see API.md): user, contribution (with its contributor and stats), evaluation (with
-its evaluator and contribution), collection, ledger entry. Numbers are plain floats, ids ints.
+Shapes (see ``docs/api.rst``): user, contribution (with its contributor and stats),
+evaluation (with its evaluator and contribution), collection, ledger entry. Numbers are
+plain floats, ids ints.
 """
 
 from __future__ import annotations

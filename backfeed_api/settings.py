@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 DATABASE_URL_VARIABLE = "BACKFEED_DATABASE_URL"
 CONTRACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-# waitress's own max_request_body_size in the shipped ini files and in ``backfeed serve``:
-# well above the application's limit, so that waitress's plain-text 413 only meets bodies
-# far beyond what the application would refuse in JSON.
+# waitress's own max_request_body_size in development.ini and in ``backfeed serve``: well
+# above the application's limit, so that waitress's plain-text 413 only meets bodies far
+# beyond what the application would refuse in JSON. (gunicorn sets no such limit.)
 SERVER_MAX_BODY_BYTES = 1024 * 1024
 WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 # An origin as browsers send it: scheme, host and an optional port, nothing else.

@@ -1,6 +1,6 @@
 """The floor: a trivial endpoint that the bench server adds to the service, not in the API.
 
-``POST /__bench__/floor`` runs one transaction through the same stack as a vote (waitress,
+``POST /__bench__/floor`` runs one transaction through the same stack as a vote (gunicorn,
 Pyramid, ``pyramid_tm``, ``request.dbsession``, the same pool): it locks a counter row with
 ``SELECT … FOR UPDATE``, as a vote locks its contract's row, and increments it. Every
 request locks the same row, so floor requests are serialised like votes on one contract. Its

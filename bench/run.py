@@ -85,7 +85,7 @@ def describe(options: argparse.Namespace, url: str, seeding: Seeding) -> str:
             f"command: {command(options)}",
             f"machine: {cpus} CPUs ({cpu_model()}), PostgreSQL {postgresql_version(url)}, "
             f"Python {platform.python_version()}",
-            f"server: waitress, {production_server('workers')} workers of "
+            f"server: gunicorn, {production_server('workers')} workers of "
             f"{production_server('threads')} threads (production.ini); "
             f"clients: {options.clients}",
             f"seeded {len(seeding.contracts)} contracts, {evaluations:,} evaluations in "

@@ -1,8 +1,8 @@
-"""The server under test: the service on ``waitress``, in a child process, as in production.
+"""The server under test: the service on gunicorn, in a child process, as in production.
 
 It is the service's own application (``egg:backfeed-api``) with the settings of
-``production.ini`` where they matter for speed: PostgreSQL, as many worker processes and
-waitress threads as ``production.ini`` sets, a connection pool of one connection per
+``production.ini`` where they matter for speed: PostgreSQL, gunicorn with as many worker
+processes and threads as ``production.ini`` sets, a connection pool of one connection per
 thread, logging at WARN.
 The Pyramid setting ``pyramid.includes = bench.floor`` adds the floor endpoint; requests
 carry stored admin tokens issued at seeding (``bench.seed``), looked up at every request as

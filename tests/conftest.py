@@ -4,10 +4,15 @@ Every API test runs on both databases (the ``backend`` parameter). PostgreSQL is
 on 127.0.0.1:5432 (``BACKFEED_TEST_DATABASE_URL`` to change it): with ``CI=true`` it must be
 there and its tests fail otherwise; elsewhere they are skipped with the reason shown. The
 same goes for Redis on 127.0.0.1:6379 (``BACKFEED_TEST_REDIS_URL``), for the rate limits.
+
+Under pytest-xdist each worker has a database of its own, named after the configured one
+and the worker (``test_gw0``, ``test_gw1``, …), created on the same server when missing:
+the tests empty their database whenever they like.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,15 +26,30 @@ from backfeed_api import main
 from backfeed_api.migrations import upgrade_database
 from backfeed_api.models import Base
 
-POSTGRESQL_URL = os.environ.get(
+CONFIGURED_URL = os.environ.get(
     "BACKFEED_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("BACKFEED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+MAINTENANCE_DATABASE = "postgres"
+"""The database every PostgreSQL server has, to connect to while creating another."""
+
+
+def worker_database_url(url: str, worker: str | None) -> str:
+    """The database of the xdist worker ``worker`` (``gw0``…): ``url``'s, suffixed with it;
+    ``url`` itself outside xdist."""
+    if not worker:
+        return url
+    parsed = sa.make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+POSTGRESQL_URL = worker_database_url(CONFIGURED_URL, os.environ.get("PYTEST_XDIST_WORKER"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Contracts every test app serves: the shipped kinds, plus the instances the reference
-# scenarios of PROTOCOL.md need (scenario 2 rewards evaluators with tokens, 4 burns).
+# scenarios need (scenario 2 rewards evaluators with tokens, 4 burns).
 TEST_CONTRACTS = {
     "backfeed.contracts": "example dmag whitepaper1 rewarded:example burning:example",
     "backfeed.contract.rewarded.reward_tokens_to_evaluators": "true",
@@ -93,10 +113,28 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def postgresql_available(url: str = POSTGRESQL_URL) -> str | None:
-    """None when the server answers, else why not."""
+def create_database(url: str) -> None:
+    """Create the database of ``url`` on its server unless it exists."""
+    name = sa.make_url(url).database
+    maintenance = sa.make_url(url).set(database=MAINTENANCE_DATABASE)
+    engine = sa.create_engine(maintenance, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     try:
-        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            query = sa.text("SELECT 1 FROM pg_database WHERE datname = :name")
+            if connection.scalar(query, {"name": name}) is None:
+                quoted = connection.dialect.identifier_preparer.quote(name)
+                connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    finally:
+        engine.dispose()
+
+
+@functools.cache
+def postgresql_available(url: str = POSTGRESQL_URL) -> str | None:
+    """None when the server answers and the database is there (created if it was missing),
+    else why not. Asked once per URL and session."""
+    try:
+        create_database(url)
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
         engine.dispose()

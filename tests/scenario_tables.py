@@ -1,4 +1,5 @@
-"""Reference tables of PROTOCOL.md that both the engine's tests and the HTTP tests check."""
+"""Tables of the reference scenarios that both the engine's tests and the HTTP tests check
+(scenarios 1 and 3 are worked through in ``docs/protocol.rst``)."""
 
 SCENARIO_4_VOTES = [
     (1, "C1", 1),

@@ -5,7 +5,7 @@ the database keeps only its SHA-256, which is enough for a secret of that entrop
 or slow hash is needed: nobody can guess 256 random bits) and lets a request find its token
 by an index lookup, so no comparison of secrets happens in Python at all.
 
-A password, chosen by a person, is hashed with scrypt (memory-hard: 16 MiB and about 50 ms a
+A password, chosen by a person, is hashed with scrypt (memory-hard: 16 MiB, and slow, a
 try with the parameters below) and a random salt, stored as one self-describing string
 ``scrypt$<n>$<r>$<p>$<salt>$<hash>`` so that the parameters can be raised later without
 invalidating the hashes already stored.

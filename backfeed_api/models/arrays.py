@@ -2,9 +2,9 @@
 PostgreSQL's binary array format, built by numpy in one pass.
 
 psycopg would otherwise adapt a list element by element, and text (``{1.5,2.5}``) needs a
-``repr`` per float: about a microsecond per element either way, which a vote rewarding
-thousands of earlier voters pays for each of its three arrays. The binary form is also exact
-by construction. Every PostgreSQL connection of the service's engine knows them
+``repr`` per float: Python work per element either way, which a vote rewarding thousands of
+earlier voters pays for each of its three arrays. The binary form is also exact by
+construction. Every PostgreSQL connection of the service's engine knows them
 (:func:`register_arrays`, called by ``models.session.get_engine``).
 """
 

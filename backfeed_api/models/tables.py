@@ -135,8 +135,8 @@ class LedgerEntry(Base):
     The ledger is append-only and written only by the statements that change balances,
     from the very user rows they update (``UPDATE … RETURNING``), in the same transaction:
     its ``user_id`` and ``contract_id`` cannot name a missing row. They carry no foreign key,
-    whose check would run once per entry: with thousands of entries per vote it was a third
-    of the cost of rewarding the earlier voters. ``backfeed check`` audits the ledger.
+    whose check would run once per entry: with thousands of entries per vote it was a large
+    share of the cost of rewarding the earlier voters. ``backfeed check`` audits the ledger.
     """
 
     __tablename__ = "ledger"

@@ -106,7 +106,7 @@ DEV_TOKEN = "dev-admin-token"
 ANONYMOUS = {"service", "error-no-token", "login", "error-login"}
 """The examples sent without a token: the reads are public, logging in needs none."""
 
-# The reference numbers of scenario 1 (PROTOCOL.md), also quoted in the quick start.
+# The reference numbers of scenario 1 (docs/protocol.rst), also quoted in the quick start.
 EXPECTED = {
     ("bonnie", "reputation"): 99.90692517849118,
     ("ann", "tokens"): 54.45454545454545,

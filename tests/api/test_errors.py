@@ -1,5 +1,5 @@
-"""Every error path of API.md: the exact status, Cornice's JSON error shape, no HTML, no leak,
-and a database left exactly as it was."""
+"""Every error path of the API (``docs/api.rst``): the exact status, Cornice's JSON error
+shape, no HTML, no leak, and a database left exactly as it was."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ ANN_REWARD = 54.45454545454545 - 9, 14.545454545454545 - 10  # tokens, reputatio
 
 @pytest.fixture
 def scenario_one(api) -> dict[str, int]:
-    """Scenario 1 of PROTOCOL.md: Ann's article, Bonnie's vote; the ids involved."""
+    """Reference scenario 1 (docs/protocol.rst): Ann's article, Bonnie's vote; the ids involved."""
     ann = api.user(reputation=10, tokens=10)["id"]
     bonnie = api.user(reputation=100, tokens=99)["id"]
     article = api.contribution(ann, type="article")["id"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import jsonschema_rs
 import pytest
+from schemathesis.specs.openapi import definitions
 
 from .conftest import Served
 
@@ -60,8 +62,6 @@ def body_schema(document: dict, path: str) -> dict:
 
 
 def test_is_a_valid_swagger_2_document(document):
-    definitions = pytest.importorskip("schemathesis.specs.openapi.definitions")
-    jsonschema_rs = pytest.importorskip("jsonschema_rs")
     validator = jsonschema_rs.Draft4Validator(definitions.SWAGGER_20)
     errors = [error.message for error in validator.iter_errors(document)]
     assert errors == []

@@ -1,4 +1,5 @@
-"""Reference scenarios 2, 3 and 4 of PROTOCOL.md through HTTP (scenario 1: test_smoke.py)."""
+"""Reference scenarios 2, 3 and 4 through HTTP (scenario 1: test_smoke.py; their tables:
+``tests/scenario_tables.py``, scenario 3 worked in ``docs/protocol.rst``)."""
 
 from __future__ import annotations
 

@@ -21,14 +21,12 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
     response_headers_conformance,
@@ -36,8 +34,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from ..conftest import issue_token  # noqa: E402
-from .conftest import Served, bearer  # noqa: E402
+from ..conftest import issue_token
+from .conftest import Served, bearer
 
 EXAMPLES = 25
 SAM_PASSWORD = "a long secret of his"

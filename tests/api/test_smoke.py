@@ -1,4 +1,4 @@
-"""Scenario 1 of PROTOCOL.md through HTTP, on each database."""
+"""Reference scenario 1 (``docs/protocol.rst``) through HTTP, on each database."""
 
 import math
 

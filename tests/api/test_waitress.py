@@ -1,5 +1,7 @@
-"""Oversized and chunked bodies through a real waitress server, configured as the shipped
-ini files configure it: what a client on the network gets, not what WebTest sends."""
+"""Oversized and chunked bodies through a real waitress server, configured as
+``development.ini`` and ``backfeed serve`` configure it: what a client on the network gets,
+not what WebTest sends. (gunicorn, which serves ``production.ini``:
+``tests/concurrency/test_production_http.py``.)"""
 
 from __future__ import annotations
 

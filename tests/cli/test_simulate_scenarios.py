@@ -1,4 +1,5 @@
-"""``backfeed simulate`` on the shipped scenario files reproduces PROTOCOL.md's numbers."""
+"""``backfeed simulate`` on the shipped scenario files reproduces the reference
+scenarios' numbers (``tests/scenario_tables.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from .conftest import BACKFEED, SCENARIOS, Runner, final_balances
 
-# PROTOCOL.md, scenario 4: reputation of users 1-5 and tokens of users 2 and 3 after votes 1-10.
+# Reference scenario 4: reputation of users 1-5 and tokens of users 2 and 3 after votes 1-10.
 SCENARIO_4 = """
 19.7788854382 20 20 20 20 49 49
 19.7788854382 19.8525613977 20 20 20 49 49

@@ -3,8 +3,9 @@
 - :func:`scratch_database`: a PostgreSQL database of its own, created and dropped again;
 - :func:`write_ini`: a settings file shaped like ``production.ini`` for one server, with a
   development admin token that :func:`admin_session` sends;
-- :class:`Server`: ``pserve`` in a child process on 127.0.0.1, started, waited for, killed
-  (``SIGKILL``) and restarted on the same port, and stopped by its own PID;
+- :class:`Server`: ``pserve`` (gunicorn, as ``production.ini`` serves) in a child process on
+  127.0.0.1, started, waited for, killed (``SIGKILL``) and restarted on the same port, and
+  stopped by its own PID;
 - :func:`backfeed`: the ``backfeed`` command (``initdb``, ``check``) as a child process.
 
 Every wait here is bounded in time; nothing listens anywhere but 127.0.0.1.
@@ -41,6 +42,7 @@ INI_TEMPLATE = """\
 # Written by tests/concurrency/servers.py: production.ini, on 127.0.0.1 and a scratch database.
 [app:main]
 use = egg:backfeed-api
+filter-with = proxy
 
 sqlalchemy.url = {url}
 sqlalchemy.pool_size = {pool_size}
@@ -57,14 +59,21 @@ pyramid.debug_notfound = false
 pyramid.debug_routematch = false
 pyramid.default_locale_name = en
 
+[filter:proxy]
+use = egg:backfeed-api#proxy
+trusted_proxy = {host}
+trusted_proxy_headers = x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port
+clear_untrusted_proxy_headers = yes
+
 [server:main]
-use = egg:backfeed-api
-listen = {host}:{port}
+use = egg:gunicorn#main
+config = python:backfeed_api.gunicorn_conf
+bind = {host}:{port}
 workers = {workers}
 threads = {threads}
 
 [loggers]
-keys = root, backfeed_api, sqlalchemy
+keys = root, backfeed_api, sqlalchemy, gunicorn
 
 [handlers]
 keys = console
@@ -85,6 +94,11 @@ qualname = backfeed_api
 level = WARN
 handlers =
 qualname = sqlalchemy.engine
+
+[logger_gunicorn]
+level = INFO
+handlers =
+qualname = gunicorn.error
 
 [handler_console]
 class = StreamHandler
@@ -242,6 +256,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=child_environment(),
+                start_new_session=True,  # a process group of its own: see kill()
             )
         self.starts += 1
 
@@ -259,10 +274,11 @@ class Server:
         raise ServerError(f"{self.url} did not answer within {timeout} s:\n{self.log_tail()}")
 
     def kill(self) -> None:
-        """``kill -9`` the process, mid-whatever it is doing, and reap it."""
+        """``kill -9`` the server, mid-whatever it is doing: the master and its workers (its
+        process group), as a crash of the machine's server would; then reap it."""
         if not self.running:
             return
-        os.kill(self.process.pid, signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT)
 
     def stop(self) -> None:

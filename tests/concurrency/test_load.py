@@ -1,6 +1,6 @@
 """Real servers on one database under 16 concurrent writers: nothing lost, nothing counted
-twice. Two servers of one process each, and one server of two worker processes
-(``backfeed_api.workers``).
+twice. Two servers of one worker process each, and one server of two worker processes
+(gunicorn, as ``production.ini`` serves).
 
 16 client threads each send 200 mixed writes, alternating between the two servers, on two
 contracts: users (some referred), contributions, votes spread out and votes piled on a few

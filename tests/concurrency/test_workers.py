@@ -1,7 +1,9 @@
-"""A server of several worker processes (``workers`` in ``[server:main]``): the parent keeps
-that many alive, replaces one that dies, stops them all on SIGTERM, and they do not outlive
-it even when it is killed. (Their writes are checked under load in ``test_load.py``; the
-runner's settings, without servers, in ``tests/api/test_server_runner.py``.)
+"""gunicorn serving as ``production.ini`` has it serve, with several workers (``workers`` in
+``[server:main]``): the master says where it listens, keeps that many workers alive,
+replaces one that dies, stops them all on SIGTERM, and they do not outlive it even when it
+is killed; request bodies are refused in the application's JSON; the proxy's headers are
+believed. (Their writes are checked under load in ``test_load.py``; the hooks, without
+servers, in ``tests/api/test_gunicorn_conf.py``.)
 """
 
 from __future__ import annotations
@@ -83,7 +85,12 @@ def test_a_dead_worker_is_replaced_and_the_others_serve_meanwhile(server) -> Non
     assert eventually(lambda: len(children(server.pid)) == WORKERS)
     assert victim not in children(server.pid)
     assert answers(server) == [201] * 20
-    assert f"worker {victim} exited (signal SIGKILL); replacing it" in server.log_text()
+    assert f"Worker (pid:{victim}) was sent SIGKILL!" in server.log_text()
+
+
+def test_the_master_says_where_it_listens(server) -> None:
+    assert f"Listening at: {server.url} ({server.pid})" in server.log_text()
+    assert "Using worker: gthread" in server.log_text()
 
 
 def test_sigterm_stops_every_worker_and_frees_the_port(server) -> None:
@@ -97,7 +104,8 @@ def test_sigterm_stops_every_worker_and_frees_the_port(server) -> None:
 
 def test_workers_exit_when_the_parent_is_killed(server) -> None:
     workers = children(server.pid)
-    server.kill()  # SIGKILL to the parent alone: it cannot tell its workers
+    os.kill(server.pid, signal.SIGKILL)  # to the master alone: it cannot tell its workers
+    server.process.wait(timeout=STOP_TIMEOUT)
     assert eventually(lambda: not any(alive(pid) for pid in workers), STOP_TIMEOUT)
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/", timeout=TIMEOUT)

@@ -1,4 +1,5 @@
-"""A slow, scalar re-implementation of PROTOCOL.md, used to check the vectorised engine.
+"""A slow, scalar re-implementation of the protocol (``docs/protocol.rst``), used to check
+the vectorised engine.
 
 Everything here is written straight from the page, one user at a time, with plain Python
 loops, lists and dicts and no numpy, so that it can be read side by side with the spec. It
@@ -99,7 +100,7 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         },
     },
 }
-"""The parameter tables of PROTOCOL.md; ``rules`` says which evaluation section applies."""
+"""The parameter tables of the protocol; ``rules`` says which evaluation section applies."""
 
 
 @dataclass
@@ -156,7 +157,7 @@ def _is_id(value: Any, count: int) -> bool:
 
 
 class Oracle:
-    """One contract's community, following PROTOCOL.md literally. Ids start at 1."""
+    """One contract's community, following the protocol literally. Ids start at 1."""
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""The reference scenarios of PROTOCOL.md, replayed through :class:`protocol.Simulation`.
+"""The reference scenarios (``tests/scenario_tables.py``), replayed through
+:class:`protocol.Simulation`.
 
 Each scenario is stated in the spec with the precision it must hold to: scenarios 1 and 4 to
 1e-9, scenario 2 to 4 decimals, scenario 3 exactly (no reputation changes).

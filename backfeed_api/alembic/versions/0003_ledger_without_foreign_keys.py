@@ -1,4 +1,4 @@
-"""ledger without foreign keys: their per-entry check doubled the cost of a vote's rewards
+"""ledger without foreign keys: their per-entry check weighed on every vote's rewards
 
 Revision ID: 0003
 Revises: 0002
