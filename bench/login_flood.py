@@ -1,8 +1,9 @@
 """``python -m bench.login_flood``: what a flood of logins does to everyone else's requests,
 with the rate limits off and on, in one run.
 
-It serves a scratch PostgreSQL database (next to ``BACKFEED_TEST_DATABASE_URL``) with the
-service's own server runner, in ``production.ini``'s workers and threads, twice: with
+It serves a scratch PostgreSQL database (next to ``BACKFEED_BENCH_DATABASE_URL``, else
+``BACKFEED_TEST_DATABASE_URL``) with the service's own server runner, in
+``production.ini``'s workers and threads, twice: with
 ``backfeed.rate_limits = false``, then with the default limits counted in Redis
 (``BACKFEED_BENCH_REDIS_URL``, ``redis://127.0.0.1:6379/0`` by default, under a key prefix
 of this run). Against each, a probe reads ``GET /example`` with the admin token every
@@ -41,8 +42,8 @@ from tests.concurrency.servers import (  # noqa: E402  (after the filter: Pyrami
     scratch_database,
     write_ini,
 )
-from tests.conftest import POSTGRESQL_URL  # noqa: E402
 
+from .run import DATABASE_URL  # noqa: E402
 from .server import production_server  # noqa: E402
 
 FLOODERS = 16
@@ -50,7 +51,7 @@ PROBE_INTERVAL = 0.05
 MAX_REQUESTS = 100_000
 """The most requests one client sends in a phase, whatever its duration."""
 TIMEOUT = 60.0
-USERNAME, PASSWORD = "flood", "a password long enough for the flood"
+USERNAME, PASSWORD = "flood", "a long passphrase nobody guesses"
 
 
 def request(
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"backfeed_login_flood_{os.getpid()}"
     with (
         tempfile.TemporaryDirectory(prefix="backfeed-flood-") as folder,
-        scratch_database(POSTGRESQL_URL, name) as url,
+        scratch_database(DATABASE_URL, name) as url,
         ProcessPoolExecutor(FLOODERS) as pool,
     ):
         directory = Path(folder)
