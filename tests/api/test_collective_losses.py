@@ -139,23 +139,29 @@ def join(twin: Twin, reputation: float) -> None:
     twin.record("user", twin.users[-1], before)
 
 
+def contribute(twin: Twin, author: int) -> None:
+    """A new contribution by the ``author``-th user."""
+    before = twin.balances()
+    created = twin.api.contribution(twin.users[author], twin.contract)["id"]
+    twin.simulation.create_contribution(author + 1)
+    twin.contributions.append((created, author))
+    twin.record("contribution", created, before)
+
+
 def play(twin: Twin, rng: random.Random, clock: Clock, users: int, votes: int) -> None:
-    """Users with random reputation, contributions, then votes and re-votes, and a newcomer
-    with less reputation every 8 votes; a request the simulation refuses must be refused by
-    the API too."""
+    """Users with random reputation, contributions, then votes and re-votes, a newcomer with
+    less reputation every 8 votes and a contribution of the latest every 16; a request the
+    simulation refuses must be refused by the API too."""
     for _ in range(users):
         join(twin, round(rng.uniform(5, 40), 6))
     for _ in range(5):
-        author = rng.randrange(users)
-        before = twin.balances()
-        created = twin.api.contribution(twin.users[author], twin.contract)["id"]
-        twin.simulation.create_contribution(author + 1)
-        twin.contributions.append((created, author))
-        twin.record("contribution", created, before)
+        contribute(twin, rng.randrange(users))
     for turn in range(votes):
         clock.advance(seconds=1)
         if turn % 8 == 7:
             join(twin, round(rng.uniform(1, 15), 6))
+        if turn % 16 == 15:  # a fee paid under a scale that is no longer 1
+            contribute(twin, len(twin.users) - 1)
         number = rng.randrange(len(twin.contributions))
         api_contribution, author = twin.contributions[number]
         voter = rng.choice([u for u in range(len(twin.users)) if u != author])  # no self-vote
