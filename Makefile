@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format docs bench bench-quick bench-engine clean
+.PHONY: install run test lint format docs bench bench-quick bench-engine bench-non-voters clean
 
 $(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# A whitepaper1 vote in a community of 1,000 users and of 100,000 (docs/performance.rst).
+bench-non-voters: $(STAMP)
+	$(BIN)/python -m bench.non_voters
 
 # The scoring engine alone, in memory.
 bench-engine: $(STAMP)

@@ -61,11 +61,12 @@ class Presenter:
     def user(self, user: User) -> dict:
         """One user with its normalised reputation."""
         total = self.total_reputation
+        reputation = user.balance
         data = {
             "id": user.id,
             "tokens": user.tokens,
-            "reputation": user.reputation,
-            "reputation_normalized": user.reputation / total if user.reputation and total else 0.0,
+            "reputation": reputation,
+            "reputation_normalized": reputation / total if reputation and total else 0.0,
             "total_reputation": total,
             "created_at": iso(user.created_at),
         }
@@ -91,7 +92,9 @@ class Presenter:
         voted reputation per contribution and value is given."""
         contributors = self._load_users({c.contributor_id for c in contributions})
         if voted is None:
-            voted = voted_reputation(self.session, [c.id for c in contributions])
+            voted = voted_reputation(
+                self.session, self.contract.row_id, [c.id for c in contributions]
+            )
         return [
             self._contribution(c, contributors[c.contributor_id], voted[c.id])
             for c in contributions

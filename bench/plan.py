@@ -1,6 +1,7 @@
 """What the suite measures, at full and at quick size, and the contracts that needs.
 
-Every contract is of kind ``example``. A contract's seeded contributions come in groups; the
+Every contract of the suite is of kind ``example`` (:data:`KIND`); other benchmarks seed
+other kinds with the same plans. A contract's seeded contributions come in groups; the
 contributions of a group each carry the same number of earlier voters (``k``), so that an
 evaluation latency cell can vote on contributions with exactly the ``k`` it measures.
 """
@@ -32,6 +33,8 @@ class ContractPlan:
     groups: tuple[Group, ...]
     up_share: float = 1.0
     """Share of the seeded votes with value 1; votes of the latency contracts are all 1."""
+    kind: str = KIND
+    """The contract kind."""
 
     @property
     def contributions(self) -> int:

@@ -73,9 +73,17 @@ def command(options: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def describe_machine(url: str) -> str:
+    """The line saying what the run ran on: CPUs, PostgreSQL at ``url``, Python."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"machine: {cpus} CPUs ({cpu_model()}), PostgreSQL {postgresql_version(url)}, "
+        f"Python {platform.python_version()}"
+    )
+
+
 def describe(options: argparse.Namespace, url: str, seeding: Seeding) -> str:
     """The lines above the table: the command, the machine, the software and the seeding."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     evaluations = sum(c.plan.evaluations for c in seeding.contracts.values())
     largest = max(seeding.contracts.values(), key=lambda c: (c.plan.evaluations, c.seconds))
     return "\n".join(
@@ -83,8 +91,7 @@ def describe(options: argparse.Namespace, url: str, seeding: Seeding) -> str:
             f"backfeed-api benchmark, {'quick' if options.quick else 'full'} run, "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"command: {command(options)}",
-            f"machine: {cpus} CPUs ({cpu_model()}), PostgreSQL {postgresql_version(url)}, "
-            f"Python {platform.python_version()}",
+            describe_machine(url),
             f"server: gunicorn, {production_server('workers')} workers of "
             f"{production_server('threads')} threads (production.ini); "
             f"clients: {options.clients}",
@@ -143,7 +150,7 @@ def run(options: argparse.Namespace) -> int:
         seeding = seed(url, plans)
         progress(f"seeded in {seeding.seconds:.1f} s; starting the server")
         with (
-            serving(url, [plan.name for plan in plans], Path(directory)) as server,
+            serving(url, plans, Path(directory)) as server,
             Clients(options.clients, max(sizes.clients)) as clients,
         ):
             address = ("127.0.0.1", server.port)

@@ -3,11 +3,10 @@
 Each table is filled by one ``INSERT … SELECT`` over ``generate_series`` on the server, so
 a million evaluations take seconds. What is stored is a state the API could have produced:
 
-- users of kind ``example`` with opening reputation between 1 and 100 and the kind's
+- users (of kind ``example`` in the suite) with opening reputation between 1 and 100 and the kind's
   initial tokens, each with its opening ledger entry (a user created with explicit balances);
 - contributions of the default type, round-robin over the users, each paying the type's fee
-  with its ledger entry, ``token_fund`` at the type's fund (``example`` does not reward
-  evaluators with tokens, so it never moves);
+  with its ledger entry, ``token_fund`` at the type's fund (no seeded vote moves it);
 - active evaluations, unique per (contribution, evaluator);
 - the contract row's counters, ``action_count`` and totals equal to what its rows sum to, and
   every row's ``seq`` and ``created_at`` in one commit order (one action a second, ending
@@ -37,7 +36,7 @@ from backfeed_api.migrations import upgrade_database
 from backfeed_api.models import get_session_factory
 
 from .floor import create_floor_table
-from .plan import KIND, ContractPlan
+from .plan import ContractPlan
 
 STRIDE = 7919
 """Contribution ``j``'s ``t``-th voter is user ``(j * STRIDE + t) mod users`` of its contract:
@@ -171,11 +170,16 @@ class SeededContract:
         return sum(g.contributions for g in self.plan.groups[:group])
 
 
+def contract_setting(plans: Sequence[ContractPlan]) -> str:
+    """The ``backfeed.contracts`` setting that serves the contracts of ``plans``."""
+    return " ".join(f"{plan.name}:{plan.kind}" for plan in plans)
+
+
 def create_schema(engine: sa.Engine, plans: Sequence[ContractPlan]) -> dict[str, int]:
     """The schema (the service's own migrations), the contract rows and the floor's table;
     return each contract's row id."""
     upgrade_database(engine)
-    settings = {"backfeed.contracts": " ".join(f"{plan.name}:{KIND}" for plan in plans)}
+    settings = {"backfeed.contracts": contract_setting(plans)}
     with get_session_factory(engine)() as session, session.begin():
         catalog = load_catalog(session, settings)
         create_floor_table(session.connection())
@@ -211,7 +215,7 @@ def seed_contract(
     now: datetime,
 ) -> None:
     """Insert one contract's users, contributions, evaluations and ledger, and its totals."""
-    rules = protocol.create_contract(KIND)
+    rules = protocol.create_contract(plan.kind)
     kind = rules.contribution_type()
     tokens = rules.params.user_initial_tokens
     if plan.contributions > plan.users * (tokens // kind.fee):

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import configparser
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.concurrency.servers import Server, free_port, write_ini
 
-from .plan import KIND
+from .plan import ContractPlan
+from .seed import contract_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_INI = ROOT / "production.ini"
@@ -38,15 +39,15 @@ SETTINGS = {"pyramid.includes": "bench.floor"}
 
 
 @contextmanager
-def serving(url: str, contracts: list[str], directory: Path) -> Iterator[Server]:
-    """Serve ``contracts`` (of the bench's kind) from the database at ``url`` until the block
-    ends; the settings file and the server's log go to ``directory``."""
+def serving(url: str, plans: Sequence[ContractPlan], directory: Path) -> Iterator[Server]:
+    """Serve the contracts of ``plans`` from the database at ``url`` until the block ends;
+    the settings file and the server's log go to ``directory``."""
     port = free_port()
     ini = write_ini(
         directory / "bench.ini",
         url,
         port,
-        " ".join(f"{name}:{KIND}" for name in contracts),
+        contract_setting(plans),
         threads=production_server("threads"),
         workers=production_server("workers"),
         settings=SETTINGS,

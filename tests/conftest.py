@@ -144,7 +144,7 @@ def postgresql_available(url: str = POSTGRESQL_URL) -> str | None:
 
 
 def reset_database(engine: sa.Engine) -> None:
-    """Empty every table, restart ids, and zero the contract rows' totals."""
+    """Empty every table, restart ids, and reset the contract rows' totals and scales."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "contracts"]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -155,7 +155,8 @@ def reset_database(engine: sa.Engine) -> None:
         connection.execute(
             sa.text(
                 "UPDATE contracts SET total_reputation = 0, total_tokens = 0, user_count = 0,"
-                " contribution_count = 0, evaluation_count = 0, action_count = 0"
+                " contribution_count = 0, evaluation_count = 0, action_count = 0,"
+                " reputation_scale = 1, scale_exponent = 0"
             )
         )
 

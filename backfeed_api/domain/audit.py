@@ -1,8 +1,10 @@
 """Auditing a contract's books: the invariants that must hold after any history.
 
 (a) the stored total reputation (and tokens) equals the sum over the users;
-(b) each user's balances equal the sum of its ledger entries (its opening balances are the
-    first entry);
+(b) each user's balances equal the sum of the changes of its history: its ledger entries
+    (its opening balances are the first one) and its shares of the collective losses,
+    derived from them as its history derives them (:mod:`.history`); and the collective
+    losses, as recorded, add up to the users' shares of them;
 (c) replaying the committed actions, in commit order, through the in-memory simulator
     reproduces every balance, ``max_score`` and ``token_fund``;
 (d) nobody has two active votes on one contribution; no balance is NaN; no reputation is
@@ -21,6 +23,7 @@ from protocol import Simulation
 
 from ..catalog import ServedContract
 from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from .history import loss_changes
 
 RELATIVE = 1e-9
 ABSOLUTE = 1e-9
@@ -69,7 +72,7 @@ def audit(session: Session, contract: ServedContract) -> list[Finding]:
         .order_by(User.seq)
     ).all()
     ids = [u.id for u in users]
-    reputation = np.array([u.reputation for u in users], dtype=np.float64)
+    reputation = np.array([u.reputation for u in users], dtype=np.float64) * row.reputation_scale
     tokens = np.array([u.tokens for u in users], dtype=np.float64)
     findings: list[Finding] = []
 
@@ -96,10 +99,25 @@ def audit(session: Session, contract: ServedContract) -> list[Finding]:
             .group_by(LedgerEntry.user_id)
         )
     }
-    ledger_rep = np.array([sums.get(i, (0.0, 0.0))[0] for i in ids], dtype=np.float64)
+    losses = loss_changes(session, row.id)
+    ledger_rep = np.array(
+        [sums.get(i, (0.0, 0.0))[0] + losses.get(i, 0.0) for i in ids], dtype=np.float64
+    )
     ledger_tok = np.array([sums.get(i, (0.0, 0.0))[1] for i in ids], dtype=np.float64)
     findings += _mismatches(name, "b", "reputation (ledger) of user", ids, reputation, ledger_rep)
     findings += _mismatches(name, "b", "tokens (ledger) of user", ids, tokens, ledger_tok)
+    collective = sums.get(None, (0.0, 0.0))[0]
+    derived = sum(losses.values())
+    scale = max(abs(collective), abs(derived), abs(row.total_reputation))
+    if abs(collective - derived) > RELATIVE * scale + ABSOLUTE:
+        findings.append(
+            Finding(
+                name,
+                "b",
+                f"the collective losses add up to {collective!r}, the users' shares of them "
+                f"to {derived!r}",
+            )
+        )
 
     # (c) replay
     findings += _replay(session, contract, ids, reputation, tokens)

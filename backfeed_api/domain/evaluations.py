@@ -36,7 +36,9 @@ from ..catalog import ServedContract
 from ..models import Contribution, Evaluation, User
 from .contributions import unknown_contribution
 from .locking import lock_contract_row
-from .vote_store import VoteWrite, non_voters, store_vote
+from .losses import NonVoterLoss, non_voters
+from .scale import Scale
+from .vote_store import StoredVote, VoteWrite, store_vote
 
 USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
@@ -61,11 +63,11 @@ class VoteOutcome:
     total_reputation: float
 
 
-def _party(row) -> Party:
+def _party(row, scale: float) -> Party:
     """A user row of :func:`_parties` as the engine sees a single participant."""
     return Party(
         id=row.id,
-        reputation=row.reputation,
+        reputation=row.reputation * scale,
         tokens=row.tokens,
         referrer_id=NO_USER if row.referrer_id is None else row.referrer_id,
         created_at=row.created_at.replace(tzinfo=UTC).timestamp(),
@@ -223,12 +225,16 @@ def evaluate(
     )
     if not effects.recorded:
         standing = session.get(Evaluation, ballot.own.evaluation_id)
-        users = {user_id: _user(row, {}) for user_id, row in ballot.named.items()}
+        scale = ballot.contract.reputation_scale
+        users = {user_id: _user(row, {}, scale) for user_id, row in ballot.named.items()}
         contribution = Contribution(**ballot.contribution._mapping)
         total = ballot.contract.total_reputation
         return VoteOutcome(standing, False, contribution, users, voted, total)
-    evaluation, contribution, total, balances = _record(session, ballot, effects, now)
-    users = {user_id: _user(row, balances) for user_id, row in ballot.named.items()}
+    evaluation, contribution, total, stored = _record(session, ballot, effects, now)
+    users = {
+        user_id: _user(row, stored.balances, stored.scale.value)
+        for user_id, row in ballot.named.items()
+    }
     return VoteOutcome(evaluation, True, contribution, users, voted, total)
 
 
@@ -260,42 +266,67 @@ def _read_ballot(
     kind = rules.contribution_type(contribution.type)
     value = rules.check_value(kind, value)
     columns = list(zip(*others, strict=True)) if others else [()] * 7
-    non_voter_reputation = 0.0
-    if rules.needs_non_voter_reputation:
-        non_voter_reputation = session.scalar(
-            select(func.coalesce(func.sum(User.reputation), 0.0)).where(
-                non_voters(row.id, contribution.id, evaluator_id)
-            )
-        )
+    scale = row.reputation_scale
+    evaluator = _party(named[evaluator_id], scale)
+    voters = Voters.of(
+        ids=columns[0],
+        reputations=np.asarray(columns[1], np.float64) * scale,
+        values=columns[6],
+        referrer_ids=[NO_USER if r is None else r for r in columns[3]],
+        created_at=_epoch_seconds(columns[4]),
+    )
     state = EvaluationState(
         contribution_type=kind,
         max_score=contribution.max_score,
         token_fund=contribution.token_fund,
-        evaluator=_party(named[evaluator_id]),
-        contributor=_party(named[contribution.contributor_id]),
+        evaluator=evaluator,
+        contributor=_party(named[contribution.contributor_id], scale),
         value=value,
         previous_value=None if own is None else own.value,
-        voters=Voters.of(
-            ids=columns[0],
-            reputations=columns[1],
-            values=columns[6],
-            referrer_ids=[NO_USER if r is None else r for r in columns[3]],
-            created_at=_epoch_seconds(columns[4]),
-        ),
+        voters=voters,
         total_reputation=row.total_reputation,
         now=now.timestamp(),
-        non_voter_reputation=float(non_voter_reputation),
+        non_voter_reputation=(
+            _non_voter_reputation(session, row, contribution.id, voters, evaluator)
+            if rules.needs_non_voter_reputation
+            else 0.0
+        ),
     )
     return _Ballot(row, contribution, named, own, state)
 
 
+ROUNDING = 2.0**-32
+"""A share of the contract's total reputation below which its total less the voters' may be
+rounding, not reputation."""
+
+
+def _non_voter_reputation(
+    session: Session, row: Row, contribution_id: int, voters: Voters, evaluator: Party
+) -> float:
+    """The reputation of the users with no active vote on the contribution, the evaluator
+    left out: the contract's total less the voters', which the vote has read anyway, rather
+    than a sum over the community. Where the voters hold all but a :data:`ROUNDING` share of
+    the total, that difference may be rounding alone, so the users' own sum is read: non-
+    voters with nothing left lose nothing."""
+    total = row.total_reputation
+    rest = total - float(voters.reputations.sum()) - evaluator.reputation
+    if rest > ROUNDING * total:
+        return rest
+    stored = session.scalar(
+        select(func.coalesce(func.sum(User.reputation), 0.0)).where(
+            non_voters(row.id, contribution_id, evaluator.id)
+        )
+    )
+    return float(stored) * row.reputation_scale
+
+
 def _record(
     session: Session, ballot: _Ballot, effects: EvaluationEffects, now: datetime
-) -> tuple[Evaluation, Contribution, float, dict[int, tuple[float, float]]]:
+) -> tuple[Evaluation, Contribution, float, StoredVote]:
     """Store the vote and its effects. Returns the new evaluation, the contribution and the
-    contract's total reputation as they are now, and the named users' balances that
-    changed."""
-    row, contribution, own = ballot.contract, ballot.contribution, ballot.own
+    contract's total reputation as they are now, and what storing it returned (the named
+    users' balances that changed, the contract's scale)."""
+    row, contribution, own, state = ballot.contract, ballot.contribution, ballot.own, ballot.state
     write = VoteWrite(
         evaluation={
             "contract_id": row.id,
@@ -309,7 +340,8 @@ def _record(
         },
         replaced_id=None if own is None else own.evaluation_id,
         changes=effects.changes,
-        non_voter_factor=effects.non_voter_factor,
+        loss=_loss(contribution.id, state, effects),
+        scale=Scale(row.reputation_scale, row.scale_exponent),
         contract_values=_contract_after(row, effects, new_voter=own is None),
         contribution_values={"max_score": effects.max_score, "token_fund": effects.token_fund},
         watched=tuple(ballot.named),
@@ -318,7 +350,23 @@ def _record(
     evaluation = Evaluation(id=stored.evaluation_id, **write.evaluation)
     contribution = Contribution(**{**contribution._mapping, **write.contribution_values})
     total = write.contract_values["total_reputation"]
-    return evaluation, contribution, total, stored.balances
+    return evaluation, contribution, total, stored
+
+
+def _loss(
+    contribution_id: int, state: EvaluationState, effects: EvaluationEffects
+) -> NonVoterLoss | None:
+    """The effects' loss of every non-voter of the contribution, if any; it spares the
+    evaluator and the other voters."""
+    if effects.non_voter_factor is None:
+        return None
+    return NonVoterLoss(
+        contribution_id=contribution_id,
+        factor=effects.non_voter_factor,
+        delta=effects.non_voter_delta,
+        remaining=state.non_voter_reputation + effects.non_voter_delta,
+        spared=np.append(state.voters.ids, state.evaluator.id),
+    )
 
 
 def _contract_after(row: Row, effects: EvaluationEffects, *, new_voter: bool) -> dict:
@@ -335,13 +383,15 @@ def _contract_after(row: Row, effects: EvaluationEffects, *, new_voter: bool) ->
     }
 
 
-def _user(row, balances: dict[int, tuple[float, float]]) -> User:
+def _user(row, balances: dict[int, tuple[float, float]], scale: float) -> User:
     """A user of :func:`_parties` with its balances after the vote (unchanged when absent
-    from ``balances``), to be shown in the answer."""
+    from ``balances``; reputation as stored, in units of the contract's ``scale`` after the
+    vote), to be shown in the answer."""
     reputation, tokens = balances.get(row.id, (row.reputation, row.tokens))
     return User(
         id=row.id,
         reputation=reputation,
+        reputation_scale=scale,
         tokens=tokens,
         referrer_id=row.referrer_id,
         created_at=row.created_at.replace(tzinfo=UTC),

@@ -4,6 +4,13 @@ This is the only code that changes balances after a user is created. Whatever th
 users changed, the work is a fixed number of statements: on PostgreSQL a single one, which
 updates the balances from arrays of deltas and writes the ledger entries from the updated
 rows; elsewhere (SQLite, in process) an ``executemany`` for each of the two tables.
+
+Deltas and the ledger are in balances; the users' stored reputation is in units of the
+contract's scale (:mod:`.scale`), which the writes take as ``scale``. A vote with a
+collective loss also writes, for each voter it spared, the stored reputation multiplied by
+``carry`` (the loss's factor undone) and an exemption row (``spared_by``, see
+:class:`~backfeed_api.models.LedgerExemption`); a spared voter whose balances do not change
+gets no ledger entry.
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ from functools import cache
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Double,
     String,
     bindparam,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -29,12 +38,13 @@ from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
-from ..models import Contract, LedgerEntry, User
+from ..models import Contract, LedgerEntry, LedgerExemption, User
 from ..models.arrays import PgArray, float8_array, int8_array
 from ..models.meta import UTCDateTime
 
 USERS = User.__table__
 LEDGER = LedgerEntry.__table__
+EXEMPTIONS = LedgerExemption.__table__
 LEDGER_COLUMNS = [
     "contract_id",
     "user_id",
@@ -68,39 +78,54 @@ def apply_changes(
         return
     contract.total_reputation += float(np.sum(changes.reputation))
     contract.total_tokens += float(np.sum(changes.tokens))
-    write_changes(session, contract.id, cause, changes, now)
+    write_changes(session, contract.id, cause, changes, now, scale=contract.reputation_scale)
 
 
 def write_changes(
-    session: Session, contract_id: int, cause: Cause, changes: BalanceChanges, now: datetime
+    session: Session,
+    contract_id: int,
+    cause: Cause,
+    changes: BalanceChanges,
+    now: datetime,
+    *,
+    scale: float,
+    carry: float = 1.0,
+    spared_by: int | None = None,
 ) -> None:
     """Add the deltas to the users' balances and record them in the ledger (the contract
-    totals are the caller's). The caller holds the contract lock, so the balances the deltas
-    apply to are the current ones and the ledger's balances-after are exact."""
+    totals are the caller's); with ``spared_by``, the users are the voters that collective
+    loss spared (see the module). The caller holds the contract lock, so the balances the
+    deltas apply to are the current ones and the ledger's balances-after are exact."""
     if not len(changes):
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
-            _write_statement(),
+            _write_statement(spared_by is not None),
             {
-                **balance_parameters(changes),
+                **balance_parameters(changes, scale, carry),
                 **ledger_parameters(contract_id, cause.type, now),
                 "ledger_cause_id": cause.id,
+                **({} if spared_by is None else {"spared_by": spared_by}),
             },
         )
     else:
-        _write_row_by_row(session, contract_id, cause, changes, now)
+        _write_row_by_row(session, contract_id, cause, changes, now, scale, carry, spared_by)
     mark_changed(session)
     expire_users(session, set(changes.user_ids.tolist()))
 
 
-def balance_parameters(changes: BalanceChanges) -> dict[str, PgArray]:
+def balance_parameters(
+    changes: BalanceChanges, scale: float, carry: float = 1.0
+) -> dict[str, PgArray | float]:
     """The parameters of :func:`changed_balances`: the changes as three arrays in
-    PostgreSQL's binary form (:mod:`..models.arrays`)."""
+    PostgreSQL's binary form (:mod:`..models.arrays`), the contract's scale and the carry
+    of the stored reputations (see the module)."""
     return {
         "delta_ids": int8_array(changes.user_ids),
         "delta_reputation": float8_array(changes.reputation),
         "delta_tokens": float8_array(changes.tokens),
+        "delta_scale": scale,
+        "delta_carry": carry,
     }
 
 
@@ -113,7 +138,10 @@ def ledger_parameters(contract_id: int, cause_type: str, now: datetime) -> dict:
 def changed_balances():
     """PostgreSQL: a CTE that adds the deltas (three array parameters, see
     :func:`balance_parameters`) to the users' balances and returns ``id, d_rep, d_tok,
-    reputation, tokens`` (the balances after) per changed user."""
+    reputation, tokens`` (the balances after, reputation as stored) per changed user.
+
+    The stored reputation becomes ``reputation * carry + d_rep / scale``: ``reputation +
+    d_rep`` exactly when both are 1, as in every contract without collective losses."""
     deltas = (
         func.unnest(  # typed by their values (NullType: no cast, no conversion)
             bindparam("delta_ids", type_=NullType()),
@@ -127,7 +155,8 @@ def changed_balances():
         update(USERS)
         .where(USERS.c.id == deltas.c.id)
         .values(
-            reputation=USERS.c.reputation + deltas.c.d_rep,
+            reputation=USERS.c.reputation * bindparam("delta_carry", type_=Double())
+            + deltas.c.d_rep / bindparam("delta_scale", type_=Double()),
             tokens=USERS.c.tokens + deltas.c.d_tok,
         )
         .returning(USERS.c.id, deltas.c.d_rep, deltas.c.d_tok, USERS.c.reputation, USERS.c.tokens)
@@ -135,34 +164,62 @@ def changed_balances():
     )
 
 
-def ledger_entries(changed, cause_id: ColumnElement):
+def ledger_entries(changed, cause_id: ColumnElement, *, only_changes: bool = False):
     """The insert of one ledger entry per row of a :func:`changed_balances` CTE (parameters:
-    :func:`ledger_parameters`); the cause's id is an SQL expression, which may be the id of
-    a row inserted by the same statement."""
-    return insert(LEDGER).from_select(
-        LEDGER_COLUMNS,
-        select(
-            bindparam("ledger_contract_id", type_=BigInteger),
-            changed.c.id,
-            bindparam("ledger_cause_type", type_=String()),
-            cause_id,
-            changed.c.d_rep,
-            changed.c.d_tok,
-            changed.c.reputation,
-            changed.c.tokens,
-            bindparam("ledger_now", type_=UTCDateTime()),
-        ),
+    :func:`ledger_parameters` and ``delta_scale``), or per row whose balances changed; the
+    cause's id is an SQL expression, which may be the id of a row inserted by the same
+    statement."""
+    rows = select(
+        bindparam("ledger_contract_id", type_=BigInteger),
+        changed.c.id,
+        bindparam("ledger_cause_type", type_=String()),
+        cause_id,
+        changed.c.d_rep,
+        changed.c.d_tok,
+        changed.c.reputation * bindparam("delta_scale", type_=Double()),
+        changed.c.tokens,
+        bindparam("ledger_now", type_=UTCDateTime()),
     )
+    if only_changes:
+        rows = rows.where(or_(changed.c.d_rep != 0, changed.c.d_tok != 0))
+    return insert(LEDGER).from_select(LEDGER_COLUMNS, rows)
 
 
 @cache
-def _write_statement():
-    """Built once: SQLAlchemy then reuses its compiled form without walking it again."""
-    return ledger_entries(changed_balances(), bindparam("ledger_cause_id", type_=BigInteger))
+def _write_statement(sparing: bool):
+    """Built once per form: SQLAlchemy then reuses its compiled form without walking it
+    again. ``sparing``: the users are spared voters, with an exemption row each (parameter
+    ``spared_by``)."""
+    changed = changed_balances()
+    entries = ledger_entries(
+        changed, bindparam("ledger_cause_id", type_=BigInteger), only_changes=sparing
+    )
+    if not sparing:
+        return entries
+    return (
+        insert(EXEMPTIONS)
+        .from_select(
+            ["user_id", "ledger_id", "reputation", "tokens"],
+            select(
+                changed.c.id,
+                bindparam("spared_by", type_=BigInteger),
+                changed.c.reputation * bindparam("delta_scale", type_=Double()),
+                changed.c.tokens,
+            ),
+        )
+        .add_cte(entries.cte("entries"))
+    )
 
 
 def _write_row_by_row(
-    session: Session, contract_id: int, cause: Cause, changes: BalanceChanges, now: datetime
+    session: Session,
+    contract_id: int,
+    cause: Cause,
+    changes: BalanceChanges,
+    now: datetime,
+    scale: float,
+    carry: float,
+    spared_by: int | None,
 ) -> None:
     """Any database: read the balances, then write them and the ledger with executemany."""
     ids = changes.user_ids.tolist()
@@ -182,11 +239,11 @@ def _write_row_by_row(
                 "user_id": user_id,
                 "d_rep": d_rep,
                 "d_tok": d_tok,
-                "rep_after": reputation + d_rep,
+                "rep_after": reputation * carry + d_rep / scale,
                 "tok_after": tokens + d_tok,
             }
         )
-    write_balances(session, contract_id, cause, rows, now)
+    write_balances(session, contract_id, cause, rows, now, scale=scale, spared_by=spared_by)
 
 
 def expire_users(session: Session, user_ids: set[int] | None = None) -> None:
@@ -197,30 +254,52 @@ def expire_users(session: Session, user_ids: set[int] | None = None) -> None:
 
 
 def write_balances(
-    session: Session, contract_id: int, cause: Cause, rows: list[dict], now: datetime
+    session: Session,
+    contract_id: int,
+    cause: Cause,
+    rows: list[dict],
+    now: datetime,
+    *,
+    scale: float,
+    spared_by: int | None = None,
 ) -> None:
-    """Store new balances and their ledger entries (``user_id, d_rep, d_tok, *_after``)."""
+    """Store new balances and their ledger entries (``user_id, d_rep, d_tok, *_after``,
+    ``rep_after`` as stored); with ``spared_by``, an exemption row for each and a ledger
+    entry only for the rows that change a balance."""
     session.connection().execute(
         update(USERS)
         .where(USERS.c.id == bindparam("user_id"))
         .values(reputation=bindparam("rep_after"), tokens=bindparam("tok_after")),
         rows,
     )
-    session.execute(
-        insert(LedgerEntry),
-        [
-            {
-                "contract_id": contract_id,
-                "user_id": row["user_id"],
-                "cause_type": cause.type,
-                "cause_id": cause.id,
-                "reputation_delta": row["d_rep"],
-                "tokens_delta": row["d_tok"],
-                "reputation": row["rep_after"],
-                "tokens": row["tok_after"],
-                "created_at": now,
-            }
-            for row in rows
-        ],
-    )
+    entries = [
+        {
+            "contract_id": contract_id,
+            "user_id": row["user_id"],
+            "cause_type": cause.type,
+            "cause_id": cause.id,
+            "reputation_delta": row["d_rep"],
+            "tokens_delta": row["d_tok"],
+            "reputation": row["rep_after"] * scale,
+            "tokens": row["tok_after"],
+            "created_at": now,
+        }
+        for row in rows
+        if spared_by is None or row["d_rep"] or row["d_tok"]
+    ]
+    if entries:
+        session.execute(insert(LedgerEntry), entries)
+    if spared_by is not None:
+        session.execute(
+            insert(LedgerExemption),
+            [
+                {
+                    "user_id": row["user_id"],
+                    "ledger_id": spared_by,
+                    "reputation": row["rep_after"] * scale,
+                    "tokens": row["tok_after"],
+                }
+                for row in rows
+            ],
+        )
     mark_changed(session)

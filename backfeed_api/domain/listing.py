@@ -1,4 +1,4 @@
-"""Paginated lists of users, contributions, evaluations and ledger entries.
+"""Paginated lists of users, contributions and evaluations (a user's ledger: :mod:`.history`).
 
 Each list is served by an index (see the models). The unfiltered totals come from the counters
 on the contract row; a filtered total is a ``COUNT`` over the index of that filter.
@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..catalog import ServedContract
-from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from ..models import Contract, Contribution, Evaluation, User
 from .ranking import RankedPage
 
 
@@ -138,10 +138,3 @@ def list_evaluations(
         else _count(session, query)
     )
     return Page(list(rows), total)
-
-
-def user_history(session: Session, user_id: int, *, start: int, limit: int) -> Page:
-    """A user's ledger, newest first."""
-    query = select(LedgerEntry).where(LedgerEntry.user_id == user_id)
-    rows = session.scalars(query.order_by(LedgerEntry.id.desc()).offset(start).limit(limit))
-    return Page(list(rows), _count(session, query))

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from protocol.contracts.base import Contract as Rules
 
 from ..models import Contract, Contribution, Evaluation, User
-from .stats import age_days
+from .stats import age_days, contract_scale
 
 NO_ID = -1
 PAIRS_PER_QUERY = 500
@@ -274,24 +274,27 @@ def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.
 
 
 def _reputations(session: Session, contract_id: int) -> np.ndarray:
-    """Every user's reputation, indexed by user id.
+    """Every user's reputation (stored, times the contract's scale read by the same
+    statement), indexed by user id.
 
     On PostgreSQL the two columns come back as two arrays in one row (``array_agg``), which
     loads several times faster than one Python tuple per user.
     """
     where = User.contract_id == contract_id
+    scale = contract_scale(contract_id)
     if session.get_bind().dialect.name == "postgresql":
-        ids, reputations = session.execute(
-            select(func.array_agg(User.id), func.array_agg(User.reputation)).where(where)
+        ids, reputations, factor = session.execute(
+            select(func.array_agg(User.id), func.array_agg(User.reputation), scale).where(where)
         ).one()
     else:
-        rows = session.execute(select(User.id, User.reputation).where(where)).all()
-        ids, reputations = zip(*rows, strict=True) if rows else (None, None)
+        rows = session.execute(select(User.id, User.reputation, scale).where(where)).all()
+        ids, reputations, factors = zip(*rows, strict=True) if rows else (None, None, None)
+        factor = factors[0] if rows else 1.0
     if not ids:
         return np.zeros(1)
     ids = np.array(ids, np.int64)
     by_id = np.zeros(int(ids.max()) + 1)
-    by_id[ids] = np.array(reputations, np.float64)
+    by_id[ids] = np.array(reputations, np.float64) * factor
     return by_id
 
 

@@ -19,19 +19,25 @@ from protocol.state import SECONDS_PER_DAY
 from protocol.stats import normalised
 from protocol.stats import quality as contribution_quality
 
-from ..models import Contribution, Evaluation, User
+from ..models import Contract, Contribution, Evaluation, User
 
 
 def voted_reputation(
-    session: Session, contribution_ids: Iterable[int]
+    session: Session, contract_id: int, contribution_ids: Iterable[int]
 ) -> dict[int, dict[float, float]]:
-    """``V(c, x)`` for each listed contribution ``c`` and each value ``x`` voted on it."""
+    """``V(c, x)`` for each listed contribution ``c`` of the contract and each value ``x``
+    voted on it; the stored reputations are multiplied by the contract's scale read by the
+    same statement."""
     ids = list(set(contribution_ids))
     result: dict[int, dict[float, float]] = {cid: {} for cid in ids}
     if not ids:
         return result
     rows = session.execute(
-        select(Evaluation.contribution_id, Evaluation.value, func.sum(User.reputation))
+        select(
+            Evaluation.contribution_id,
+            Evaluation.value,
+            func.sum(User.reputation) * contract_scale(contract_id),
+        )
         .join(User, User.id == Evaluation.evaluator_id)
         .where(Evaluation.contribution_id.in_(ids), Evaluation.active)
         .group_by(Evaluation.contribution_id, Evaluation.value)
@@ -39,6 +45,12 @@ def voted_reputation(
     for contribution_id, value, reputation in rows:
         result[contribution_id][value] = float(reputation)
     return result
+
+
+def contract_scale(contract_id: int):
+    """The contract's reputation scale, as a subquery of the statement that reads stored
+    reputations (so that both come from one snapshot)."""
+    return select(Contract.reputation_scale).where(Contract.id == contract_id).scalar_subquery()
 
 
 def age_days(created_at: datetime | np.ndarray, now: datetime) -> np.ndarray:

@@ -54,7 +54,7 @@ def create_user(
         require_user(session, contract, referrer_id, "referrer_id")
     user = User(
         contract_id=contract.row_id,
-        reputation=reputation,
+        reputation=reputation / row.reputation_scale,
         tokens=tokens,
         referrer_id=referrer_id,
         seq=next_action(row),
@@ -77,10 +77,11 @@ def create_user(
                     "user_id": user.id,
                     "d_rep": reputation,
                     "d_tok": tokens,
-                    "rep_after": reputation,
+                    "rep_after": user.reputation,
                     "tok_after": tokens,
                 }
             ],
             now,
+            scale=row.reputation_scale,
         )
     return user

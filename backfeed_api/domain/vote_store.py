@@ -4,8 +4,8 @@ contribution's and the contract's new values, all computed beforehand.
 On PostgreSQL, when no rule touches the non-voters, everything is one statement (data-
 modifying CTEs): the contract lock is then held for four round trips in all (lock, read the
 contribution, read the voters, write) before the commit. Otherwise (SQLite, or the
-non-voter rule of ``whitepaper1``, which must see the new vote stored first) the same writes
-go one statement after the other.
+non-voters' loss of ``whitepaper1``, :mod:`.losses`) the same writes go one statement after
+the other.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, insert, literal, not_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
-from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
-from ..models.meta import UTCDateTime
+from ..models import Contract, Contribution, Evaluation, User
 from .ledger import (
-    LEDGER_COLUMNS,
     Cause,
     balance_parameters,
     changed_balances,
@@ -33,6 +31,8 @@ from .ledger import (
     ledger_parameters,
     write_changes,
 )
+from .losses import NonVoterLoss, write_loss
+from .scale import Scale
 
 USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
@@ -57,16 +57,17 @@ class VoteWrite:
     """Everything a recorded vote changes.
 
     ``replaced_id`` is the evaluator's previous active vote on the contribution, if any;
-    ``non_voter_factor`` multiplies the reputation of every user without an active vote on
-    it (``whitepaper1``); ``contract_values`` and ``contribution_values`` are the rows' new
-    column values; ``watched`` are the users (evaluator, contributor: one or two) whose
-    balances after the vote the answer shows.
+    ``loss`` what it takes from every user without an active vote on it (``whitepaper1``);
+    ``scale`` is the contract's scale before the vote; ``contract_values`` and
+    ``contribution_values`` are the rows' new column values; ``watched`` are the users
+    (evaluator, contributor: one or two) whose balances after the vote the answer shows.
     """
 
     evaluation: dict[str, Any]
     replaced_id: int | None
     changes: BalanceChanges
-    non_voter_factor: float | None
+    loss: NonVoterLoss | None
+    scale: Scale
     contract_values: dict[str, Any]
     contribution_values: dict[str, Any]
     watched: tuple[int, ...]
@@ -74,11 +75,12 @@ class VoteWrite:
 
 @dataclass(frozen=True)
 class StoredVote:
-    """The new evaluation's id, and the balances after the vote of the watched users whose
-    balances it changed."""
+    """The new evaluation's id, the balances (reputation as stored) after the vote of the
+    watched users whose balances it changed, and the contract's scale after it."""
 
     evaluation_id: int
     balances: dict[int, tuple[float, float]]
+    scale: Scale
 
 
 def store_vote(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
@@ -90,7 +92,7 @@ def store_vote(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
             .values(active=False, superseded_at=now)
         )
     postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql and write.non_voter_factor is None and len(write.changes):
+    if postgresql and write.loss is None and len(write.changes):
         stored = _in_one_statement(session, write, now)
     else:
         stored = _step_by_step(session, write, now)
@@ -105,7 +107,7 @@ def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> Stor
     rows = session.execute(
         _vote_statement(),
         {
-            **balance_parameters(write.changes),
+            **balance_parameters(write.changes, write.scale.value),
             **ledger_parameters(write.evaluation["contract_id"], "evaluation", now),
             **{f"vote_{key}": value for key, value in write.evaluation.items()},
             **{f"contract_{key}": value for key, value in write.contract_values.items()},
@@ -115,7 +117,7 @@ def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> Stor
         },
     ).all()
     balances = {row[1]: (row[2], row[3]) for row in rows if row[1] is not None}
-    return StoredVote(rows[0][0], balances)
+    return StoredVote(rows[0][0], balances, write.scale)
 
 
 @cache
@@ -162,24 +164,22 @@ def _step_by_step(session: Session, write: VoteWrite, now: datetime) -> StoredVo
         insert(EVALUATIONS).values(write.evaluation).returning(EVALUATIONS.c.id)
     ).scalar_one()
     cause = Cause("evaluation", evaluation_id)
-    if write.non_voter_factor is not None:
-        _scale_non_voters(
-            session,
-            contract_id,
-            cause,
-            write.non_voter_factor,
-            write.evaluation["contribution_id"],
-            now,
-        )
-    write_changes(session, contract_id, cause, write.changes, now)
+    scale, contract_values = write.scale, write.contract_values
+    if write.loss is None:
+        write_changes(session, contract_id, cause, write.changes, now, scale=scale.value)
+    else:
+        scale = write_loss(session, contract_id, cause, write.loss, write.changes, scale, now)
+        contract_values = {
+            **contract_values,
+            "reputation_scale": scale.value,
+            "scale_exponent": scale.exponent,
+        }
     session.execute(
         update(Contribution)
         .where(Contribution.id == write.evaluation["contribution_id"])
         .values(write.contribution_values)
     )
-    session.execute(
-        update(Contract).where(Contract.id == contract_id).values(write.contract_values)
-    )
+    session.execute(update(Contract).where(Contract.id == contract_id).values(contract_values))
     balances = {
         row.id: (row.reputation, row.tokens)
         for row in session.execute(
@@ -188,49 +188,4 @@ def _step_by_step(session: Session, write: VoteWrite, now: datetime) -> StoredVo
             )
         )
     }
-    return StoredVote(evaluation_id, balances)
-
-
-def non_voters(contract_id: int, contribution_id: int, evaluator_id: int):
-    """The condition selecting the users with no active vote on the contribution."""
-    voted = select(Evaluation.evaluator_id).where(
-        Evaluation.contribution_id == contribution_id, Evaluation.active
-    )
-    return and_(
-        User.contract_id == contract_id,
-        User.id != evaluator_id,
-        not_(User.id.in_(voted)),
-    )
-
-
-def _scale_non_voters(
-    session: Session,
-    contract_id: int,
-    cause: Cause,
-    factor: float,
-    contribution_id: int,
-    now: datetime,
-) -> None:
-    """Multiply every non-voter's reputation by ``factor``, set-based, with ledger entries;
-    the evaluator's own vote is already stored, so it is not a non-voter."""
-    condition = and_(non_voters(contract_id, contribution_id, -1), User.reputation != 0)
-    session.execute(
-        insert(LedgerEntry).from_select(
-            LEDGER_COLUMNS,
-            select(
-                literal(contract_id, BigInteger),
-                User.id,
-                literal(cause.type),
-                literal(cause.id, BigInteger),
-                User.reputation * factor - User.reputation,
-                literal(0.0),
-                User.reputation * factor,
-                User.tokens,
-                literal(now, UTCDateTime()),
-            ).where(condition),
-        )
-    )
-    session.execute(
-        update(User).where(condition).values(reputation=User.reputation * factor),
-        execution_options={"synchronize_session": False},
-    )
+    return StoredVote(evaluation_id, balances, scale)

@@ -2,6 +2,8 @@
 
 Balances are float64 (``double precision``) like the engine. The contract row keeps running
 totals updated in the same transaction as every change, so reads never sum a whole contract.
+A user's reputation is stored in units of its contract's ``reputation_scale``: the balance is
+the product of the two (:class:`Contract`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from .meta import Base, UTCDateTime
 
@@ -42,6 +45,15 @@ class Contract(Base):
     evaluation_count: Mapped[int] = mapped_column(BigInteger, default=0)
     action_count: Mapped[int] = mapped_column(BigInteger, default=0)
     """Actions applied so far; each action row keeps its number as ``seq`` (commit order)."""
+    reputation_scale: Mapped[float] = mapped_column(Double, default=1.0, server_default="1")
+    """What every user's stored reputation is multiplied by to give its balance. A loss of
+    all the non-voters of a contribution (``whitepaper1``) multiplies it by the loss's factor
+    and divides the voters' stored reputation by it; it stays within
+    :data:`~backfeed_api.domain.scale.SMALLEST_SCALE` and 1."""
+    scale_exponent: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """How many times the scale was multiplied by 2 to stay above its lower bound (every
+    user's stored reputation divided by 2 as many times): the product of every loss factor
+    so far is ``reputation_scale * 2 ** -scale_exponent``."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -50,7 +62,8 @@ USERS_FILLFACTOR = 80
 
 
 class User(Base):
-    """A member of one contract, with its balances."""
+    """A member of one contract, with its balances (``reputation`` in units of the contract's
+    ``reputation_scale``)."""
 
     __tablename__ = "users"
 
@@ -61,6 +74,17 @@ class User(Base):
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reputation_scale: Mapped[float] = column_property(
+        select(Contract.reputation_scale).where(Contract.id == contract_id).scalar_subquery()
+    )
+    """The contract's scale, read in the same statement as the user: a vote that changes the
+    scale changes the stored reputation of some users with it, and a balance is the product
+    of the two as one snapshot has them."""
+
+    @property
+    def balance(self) -> float:
+        """The user's reputation: the stored one times its contract's scale."""
+        return self.reputation * self.reputation_scale
 
     __table_args__ = (
         Index("ix_users_contract_id", "contract_id", "id"),
@@ -130,7 +154,15 @@ class Evaluation(Base):
 
 
 class LedgerEntry(Base):
-    """One change of one user's balances, with its cause and the balances after it.
+    """One change of one user's balances, with its cause and the balances after it; or,
+    without a user, a collective loss: every user of the contract with no active vote on
+    ``contribution_id`` lost the share ``1 - factor`` of its reputation.
+
+    A collective entry stands for the entries of all those users, which the history of
+    each derives from it (``domain/history.py``): its ``reputation_delta`` is their summed
+    loss and its ``reputation`` what they hold after it; ``scale`` and ``scale_exponent`` are
+    the contract's ``reputation_scale`` and ``scale_exponent`` after it. The users it did
+    not apply to are its :class:`LedgerExemption` rows.
 
     The ledger is append-only and written only by the statements that change balances,
     from the very user rows they update (``UPDATE … RETURNING``), in the same transaction:
@@ -143,7 +175,7 @@ class LedgerEntry(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contract_id: Mapped[int] = mapped_column(Id)
-    user_id: Mapped[int] = mapped_column(Id)
+    user_id: Mapped[int | None] = mapped_column(Id)
     cause_type: Mapped[str] = mapped_column(String(20))
     cause_id: Mapped[int] = mapped_column(BigInteger)
     reputation_delta: Mapped[float] = mapped_column(Double)
@@ -151,8 +183,33 @@ class LedgerEntry(Base):
     reputation: Mapped[float] = mapped_column(Double)
     tokens: Mapped[float] = mapped_column(Double)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    factor: Mapped[float | None] = mapped_column(Double, default=None)
+    contribution_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scale: Mapped[float | None] = mapped_column(Double, default=None)
+    scale_exponent: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
-    __table_args__ = (Index("ix_ledger_user", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_ledger_user", "user_id", "id"),
+        Index(
+            "ix_ledger_collective",
+            "contract_id",
+            "id",
+            postgresql_where=text("user_id IS NULL"),
+            sqlite_where=text("user_id IS NULL"),
+        ),
+    )
+
+
+class LedgerExemption(Base):
+    """A user whom a collective loss (``ledger_id``) did not apply to, having an active vote
+    on its contribution, and the user's balances after the vote that caused it."""
+
+    __tablename__ = "ledger_exemptions"
+
+    user_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ledger_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    reputation: Mapped[float] = mapped_column(Double)
+    tokens: Mapped[float] = mapped_column(Double)
 
 
 class IdempotencyKey(Base):

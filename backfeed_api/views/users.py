@@ -5,7 +5,8 @@ from __future__ import annotations
 from cornice import Service
 
 from ..domain import users as domain
-from ..domain.listing import list_users, user_history
+from ..domain.history import user_history
+from ..domain.listing import list_users
 from ..presenters import Presenter, collection, ledger_entry
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..security import ADMIN_ONLY, READ
@@ -65,10 +66,12 @@ def get_user(request) -> dict:
 
 @history.get(schema=ListPage(), validators=(validate,), permission=READ)
 def get_history(request) -> dict:
-    """The user's ledger entries, newest first."""
+    """The user's ledger entries, newest first, its shares of collective losses included."""
     found = domain.find_user(request.dbsession, request.contract, path_id(request))
     if found is None:
         raise not_found("user")
     q = query(request)
-    page = user_history(request.dbsession, found.id, start=q["start"], limit=q["limit"])
+    page = user_history(
+        request.dbsession, request.contract.row_id, found.id, start=q["start"], limit=q["limit"]
+    )
     return collection([ledger_entry(e) for e in page.items], page.total, q["limit"], q["start"])

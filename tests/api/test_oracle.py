@@ -166,12 +166,19 @@ def evaluate(rng: random.Random, twin: Twin) -> None:
 
 
 def check_state(twin: Twin, db: sa.Engine) -> None:
-    """Every balance, max_score and token_fund of the database equals the simulation's."""
+    """Every balance, max_score and token_fund of the database equals the simulation's (a
+    stored reputation times its contract's scale is the balance)."""
     simulation = twin.simulation
     with db.connect() as connection:
         users = {
             row.id: row
-            for row in connection.execute(sa.select(User.id, User.reputation, User.tokens))
+            for row in connection.execute(
+                sa.select(
+                    User.id,
+                    (User.reputation * Contract.reputation_scale).label("reputation"),
+                    User.tokens,
+                ).join(Contract, Contract.id == User.contract_id)
+            )
         }
         contributions = {
             row.id: row

@@ -184,3 +184,64 @@ def test_duplicate_active_vote_would_be_reported(books: Books) -> None:
     assert code == 1, report
     expected = f"(d) user {evaluator} has several active votes on contribution {contribution}"
     assert expected in report
+
+
+@pytest.fixture
+def whitepaper1_books(empty_books: Books) -> Books:
+    """The same database serving a ``whitepaper1`` contract, with a history of votes and
+    re-votes that took from the non-voters (collective losses)."""
+    url = empty_books.engine.url.render_as_string(hide_password=False)
+    ini = write_ini(empty_books.ini.with_name("whitepaper1.ini"), url, 0, "whitepaper1")
+    settings = {"backfeed.contracts": "whitepaper1", "backfeed.dev_admin_token": ADMIN_TOKEN}
+    app = main({}, **{"sqlalchemy.url": url, **settings})
+    client = admin_client(app)
+    try:
+        users = [client.post_json("/whitepaper1/users", {}).json["id"] for _ in range(8)]
+        contributions = [
+            client.post_json("/whitepaper1/contributions", {"contributor_id": u}).json["id"]
+            for u in users[:3]
+        ]
+        for turn in range(3):  # every user votes, then changes its vote twice
+            for number, user in enumerate(users[3:]):
+                for contribution in contributions:
+                    body = {
+                        "evaluator_id": user,
+                        "contribution_id": contribution,
+                        "value": (number + turn) % 2,
+                    }
+                    client.post_json("/whitepaper1/evaluations", body, status=201)
+    finally:
+        app.registry["db_engine"].dispose()
+    return Books(ini, empty_books.engine, empty_books.backend)
+
+
+LATEST_LOSS = "(SELECT max(id) FROM ledger WHERE user_id IS NULL)"
+
+
+def test_whitepaper1_history_passes(whitepaper1_books: Books) -> None:
+    books = whitepaper1_books
+    assert books.scalar("SELECT count(*) FROM ledger WHERE user_id IS NULL") > 10
+    assert books.scalar("SELECT count(*) FROM ledger_exemptions") > 10
+    code, report = books.check()
+    assert code == 0, report
+    assert "checked whitepaper1: 0 problem(s): ok" in report
+
+
+def test_tampered_collective_scale_is_reported(whitepaper1_books: Books) -> None:
+    """A collective entry's scale is what the non-voters' balances are derived from."""
+    books = whitepaper1_books
+    books.sql(f"UPDATE ledger SET scale = scale * 0.5 WHERE id = {LATEST_LOSS}")
+    code, report = books.check()
+    assert code == 1, report
+    assert "[whitepaper1] (b) reputation (ledger) of user" in report
+
+
+def test_tampered_collective_loss_is_reported(whitepaper1_books: Books) -> None:
+    books = whitepaper1_books
+    books.sql(
+        f"UPDATE ledger SET reputation_delta = reputation_delta * 2 WHERE id = {LATEST_LOSS}"
+    )
+    code, report = books.check()
+    assert code == 1, report
+    assert "[whitepaper1] (b) the collective losses add up to" in report
+    assert "(ledger) of user" not in report  # every user's own sums still hold
