@@ -48,12 +48,14 @@ class _Columns:
 
 @dataclass
 class _Ballot:
-    """The active votes on one contribution: voter ids and values, one slot per voter."""
+    """The active votes on one contribution: voter ids and values, one slot per voter; and
+    the values of each voter's superseded votes on it, in order, for those who changed."""
 
     slots: _Columns = field(
         default_factory=lambda: _Columns(user=np.int64, value=np.float64, evaluation=np.int64)
     )
     slot_of: dict[int, int] = field(default_factory=dict)
+    superseded: dict[int, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ class Simulation:
             others[own_slot] = False
         voter_ids = slots.user[others]
         voter_index = voter_ids - 1
+        superseded = ballot.superseded.get(evaluator_id, [])
         now = self.clock()
         non_voters = None
         non_voter_reputation = 0.0
@@ -205,6 +208,8 @@ class Simulation:
             total_reputation=self.total_reputation,
             now=now,
             non_voter_reputation=non_voter_reputation,
+            superseded_values=frozenset(superseded),
+            vote_changes=len(superseded),
         )
         effects = self.contract.evaluate(state)
         if not effects.recorded:
@@ -228,6 +233,7 @@ class Simulation:
             )
         else:
             self.evaluations.active[slots.evaluation[own_slot] - 1] = False
+            ballot.superseded[evaluator_id] = [*superseded, float(slots.value[own_slot])]
             slots.value[own_slot] = float(value)
             slots.evaluation[own_slot] = evaluation + 1
         return EvaluationOutcome(evaluation + 1, True, effects)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    not_,
     null,
     select,
     true,
@@ -84,9 +85,11 @@ def _parties(
     evaluator_id: int,
     contributor_id: int | None,
 ):
-    """In one query: every user with an active vote on the contribution (with the vote), and
-    the evaluator and the contributor (None: the contribution is unknown) if they are users of
-    the contract, with no vote columns."""
+    """In one query: every user with an active vote on the contribution (with the vote); the
+    evaluator and the contributor (None: the contribution is unknown) if they are users of
+    the contract, with no vote columns; and the evaluator's superseded votes on the
+    contribution, one row per value with their number in place of an evaluation id and no
+    user columns."""
     parameters = {
         "contract": contract_id,
         "contribution": contribution_id,
@@ -139,7 +142,23 @@ def _parties_statement(lateral: bool):
         USERS.c.id.in_(named),
         USERS.c.contract_id == bindparam("contract"),
     )
-    return union_all(voters, others)
+    # At most one row per value of the evaluation set, found by the contribution and
+    # evaluator index whatever the number of voters.
+    superseded = (
+        select(
+            EVALUATIONS.c.evaluator_id,
+            *(null() for _ in user_columns[1:]),
+            func.count().label("evaluation_id"),
+            EVALUATIONS.c.value,
+        )
+        .where(
+            EVALUATIONS.c.contribution_id == bindparam("contribution"),
+            EVALUATIONS.c.evaluator_id == bindparam("evaluator"),
+            not_(EVALUATIONS.c.active),
+        )
+        .group_by(EVALUATIONS.c.evaluator_id, EVALUATIONS.c.value)
+    )
+    return union_all(voters, others, superseded)
 
 
 @cache
@@ -152,18 +171,31 @@ def _contribution_statement():
     )
 
 
-def _split_parties(rows, evaluator_id: int):
-    """The rows of :func:`_parties` as: the named users by id, the evaluator's active vote
-    (or None), and the other voters' rows."""
-    named, own, others = {}, None, []
+@dataclass(frozen=True)
+class _Parties:
+    """The rows of :func:`_parties`, sorted: the named users by id, the evaluator's active
+    vote (or None), the other voters' rows, and the number of the evaluator's superseded
+    votes by value."""
+
+    named: dict[int, Any]
+    own: Any
+    others: list[Any]
+    superseded: dict[float, int]
+
+
+def _split_parties(rows, evaluator_id: int) -> _Parties:
+    """Sort the rows of :func:`_parties` by what they are."""
+    named, own, others, superseded = {}, None, [], {}
     for row in rows:
         if row[5] is None:  # no evaluation: a named user
             named[row[0]] = row
+        elif row[1] is None:  # no user columns: superseded votes of one value
+            superseded[row[6]] = row[5]
         elif row[0] == evaluator_id:
             own = row
         else:
             others.append(row)
-    return named, own, others
+    return _Parties(named, own, others, superseded)
 
 
 def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, float]:
@@ -248,9 +280,10 @@ def _read_ballot(
         _contribution_statement(), {"contract": row.id, "contribution": contribution_id}
     ).one_or_none()
     contributor_id = None if contribution is None else contribution.contributor_id
-    named, own, others = _split_parties(
+    parties = _split_parties(
         _parties(session, row.id, contribution_id, evaluator_id, contributor_id), evaluator_id
     )
+    named, own, others = parties.named, parties.own, parties.others
     if evaluator_id not in named:
         raise UnknownUser(
             f"evaluator_id {evaluator_id} is not a user of this contract", "evaluator_id"
@@ -285,6 +318,8 @@ def _read_ballot(
         total_reputation=row.total_reputation,
         now=now.timestamp(),
         non_voter_reputation=float(non_voter_reputation),
+        superseded_values=frozenset(parties.superseded),
+        vote_changes=sum(parties.superseded.values()),
     )
     return _Ballot(row, contribution, named, own, state)
 

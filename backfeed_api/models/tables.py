@@ -120,6 +120,11 @@ class Evaluation(Base):
             sqlite_where=text("active"),
         ),
         Index("ix_evaluations_contribution_active", "contribution_id", "active", "id"),
+        # A vote reads the evaluator's earlier values on the contribution (agreement is paid
+        # once, value changes are limited) through this, however many others voted there.
+        Index(
+            "ix_evaluations_contribution_evaluator", "contribution_id", "evaluator_id", "active"
+        ),
         # Lists of a contract's votes are in ``seq`` order (the contract's commit order, which
         # is also id order) rather than by id: no index but these gives that order, so the
         # planner cannot walk the primary key through the other contracts' votes instead.

@@ -115,6 +115,15 @@ class Contract(ABC):
         return state.previous_value is not None and state.previous_value == state.value
 
     @staticmethod
+    def held_before(state: EvaluationState) -> bool:
+        """Whether the evaluator's vote on the contribution has had this value before.
+
+        Agreement is paid once: a vote back to a value it already held may not pay (or move)
+        again what its first vote with that value did.
+        """
+        return float(state.value) in state.superseded_values
+
+    @staticmethod
     def unchanged(state: EvaluationState, *, recorded: bool) -> EvaluationEffects:
         """Effects of an evaluation that moves no balance."""
         return EvaluationEffects(

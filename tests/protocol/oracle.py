@@ -265,23 +265,49 @@ class Oracle:
                 previous = index
         if previous is not None and self.evaluations[previous].value == value:
             return previous + 1, False
+        # Agreement is paid once: has this user's vote on this contribution been ``value``
+        # before (an evaluation of it that is no longer active)?
+        returning = False
+        for evaluation in self.evaluations:
+            if (
+                evaluation.user == user_id
+                and evaluation.contribution == contribution_id
+                and not evaluation.active
+                and evaluation.value == value
+            ):
+                returning = True
         if previous is not None:
             self.evaluations[previous].active = False
         # Step 3: the new evaluation is active, so every sum below includes the evaluator.
         self.evaluations.append(Evaluation(user_id, contribution_id, value, True))
 
         if self.params["rules"] == "base":
-            self._base_rules(user_id, contribution_id, kind, value, revote=previous is not None)
-        else:
+            self._base_rules(
+                user_id,
+                contribution_id,
+                kind,
+                value,
+                revote=previous is not None,
+                returning=returning,
+            )
+        elif not returning:  # whitepaper1: a return to a value held before moves nothing
             self._whitepaper1(user_id, contribution_id, kind, value)
         return len(self.evaluations), True
 
     # -- the two evaluation sections ---------------------------------------------------------
 
     def _base_rules(
-        self, user_id: int, c: int, kind: dict[str, Any], v: float, *, revote: bool
+        self,
+        user_id: int,
+        c: int,
+        kind: dict[str, Any],
+        v: float,
+        *,
+        revote: bool,
+        returning: bool,
     ) -> None:
-        """Steps 4 to 8 of "Creating an evaluation (kinds example and dmag)"."""
+        """Steps 4 to 8 of "Creating an evaluation (kinds example and dmag)"; a vote
+        ``returning`` to a value the user held before pays no earlier evaluator (step 7)."""
         contribution = self.contributions[c - 1]
         params = self.params
         u = self.users[user_id - 1]
@@ -310,8 +336,8 @@ class Oracle:
         if r > 0:
             add(user_id, -(kind["stake"] * r * (1 - (E / T) ** params["beta"])))
 
-        # Step 7: earlier evaluators who voted the same, and their referrers.
-        if Q > 0:
+        # Step 7: earlier evaluators who voted the same, and their referrers (once).
+        if Q > 0 and not returning:
             burn = (Q / T) ** params["alpha"]  # 1 when alpha is 0
             for evaluation in self.active_evaluations(c):
                 w = evaluation.user

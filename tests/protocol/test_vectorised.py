@@ -41,6 +41,7 @@ EVALUATION_PATH: list[Callable[..., Any]] = [
     BaseRulesContract.referral_active,
     Whitepaper1Contract.evaluate,
     Contract.repeats_active_vote,
+    Contract.held_before,
     Contract.unchanged,
     BalanceChanges.combine,
     EvaluationEffects.__post_init__,
