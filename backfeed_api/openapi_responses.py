@@ -188,6 +188,14 @@ WRITE_ERRORS = {
     "409": "A request with this Idempotency-Key is still running.",
     "422": "This Idempotency-Key was used for a different request.",
 }
+# Refusals of the contract's rules that are not validation errors, by operation; each adds
+# to what the status already says for every operation.
+REFUSALS: dict[tuple[str, str], dict[str, str]] = {
+    ("/{contract}/evaluations", "post"): {
+        "409": "Or the evaluator has changed its value on this contribution as many times as "
+        "the contract's max_vote_changes allows.",
+    },
+}
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
 
 # (path, method) → {status: (description, definition or None for no body, headers)}
@@ -236,6 +244,8 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
         if headers:
             responses[status]["headers"] = headers
     errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
+    for status, refusal in REFUSALS.get((path, method), {}).items():
+        errors[status] = f"{errors[status]} {refusal}" if status in errors else refusal
     for status, description in sorted(errors.items()):
         responses[status] = {"description": description, "schema": ref("Error")}
     return responses

@@ -59,3 +59,8 @@ class UnknownUser(ActionError):
 
 class UnknownContribution(ActionError):
     """A contribution that does not exist in this contract."""
+
+
+class TooManyVoteChanges(ActionError):
+    """The evaluator has changed its value on this contribution as often as the contract's
+    ``max_vote_changes`` allows."""

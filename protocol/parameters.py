@@ -18,6 +18,9 @@ from .errors import InvalidParameter
 
 Number = int | float
 
+MAX_VOTE_CHANGES = 10**9
+"""The largest ``max_vote_changes``: beyond any real use, and exact in every JSON client."""
+
 
 def _check_number(
     name: str, value: Any, *, minimum: float = 0.0, maximum: float = math.inf
@@ -32,6 +35,15 @@ def _check_number(
     if value > maximum:
         raise InvalidParameter(f"{name} must be at most {maximum:g}, not {value!r}", name)
     return float(value)
+
+
+def _check_count(name: str, value: Any, *, maximum: int) -> int:
+    """Return ``value`` as a whole number from 0 to ``maximum``, or raise InvalidParameter."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameter(f"{name} must be a whole number, not {value!r}", name)
+    if not 0 <= value <= maximum:
+        raise InvalidParameter(f"{name} must be from 0 to {maximum:,}, not {value!r}", name)
+    return value
 
 
 def _check_flag(name: str, value: Any) -> bool:
@@ -100,6 +112,8 @@ class ContractParameters:
     referral_reward_fraction: float = 0.2
     referral_timeframe_days: float = 30.0
     reward_tokens_to_evaluators: bool = False
+    max_vote_changes: int = 5
+    """How many times one evaluator may change its value on one contribution."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -108,6 +122,9 @@ class ContractParameters:
             value = getattr(self, f.name)
             if f.name == "reward_tokens_to_evaluators":
                 object.__setattr__(self, f.name, _check_flag(f.name, value))
+            elif f.name == "max_vote_changes":
+                checked = _check_count(f.name, value, maximum=MAX_VOTE_CHANGES)
+                object.__setattr__(self, f.name, checked)
             else:
                 object.__setattr__(self, f.name, _check_number(f.name, value))
         types = dict(self.types)

@@ -211,7 +211,7 @@ class Simulation:
             superseded_values=frozenset(superseded),
             vote_changes=len(superseded),
         )
-        effects = self.contract.evaluate(state)
+        effects = self.contract.vote(state)
         if not effects.recorded:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
 

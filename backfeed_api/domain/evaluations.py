@@ -244,7 +244,7 @@ def evaluate(
     """
     ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
     state = ballot.state
-    effects = contract.rules.evaluate(state)
+    effects = contract.rules.vote(state)
     voted = _sum_by_value(
         np.append(state.voters.values, state.value),
         _after(

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from protocol import create_contract
+
 from .scenario import Action, Contribute, Evaluate, Join, Scenario, ScenarioError
 
 
@@ -38,14 +40,17 @@ def generate_scenario(community: Community) -> Scenario:
     one contributes more than ``ceil(contributions / users)`` times (a contributor who cannot
     pay the fee makes the engine refuse that step). Each evaluation is by a user drawn
     uniformly, on a contribution drawn uniformly among those made so far, with value 1 with
-    probability ``vote_probability`` and 0 otherwise. Raises :class:`ScenarioError` for
-    impossible knobs.
+    probability ``vote_probability`` and 0 otherwise; but a user who has changed its value
+    on a contribution as often as the contract allows (``max_vote_changes``) keeps it, its
+    later draws there repeating it. Raises :class:`ScenarioError` for impossible knobs, and
+    the engine's error for an unknown kind or a bad override.
     """
     _check(community)
+    limit = create_contract(community.kind, community.overrides).params.max_vote_changes
     rng = np.random.default_rng(community.seed)
     names = [f"u{number}" for number in range(1, community.users + 1)]
     setup = [Join(name) for name in names]
-    steps = _RandomSteps(community, rng, names)
+    steps = _RandomSteps(community, rng, names, limit)
     return Scenario(
         contract=community.kind, overrides=dict(community.overrides), setup=setup, steps=steps
     )
@@ -66,7 +71,9 @@ def _check(community: Community) -> None:
 class _RandomSteps(Collection[Action]):
     """The steps of a generated community, built on demand from pre-drawn arrays."""
 
-    def __init__(self, community: Community, rng: np.random.Generator, names: list[str]):
+    def __init__(
+        self, community: Community, rng: np.random.Generator, names: list[str], limit: int
+    ) -> None:
         contributions, evaluations = community.contributions, community.evaluations
         total = contributions + evaluations
         self._names = names
@@ -85,7 +92,8 @@ class _RandomSteps(Collection[Action]):
         )[:contributions]
         self._evaluators = rng.integers(community.users, size=total)
         self._targets = np.floor(rng.random(total) * self._made).astype(np.int64)
-        self._values = rng.random(total) < community.vote_probability
+        drawn = rng.random(total) < community.vote_probability
+        self._values = _held_after(limit, self._evaluators, self._targets, drawn, ~is_contribution)
 
     def __len__(self) -> int:
         return int(self._is_contribution.shape[0])
@@ -107,3 +115,29 @@ class _RandomSteps(Collection[Action]):
             contribution=f"c{int(self._targets[index]) + 1}",
             value=int(self._values[index]),
         )
+
+
+def _held_after(
+    limit: int,
+    evaluators: np.ndarray,
+    targets: np.ndarray,
+    values: np.ndarray,
+    is_vote: np.ndarray,
+) -> np.ndarray:
+    """The drawn ``values`` of the vote steps (``is_vote``), except that once a user has
+    changed its value on a contribution ``limit`` times, its later votes there repeat it."""
+    votes = np.flatnonzero(is_vote)
+    if not votes.size:
+        return values
+    pairs = evaluators[votes] * (int(targets.max()) + 1) + targets[votes]
+    order = np.argsort(pairs, kind="stable")  # each pair's votes together, in time order
+    steps, pairs = votes[order], pairs[order]
+    held = values[steps]
+    first = np.r_[True, pairs[1:] != pairs[:-1]]  # a pair's first vote
+    changes = np.cumsum(np.r_[False, held[1:] != held[:-1]] & ~first)
+    changes -= np.maximum.accumulate(np.where(first, changes, 0))  # counted within the pair
+    kept = changes <= limit  # a pair's first vote always is
+    last_kept = np.maximum.accumulate(np.where(kept, np.arange(held.size), 0))
+    result = values.copy()
+    result[steps] = held[last_kept]
+    return result

@@ -1,9 +1,9 @@
 """One JSON error shape everywhere, Cornice's: ``{"status": "error", "errors": [...]}``.
 
-Validation errors already have it; protocol rejections become 400s in it; refused permissions
-become 401s or 403s; HTTP errors (404, 405, 415, 429…) and unexpected failures (500) are
-rendered in it too, never as HTML, and never with a traceback, a setting, a database URL or
-a token.
+Validation errors already have it; protocol rejections become 400s in it (409s for a vote
+change beyond the contract's limit); refused permissions become 401s or 403s; HTTP errors
+(404, 405, 415, 429…) and unexpected failures (500) are rendered in it too, never as HTML,
+and never with a traceback, a setting, a database URL or a token.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalSer
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from protocol import ProtocolError
+from protocol import ProtocolError, TooManyVoteChanges
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,26 @@ def forbidden(exc: HTTPForbidden, request) -> dict:
     return body
 
 
+REFUSAL_STATUS: dict[type[ProtocolError], int] = {
+    TooManyVoteChanges: 409,
+}
+"""The statuses of the contract's refusals that are not a 400: a valid request that the
+state of the contract forbids (409)."""
+
+
+def refusal_status(exc: ProtocolError) -> int:
+    """The HTTP status of a refusal of the contract: by its class, 400 by default."""
+    for cls in type(exc).__mro__:
+        if cls in REFUSAL_STATUS:
+            return REFUSAL_STATUS[cls]
+    return 400
+
+
 @exception_view_config(ProtocolError, renderer="json")
 def protocol_error(exc: ProtocolError, request) -> dict:
-    """An action the contract refuses: a validation error on the field at fault."""
-    return _respond(request, 400, "body", exc.field or "", exc.message)
+    """An action the contract refuses: an error on the field at fault, a 400 unless
+    :data:`REFUSAL_STATUS` says otherwise."""
+    return _respond(request, refusal_status(exc), "body", exc.field or "", exc.message)
 
 
 @exception_view_config(HTTPException, renderer="json")

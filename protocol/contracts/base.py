@@ -9,7 +9,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InvalidEvaluationValue, InvalidInput, UnknownContributionType
+from ..errors import (
+    InvalidEvaluationValue,
+    InvalidInput,
+    TooManyVoteChanges,
+    UnknownContributionType,
+)
 from ..parameters import ContractParameters, ContributionType
 from ..state import BalanceChanges, EvaluationEffects, EvaluationState
 from ..stats import contribution_scores
@@ -91,6 +96,31 @@ class Contract(ABC):
                 "value",
             )
         return float(value)
+
+    def vote(self, state: EvaluationState) -> EvaluationEffects:
+        """What the vote described by ``state`` changes: the rules every kind shares, then the
+        kind's own (:meth:`evaluate`).
+
+        The service and the simulator call this rather than :meth:`evaluate`, so that no
+        kind, a plugin's included, lets a vote past the contract's limits. Raises an
+        :class:`~protocol.errors.ActionError` for a refused vote; never mutates.
+        """
+        self.check_value(state.contribution_type, state.value)
+        if not self.repeats_active_vote(state):
+            self.check_vote_changes(state)
+        return self.evaluate(state)
+
+    def check_vote_changes(self, state: EvaluationState) -> None:
+        """Refuse a change of value beyond the contract's ``max_vote_changes``: a value that
+        could change without end would let a vote be bought and sold again and again."""
+        limit = self.params.max_vote_changes
+        if state.previous_value is not None and state.vote_changes >= limit:
+            raise TooManyVoteChanges(
+                f"evaluator_id {state.evaluator.id} has changed its vote on this contribution "
+                f"{state.vote_changes} times, the most this contract allows "
+                f"(max_vote_changes = {limit}); its vote stays {state.previous_value:g}",
+                "value",
+            )
 
     @abstractmethod
     def evaluate(self, state: EvaluationState) -> EvaluationEffects:

@@ -177,3 +177,13 @@ def test_reads_need_a_token_when_they_are_not_public(make_app):
     for path, method, operation in operations(document):
         public = path in ("/",) or (path, method) == ("/{contract}/auth", "post")
         assert (operation.get("security") == [{"bearer": []}]) == (not public), (path, method)
+
+
+def test_a_vote_documents_the_refusals_of_the_rules(document):
+    """The 409 of a vote names the limit on changes, besides an Idempotency-Key in use."""
+    responses = document["paths"]["/{contract}/evaluations"]["post"]["responses"]
+    assert "Idempotency-Key" in responses["409"]["description"]
+    assert "max_vote_changes" in responses["409"]["description"]
+    assert responses["409"]["schema"] == {"$ref": "#/definitions/Error"}
+    contributions = document["paths"]["/{contract}/contributions"]["post"]["responses"]
+    assert "max_vote_changes" not in contributions["409"]["description"]

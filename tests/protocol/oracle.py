@@ -18,7 +18,7 @@ Where the spec leaves a float detail open, the oracle does what the engine docum
   of ~1e-17, and the spec's ``Q - r == 0`` test is discontinuous at such a residue).
 * Errors are checked in this order, like the engine: create user → reputation, tokens,
   referrer; create contribution → contributor, type, tokens; evaluate → evaluator,
-  contribution, value.
+  contribution, value, then (unless the vote repeats the active one) the number of changes.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from protocol.errors import (
     InsufficientTokens,
     InvalidEvaluationValue,
     InvalidInput,
+    TooManyVoteChanges,
     UnknownContribution,
     UnknownContributionType,
     UnknownUser,
@@ -66,6 +67,7 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": False,
+        "max_vote_changes": 5,
         "types": {
             "article": _type(1, 0.02, 0.08, 5, 50, 0.5, (0, 1), 10),
             "comment": _type(0.1, 0.005, 0.02, 1, 10, 0.5, (0, 1), 2),
@@ -80,6 +82,7 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": True,
+        "max_vote_changes": 5,
         "types": {
             "article": _type(1, 0.02, 0.06, 50, 20, 0.3, (0, 1), 10),
             "comment": _type(0.2, 0.003, 0.01, 5, 5, 0.2, (0, 1), 2),
@@ -94,6 +97,7 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": False,
+        "max_vote_changes": 5,
         "types": {
             "contribution": _type(1, 0, 0, 0.001, 0, 0, (True, False), 0),
         },
@@ -265,6 +269,16 @@ class Oracle:
                 previous = index
         if previous is not None and self.evaluations[previous].value == value:
             return previous + 1, False
+        # A change of value is refused once the user has changed it max_vote_changes times.
+        if previous is not None:
+            changes = 0
+            for evaluation in self.evaluations:
+                if (evaluation.user, evaluation.contribution) == (user_id, contribution_id) and (
+                    not evaluation.active
+                ):
+                    changes += 1
+            if changes >= self.params["max_vote_changes"]:
+                raise TooManyVoteChanges("the evaluator may not change its vote again")
         # Agreement is paid once: has this user's vote on this contribution been ``value``
         # before (an evaluation of it that is no longer active)?
         returning = False

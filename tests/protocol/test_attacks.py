@@ -13,12 +13,13 @@ import math
 import numpy as np
 import pytest
 
-from protocol import Simulation
+from protocol import Simulation, TooManyVoteChanges
 
 from .conftest import SimulationFactory
+from .strategies import assert_unchanged, snapshot
 
 # Votes may change without limit here: these tests are about what a change pays.
-UNLIMITED: dict = {}
+UNLIMITED = {"max_vote_changes": 100_000}
 
 
 def others_of(simulation: Simulation, *users: int) -> np.ndarray:
@@ -147,3 +148,41 @@ def test_the_first_vote_of_a_value_after_a_change_still_pays(
     simulation.evaluate(b, article, 0)  # b never voted 0 here: a, who did, is paid
 
     assert simulation.users.reputation[a - 1] > before
+
+
+@pytest.mark.parametrize("kind", ["example", "dmag", "whitepaper1"])
+def test_an_evaluator_changes_its_vote_5_times_at_most(
+    make_simulation: SimulationFactory, kind: str
+) -> None:
+    """By default a vote may change 5 times; the 6th change is refused and changes nothing,
+    while repeating the standing vote, and other evaluators, are unaffected."""
+    simulation = make_simulation(kind)
+    author, voter, other = (simulation.create_user(reputation=20) for _ in range(3))
+    contribution = simulation.create_contribution(author)
+    simulation.evaluate(voter, contribution, 1)
+    for change in range(5):
+        assert simulation.evaluate(voter, contribution, change % 2 == 1).created  # 0, 1, 0, 1, 0
+    before = snapshot(simulation)
+
+    with pytest.raises(TooManyVoteChanges) as refused:
+        simulation.evaluate(voter, contribution, 1)
+
+    assert refused.value.field == "value"
+    assert "5 times" in refused.value.message
+    assert "max_vote_changes = 5" in refused.value.message
+    assert_unchanged(before, snapshot(simulation))
+    assert not simulation.evaluate(voter, contribution, 0).created  # the standing vote
+    assert simulation.evaluate(other, contribution, 0).created
+    assert simulation.evaluate(other, contribution, 1).created
+
+
+def test_max_vote_changes_0_makes_the_first_vote_final(make_simulation: SimulationFactory) -> None:
+    """With the override ``max_vote_changes = 0`` a vote can never change."""
+    simulation = make_simulation("example", {"max_vote_changes": 0})
+    author, voter = simulation.create_user(), simulation.create_user()
+    article = simulation.create_contribution(author)
+    simulation.evaluate(voter, article, 0)
+
+    with pytest.raises(TooManyVoteChanges):
+        simulation.evaluate(voter, article, 1)
+    assert simulation.evaluations.size == 1
