@@ -192,6 +192,8 @@ WRITE_ERRORS = {
 # to what the status already says for every operation.
 REFUSALS: dict[tuple[str, str], dict[str, str]] = {
     ("/{contract}/evaluations", "post"): {
+        "403": "Or the evaluator is the contribution's contributor, in a contract whose "
+        "allow_self_evaluation is false.",
         "409": "Or the evaluator has changed its value on this contribution as many times as "
         "the contract's max_vote_changes allows.",
     },

@@ -65,9 +65,10 @@ QUICK = Plan(
 )
 
 
-OVERRIDES = {"max_vote_changes": MAX_VOTE_CHANGES}
-"""The rules as shipped, but votes may change without (practical) limit: the re-votes that
-keep k fixed while timing, and the replay's random votes, would otherwise be refused."""
+OVERRIDES = {"max_vote_changes": MAX_VOTE_CHANGES, "allow_self_evaluation": True}
+"""The rules as shipped, but votes may change without (practical) limit and contributors may
+vote on their own: the re-votes that keep k fixed while timing, and the replay's random
+votes, would otherwise be refused."""
 
 
 def community(kind: str, users: int, rng: np.random.Generator) -> Simulation:

@@ -64,3 +64,7 @@ class UnknownContribution(ActionError):
 class TooManyVoteChanges(ActionError):
     """The evaluator has changed its value on this contribution as often as the contract's
     ``max_vote_changes`` allows."""
+
+
+class SelfEvaluationRefused(ActionError):
+    """A vote by the contribution's contributor, in a contract that does not allow it."""

@@ -112,6 +112,8 @@ class ContractParameters:
     referral_reward_fraction: float = 0.2
     referral_timeframe_days: float = 30.0
     reward_tokens_to_evaluators: bool = False
+    allow_self_evaluation: bool = False
+    """Whether a contributor may vote on its own contributions."""
     max_vote_changes: int = 5
     """How many times one evaluator may change its value on one contribution."""
 
@@ -120,7 +122,7 @@ class ContractParameters:
             if f.name == "types":
                 continue
             value = getattr(self, f.name)
-            if f.name == "reward_tokens_to_evaluators":
+            if f.name in ("reward_tokens_to_evaluators", "allow_self_evaluation"):
                 object.__setattr__(self, f.name, _check_flag(f.name, value))
             elif f.name == "max_vote_changes":
                 checked = _check_count(f.name, value, maximum=MAX_VOTE_CHANGES)

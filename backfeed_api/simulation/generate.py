@@ -38,12 +38,14 @@ def generate_scenario(community: Community) -> Scenario:
     The first step is a contribution; the other contributions and the evaluations are
     shuffled together. Contributors take turns in a freshly shuffled order each round, so no
     one contributes more than ``ceil(contributions / users)`` times (a contributor who cannot
-    pay the fee makes the engine refuse that step). Each evaluation is by a user drawn
-    uniformly, on a contribution drawn uniformly among those made so far, with value 1 with
-    probability ``vote_probability`` and 0 otherwise; but a user who has changed its value
-    on a contribution as often as the contract allows (``max_vote_changes``) keeps it, its
-    later draws there repeating it. Raises :class:`ScenarioError` for impossible knobs, and
-    the engine's error for an unknown kind or a bad override.
+    pay the fee makes the engine refuse that step). Each evaluation is on a contribution
+    drawn uniformly among those made so far, by a user drawn uniformly among all but its
+    contributor (so a run works whether the contract allows self-evaluation or not), with
+    value 1 with probability ``vote_probability`` and 0 otherwise; but a user who has
+    changed its value on a contribution as often as the contract allows
+    (``max_vote_changes``) keeps it, its later draws there repeating it. Raises
+    :class:`ScenarioError` for impossible knobs, and the engine's error for an unknown kind
+    or a bad override.
     """
     _check(community)
     limit = create_contract(community.kind, community.overrides).params.max_vote_changes
@@ -64,6 +66,8 @@ def _check(community: Community) -> None:
         raise ScenarioError("the numbers of contributions and evaluations may not be negative")
     if community.evaluations and not community.contributions:
         raise ScenarioError("evaluations need at least one contribution to evaluate")
+    if community.evaluations and community.users < 2:
+        raise ScenarioError("evaluations need at least two users: nobody evaluates their own")
     if not 0.0 <= community.vote_probability <= 1.0:
         raise ScenarioError("the vote probability must be between 0 and 1")
 
@@ -90,8 +94,11 @@ class _RandomSteps(Collection[Action]):
         self._contributors = np.concatenate(
             [rng.permutation(community.users) for _ in range(rounds)] or [np.empty(0, np.int64)]
         )[:contributions]
-        self._evaluators = rng.integers(community.users, size=total)
+        # An evaluator is drawn among the users other than the target's contributor.
+        others = rng.integers(max(community.users - 1, 1), size=total)
         self._targets = np.floor(rng.random(total) * self._made).astype(np.int64)
+        owners = self._contributors[np.minimum(self._targets, contributions - 1)]
+        self._evaluators = others + (others >= owners)
         drawn = rng.random(total) < community.vote_probability
         self._values = _held_after(limit, self._evaluators, self._targets, drawn, ~is_contribution)
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import (
     InvalidEvaluationValue,
     InvalidInput,
+    SelfEvaluationRefused,
     TooManyVoteChanges,
     UnknownContributionType,
 )
@@ -106,9 +107,21 @@ class Contract(ABC):
         :class:`~protocol.errors.ActionError` for a refused vote; never mutates.
         """
         self.check_value(state.contribution_type, state.value)
+        self.check_evaluator(state)
         if not self.repeats_active_vote(state):
             self.check_vote_changes(state)
         return self.evaluate(state)
+
+    def check_evaluator(self, state: EvaluationState) -> None:
+        """Refuse a vote by the contributor unless the contract's ``allow_self_evaluation``:
+        a contributor voting for its own work collects the reward of a score it made."""
+        if state.evaluator.id == state.contributor.id and not self.params.allow_self_evaluation:
+            raise SelfEvaluationRefused(
+                f"evaluator_id {state.evaluator.id} is the contributor of this contribution, "
+                "and this contract does not allow self-evaluation "
+                "(allow_self_evaluation = false)",
+                "evaluator_id",
+            )
 
     def check_vote_changes(self, state: EvaluationState) -> None:
         """Refuse a change of value beyond the contract's ``max_vote_changes``: a value that

@@ -12,9 +12,10 @@ from collections.abc import Callable
 import pytest
 from webtest import TestApp
 
+from backfeed_api.models import Evaluation
 from protocol import ConfigurationError
 
-from ..conftest import TEST_CONTRACTS
+from ..conftest import TEST_CONTRACTS, bearer, count, issue_token
 from .conftest import Api, assert_error
 
 FICKLE = {
@@ -169,3 +170,45 @@ def test_ten_thousand_alternating_votes_leave_the_total_as_it_was(api: Api) -> N
     assert statuses == {201: 8, 200: (10_000 - 12) // 2, 409: (10_000 - 12) // 2}
     assert total_reputation(api, "example") <= total
     assert total_reputation(api, "example") > total * (1 - 1e-3)
+
+
+@pytest.mark.parametrize("contract", ["example", "dmag", "whitepaper1"])
+def test_a_self_vote_is_a_403_naming_the_evaluator(api: Api, db, unchanged, contract) -> None:
+    """A contributor holding most of the reputation voted 1 on its own articles and took
+    their reward alone (on ``example``, 61 to 84 reputation and 50 to 311 tokens from 10
+    articles). Now its vote is refused, with its own token as with an admin's, and nothing
+    changes."""
+    author = api.user(contract, reputation=61)["id"]
+    for _ in range(2):
+        api.user(contract, reputation=20)
+    contribution = api.contribution(author, contract)["id"]
+    token = issue_token(db, contract, "user", author)
+    evaluations = count(db, Evaluation)
+
+    for headers in ({}, bearer(token)):
+        with unchanged():
+            response = api.app.post_json(
+                f"/{contract}/evaluations",
+                vote_body(author, contribution, 1),
+                headers=headers,
+                status=403,
+            )
+        [error] = assert_error(response, 403, location="body", name="evaluator_id")
+        assert "allow_self_evaluation" in error["description"]
+    assert count(db, Evaluation) == evaluations
+    assert api.get(f"/{contract}/users/{author}")["reputation"] == 61
+
+
+def test_self_evaluation_is_shown_and_may_be_allowed(make_app: Callable[..., TestApp]) -> None:
+    """``GET /{contract}`` shows ``allow_self_evaluation``; a deployment that turns it on
+    (``backfeed.contract.<name>.allow_self_evaluation``) accepts its contributors' votes."""
+    api = Api(make_app(**{"backfeed.contract.example.allow_self_evaluation": "true"}))
+    assert api.get("/example")["parameters"]["allow_self_evaluation"] is True
+    assert api.get("/dmag")["parameters"]["allow_self_evaluation"] is False
+    author = api.user()["id"]
+    article = api.contribution(author)["id"]
+
+    vote = api.vote(author, article, 1)
+
+    assert vote["evaluator"]["id"] == author
+    assert vote["contribution"]["contributor"]["id"] == author

@@ -180,10 +180,15 @@ def test_reads_need_a_token_when_they_are_not_public(make_app):
 
 
 def test_a_vote_documents_the_refusals_of_the_rules(document):
-    """The 409 of a vote names the limit on changes, besides an Idempotency-Key in use."""
+    """The 403 of a vote names self-evaluation besides the token, its 409 the limit on
+    changes besides an Idempotency-Key in use."""
     responses = document["paths"]["/{contract}/evaluations"]["post"]["responses"]
+    assert "token may not" in responses["403"]["description"]
+    assert "allow_self_evaluation" in responses["403"]["description"]
+    assert responses["403"]["schema"] == {"$ref": "#/definitions/Error"}
     assert "Idempotency-Key" in responses["409"]["description"]
     assert "max_vote_changes" in responses["409"]["description"]
     assert responses["409"]["schema"] == {"$ref": "#/definitions/Error"}
     contributions = document["paths"]["/{contract}/contributions"]["post"]["responses"]
     assert "max_vote_changes" not in contributions["409"]["description"]
+    assert "allow_self_evaluation" not in contributions["403"]["description"]

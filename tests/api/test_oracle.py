@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from webtest import TestApp
 
 from backfeed_api.models import Contract, Contribution, User
-from protocol import ProtocolError, Simulation, TooManyVoteChanges, create_contract
+from protocol import (
+    ProtocolError,
+    SelfEvaluationRefused,
+    Simulation,
+    TooManyVoteChanges,
+    create_contract,
+)
 
 ACTIONS = 200
 CHECKPOINTS = 4
@@ -35,7 +41,7 @@ CONTRACTS = {
 }
 
 
-REFUSAL_STATUS = {TooManyVoteChanges: 409}
+REFUSAL_STATUS = {SelfEvaluationRefused: 403, TooManyVoteChanges: 409}
 """The statuses of the engine's refusals that are not a 400."""
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from backfeed_api.simulation import Community, Evaluate, ScenarioRun, generate_scenario
+from backfeed_api.simulation import (
+    Community,
+    Evaluate,
+    ScenarioError,
+    ScenarioRun,
+    generate_scenario,
+)
 
 from .conftest import Runner
 
@@ -131,5 +137,23 @@ def test_generated_votes_change_no_more_than_the_contract_allows(
 
     changes = changes_by_pair(scenario.steps)
     assert max(changes.values(), default=0) == limit
-    assert len(changes) == (8 if limit else 0)
+    assert len(changes) == (6 if limit else 0)  # 4 users x 2 contributions, no owner
     ScenarioRun(scenario).run()
+
+
+def test_nobody_evaluates_their_own_contribution() -> None:
+    """Evaluators are drawn among the other users, so the default rules accept every vote."""
+    scenario = generate_scenario(Community(users=2, contributions=4, evaluations=300, seed=3))
+
+    owners = {
+        step.name: step.contributor for step in scenario.steps if not isinstance(step, Evaluate)
+    }
+    votes = [step for step in scenario.steps if isinstance(step, Evaluate)]
+    assert {vote.evaluator for vote in votes} == {"u1", "u2"}
+    assert all(vote.evaluator != owners[vote.contribution] for vote in votes)
+    ScenarioRun(scenario).run()
+
+
+def test_one_user_cannot_evaluate() -> None:
+    with pytest.raises(ScenarioError, match="two users"):
+        generate_scenario(Community(users=1, contributions=1, evaluations=1))

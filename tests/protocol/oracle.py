@@ -18,7 +18,8 @@ Where the spec leaves a float detail open, the oracle does what the engine docum
   of ~1e-17, and the spec's ``Q - r == 0`` test is discontinuous at such a residue).
 * Errors are checked in this order, like the engine: create user → reputation, tokens,
   referrer; create contribution → contributor, type, tokens; evaluate → evaluator,
-  contribution, value, then (unless the vote repeats the active one) the number of changes.
+  contribution, value, self-evaluation, then (unless the vote repeats the active one) the
+  number of changes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from protocol.errors import (
     InsufficientTokens,
     InvalidEvaluationValue,
     InvalidInput,
+    SelfEvaluationRefused,
     TooManyVoteChanges,
     UnknownContribution,
     UnknownContributionType,
@@ -67,6 +69,7 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": False,
+        "allow_self_evaluation": False,
         "max_vote_changes": 5,
         "types": {
             "article": _type(1, 0.02, 0.08, 5, 50, 0.5, (0, 1), 10),
@@ -82,6 +85,7 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": True,
+        "allow_self_evaluation": False,
         "max_vote_changes": 5,
         "types": {
             "article": _type(1, 0.02, 0.06, 50, 20, 0.3, (0, 1), 10),
@@ -97,6 +101,7 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": False,
+        "allow_self_evaluation": False,
         "max_vote_changes": 5,
         "types": {
             "contribution": _type(1, 0, 0, 0.001, 0, 0, (True, False), 0),
@@ -259,6 +264,8 @@ class Oracle:
         if value not in allowed:  # NaN and infinities are in no evaluation set
             raise InvalidEvaluationValue("the value is not in the evaluation set")
         value = float(value)
+        if user_id == contribution.contributor and not self.params["allow_self_evaluation"]:
+            raise SelfEvaluationRefused("a contributor may not evaluate its own contribution")
 
         # Step 2: a repeat of the active vote does nothing; another value supersedes it.
         previous = None
