@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol import MAX_BALANCE
+
 from .schemas import MAX_ID
 
 Schema = dict[str, Any]
@@ -195,7 +197,11 @@ REFUSALS: dict[tuple[str, str], dict[str, str]] = {
         "403": "Or the evaluator is the contribution's contributor, in a contract whose "
         "allow_self_evaluation is false.",
         "409": "Or the evaluator has changed its value on this contribution as many times as "
-        "the contract's max_vote_changes allows.",
+        "the contract's max_vote_changes allows, or the vote would carry a balance, a fund "
+        f"or a total above {MAX_BALANCE:g}.",
+    },
+    ("/{contract}/users", "post"): {
+        "409": f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}.",
     },
 }
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}

@@ -68,3 +68,8 @@ class TooManyVoteChanges(ActionError):
 
 class SelfEvaluationRefused(ActionError):
     """A vote by the contribution's contributor, in a contract that does not allow it."""
+
+
+class BalanceLimitExceeded(ActionError):
+    """The action would leave a balance, a fund or a contract total NaN, infinite or above
+    :data:`protocol.bounds.MAX_BALANCE`."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
+from .bounds import MAX_BALANCE
 from .errors import InvalidParameter
 
 Number = int | float
@@ -92,7 +93,9 @@ class ContributionType:
                 object.__setattr__(self, f.name, _check_evaluation_set(label, value))
             elif f.name != "name":
                 # A stake above 1 could charge an evaluator more than all its reputation.
-                maximum = 1.0 if f.name == "stake" else math.inf
+                maximum = {"stake": 1.0, "token_fund_for_evaluators": MAX_BALANCE}.get(
+                    f.name, math.inf
+                )
                 object.__setattr__(self, f.name, _check_number(label, value, maximum=maximum))
 
     def accepts(self, value: float) -> bool:
@@ -128,7 +131,8 @@ class ContractParameters:
                 checked = _check_count(f.name, value, maximum=MAX_VOTE_CHANGES)
                 object.__setattr__(self, f.name, checked)
             else:
-                object.__setattr__(self, f.name, _check_number(f.name, value))
+                maximum = MAX_BALANCE if f.name.startswith("user_initial_") else math.inf
+                object.__setattr__(self, f.name, _check_number(f.name, value, maximum=maximum))
         types = dict(self.types)
         if not types:
             raise InvalidParameter("a contract needs at least one contribution type", "types")

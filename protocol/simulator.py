@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .bounds import check_totals
 from .contracts.base import Contract
 from .errors import InsufficientTokens, UnknownContribution, UnknownUser
 from .state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState, Party, Voters
@@ -87,6 +88,7 @@ class Simulation:
             contribution=np.int64, evaluator=np.int64, value=np.float64, active=np.bool_
         )
         self.total_reputation = 0.0
+        self.total_tokens = 0.0
         self._ballots: list[_Ballot] = []
 
     # -- users -------------------------------------------------------------------------------
@@ -101,6 +103,7 @@ class Simulation:
         reputation, tokens = self.contract.new_user_balances(reputation, tokens)
         if referrer_id is not None:
             self._user_index(referrer_id, "referrer_id")
+        check_totals("this user", self.total_reputation + reputation, self.total_tokens + tokens)
         self.users.append(
             reputation=reputation,
             tokens=tokens,
@@ -108,6 +111,7 @@ class Simulation:
             created_at=self.clock(),
         )
         self.total_reputation += reputation
+        self.total_tokens += tokens
         return self.users.size
 
     def _user_index(self, user_id: int, field_name: str) -> int:
@@ -145,6 +149,7 @@ class Simulation:
                 "contributor_id",
             )
         self.users.tokens[i] -= kind.fee
+        self.total_tokens -= kind.fee
         self.contributions.append(
             contributor=contributor_id,
             max_score=0.0,
@@ -210,6 +215,7 @@ class Simulation:
             non_voter_reputation=non_voter_reputation,
             superseded_values=frozenset(superseded),
             vote_changes=len(superseded),
+            total_tokens=self.total_tokens,
         )
         effects = self.contract.vote(state)
         if not effects.recorded:
@@ -221,6 +227,7 @@ class Simulation:
         if effects.non_voter_factor is not None and non_voters is not None:
             self.users.reputation[non_voters] *= effects.non_voter_factor
         self.total_reputation += effects.reputation_delta
+        self.total_tokens += float(changes.tokens.sum())
         self.contributions.max_score[c] = effects.max_score
         self.contributions.token_fund[c] = effects.token_fund
 

@@ -78,7 +78,7 @@ class EvaluationState:
     ``vote_changes`` their number: how many times it has changed its value there.
     ``non_voter_reputation`` is the reputation of the users with no active evaluation of the
     contribution, not counting the evaluator; only kinds whose ``needs_non_voter_reputation``
-    is true read it.
+    is true read it. ``total_tokens``, the contract's tokens, bounds what a vote may pay.
     """
 
     contribution_type: ContributionType
@@ -94,6 +94,7 @@ class EvaluationState:
     non_voter_reputation: float = 0.0
     superseded_values: frozenset[float] = frozenset()
     vote_changes: int = 0
+    total_tokens: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from protocol import (
 
 from ..catalog import ServedContract
 from ..models import Contribution, Evaluation, User
+from .bounds import within_bounds
 from .contributions import unknown_contribution
 from .locking import lock_contract_row
 from .vote_store import VoteWrite, non_voters, store_vote
@@ -227,6 +228,7 @@ class _Ballot:
     state: EvaluationState
 
 
+@within_bounds
 def evaluate(
     session: Session,
     contract: ServedContract,
@@ -320,6 +322,7 @@ def _read_ballot(
         non_voter_reputation=float(non_voter_reputation),
         superseded_values=frozenset(parties.superseded),
         vote_changes=sum(parties.superseded.values()),
+        total_tokens=row.total_tokens,
     )
     return _Ballot(row, contribution, named, own, state)
 

@@ -2,6 +2,9 @@
 
 Balances are float64 (``double precision``) like the engine. The contract row keeps running
 totals updated in the same transaction as every change, so reads never sum a whole contract.
+The database holds every balance, fund and total within ``protocol.MAX_BALANCE`` as well as
+the engine does (see ``domain/bounds.py``; migration ``0006_vote_rules`` adds those limits,
+which the models do not declare because SQLite keeps them as triggers).
 """
 
 from __future__ import annotations

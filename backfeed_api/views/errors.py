@@ -1,10 +1,10 @@
 """One JSON error shape everywhere, Cornice's: ``{"status": "error", "errors": [...]}``.
 
 Validation errors already have it; protocol rejections become 400s in it (403 for a vote on
-one's own contribution, 409 for a vote change beyond the contract's limit); refused
-permissions become 401s or 403s; HTTP errors (404, 405, 415, 429…) and unexpected failures
-(500) are rendered in it too, never as HTML, and never with a traceback, a setting, a
-database URL or a token.
+one's own contribution, 409 for a vote change beyond the contract's limit or an action that
+would pass the balance limit); refused permissions become 401s or 403s; HTTP errors (404,
+405, 415, 429…) and unexpected failures (500) are rendered in it too, never as HTML, and
+never with a traceback, a setting, a database URL or a token.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalSer
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from protocol import ProtocolError, SelfEvaluationRefused, TooManyVoteChanges
+from protocol import (
+    BalanceLimitExceeded,
+    ProtocolError,
+    SelfEvaluationRefused,
+    TooManyVoteChanges,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,7 @@ def forbidden(exc: HTTPForbidden, request) -> dict:
 REFUSAL_STATUS: dict[type[ProtocolError], int] = {
     SelfEvaluationRefused: 403,
     TooManyVoteChanges: 409,
+    BalanceLimitExceeded: 409,
 }
 """The statuses of the contract's refusals that are not a 400: a vote its rules forbid the
 evaluator (403), a valid request that the state of the contract forbids (409)."""

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..bounds import MAX_BALANCE, check_bounded
 from ..errors import (
     InvalidEvaluationValue,
     InvalidInput,
@@ -22,7 +23,8 @@ from ..stats import contribution_scores
 
 
 def checked_amount(field: str, value: Any, *, default: float) -> float:
-    """Return a balance given by a client as a float: finite, not negative, or the default."""
+    """Return a balance given by a client as a float: finite, from 0 to
+    :data:`~protocol.bounds.MAX_BALANCE`, or the default."""
     if value is None:
         return float(default)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -35,6 +37,8 @@ def checked_amount(field: str, value: Any, *, default: float) -> float:
         raise InvalidInput(f"{field} must be a finite number", field)
     if number < 0:
         raise InvalidInput(f"{field} may not be negative", field)
+    if number > MAX_BALANCE:
+        raise InvalidInput(f"{field} may be at most {MAX_BALANCE:.0e}", field)
     return number
 
 
@@ -100,7 +104,8 @@ class Contract(ABC):
 
     def vote(self, state: EvaluationState) -> EvaluationEffects:
         """What the vote described by ``state`` changes: the rules every kind shares, then the
-        kind's own (:meth:`evaluate`).
+        kind's own (:meth:`evaluate`), whose effects may not pass the bounds of
+        :mod:`protocol.bounds`.
 
         The service and the simulator call this rather than :meth:`evaluate`, so that no
         kind, a plugin's included, lets a vote past the contract's limits. Raises an
@@ -110,7 +115,15 @@ class Contract(ABC):
         self.check_evaluator(state)
         if not self.repeats_active_vote(state):
             self.check_vote_changes(state)
-        return self.evaluate(state)
+        effects = self.evaluate(state)
+        check_bounded(
+            "this vote",
+            total_reputation=state.total_reputation + effects.reputation_delta,
+            total_tokens=state.total_tokens + float(effects.changes.tokens.sum()),
+            token_fund=effects.token_fund,
+            max_score=effects.max_score,
+        )
+        return effects
 
     def check_evaluator(self, state: EvaluationState) -> None:
         """Refuse a vote by the contributor unless the contract's ``allow_self_evaluation``:

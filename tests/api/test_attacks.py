@@ -10,10 +10,11 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from webtest import TestApp
 
-from backfeed_api.models import Evaluation
-from protocol import ConfigurationError
+from backfeed_api.models import Evaluation, User
+from protocol import MAX_BALANCE, ConfigurationError
 
 from ..conftest import TEST_CONTRACTS, bearer, count, issue_token
 from .conftest import Api, assert_error
@@ -212,3 +213,64 @@ def test_self_evaluation_is_shown_and_may_be_allowed(make_app: Callable[..., Tes
 
     assert vote["evaluator"]["id"] == author
     assert vote["contribution"]["contributor"]["id"] == author
+
+
+def test_a_user_who_would_pass_the_limit_is_a_409(api: Api, unchanged) -> None:
+    """Starting balances are at most 10^15 each, and so are the contract's totals: the user
+    who would carry one beyond is refused, naming it, and nothing is written."""
+    api.user(reputation=6e14, tokens=6e14)
+
+    with unchanged():
+        response = api.app.post_json("/example/users", {"reputation": 6e14}, status=409)
+
+    [error] = assert_error(response, 409, location="body", name="total_reputation")
+    assert "1e+15" in error["description"]
+    assert_error(api.app.post_json("/example/users", {"tokens": 6e14}, status=409), 409)
+    assert api.get("/example")["totals"]["users"] == 1
+
+
+def test_a_vote_that_would_pass_the_limit_is_a_409(api: Api, unchanged) -> None:
+    """A voter holding nearly 10^15 lifts an article over its threshold: the contributor's
+    reward would carry the total past the limit. Refused, nothing written, never a 500."""
+    author = api.user(reputation=0)["id"]
+    whale = api.user(reputation=1e15 - 1)["id"]
+    article = api.contribution(author)["id"]
+
+    with unchanged():
+        response = api.app.post_json(
+            "/example/evaluations", vote_body(whale, article, 1), status=409
+        )
+
+    assert_error(response, 409, location="body", name="total_reputation")
+
+
+def drift(db, user_id: int, reputation: float) -> None:
+    """Give ``user_id`` ``reputation`` behind the engine's back: the contract's running
+    total no longer covers it, as after a bug or a hand-made repair."""
+    with db.begin() as connection:
+        connection.execute(sa.update(User).where(User.id == user_id).values(reputation=reputation))
+
+
+@pytest.mark.parametrize("key", [None, "bounded-vote"])
+def test_the_database_refuses_what_the_engine_cannot_see(api: Api, db, unchanged, key) -> None:
+    """A referrer whose balance the contract's total does not cover (drifted to 10^15) is
+    paid a bonus when the user it referred is rewarded for agreeing: the engine, which
+    checks the totals, lets the vote through, and the database's own limit refuses it. The
+    answer is the engine's 409, nothing is written, and an ``Idempotency-Key`` is not kept
+    (its retry is refused again, not replayed)."""
+    referrer = api.user(reputation=1)["id"]
+    referred = api.user(reputation=20, referrer_id=referrer)["id"]
+    author, voter = api.user()["id"], api.user()["id"]
+    article = api.contribution(author)["id"]
+    api.vote(referred, article, 1)
+    drift(db, referrer, MAX_BALANCE)
+    headers = {} if key is None else {"Idempotency-Key": key}
+
+    for _attempt in range(2):
+        with unchanged():
+            response = api.app.post_json(
+                "/example/evaluations", vote_body(voter, article, 1), headers=headers, status=409
+            )
+        [error] = assert_error(response, 409, location="body", name="")  # not the engine's
+        assert "1e+15" in error["description"]
+        assert "Idempotent-Replayed" not in response.headers

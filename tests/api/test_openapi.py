@@ -188,6 +188,9 @@ def test_a_vote_documents_the_refusals_of_the_rules(document):
     assert responses["403"]["schema"] == {"$ref": "#/definitions/Error"}
     assert "Idempotency-Key" in responses["409"]["description"]
     assert "max_vote_changes" in responses["409"]["description"]
+    assert "1e+15" in responses["409"]["description"]
+    users = document["paths"]["/{contract}/users"]["post"]["responses"]
+    assert "1e+15" in users["409"]["description"]
     assert responses["409"]["schema"] == {"$ref": "#/definitions/Error"}
     contributions = document["paths"]["/{contract}/contributions"]["post"]["responses"]
     assert "max_vote_changes" not in contributions["409"]["description"]

@@ -23,6 +23,7 @@ from webtest import TestApp
 
 from backfeed_api.models import Contract, Contribution, User
 from protocol import (
+    BalanceLimitExceeded,
     ProtocolError,
     SelfEvaluationRefused,
     Simulation,
@@ -41,7 +42,7 @@ CONTRACTS = {
 }
 
 
-REFUSAL_STATUS = {SelfEvaluationRefused: 403, TooManyVoteChanges: 409}
+REFUSAL_STATUS = {SelfEvaluationRefused: 403, TooManyVoteChanges: 409, BalanceLimitExceeded: 409}
 """The statuses of the engine's refusals that are not a 400."""
 
 

@@ -156,14 +156,36 @@ def test_tampered_total_is_reported(books: Books) -> None:
     assert "1 problem(s): FAILED" in report
 
 
+BALANCES_BOUNDED = "reputation BETWEEN -1e15 AND 1e15 AND tokens BETWEEN -1e15 AND 1e15"
+"""The database's limit on a user's balances (migration 0006_vote_rules), on PostgreSQL."""
+
+
 @pytest.mark.parametrize("empty_books", ["postgresql"], indirect=True)
-def test_nan_balance_is_reported(books: Books) -> None:
-    """PostgreSQL only: SQLite stores a NaN as NULL, which the schema refuses."""
+def test_nan_balance_is_refused_by_the_database(books: Books) -> None:
+    """The limit on balances refuses a NaN as it refuses any number beyond 10^15 (SQLite
+    stores a NaN as NULL, which the schema refuses too)."""
     user = books.scalar(USER.format("min"), contract="example")
-    books.sql("UPDATE users SET tokens = 'NaN' WHERE id = :id", id=user)
-    code, report = books.check()
-    assert code == 1, report
-    assert f"(d) tokens of user {user} is NaN" in report
+    with pytest.raises(sa.exc.IntegrityError, match="ck_users_balances_bounded"):
+        books.sql("UPDATE users SET tokens = 'NaN' WHERE id = :id", id=user)
+
+
+@pytest.mark.parametrize("empty_books", ["postgresql"], indirect=True)
+def test_nan_balance_would_be_reported(books: Books) -> None:
+    """Without that limit, check finds the NaN. The limit is dropped for the test and put
+    back after it: the database serves the whole session."""
+    user = books.scalar(USER.format("min"), contract="example")
+    books.sql("ALTER TABLE users DROP CONSTRAINT ck_users_balances_bounded")
+    try:
+        books.sql("UPDATE users SET tokens = 'NaN' WHERE id = :id", id=user)
+        code, report = books.check()
+        assert code == 1, report
+        assert f"(d) tokens of user {user} is NaN" in report
+    finally:
+        books.sql("UPDATE users SET tokens = 0 WHERE tokens = 'NaN'")
+        books.sql(
+            "ALTER TABLE users ADD CONSTRAINT ck_users_balances_bounded"
+            f" CHECK ({BALANCES_BOUNDED}) NOT VALID"
+        )
 
 
 def test_duplicate_active_vote_is_refused_by_the_database(books: Books) -> None:

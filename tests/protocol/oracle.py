@@ -16,6 +16,8 @@ Where the spec leaves a float detail open, the oracle does what the engine docum
   the cap these are the spec's formulas, only rounded differently. When the cap applies,
   every non-voter ends at exactly 0 (``w.reputation / N * N`` would leave a rounding residue
   of ~1e-17, and the spec's ``Q - r == 0`` test is discontinuous at such a residue).
+* The bound: a vote is computed, then undone and refused if a total, a fund or a score went
+  past the limit; the engine checks its running totals, the oracle sums afresh.
 * Errors are checked in this order, like the engine: create user → reputation, tokens,
   referrer; create contribution → contributor, type, tokens; evaluate → evaluator,
   contribution, value, self-evaluation, then (unless the vote repeats the active one) the
@@ -24,12 +26,14 @@ Where the spec leaves a float detail open, the oracle does what the engine docum
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from protocol.errors import (
+    BalanceLimitExceeded,
     InsufficientTokens,
     InvalidEvaluationValue,
     InvalidInput,
@@ -41,6 +45,8 @@ from protocol.errors import (
 )
 
 SECONDS_PER_DAY = 86400.0
+LIMIT = 1e15
+"""The spec's bound on every balance, contribution fund and contract total."""
 
 TYPE_FIELDS = (
     "fee",
@@ -156,7 +162,14 @@ def _balance(name: str, value: Any, default: float) -> float:
         raise InvalidInput(f"{name} is not finite")
     if number < 0:
         raise InvalidInput(f"{name} is negative")
+    if number > LIMIT:
+        raise InvalidInput(f"{name} is above the limit")
     return number
+
+
+def _within_limit(*amounts: float) -> bool:
+    """Whether every amount is a finite number no greater than :data:`LIMIT`."""
+    return all(math.isfinite(amount) and amount <= LIMIT for amount in amounts)
 
 
 def _is_id(value: Any, count: int) -> bool:
@@ -198,6 +211,13 @@ class Oracle:
             total += user.reputation
         return total
 
+    def total_tokens(self) -> float:
+        """The sum of every user's tokens."""
+        total = 0.0
+        for user in self.users:
+            total += user.tokens
+        return total
+
     def active_evaluations(self, contribution: int) -> list[Evaluation]:
         """The active evaluations of a contribution, at most one per user."""
         return [e for e in self.evaluations if e.contribution == contribution and e.active]
@@ -228,6 +248,8 @@ class Oracle:
         tokens = _balance("tokens", tokens, self.params["user_initial_tokens"])
         if referrer_id is not None and not _is_id(referrer_id, len(self.users)):
             raise UnknownUser("no such referrer")
+        if not _within_limit(self.total_reputation() + reputation, self.total_tokens() + tokens):
+            raise BalanceLimitExceeded("the contract's totals would pass the limit")
         self.users.append(User(reputation, tokens, referrer_id, self.clock()))
         return len(self.users)
 
@@ -249,7 +271,25 @@ class Oracle:
         return len(self.contributions)
 
     def evaluate(self, user_id: Any, contribution_id: Any, value: Any) -> tuple[int, bool]:
-        """A vote; returns (id of the evaluation that stands, whether a new one was made)."""
+        """A vote; returns (id of the evaluation that stands, whether a new one was made).
+
+        A vote that would leave a total, a fund or a score past the limit is undone and
+        refused.
+        """
+        before = copy.deepcopy((self.users, self.contributions, self.evaluations))
+        result = self._evaluate(user_id, contribution_id, value)
+        if not _within_limit(
+            self.total_reputation(),
+            self.total_tokens(),
+            *(c.token_fund for c in self.contributions),
+            *(c.max_score for c in self.contributions),
+        ):
+            self.users, self.contributions, self.evaluations = before
+            raise BalanceLimitExceeded("the vote would pass the limit")
+        return result
+
+    def _evaluate(self, user_id: Any, contribution_id: Any, value: Any) -> tuple[int, bool]:
+        """The vote itself, checks and changes."""
         if not _is_id(user_id, len(self.users)):
             raise UnknownUser("no such evaluator")
         if not _is_id(contribution_id, len(self.contributions)):
