@@ -174,9 +174,12 @@ class Claims:
             claim.status = response.status_code
             claim.body = response.body
             claim.location = relative
-        else:  # nothing to replay: the key stays free (also when the writes are kept)
+        elif response.status_code < 400 or getattr(request, "keep_writes", False):
+            # Nothing to replay, and the writes are kept: the key stays free.
             session.delete(claim)
             session.flush()
+        # Any other answer aborts the transaction (``commit_veto``), the claim with it; the
+        # session is left alone, as a write the database refused leaves it unusable.
         return response
 
 

@@ -135,8 +135,10 @@ def document_security(document: dict, services: list[Service], reads_are_public:
             if needs_token(permission, reads_are_public):
                 operation["security"] = [{"bearer": []}]
             responses.setdefault("401", UNAUTHORIZED)  # logging in has its own
-            if permission in TOKEN_ONLY:
-                responses["403"] = FORBIDDEN
+            if permission in TOKEN_ONLY:  # after what the operation's rules may refuse
+                refusal = responses.get("403", {}).get("description")
+                description = " ".join(filter(None, (FORBIDDEN["description"], refusal)))
+                responses["403"] = {**FORBIDDEN, "description": description}
 
 
 def path_parameter(name: str, contracts: list[str]) -> dict | None:

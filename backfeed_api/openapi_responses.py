@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol import MAX_BALANCE
+
 from .schemas import MAX_ID
 
 Schema = dict[str, Any]
@@ -197,6 +199,20 @@ WRITE_ERRORS = {
     "409": "A request with this Idempotency-Key is still running.",
     "422": "This Idempotency-Key was used for a different request.",
 }
+# Refusals of the contract's rules that are not validation errors, by operation; each adds
+# to what the status already says for every operation.
+REFUSALS: dict[tuple[str, str], dict[str, str]] = {
+    ("/{contract}/evaluations", "post"): {
+        "403": "Or the evaluator is the contribution's contributor, in a contract whose "
+        "allow_self_evaluation is false.",
+        "409": "Or the evaluator has changed its value on this contribution as many times as "
+        "the contract's max_vote_changes allows, or the vote would carry a balance, a fund "
+        f"or a total above {MAX_BALANCE:g}.",
+    },
+    ("/{contract}/users", "post"): {
+        "409": f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}.",
+    },
+}
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
 # The IETF httpapi draft's header fields, on every answer while rate limits are on.
 RATE_LIMIT_HEADERS = {
@@ -269,6 +285,8 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
         if headers:
             responses[status]["headers"] = headers
     errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
+    for status, refusal in REFUSALS.get((path, method), {}).items():
+        errors[status] = f"{errors[status]} {refusal}" if status in errors else refusal
     for status, description in sorted(errors.items()):
         responses[status] = {"description": description, "schema": ref("Error")}
         if status in ERROR_HEADERS:

@@ -14,6 +14,8 @@ import re
 
 import colander
 
+from protocol import MAX_BALANCE
+
 from .domain import passwords
 
 MAX_ID = 2**63 - 1
@@ -182,13 +184,8 @@ def order_by(choices: list[str], default: str) -> colander.SchemaNode:
     )
 
 
-# The largest starting balance: far beyond any real one, and small enough that the sums of
-# balances (a contract's totals) cannot overflow to infinity, which JSON cannot carry.
-MAX_BALANCE = 1e15
-
-
 def balance(description: str) -> colander.SchemaNode:
-    """An optional starting balance, from 0 to :data:`MAX_BALANCE`."""
+    """An optional starting balance, from 0 to :data:`protocol.MAX_BALANCE`."""
     return colander.SchemaNode(
         StrictNumber(),
         validator=colander.Range(

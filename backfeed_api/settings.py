@@ -56,6 +56,15 @@ class ContractSpec:
             raise ConfigurationError(f"contract {self.name!r}: {error.message}") from error
 
 
+def _override(key: str, value: Any) -> Any:
+    """The value of the override setting ``key``; a value that is neither a number nor a
+    boolean stops the service with the setting named."""
+    try:
+        return parse_override(str(value))
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{key}: {error.message}", key) from error
+
+
 def contract_specs(settings: Mapping[str, Any]) -> list[ContractSpec]:
     """The contracts listed in ``backfeed.contracts`` (``name`` or ``name:kind`` entries).
 
@@ -78,7 +87,7 @@ def contract_specs(settings: Mapping[str, Any]) -> list[ContractSpec]:
         seen.add(name)
         prefix = f"backfeed.contract.{name}."
         overrides = {
-            key[len(prefix) :]: parse_override(str(value))
+            key[len(prefix) :]: _override(key, value)
             for key, value in settings.items()
             if key.startswith(prefix)
         }

@@ -64,13 +64,18 @@ class Cell:
 
 class FreshVotes:
     """The first votes still to cast in a contract without seeded votes: every (user,
-    contribution) pair once, in a random order, with a random value."""
+    contribution) pair but the contributors' own once, in a random order, with a random
+    value."""
 
     def __init__(self, contract: SeededContract, rng: np.random.Generator) -> None:
         plan = contract.plan
         self.contract = contract
         self.path = f"/{plan.name}/evaluations"
-        self.pairs = rng.permutation(plan.users * plan.contributions)
+        pairs = rng.permutation(plan.users * plan.contributions)
+        users, contributions = np.divmod(pairs, plan.contributions)
+        # The contract's n-th contribution is its n-th user's (modulo the users), who may not
+        # vote on it.
+        self.pairs = pairs[users != contributions % plan.users]
         self.values = rng.integers(0, 2, size=len(self.pairs))
         self.taken = 0
 
@@ -178,13 +183,13 @@ class Bench:
                 path,
                 contract.token,
                 {
-                    "evaluator_id": contract.voter(index, voters + position),
+                    "evaluator_id": voter,
                     "contribution_id": contract.contribution_id(index),
                     "value": 1,
                 },
             )
             for index in range(first, first + contract.plan.groups[group].contributions)
-            for position in range(per_contribution)
+            for voter in contract.newcomers(index, voters, per_contribution)
         ]
         return calls[: self.sizes.latency_samples]
 

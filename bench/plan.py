@@ -118,13 +118,13 @@ def samples_per_contribution(voters: int) -> int:
 def latency_groups(users: int, sizes: Sizes) -> tuple[Group, ...]:
     """The contributions of an evaluation latency contract: one group per feasible ``k``.
 
-    A ``k`` is feasible when ``k`` voters plus the timed voters fit among the users; the
-    others are reported as not applicable.
+    A ``k`` is feasible when ``k`` voters plus the timed voters fit among the users other
+    than the contributor; the others are reported as not applicable.
     """
     groups = []
     for k in sizes.voter_counts:
         per_contribution = samples_per_contribution(k)
-        if k + per_contribution <= users:
+        if k + per_contribution < users:
             groups.append(Group(math.ceil(sizes.latency_samples / per_contribution), k))
     return tuple(groups)
 

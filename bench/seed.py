@@ -22,6 +22,7 @@ total), what the engine would hold after a last vote of 1 had no balance moved.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -164,6 +165,14 @@ class SeededContract:
         ones are users who have not voted on it, in the same rotation.
         """
         return self.user_id(((index + 1) * STRIDE + position) % self.plan.users)
+
+    def newcomers(self, index: int, earlier: int, count: int) -> list[int]:
+        """The ids of the ``count`` users who vote next on the ``index``-th contribution,
+        after its ``earlier`` seeded voters, in the same rotation but for its contributor
+        (the ``index``-th user), whose vote on it would be refused."""
+        contributor = self.user_id(index)
+        following = (self.voter(index, position) for position in itertools.count(earlier))
+        return list(itertools.islice((u for u in following if u != contributor), count))
 
     def group_start(self, group: int) -> int:
         """The index of the first contribution of the plan's ``group``-th group."""

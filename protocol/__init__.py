@@ -3,9 +3,11 @@
 Pure Python and numpy; it knows nothing of HTTP or databases. See ``PROTOCOL`` in the docs.
 """
 
+from .bounds import MAX_BALANCE, check_bounded, check_totals
 from .contracts import Contract
 from .errors import (
     ActionError,
+    BalanceLimitExceeded,
     ConfigurationError,
     ContractLoadError,
     InsufficientTokens,
@@ -13,6 +15,8 @@ from .errors import (
     InvalidInput,
     InvalidParameter,
     ProtocolError,
+    SelfEvaluationRefused,
+    TooManyVoteChanges,
     UnknownContractKind,
     UnknownContribution,
     UnknownContributionType,
@@ -31,9 +35,11 @@ from .state import (
 )
 
 __all__ = [
+    "MAX_BALANCE",
     "NO_USER",
     "ActionError",
     "BalanceChanges",
+    "BalanceLimitExceeded",
     "ConfigurationError",
     "Contract",
     "ContractLoadError",
@@ -47,12 +53,16 @@ __all__ = [
     "InvalidParameter",
     "Party",
     "ProtocolError",
+    "SelfEvaluationRefused",
     "Simulation",
+    "TooManyVoteChanges",
     "UnknownContractKind",
     "UnknownContribution",
     "UnknownContributionType",
     "UnknownUser",
     "Voters",
+    "check_bounded",
+    "check_totals",
     "create_contract",
     "installed_kinds",
     "load_kind",

@@ -59,3 +59,17 @@ class UnknownUser(ActionError):
 
 class UnknownContribution(ActionError):
     """A contribution that does not exist in this contract."""
+
+
+class TooManyVoteChanges(ActionError):
+    """The evaluator has changed its value on this contribution as often as the contract's
+    ``max_vote_changes`` allows."""
+
+
+class SelfEvaluationRefused(ActionError):
+    """A vote by the contribution's contributor, in a contract that does not allow it."""
+
+
+class BalanceLimitExceeded(ActionError):
+    """The action would leave a balance, a fund or a contract total NaN, infinite or above
+    :data:`protocol.bounds.MAX_BALANCE`."""

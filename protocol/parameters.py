@@ -14,9 +14,13 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
+from .bounds import MAX_BALANCE
 from .errors import InvalidParameter
 
 Number = int | float
+
+MAX_VOTE_CHANGES = 10**9
+"""The largest ``max_vote_changes``: beyond any real use, and exact in every JSON client."""
 
 
 def _check_number(
@@ -32,6 +36,15 @@ def _check_number(
     if value > maximum:
         raise InvalidParameter(f"{name} must be at most {maximum:g}, not {value!r}", name)
     return float(value)
+
+
+def _check_count(name: str, value: Any, *, maximum: int) -> int:
+    """Return ``value`` as a whole number from 0 to ``maximum``, or raise InvalidParameter."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameter(f"{name} must be a whole number, not {value!r}", name)
+    if not 0 <= value <= maximum:
+        raise InvalidParameter(f"{name} must be from 0 to {maximum:,}, not {value!r}", name)
+    return value
 
 
 def _check_flag(name: str, value: Any) -> bool:
@@ -80,7 +93,9 @@ class ContributionType:
                 object.__setattr__(self, f.name, _check_evaluation_set(label, value))
             elif f.name != "name":
                 # A stake above 1 could charge an evaluator more than all its reputation.
-                maximum = 1.0 if f.name == "stake" else math.inf
+                maximum = {"stake": 1.0, "token_fund_for_evaluators": MAX_BALANCE}.get(
+                    f.name, math.inf
+                )
                 object.__setattr__(self, f.name, _check_number(label, value, maximum=maximum))
 
     def accepts(self, value: float) -> bool:
@@ -100,16 +115,24 @@ class ContractParameters:
     referral_reward_fraction: float = 0.2
     referral_timeframe_days: float = 30.0
     reward_tokens_to_evaluators: bool = False
+    allow_self_evaluation: bool = False
+    """Whether a contributor may vote on its own contributions."""
+    max_vote_changes: int = 5
+    """How many times one evaluator may change its value on one contribution."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
             if f.name == "types":
                 continue
             value = getattr(self, f.name)
-            if f.name == "reward_tokens_to_evaluators":
+            if f.name in ("reward_tokens_to_evaluators", "allow_self_evaluation"):
                 object.__setattr__(self, f.name, _check_flag(f.name, value))
+            elif f.name == "max_vote_changes":
+                checked = _check_count(f.name, value, maximum=MAX_VOTE_CHANGES)
+                object.__setattr__(self, f.name, checked)
             else:
-                object.__setattr__(self, f.name, _check_number(f.name, value))
+                maximum = MAX_BALANCE if f.name.startswith("user_initial_") else math.inf
+                object.__setattr__(self, f.name, _check_number(f.name, value, maximum=maximum))
         types = dict(self.types)
         if not types:
             raise InvalidParameter("a contract needs at least one contribution type", "types")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .bounds import check_totals
 from .contracts.base import Contract
 from .errors import InsufficientTokens, UnknownContribution, UnknownUser
 from .state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState, Party, Voters
@@ -48,12 +49,14 @@ class _Columns:
 
 @dataclass
 class _Ballot:
-    """The active votes on one contribution: voter ids and values, one slot per voter."""
+    """The active votes on one contribution: voter ids and values, one slot per voter; and
+    the values of each voter's superseded votes on it, in order, for those who changed."""
 
     slots: _Columns = field(
         default_factory=lambda: _Columns(user=np.int64, value=np.float64, evaluation=np.int64)
     )
     slot_of: dict[int, int] = field(default_factory=dict)
+    superseded: dict[int, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Simulation:
             contribution=np.int64, evaluator=np.int64, value=np.float64, active=np.bool_
         )
         self.total_reputation = 0.0
+        self.total_tokens = 0.0
         self._ballots: list[_Ballot] = []
 
     # -- users -------------------------------------------------------------------------------
@@ -99,6 +103,7 @@ class Simulation:
         reputation, tokens = self.contract.new_user_balances(reputation, tokens)
         if referrer_id is not None:
             self._user_index(referrer_id, "referrer_id")
+        check_totals("this user", self.total_reputation + reputation, self.total_tokens + tokens)
         self.users.append(
             reputation=reputation,
             tokens=tokens,
@@ -106,6 +111,7 @@ class Simulation:
             created_at=self.clock(),
         )
         self.total_reputation += reputation
+        self.total_tokens += tokens
         return self.users.size
 
     def _user_index(self, user_id: int, field_name: str) -> int:
@@ -143,6 +149,7 @@ class Simulation:
                 "contributor_id",
             )
         self.users.tokens[i] -= kind.fee
+        self.total_tokens -= kind.fee
         self.contributions.append(
             contributor=contributor_id,
             max_score=0.0,
@@ -179,6 +186,7 @@ class Simulation:
             others[own_slot] = False
         voter_ids = slots.user[others]
         voter_index = voter_ids - 1
+        superseded = ballot.superseded.get(evaluator_id, [])
         now = self.clock()
         non_voters = None
         non_voter_reputation = 0.0
@@ -205,8 +213,11 @@ class Simulation:
             total_reputation=self.total_reputation,
             now=now,
             non_voter_reputation=non_voter_reputation,
+            superseded_values=frozenset(superseded),
+            vote_changes=len(superseded),
+            total_tokens=self.total_tokens,
         )
-        effects = self.contract.evaluate(state)
+        effects = self.contract.vote(state)
         if not effects.recorded:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
 
@@ -216,6 +227,7 @@ class Simulation:
         if effects.non_voter_factor is not None and non_voters is not None:
             self.users.reputation[non_voters] *= effects.non_voter_factor
         self.total_reputation += effects.reputation_delta
+        self.total_tokens += float(changes.tokens.sum())
         self.contributions.max_score[c] = effects.max_score
         self.contributions.token_fund[c] = effects.token_fund
 
@@ -228,6 +240,7 @@ class Simulation:
             )
         else:
             self.evaluations.active[slots.evaluation[own_slot] - 1] = False
+            ballot.superseded[evaluator_id] = [*superseded, float(slots.value[own_slot])]
             slots.value[own_slot] = float(value)
             slots.evaluation[own_slot] = evaluation + 1
         return EvaluationOutcome(evaluation + 1, True, effects)

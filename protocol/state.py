@@ -73,9 +73,12 @@ class EvaluationState:
     """Everything an evaluation of one contribution depends on, read before it applies.
 
     ``voters`` excludes the evaluator, whose previous active value (if any) is
-    ``previous_value``. ``non_voter_reputation`` is the reputation of the users with no active
-    evaluation of the contribution, not counting the evaluator; only kinds whose
-    ``needs_non_voter_reputation`` is true read it.
+    ``previous_value``. ``superseded_values`` are the values of the evaluator's superseded
+    evaluations of the contribution (the values its vote there has held before) and
+    ``vote_changes`` their number: how many times it has changed its value there.
+    ``non_voter_reputation`` is the reputation of the users with no active evaluation of the
+    contribution, not counting the evaluator; only kinds whose ``needs_non_voter_reputation``
+    is true read it. ``total_tokens``, the contract's tokens, bounds what a vote may pay.
     """
 
     contribution_type: ContributionType
@@ -89,6 +92,9 @@ class EvaluationState:
     total_reputation: float
     now: float  # seconds since the epoch
     non_voter_reputation: float = 0.0
+    superseded_values: frozenset[float] = frozenset()
+    vote_changes: int = 0
+    total_tokens: float = 0.0
 
 
 @dataclass(frozen=True)

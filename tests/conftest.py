@@ -49,11 +49,13 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Contracts every test app serves: the shipped kinds, plus the instances the reference
-# scenarios need (scenario 2 rewards evaluators with tokens, 4 burns).
+# scenarios need (scenario 2 rewards evaluators with tokens; 4 burns, and its user 2 votes
+# on its own article, which only a contract allowing self-evaluation accepts).
 TEST_CONTRACTS = {
     "backfeed.contracts": "example dmag whitepaper1 rewarded:example burning:example",
     "backfeed.contract.rewarded.reward_tokens_to_evaluators": "true",
     "backfeed.contract.burning.alpha": "0.7",
+    "backfeed.contract.burning.allow_self_evaluation": "true",
 }
 ADMIN_TOKEN = "test-admin-token"
 """The development token of every test application: admin of every contract."""

@@ -168,11 +168,14 @@ def _scenario(args: argparse.Namespace) -> tuple[Scenario, str]:
     knobs = {name: vars(args)[name] for name in GENERATOR_OPTIONS if vars(args)[name] is not None}
     if args.scenario is None:
         community = Community(**knobs, overrides=overrides)
+        title = f"{community.kind}: {community.users} users, seed {community.seed}"
         try:
             scenario = generate_scenario(community)
         except ScenarioError as error:
             raise UsageError(str(error)) from error
-        return scenario, f"{community.kind}: {community.users} users, seed {community.seed}"
+        except ProtocolError as error:  # an unknown kind or a bad override
+            raise CommandError(f"{title}: {error.message}") from error
+        return scenario, title
 
     if knobs:
         given = ", ".join(f"--{name.replace('_', '-')}" for name in knobs)

@@ -11,6 +11,7 @@ from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
 
 from ..catalog import ServedContract
 from ..models import Contribution
+from .bounds import within_bounds
 from .ledger import Cause, apply_changes
 from .locking import lock_contract, next_action
 from .users import require_user
@@ -35,6 +36,7 @@ def unknown_contribution(contribution_id: int) -> UnknownContribution:
     )
 
 
+@within_bounds
 def create_contribution(
     session: Session,
     contract: ServedContract,

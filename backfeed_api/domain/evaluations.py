@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    not_,
     null,
     select,
     true,
@@ -34,6 +35,7 @@ from protocol import (
 
 from ..catalog import ServedContract
 from ..models import Contribution, Evaluation, User
+from .bounds import within_bounds
 from .contributions import unknown_contribution
 from .locking import lock_contract_row
 from .losses import NonVoterLoss, non_voters
@@ -86,9 +88,11 @@ def _parties(
     evaluator_id: int,
     contributor_id: int | None,
 ):
-    """In one query: every user with an active vote on the contribution (with the vote), and
-    the evaluator and the contributor (None: the contribution is unknown) if they are users of
-    the contract, with no vote columns."""
+    """In one query: every user with an active vote on the contribution (with the vote); the
+    evaluator and the contributor (None: the contribution is unknown) if they are users of
+    the contract, with no vote columns; and the evaluator's superseded votes on the
+    contribution, one row per value with their number in place of an evaluation id and no
+    user columns."""
     parameters = {
         "contract": contract_id,
         "contribution": contribution_id,
@@ -141,7 +145,23 @@ def _parties_statement(lateral: bool):
         USERS.c.id.in_(named),
         USERS.c.contract_id == bindparam("contract"),
     )
-    return union_all(voters, others)
+    # At most one row per value of the evaluation set, found by the contribution and
+    # evaluator index whatever the number of voters.
+    superseded = (
+        select(
+            EVALUATIONS.c.evaluator_id,
+            *(null() for _ in user_columns[1:]),
+            func.count().label("evaluation_id"),
+            EVALUATIONS.c.value,
+        )
+        .where(
+            EVALUATIONS.c.contribution_id == bindparam("contribution"),
+            EVALUATIONS.c.evaluator_id == bindparam("evaluator"),
+            not_(EVALUATIONS.c.active),
+        )
+        .group_by(EVALUATIONS.c.evaluator_id, EVALUATIONS.c.value)
+    )
+    return union_all(voters, others, superseded)
 
 
 @cache
@@ -154,18 +174,31 @@ def _contribution_statement():
     )
 
 
-def _split_parties(rows, evaluator_id: int):
-    """The rows of :func:`_parties` as: the named users by id, the evaluator's active vote
-    (or None), and the other voters' rows."""
-    named, own, others = {}, None, []
+@dataclass(frozen=True)
+class _Parties:
+    """The rows of :func:`_parties`, sorted: the named users by id, the evaluator's active
+    vote (or None), the other voters' rows, and the number of the evaluator's superseded
+    votes by value."""
+
+    named: dict[int, Any]
+    own: Any
+    others: list[Any]
+    superseded: dict[float, int]
+
+
+def _split_parties(rows, evaluator_id: int) -> _Parties:
+    """Sort the rows of :func:`_parties` by what they are."""
+    named, own, others, superseded = {}, None, [], {}
     for row in rows:
         if row[5] is None:  # no evaluation: a named user
             named[row[0]] = row
+        elif row[1] is None:  # no user columns: superseded votes of one value
+            superseded[row[6]] = row[5]
         elif row[0] == evaluator_id:
             own = row
         else:
             others.append(row)
-    return named, own, others
+    return _Parties(named, own, others, superseded)
 
 
 def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, float]:
@@ -197,6 +230,7 @@ class _Ballot:
     state: EvaluationState
 
 
+@within_bounds
 def evaluate(
     session: Session,
     contract: ServedContract,
@@ -214,7 +248,7 @@ def evaluate(
     """
     ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
     state = ballot.state
-    effects = contract.rules.evaluate(state)
+    effects = contract.rules.vote(state)
     voted = _sum_by_value(
         np.append(state.voters.values, state.value),
         _after(
@@ -254,9 +288,10 @@ def _read_ballot(
         _contribution_statement(), {"contract": row.id, "contribution": contribution_id}
     ).one_or_none()
     contributor_id = None if contribution is None else contribution.contributor_id
-    named, own, others = _split_parties(
+    parties = _split_parties(
         _parties(session, row.id, contribution_id, evaluator_id, contributor_id), evaluator_id
     )
+    named, own, others = parties.named, parties.own, parties.others
     if evaluator_id not in named:
         raise UnknownUser(
             f"evaluator_id {evaluator_id} is not a user of this contract", "evaluator_id"
@@ -291,6 +326,9 @@ def _read_ballot(
             if rules.needs_non_voter_reputation
             else 0.0
         ),
+        superseded_values=frozenset(parties.superseded),
+        vote_changes=sum(parties.superseded.values()),
+        total_tokens=row.total_tokens,
     )
     return _Ballot(row, contribution, named, own, state)
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import UnknownUser
+from protocol import UnknownUser, check_totals
 
 from ..catalog import ServedContract
 from ..models import User
+from .bounds import within_bounds
 from .credentials import hash_password
 from .ledger import Cause, write_balances
 from .locking import lock_contract, next_action
@@ -32,6 +33,7 @@ def require_user(session: Session, contract: ServedContract, user_id: int, field
     return user
 
 
+@within_bounds
 def create_user(
     session: Session,
     contract: ServedContract,
@@ -52,6 +54,7 @@ def create_user(
     row = lock_contract(session, contract.row_id)
     if referrer_id is not None:
         require_user(session, contract, referrer_id, "referrer_id")
+    check_totals("this user", row.total_reputation + reputation, row.total_tokens + tokens)
     user = User(
         contract_id=contract.row_id,
         reputation=reputation / row.reputation_scale,

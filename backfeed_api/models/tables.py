@@ -4,6 +4,11 @@ Balances are float64 (``double precision``) like the engine. The contract row ke
 totals updated in the same transaction as every change, so reads never sum a whole contract.
 A user's reputation is stored in units of its contract's ``reputation_scale``: the balance is
 the product of the two (:class:`Contract`).
+
+The database holds every token balance, fund and total within ``protocol.MAX_BALANCE`` as
+the engine does, and a stored reputation finite: every reputation is part of its contract's
+total, which the limit holds (see ``domain/bounds.py``; migration ``0009`` adds those
+limits, which the models do not declare because SQLite keeps them as triggers).
 """
 
 from __future__ import annotations
@@ -144,6 +149,11 @@ class Evaluation(Base):
             sqlite_where=text("active"),
         ),
         Index("ix_evaluations_contribution_active", "contribution_id", "active", "id"),
+        # A vote reads the evaluator's earlier values on the contribution (agreement is paid
+        # once, value changes are limited) through this, however many others voted there.
+        Index(
+            "ix_evaluations_contribution_evaluator", "contribution_id", "evaluator_id", "active"
+        ),
         # Lists of a contract's votes are in ``seq`` order (the contract's commit order, which
         # is also id order) rather than by id: no index but these gives that order, so the
         # planner cannot walk the primary key through the other contracts' votes instead.

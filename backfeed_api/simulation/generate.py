@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from protocol import create_contract
+
 from .scenario import Action, Contribute, Evaluate, Join, Scenario, ScenarioError
 
 
@@ -36,16 +38,21 @@ def generate_scenario(community: Community) -> Scenario:
     The first step is a contribution; the other contributions and the evaluations are
     shuffled together. Contributors take turns in a freshly shuffled order each round, so no
     one contributes more than ``ceil(contributions / users)`` times (a contributor who cannot
-    pay the fee makes the engine refuse that step). Each evaluation is by a user drawn
-    uniformly, on a contribution drawn uniformly among those made so far, with value 1 with
-    probability ``vote_probability`` and 0 otherwise. Raises :class:`ScenarioError` for
-    impossible knobs.
+    pay the fee makes the engine refuse that step). Each evaluation is on a contribution
+    drawn uniformly among those made so far, by a user drawn uniformly among all but its
+    contributor (so a run works whether the contract allows self-evaluation or not), with
+    value 1 with probability ``vote_probability`` and 0 otherwise; but a user who has
+    changed its value on a contribution as often as the contract allows
+    (``max_vote_changes``) keeps it, its later draws there repeating it. Raises
+    :class:`ScenarioError` for impossible knobs, and the engine's error for an unknown kind
+    or a bad override.
     """
     _check(community)
+    limit = create_contract(community.kind, community.overrides).params.max_vote_changes
     rng = np.random.default_rng(community.seed)
     names = [f"u{number}" for number in range(1, community.users + 1)]
     setup = [Join(name) for name in names]
-    steps = _RandomSteps(community, rng, names)
+    steps = _RandomSteps(community, rng, names, limit)
     return Scenario(
         contract=community.kind, overrides=dict(community.overrides), setup=setup, steps=steps
     )
@@ -59,6 +66,8 @@ def _check(community: Community) -> None:
         raise ScenarioError("the numbers of contributions and evaluations may not be negative")
     if community.evaluations and not community.contributions:
         raise ScenarioError("evaluations need at least one contribution to evaluate")
+    if community.evaluations and community.users < 2:
+        raise ScenarioError("evaluations need at least two users: nobody evaluates their own")
     if not 0.0 <= community.vote_probability <= 1.0:
         raise ScenarioError("the vote probability must be between 0 and 1")
 
@@ -66,7 +75,9 @@ def _check(community: Community) -> None:
 class _RandomSteps(Collection[Action]):
     """The steps of a generated community, built on demand from pre-drawn arrays."""
 
-    def __init__(self, community: Community, rng: np.random.Generator, names: list[str]):
+    def __init__(
+        self, community: Community, rng: np.random.Generator, names: list[str], limit: int
+    ) -> None:
         contributions, evaluations = community.contributions, community.evaluations
         total = contributions + evaluations
         self._names = names
@@ -83,9 +94,13 @@ class _RandomSteps(Collection[Action]):
         self._contributors = np.concatenate(
             [rng.permutation(community.users) for _ in range(rounds)] or [np.empty(0, np.int64)]
         )[:contributions]
-        self._evaluators = rng.integers(community.users, size=total)
+        # An evaluator is drawn among the users other than the target's contributor.
+        others = rng.integers(max(community.users - 1, 1), size=total)
         self._targets = np.floor(rng.random(total) * self._made).astype(np.int64)
-        self._values = rng.random(total) < community.vote_probability
+        owners = self._contributors[np.minimum(self._targets, contributions - 1)]
+        self._evaluators = others + (others >= owners)
+        drawn = rng.random(total) < community.vote_probability
+        self._values = _held_after(limit, self._evaluators, self._targets, drawn, ~is_contribution)
 
     def __len__(self) -> int:
         return int(self._is_contribution.shape[0])
@@ -107,3 +122,29 @@ class _RandomSteps(Collection[Action]):
             contribution=f"c{int(self._targets[index]) + 1}",
             value=int(self._values[index]),
         )
+
+
+def _held_after(
+    limit: int,
+    evaluators: np.ndarray,
+    targets: np.ndarray,
+    values: np.ndarray,
+    is_vote: np.ndarray,
+) -> np.ndarray:
+    """The drawn ``values`` of the vote steps (``is_vote``), except that once a user has
+    changed its value on a contribution ``limit`` times, its later votes there repeat it."""
+    votes = np.flatnonzero(is_vote)
+    if not votes.size:
+        return values
+    pairs = evaluators[votes] * (int(targets.max()) + 1) + targets[votes]
+    order = np.argsort(pairs, kind="stable")  # each pair's votes together, in time order
+    steps, pairs = votes[order], pairs[order]
+    held = values[steps]
+    first = np.r_[True, pairs[1:] != pairs[:-1]]  # a pair's first vote
+    changes = np.cumsum(np.r_[False, held[1:] != held[:-1]] & ~first)
+    changes -= np.maximum.accumulate(np.where(first, changes, 0))  # counted within the pair
+    kept = changes <= limit  # a pair's first vote always is
+    last_kept = np.maximum.accumulate(np.where(kept, np.arange(held.size), 0))
+    result = values.copy()
+    result[steps] = held[last_kept]
+    return result

@@ -1,9 +1,11 @@
 """One JSON error shape everywhere, Cornice's: ``{"status": "error", "errors": [...]}``.
 
-Validation errors already have it; protocol rejections become 400s in it; refused permissions
-become 401s or 403s; a database that cannot serve now is a 503 with ``Retry-After``; HTTP
-errors (404, 405, 415, 429…) and unexpected failures (500) are rendered in it too, never as
-HTML, and never with a traceback, a setting, a database URL or a token.
+Validation errors already have it; protocol rejections become 400s in it (403 for a vote on
+one's own contribution, 409 for a vote change beyond the contract's limit or an action that
+would pass the balance limit); refused permissions become 401s or 403s; a database that
+cannot serve now is a 503 with ``Retry-After``; HTTP errors (404, 405, 415, 429…) and
+unexpected failures (500) are rendered in it too, never as HTML, and never with a
+traceback, a setting, a database URL or a token.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from pyramid_tm import is_tm_active
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from protocol import ProtocolError
+from protocol import (
+    BalanceLimitExceeded,
+    ProtocolError,
+    SelfEvaluationRefused,
+    TooManyVoteChanges,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +83,28 @@ def forbidden(exc: HTTPForbidden, request) -> dict:
     return body
 
 
+REFUSAL_STATUS: dict[type[ProtocolError], int] = {
+    SelfEvaluationRefused: 403,
+    TooManyVoteChanges: 409,
+    BalanceLimitExceeded: 409,
+}
+"""The statuses of the contract's refusals that are not a 400: a vote its rules forbid the
+evaluator (403), a valid request that the state of the contract forbids (409)."""
+
+
+def refusal_status(exc: ProtocolError) -> int:
+    """The HTTP status of a refusal of the contract: by its class, 400 by default."""
+    for cls in type(exc).__mro__:
+        if cls in REFUSAL_STATUS:
+            return REFUSAL_STATUS[cls]
+    return 400
+
+
 @exception_view_config(ProtocolError, renderer="json")
 def protocol_error(exc: ProtocolError, request) -> dict:
-    """An action the contract refuses: a validation error on the field at fault."""
-    return _respond(request, 400, "body", exc.field or "", exc.message)
+    """An action the contract refuses: an error on the field at fault, a 400 unless
+    :data:`REFUSAL_STATUS` says otherwise."""
+    return _respond(request, refusal_status(exc), "body", exc.field or "", exc.message)
 
 
 @exception_view_config(HTTPException, renderer="json")

@@ -9,14 +9,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InvalidEvaluationValue, InvalidInput, UnknownContributionType
+from ..bounds import MAX_BALANCE, check_bounded
+from ..errors import (
+    InvalidEvaluationValue,
+    InvalidInput,
+    SelfEvaluationRefused,
+    TooManyVoteChanges,
+    UnknownContributionType,
+)
 from ..parameters import ContractParameters, ContributionType
 from ..state import BalanceChanges, EvaluationEffects, EvaluationState
 from ..stats import contribution_scores
 
 
 def checked_amount(field: str, value: Any, *, default: float) -> float:
-    """Return a balance given by a client as a float: finite, not negative, or the default."""
+    """Return a balance given by a client as a float: finite, from 0 to
+    :data:`~protocol.bounds.MAX_BALANCE`, or the default."""
     if value is None:
         return float(default)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -29,6 +37,8 @@ def checked_amount(field: str, value: Any, *, default: float) -> float:
         raise InvalidInput(f"{field} must be a finite number", field)
     if number < 0:
         raise InvalidInput(f"{field} may not be negative", field)
+    if number > MAX_BALANCE:
+        raise InvalidInput(f"{field} may be at most {MAX_BALANCE:.0e}", field)
     return number
 
 
@@ -92,6 +102,52 @@ class Contract(ABC):
             )
         return float(value)
 
+    def vote(self, state: EvaluationState) -> EvaluationEffects:
+        """What the vote described by ``state`` changes: the rules every kind shares, then the
+        kind's own (:meth:`evaluate`), whose effects may not pass the bounds of
+        :mod:`protocol.bounds`.
+
+        The service and the simulator call this rather than :meth:`evaluate`, so that no
+        kind, a plugin's included, lets a vote past the contract's limits. Raises an
+        :class:`~protocol.errors.ActionError` for a refused vote; never mutates.
+        """
+        self.check_value(state.contribution_type, state.value)
+        self.check_evaluator(state)
+        if not self.repeats_active_vote(state):
+            self.check_vote_changes(state)
+        effects = self.evaluate(state)
+        check_bounded(
+            "this vote",
+            total_reputation=state.total_reputation + effects.reputation_delta,
+            total_tokens=state.total_tokens + float(effects.changes.tokens.sum()),
+            token_fund=effects.token_fund,
+            max_score=effects.max_score,
+        )
+        return effects
+
+    def check_evaluator(self, state: EvaluationState) -> None:
+        """Refuse a vote by the contributor unless the contract's ``allow_self_evaluation``:
+        a contributor voting for its own work collects the reward of a score it made."""
+        if state.evaluator.id == state.contributor.id and not self.params.allow_self_evaluation:
+            raise SelfEvaluationRefused(
+                f"evaluator_id {state.evaluator.id} is the contributor of this contribution, "
+                "and this contract does not allow self-evaluation "
+                "(allow_self_evaluation = false)",
+                "evaluator_id",
+            )
+
+    def check_vote_changes(self, state: EvaluationState) -> None:
+        """Refuse a change of value beyond the contract's ``max_vote_changes``: a value that
+        could change without end would let a vote be bought and sold again and again."""
+        limit = self.params.max_vote_changes
+        if state.previous_value is not None and state.vote_changes >= limit:
+            raise TooManyVoteChanges(
+                f"evaluator_id {state.evaluator.id} has changed its vote on this contribution "
+                f"{state.vote_changes} times, the most this contract allows "
+                f"(max_vote_changes = {limit}); its vote stays {state.previous_value:g}",
+                "value",
+            )
+
     @abstractmethod
     def evaluate(self, state: EvaluationState) -> EvaluationEffects:
         """Compute what the evaluation described by ``state`` changes.
@@ -113,6 +169,15 @@ class Contract(ABC):
     def repeats_active_vote(state: EvaluationState) -> bool:
         """Whether the vote equals the evaluator's active one, which makes it a no-op."""
         return state.previous_value is not None and state.previous_value == state.value
+
+    @staticmethod
+    def held_before(state: EvaluationState) -> bool:
+        """Whether the evaluator's vote on the contribution has had this value before.
+
+        Agreement is paid once: a vote back to a value it already held may not pay (or move)
+        again what its first vote with that value did.
+        """
+        return float(state.value) in state.superseded_values
 
     @staticmethod
     def unchanged(state: EvaluationState, *, recorded: bool) -> EvaluationEffects:

@@ -3,7 +3,9 @@
 Evaluators pay a reputation fee that shrinks as the contribution's engaged reputation grows,
 earlier evaluators who voted the same way are rewarded in proportion to their reputation, and
 the contributor is rewarded when the contribution's score reaches a new high above the type's
-threshold. Every amount is computed from one snapshot taken before any reputation changes.
+threshold. Agreement is paid once: a vote back to a value the evaluator already held on the
+contribution pays its fee and, on a new high, the contributor, but no earlier evaluator again.
+Every amount is computed from one snapshot taken before any reputation changes.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class BaseRulesContract(Contract):
             fee = kind.stake * r * (1.0 - (engaged / total) ** params.beta)
             credit(evaluator.id, reputation=-fee)
 
-        if agreeing > 0 and total > 0:
+        if agreeing > 0 and total > 0 and not self.held_before(state):
             factor = kind.distribution_stake * (r / agreeing) * (agreeing / total) ** params.alpha
             gains = voters.reputations[same] * factor
             credit(voters.ids[same], reputation=gains)

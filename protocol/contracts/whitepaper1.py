@@ -3,7 +3,7 @@
 There is no evaluation fee and no contributor reward. An evaluation takes reputation from the
 users who have not evaluated the contribution, in proportion to their reputation, and gives it
 to the earlier evaluators who voted the same value, in proportion to theirs; the total is
-conserved.
+conserved. Only the first vote of each value by an evaluator on a contribution moves anything.
 """
 
 from ..parameters import ContractParameters, ContributionType
@@ -38,6 +38,8 @@ class Whitepaper1Contract(Contract):
         value = self.check_value(kind, state.value)
         if self.repeats_active_vote(state):
             return self.unchanged(state, recorded=False)
+        if self.held_before(state):  # agreement is paid once: a return moves nothing
+            return self.unchanged(state, recorded=True)
 
         voters = state.voters
         same = voters.values == value

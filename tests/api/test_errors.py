@@ -41,7 +41,7 @@ def world(served: Served) -> World:
     article = api.contribution(ann, type="article")["id"]
     vote = api.vote(bob, article, 1)["id"]
     dmag_user = api.user("dmag")["id"]
-    dmag_article = api.contribution(dmag_user, "dmag")["id"]
+    dmag_article = api.contribution(api.user("dmag")["id"], "dmag")["id"]
     dmag_vote = api.vote(dmag_user, dmag_article, 1, "dmag")["id"]
     return World(ann, bob, poor, article, vote, dmag_user, dmag_article, dmag_vote)
 

@@ -115,6 +115,9 @@ CORPUS: dict[str, Hostile] = {
     "fractional-id": post(C, '{{"contributor_id": 1.5}}'),
     "vote-value-nan": post(E, VOTE % "NaN"),
     "vote-value-huge": post(E, VOTE % ("1" + "0" * 400)),
+    "balance-beyond-the-total": post(U, '{{"reputation": 1e15}}', 409),  # 10^15 + the others
+    # -- the rules of the contract ---------------------------------------------------------------
+    "self-vote": post(E, VOTE % "1", 403),  # ann's vote on her own article
     # -- strings and structure -------------------------------------------------------------------
     "repeated-json-key": post(U, '{{"reputation": 1, "reputation": 2}}'),
     "deeply-nested-arrays": post(U, "[" * 20000 + "]" * 20000),

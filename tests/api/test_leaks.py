@@ -78,12 +78,13 @@ def sweep(make_app: Callable[..., TestApp], database_url: str) -> Sweep:
     ann = s.send(
         "POST", "/example/users", {"username": "ann", "password": PASSWORD}, **admin
     ).json["id"]
-    s.send("POST", "/example/users", {"tokens": 5}, **admin)
+    other = s.send("POST", "/example/users", {"tokens": 5}, **admin).json["id"]
     login = s.send("POST", "/example/auth", {"username": "ann", "password": PASSWORD})
     s.created_tokens.append(login.json["token"])
     mine = bearer(login.json["token"])
+    s.send("POST", "/example/contributions", {"contributor_id": other}, **admin)
     s.send("POST", "/example/contributions", {"contributor_id": ann}, **mine)
-    vote = {"evaluator_id": ann, "contribution_id": 1, "value": 1}
+    vote = {"evaluator_id": ann, "contribution_id": 1, "value": 1}  # on the other's
     assert s.send("POST", "/example/evaluations", vote, **mine).status_int == 201
     for path in (
         "/",

@@ -188,3 +188,21 @@ def test_reads_need_a_token_when_they_are_not_public(make_app):
     for path, method, operation in operations(document):
         public = path in ("/",) or (path, method) == ("/{contract}/auth", "post")
         assert (operation.get("security") == [{"bearer": []}]) == (not public), (path, method)
+
+
+def test_a_vote_documents_the_refusals_of_the_rules(document):
+    """The 403 of a vote names self-evaluation besides the token, its 409 the limit on
+    changes besides an Idempotency-Key in use."""
+    responses = document["paths"]["/{contract}/evaluations"]["post"]["responses"]
+    assert "token may not" in responses["403"]["description"]
+    assert "allow_self_evaluation" in responses["403"]["description"]
+    assert responses["403"]["schema"] == {"$ref": "#/definitions/Error"}
+    assert "Idempotency-Key" in responses["409"]["description"]
+    assert "max_vote_changes" in responses["409"]["description"]
+    assert "1e+15" in responses["409"]["description"]
+    users = document["paths"]["/{contract}/users"]["post"]["responses"]
+    assert "1e+15" in users["409"]["description"]
+    assert responses["409"]["schema"] == {"$ref": "#/definitions/Error"}
+    contributions = document["paths"]["/{contract}/contributions"]["post"]["responses"]
+    assert "max_vote_changes" not in contributions["409"]["description"]
+    assert "allow_self_evaluation" not in contributions["403"]["description"]

@@ -3,9 +3,10 @@
 A seeded sequence of a few hundred actions (users with and without referrers, contributions,
 votes, repeats and re-votes, invalid actions of every kind, the clock jumping forward past the
 30 days of referral bonuses) is sent through HTTP and applied to ``protocol.Simulation`` on
-the same clock. A request is refused (400) exactly when the simulation raises, and at each
-checkpoint every balance and every contribution's ``max_score`` and ``token_fund`` in the
-database equal the simulation's to 1e-9 relative.
+the same clock. A request is refused (a 400, or the status of a refusal that is not a
+validation error) exactly when the simulation raises, and at each checkpoint every balance
+and every contribution's ``max_score`` and ``token_fund`` in the database equal the
+simulation's to 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import sqlalchemy as sa
 from webtest import TestApp
 
 from backfeed_api.models import Contract, Contribution, User
-from protocol import ProtocolError, Simulation, create_contract
+from protocol import (
+    BalanceLimitExceeded,
+    ProtocolError,
+    SelfEvaluationRefused,
+    Simulation,
+    TooManyVoteChanges,
+    create_contract,
+)
 
 ACTIONS = 200
 CHECKPOINTS = 4
@@ -32,6 +40,10 @@ CONTRACTS = {
     "whitepaper1": ("whitepaper1", {}),
     "rewarded": ("example", {"reward_tokens_to_evaluators": True}),
 }
+
+
+REFUSAL_STATUS = {SelfEvaluationRefused: 403, TooManyVoteChanges: 409, BalanceLimitExceeded: 409}
+"""The statuses of the engine's refusals that are not a 400."""
 
 
 @dataclass
@@ -62,7 +74,8 @@ class Twin:
         else:
             refusal = None
         if refusal is not None:
-            assert response.status_int == 400, (body, refusal.message, response.text)
+            status = REFUSAL_STATUS.get(type(refusal), 400)
+            assert response.status_int == status, (body, refusal.message, response.text)
             self.count(f"{path} refused")
             return None, None
         assert response.status_int in (200, 201), (body, response.text)

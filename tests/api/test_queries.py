@@ -21,6 +21,18 @@ from .conftest import Served, counting_statements
 CONTRIBUTIONS = 50
 VOTERS = 30
 MANY_VOTERS = 1_000
+SUPERSEDED_COLUMNS = [
+    "contract_id",
+    "contribution_id",
+    "evaluator_id",
+    "value",
+    "active",
+    "seq",
+    "created_at",
+    "superseded_at",
+]
+"""The columns of an evaluation that ``test_a_vote_finds_the_evaluators_earlier_votes...``
+copies into a superseded one."""
 
 
 @dataclass(frozen=True)
@@ -220,26 +232,22 @@ def test_a_vote_takes_as_many_statements_after_1_voter_as_after_1000(served, con
     assert crowded_up > 10 * lonely_up
 
 
-def test_a_vote_reads_each_voter_by_primary_key_whatever_the_planner_prefers(served):
-    """The voters of a contribution are read one by one by primary key, never by a join
-    that scans every user (as a generic plan of the prepared statement may choose on
-    PostgreSQL); the planner is told to avoid nested loops, which the query leaves it no
-    way around."""
+def vote_read_plan(
+    served: Served, contract: str, contribution: int, evaluator: int, contributor: int, *setup
+) -> str:
+    """The plan of a vote's read of its parties (PostgreSQL's ``EXPLAIN``, SQLite's
+    ``EXPLAIN QUERY PLAN``), after the PostgreSQL statements ``setup``."""
     from backfeed_api.domain.evaluations import _parties_statement
 
-    api = served.api
-    author = api.user("rewarded")["id"]
-    crowded = api.contribution(author, "rewarded")["id"]
-    seed_voters(served.db, "rewarded", crowded, MANY_VOTERS)
     postgresql = served.db.dialect.name == "postgresql"
     statement = _parties_statement(postgresql).compile(dialect=served.db.dialect)
     with served.db.begin() as connection:
-        contract_id = connection.scalar(sa.select(Contract.id).where(Contract.name == "rewarded"))
-        parameters = {"contract": contract_id, "contribution": crowded}
-        parameters |= {"evaluator": author, "contributor": author}
+        contract_id = connection.scalar(sa.select(Contract.id).where(Contract.name == contract))
+        parameters = {"contract": contract_id, "contribution": contribution}
+        parameters |= {"evaluator": evaluator, "contributor": contributor}
         if postgresql:
-            connection.exec_driver_sql("ANALYZE users")
-            connection.exec_driver_sql("SET LOCAL enable_nestloop = off")
+            for sql in setup:
+                connection.exec_driver_sql(sql)
             explain = "EXPLAIN "
         else:
             explain = "EXPLAIN QUERY PLAN "
@@ -247,10 +255,63 @@ def test_a_vote_reads_each_voter_by_primary_key_whatever_the_planner_prefers(ser
         if statement.positional:  # SQLite's "?" parameters, in their order
             bound = tuple(bound[name] for name in statement.positiontup)
         rows = connection.exec_driver_sql(explain + str(statement), bound)
-        plan = "\n".join(str(row[-1]) for row in rows)
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+def test_a_vote_reads_each_voter_by_primary_key_whatever_the_planner_prefers(served):
+    """The voters of a contribution are read one by one by primary key, never by a join
+    that scans every user (as a generic plan of the prepared statement may choose on
+    PostgreSQL); the planner is told to avoid nested loops, which the query leaves it no
+    way around."""
+    api = served.api
+    author = api.user("rewarded")["id"]
+    crowded = api.contribution(author, "rewarded")["id"]
+    seed_voters(served.db, "rewarded", crowded, MANY_VOTERS)
+    postgresql = served.db.dialect.name == "postgresql"
+    plan = vote_read_plan(
+        served,
+        "rewarded",
+        crowded,
+        author,
+        author,
+        "ANALYZE users",
+        "SET LOCAL enable_nestloop = off",
+    )
     if postgresql:
         assert "Index Scan using pk_users on users" in plan, plan
         assert "Seq Scan on users" not in plan, plan
         assert "Hash Join" not in plan, plan
     else:
         assert "SCAN users" not in plan, plan
+
+
+def test_a_vote_finds_the_evaluators_earlier_votes_by_their_index(served):
+    """The evaluator's superseded votes on the contribution (which agreement paid once and
+    the limit on changes read) are found by the contribution-and-evaluator index, not among
+    every superseded vote of the contribution, which a crowd of fickle voters makes many."""
+    api = served.api
+    author = api.user("rewarded")["id"]
+    crowded = api.contribution(author, "rewarded")["id"]
+    seed_voters(served.db, "rewarded", crowded, MANY_VOTERS)
+    with served.db.begin() as connection:  # every voter's vote was a 0 before
+        connection.execute(
+            sa.insert(Evaluation).from_select(
+                SUPERSEDED_COLUMNS,
+                sa.select(
+                    Evaluation.contract_id,
+                    Evaluation.contribution_id,
+                    Evaluation.evaluator_id,
+                    sa.literal(0.0),
+                    sa.false(),
+                    Evaluation.seq,
+                    Evaluation.created_at,
+                    Evaluation.created_at,
+                ).where(Evaluation.contribution_id == crowded),
+            )
+        )
+    voter = api.items("/rewarded/evaluations", contribution_id=crowded, limit=1)[0]
+    evaluator = voter["evaluator"]["id"]
+
+    plan = vote_read_plan(served, "rewarded", crowded, evaluator, author, "ANALYZE evaluations")
+
+    assert "ix_evaluations_contribution_evaluator" in plan, plan

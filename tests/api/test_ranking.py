@@ -23,9 +23,19 @@ VOTES = 200
 
 
 def vote_randomly(api: Api, rng: random.Random, users: list[int], contributions: list[int]):
-    """Votes by random users on random contributions; some change an earlier vote."""
+    """Votes by random users on random contributions of others; some change an earlier
+    vote (a pair's seventh vote, rare, is skipped: it could be a sixth change, refused)."""
+    authors = {
+        item["id"]: item["contributor"]["id"]
+        for item in api.items("/example/contributions", limit=1000)
+    }
+    changes: dict[tuple[int, int], int] = {}
     for _ in range(VOTES):
-        voter, contribution = rng.choice(users), rng.choice(contributions)
+        contribution = rng.choice(contributions)
+        voter = rng.choice([user for user in users if user != authors[contribution]])
+        changes[voter, contribution] = changes.get((voter, contribution), -1) + 1
+        if changes[voter, contribution] > 5:
+            continue
         api.app.post_json(
             "/example/evaluations",
             {"evaluator_id": voter, "contribution_id": contribution, "value": rng.randint(0, 1)},

@@ -47,7 +47,8 @@ def test_scenario_3_dmag_vote_with_default_users_changes_no_reputation(api, valu
 
 
 def test_scenario_4_burning_every_step(api):
-    """``burning`` is ``example`` with alpha = 0.7; each row of the table to 1e-9."""
+    """``burning`` is ``example`` with alpha = 0.7 and self-evaluation allowed (user 2 votes
+    on its own article C1 at steps 2 and 7); each row of the table to 1e-9."""
     users = [api.user("burning", reputation=20, tokens=50)["id"] for _ in range(5)]
     contributions = {
         "C1": api.contribution(users[1], "burning", type="article")["id"],

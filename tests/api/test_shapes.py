@@ -333,6 +333,8 @@ def test_contract_parameters_and_types(api):
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30,
         "reward_tokens_to_evaluators": False,
+        "allow_self_evaluation": False,
+        "max_vote_changes": 5,
     }
     assert example["default_type"] == "article"
     article, comment = example["types"]["article"], example["types"]["comment"]

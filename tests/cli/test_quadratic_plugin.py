@@ -49,6 +49,7 @@ def vote(
     reputation: float = 11.0,
     total: float = 100.0,
     previous_value: float | None = None,
+    superseded_values: frozenset[float] = frozenset(),
 ) -> protocol.EvaluationEffects:
     """User 1 with ``reputation`` votes ``value`` on user 9's article.
 
@@ -71,6 +72,8 @@ def vote(
             ),
             total_reputation=total,
             now=0.0,
+            superseded_values=superseded_values,
+            vote_changes=len(superseded_values),
         )
     )
 
@@ -128,6 +131,17 @@ def test_repeating_a_vote_changes_nothing(quadratic: protocol.Contract) -> None:
 
     assert not effects.recorded
     assert len(effects.changes) == 0
+
+
+def test_a_return_shares_no_pot(quadratic: protocol.Contract) -> None:
+    # User 1 voted 1 before, then 0, and now 1 again: the fee only, no share for user 2.
+    effects = vote(
+        quadratic, 1, voters={2: (9, 1)}, previous_value=0, superseded_values=frozenset({1.0})
+    )
+
+    changes = changes_by_user(effects)
+    assert set(changes) == {1}
+    assert changes[1] == pytest.approx((-0.02 * 11 * (1 - 20 / 100), 0.0))
 
 
 def test_no_reputation_no_change(quadratic: protocol.Contract) -> None:

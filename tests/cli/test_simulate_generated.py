@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from backfeed_api.simulation import Community, Evaluate, generate_scenario
+from backfeed_api.simulation import (
+    Community,
+    Evaluate,
+    ScenarioError,
+    ScenarioRun,
+    generate_scenario,
+)
 
 from .conftest import Runner
 
@@ -40,8 +46,9 @@ def test_the_csv_has_every_user_after_every_step(backfeed: Runner) -> None:
 
 
 def test_vote_probability_sets_the_share_of_ones() -> None:
+    # About one vote per user and contribution: no pair comes near the limit of changes.
     scenario = generate_scenario(
-        Community(users=10, contributions=5, evaluations=4000, vote_probability=0.25, seed=1)
+        Community(users=80, contributions=50, evaluations=4000, vote_probability=0.25, seed=1)
     )
 
     votes = [step.value for step in scenario.steps if isinstance(step, Evaluate)]
@@ -102,3 +109,51 @@ def test_overrides_reach_the_contract(backfeed: Runner) -> None:
 
     assert tokens_after_the_article() == ["49.0", "50.0"]
     assert tokens_after_the_article("--override", "article.fee=7") == ["43.0", "50.0"]
+
+
+def changes_by_pair(steps) -> dict[tuple[str, str], int]:
+    """How many times each (evaluator, contribution) pair's value changes in ``steps``."""
+    standing: dict[tuple[str, str], int] = {}
+    changes: dict[tuple[str, str], int] = {}
+    for step in steps:
+        if isinstance(step, Evaluate):
+            pair = (step.evaluator, step.contribution)
+            if pair in standing and standing[pair] != step.value:
+                changes[pair] = changes.get(pair, 0) + 1
+            standing[pair] = step.value
+    return changes
+
+
+@pytest.mark.parametrize(("overrides", "limit"), [({}, 5), ({"max_vote_changes": 0}, 0)])
+def test_generated_votes_change_no_more_than_the_contract_allows(
+    overrides: dict, limit: int
+) -> None:
+    """Hundreds of votes per pair: each pair's value changes ``max_vote_changes`` times at
+    most (later draws repeat it), so the engine accepts every step."""
+    community = Community(
+        users=4, contributions=2, evaluations=1500, vote_probability=0.5, overrides=overrides
+    )
+    scenario = generate_scenario(community)
+
+    changes = changes_by_pair(scenario.steps)
+    assert max(changes.values(), default=0) == limit
+    assert len(changes) == (6 if limit else 0)  # 4 users x 2 contributions, no owner
+    ScenarioRun(scenario).run()
+
+
+def test_nobody_evaluates_their_own_contribution() -> None:
+    """Evaluators are drawn among the other users, so the default rules accept every vote."""
+    scenario = generate_scenario(Community(users=2, contributions=4, evaluations=300, seed=3))
+
+    owners = {
+        step.name: step.contributor for step in scenario.steps if not isinstance(step, Evaluate)
+    }
+    votes = [step for step in scenario.steps if isinstance(step, Evaluate)]
+    assert {vote.evaluator for vote in votes} == {"u1", "u2"}
+    assert all(vote.evaluator != owners[vote.contribution] for vote in votes)
+    ScenarioRun(scenario).run()
+
+
+def test_one_user_cannot_evaluate() -> None:
+    with pytest.raises(ScenarioError, match="two users"):
+        generate_scenario(Community(users=1, contributions=1, evaluations=1))

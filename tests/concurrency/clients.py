@@ -19,6 +19,19 @@ CONTRACTS = "example dmag"
 """The contracts the servers of these tests serve."""
 
 
+def refused_by_the_rules(response) -> bool:
+    """Whether a vote was refused by the contract's rules rather than failed: a vote on one's
+    own contribution (403 on ``evaluator_id``) or a change beyond the limit (409 on
+    ``value``). Such a vote changes nothing."""
+    expected = {403: "evaluator_id", 409: "value"}.get(response.status_code)
+    if expected is None or response.headers.get("Content-Type") != "application/json":
+        return False
+    errors = response.json().get("errors", [])
+    return any(
+        error.get("location") == "body" and error.get("name") == expected for error in errors
+    )
+
+
 @dataclass
 class Books:
     """Everything the servers said they created, per contract, as the clients saw it.

@@ -72,7 +72,9 @@ def write_history(url: str) -> None:
                 for u in users[:2]
             ]
             for number, user in enumerate(users):
-                for contribution in contributions:
+                for author, contribution in zip(users, contributions, strict=False):
+                    if user == author:
+                        continue  # nobody evaluates their own
                     body = {
                         "evaluator_id": user,
                         "contribution_id": contribution,
@@ -117,7 +119,8 @@ def test_empty_database_passes(empty_books: Books) -> None:
 
 
 def test_history_passes(books: Books) -> None:
-    assert books.scalar("SELECT count(*) FROM evaluations") == 2 * 11
+    # Per contract: 5 users x 2 contributions, less the 2 contributors' own, and a re-vote.
+    assert books.scalar("SELECT count(*) FROM evaluations") == 2 * (5 * 2 - 2 + 1)
     code, report = books.check()
     assert code == 0, report
     assert "0 problem(s)" in report
@@ -153,14 +156,36 @@ def test_tampered_total_is_reported(books: Books) -> None:
     assert "1 problem(s): FAILED" in report
 
 
+BALANCES_BOUNDED = "reputation BETWEEN -1e300 AND 1e300 AND tokens BETWEEN -1e15 AND 1e15"
+"""The database's limit on a user's balances (migration 0009), on PostgreSQL."""
+
+
 @pytest.mark.parametrize("empty_books", ["postgresql"], indirect=True)
-def test_nan_balance_is_reported(books: Books) -> None:
-    """PostgreSQL only: SQLite stores a NaN as NULL, which the schema refuses."""
+def test_nan_balance_is_refused_by_the_database(books: Books) -> None:
+    """The limit on balances refuses a NaN as it refuses any number beyond 10^15 (SQLite
+    stores a NaN as NULL, which the schema refuses too)."""
     user = books.scalar(USER.format("min"), contract="example")
-    books.sql("UPDATE users SET tokens = 'NaN' WHERE id = :id", id=user)
-    code, report = books.check()
-    assert code == 1, report
-    assert f"(d) tokens of user {user} is NaN" in report
+    with pytest.raises(sa.exc.IntegrityError, match="ck_users_balances_bounded"):
+        books.sql("UPDATE users SET tokens = 'NaN' WHERE id = :id", id=user)
+
+
+@pytest.mark.parametrize("empty_books", ["postgresql"], indirect=True)
+def test_nan_balance_would_be_reported(books: Books) -> None:
+    """Without that limit, check finds the NaN. The limit is dropped for the test and put
+    back after it: the database serves the whole session."""
+    user = books.scalar(USER.format("min"), contract="example")
+    books.sql("ALTER TABLE users DROP CONSTRAINT ck_users_balances_bounded")
+    try:
+        books.sql("UPDATE users SET tokens = 'NaN' WHERE id = :id", id=user)
+        code, report = books.check()
+        assert code == 1, report
+        assert f"(d) tokens of user {user} is NaN" in report
+    finally:
+        books.sql("UPDATE users SET tokens = 0 WHERE tokens = 'NaN'")
+        books.sql(
+            "ALTER TABLE users ADD CONSTRAINT ck_users_balances_bounded"
+            f" CHECK ({BALANCES_BOUNDED}) NOT VALID"
+        )
 
 
 def test_duplicate_active_vote_is_refused_by_the_database(books: Books) -> None:

@@ -46,6 +46,9 @@ MAX_ATTEMPTS = 1000
 """Seconds and attempts one request may take, across its retries, before the test fails."""
 DEADLINE = 120.0
 TIMEOUT = (2.0, 20.0)
+MAX_VOTE_CHANGES = 5
+"""The shipped limit on a vote's changes, which the clients keep to (a refusal is a 409,
+which they would take for a request still running)."""
 
 
 def test_kill_nine_under_load(servers, database) -> None:
@@ -58,7 +61,7 @@ def test_kill_nine_under_load(servers, database) -> None:
     hit: list[int] = []  # requests in flight at each kill
     counters_lock = threading.Lock()
     stop = threading.Event()
-    contributions: list[int] = []
+    contributions: dict[int, int] = {}  # id: contributor
     shared = threading.Lock()
     deadline = time.monotonic() + DEADLINE
 
@@ -104,6 +107,7 @@ def test_kill_nine_under_load(servers, database) -> None:
         rng = random.Random(number)
         mine: list[int] = []
         votes: dict[tuple[int, int], int] = {}
+        changes: dict[tuple[int, int], int] = {}
         with admin_session() as session:
             for _ in range(MAX_REQUESTS):
                 if stop.is_set() or errors or time.monotonic() > deadline:
@@ -114,12 +118,14 @@ def test_kill_nine_under_load(servers, database) -> None:
                     kind, body = "users", {}
                 elif len(contributions) < 3 or choice < 0.3:
                     kind, body = "contributions", {"contributor_id": rng.choice(mine)}
-                else:
+                else:  # on another's contribution, changing no vote beyond the limit
                     with shared:
-                        contribution = rng.choice(contributions)
-                    evaluator = rng.choice(mine)
+                        contribution, author = rng.choice(sorted(contributions.items()))
+                    evaluator = rng.choice([user for user in mine if user != author])
                     previous = votes.get((evaluator, contribution))
                     value = rng.choice((0, 1))
+                    if changes.get((evaluator, contribution), 0) == MAX_VOTE_CHANGES:
+                        value = previous
                     body = {
                         "evaluator_id": evaluator,
                         "contribution_id": contribution,
@@ -141,8 +147,12 @@ def test_kill_nine_under_load(servers, database) -> None:
                     mine.append(created["id"])
                 elif kind == "contributions":
                     with shared:
-                        contributions.append(created["id"])
+                        contributions[created["id"]] = created["contributor"]["id"]
                 else:
+                    if previous is not None and previous != value:
+                        changes[(evaluator, contribution)] = (
+                            changes.get((evaluator, contribution), 0) + 1
+                        )
                     votes[(evaluator, contribution)] = value
 
     threads = [

@@ -17,28 +17,37 @@ Where the spec leaves a float detail open, the oracle does what the engine docum
   the cap these are the spec's formulas, only rounded differently. When the cap applies,
   every non-voter ends at exactly 0 (``w.reputation / N * N`` would leave a rounding residue
   of ~1e-17, and the spec's ``Q - r == 0`` test is discontinuous at such a residue).
+* The bound: a vote is computed, then undone and refused if a total, a fund or a score went
+  past the limit; the engine checks its running totals, the oracle sums afresh.
 * Errors are checked in this order, like the engine: create user → reputation, tokens,
   referrer; create contribution → contributor, type, tokens; evaluate → evaluator,
-  contribution, value.
+  contribution, value, self-evaluation, then (unless the vote repeats the active one) the
+  number of changes.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from protocol.errors import (
+    BalanceLimitExceeded,
     InsufficientTokens,
     InvalidEvaluationValue,
     InvalidInput,
+    SelfEvaluationRefused,
+    TooManyVoteChanges,
     UnknownContribution,
     UnknownContributionType,
     UnknownUser,
 )
 
 SECONDS_PER_DAY = 86400.0
+LIMIT = 1e15
+"""The spec's bound on every balance, contribution fund and contract total."""
 
 TYPE_FIELDS = (
     "fee",
@@ -67,6 +76,8 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": False,
+        "allow_self_evaluation": False,
+        "max_vote_changes": 5,
         "types": {
             "article": _type(1, 0.02, 0.08, 5, 50, 0.5, (0, 1), 10),
             "comment": _type(0.1, 0.005, 0.02, 1, 10, 0.5, (0, 1), 2),
@@ -81,6 +92,8 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": True,
+        "allow_self_evaluation": False,
+        "max_vote_changes": 5,
         "types": {
             "article": _type(1, 0.02, 0.06, 50, 20, 0.3, (0, 1), 10),
             "comment": _type(0.2, 0.003, 0.01, 5, 5, 0.2, (0, 1), 2),
@@ -95,6 +108,8 @@ SPEC_PARAMETERS: dict[str, dict[str, Any]] = {
         "referral_reward_fraction": 0.2,
         "referral_timeframe_days": 30.0,
         "reward_tokens_to_evaluators": False,
+        "allow_self_evaluation": False,
+        "max_vote_changes": 5,
         "types": {
             "contribution": _type(1, 0, 0, 0.001, 0, 0, (True, False), 0),
         },
@@ -148,7 +163,14 @@ def _balance(name: str, value: Any, default: float) -> float:
         raise InvalidInput(f"{name} is not finite")
     if number < 0:
         raise InvalidInput(f"{name} is negative")
+    if number > LIMIT:
+        raise InvalidInput(f"{name} is above the limit")
     return number
+
+
+def _within_limit(*amounts: float) -> bool:
+    """Whether every amount is a finite number no greater than :data:`LIMIT`."""
+    return all(math.isfinite(amount) and amount <= LIMIT for amount in amounts)
 
 
 def _is_id(value: Any, count: int) -> bool:
@@ -190,6 +212,13 @@ class Oracle:
             total += user.reputation
         return total
 
+    def total_tokens(self) -> float:
+        """The sum of every user's tokens."""
+        total = 0.0
+        for user in self.users:
+            total += user.tokens
+        return total
+
     def active_evaluations(self, contribution: int) -> list[Evaluation]:
         """The active evaluations of a contribution, at most one per user."""
         return [e for e in self.evaluations if e.contribution == contribution and e.active]
@@ -220,6 +249,8 @@ class Oracle:
         tokens = _balance("tokens", tokens, self.params["user_initial_tokens"])
         if referrer_id is not None and not _is_id(referrer_id, len(self.users)):
             raise UnknownUser("no such referrer")
+        if not _within_limit(self.total_reputation() + reputation, self.total_tokens() + tokens):
+            raise BalanceLimitExceeded("the contract's totals would pass the limit")
         self.users.append(User(reputation, tokens, referrer_id, self.clock()))
         return len(self.users)
 
@@ -241,7 +272,25 @@ class Oracle:
         return len(self.contributions)
 
     def evaluate(self, user_id: Any, contribution_id: Any, value: Any) -> tuple[int, bool]:
-        """A vote; returns (id of the evaluation that stands, whether a new one was made)."""
+        """A vote; returns (id of the evaluation that stands, whether a new one was made).
+
+        A vote that would leave a total, a fund or a score past the limit is undone and
+        refused.
+        """
+        before = copy.deepcopy((self.users, self.contributions, self.evaluations))
+        result = self._evaluate(user_id, contribution_id, value)
+        if not _within_limit(
+            self.total_reputation(),
+            self.total_tokens(),
+            *(c.token_fund for c in self.contributions),
+            *(c.max_score for c in self.contributions),
+        ):
+            self.users, self.contributions, self.evaluations = before
+            raise BalanceLimitExceeded("the vote would pass the limit")
+        return result
+
+    def _evaluate(self, user_id: Any, contribution_id: Any, value: Any) -> tuple[int, bool]:
+        """The vote itself, checks and changes."""
         if not _is_id(user_id, len(self.users)):
             raise UnknownUser("no such evaluator")
         if not _is_id(contribution_id, len(self.contributions)):
@@ -256,6 +305,8 @@ class Oracle:
         if value not in allowed:  # NaN and infinities are in no evaluation set
             raise InvalidEvaluationValue("the value is not in the evaluation set")
         value = float(value)
+        if user_id == contribution.contributor and not self.params["allow_self_evaluation"]:
+            raise SelfEvaluationRefused("a contributor may not evaluate its own contribution")
 
         # Step 2: a repeat of the active vote does nothing; another value supersedes it.
         previous = None
@@ -266,23 +317,59 @@ class Oracle:
                 previous = index
         if previous is not None and self.evaluations[previous].value == value:
             return previous + 1, False
+        # A change of value is refused once the user has changed it max_vote_changes times.
+        if previous is not None:
+            changes = 0
+            for evaluation in self.evaluations:
+                if (evaluation.user, evaluation.contribution) == (user_id, contribution_id) and (
+                    not evaluation.active
+                ):
+                    changes += 1
+            if changes >= self.params["max_vote_changes"]:
+                raise TooManyVoteChanges("the evaluator may not change its vote again")
+        # Agreement is paid once: has this user's vote on this contribution been ``value``
+        # before (an evaluation of it that is no longer active)?
+        returning = False
+        for evaluation in self.evaluations:
+            if (
+                evaluation.user == user_id
+                and evaluation.contribution == contribution_id
+                and not evaluation.active
+                and evaluation.value == value
+            ):
+                returning = True
         if previous is not None:
             self.evaluations[previous].active = False
         # Step 3: the new evaluation is active, so every sum below includes the evaluator.
         self.evaluations.append(Evaluation(user_id, contribution_id, value, True))
 
         if self.params["rules"] == "base":
-            self._base_rules(user_id, contribution_id, kind, value, revote=previous is not None)
-        else:
+            self._base_rules(
+                user_id,
+                contribution_id,
+                kind,
+                value,
+                revote=previous is not None,
+                returning=returning,
+            )
+        elif not returning:  # whitepaper1: a return to a value held before moves nothing
             self._whitepaper1(user_id, contribution_id, kind, value)
         return len(self.evaluations), True
 
     # -- the two evaluation sections ---------------------------------------------------------
 
     def _base_rules(
-        self, user_id: int, c: int, kind: dict[str, Any], v: float, *, revote: bool
+        self,
+        user_id: int,
+        c: int,
+        kind: dict[str, Any],
+        v: float,
+        *,
+        revote: bool,
+        returning: bool,
     ) -> None:
-        """Steps 4 to 8 of "Creating an evaluation (kinds example and dmag)"."""
+        """Steps 4 to 8 of "Creating an evaluation (kinds example and dmag)"; a vote
+        ``returning`` to a value the user held before pays no earlier evaluator (step 7)."""
         contribution = self.contributions[c - 1]
         params = self.params
         u = self.users[user_id - 1]
@@ -311,8 +398,8 @@ class Oracle:
         if r > 0:
             add(user_id, -(kind["stake"] * r * (1 - (E / T) ** params["beta"])))
 
-        # Step 7: earlier evaluators who voted the same, and their referrers.
-        if Q > 0:
+        # Step 7: earlier evaluators who voted the same, and their referrers (once).
+        if Q > 0 and not returning:
             burn = (Q / T) ** params["alpha"]  # 1 when alpha is 0
             for evaluation in self.active_evaluations(c):
                 w = evaluation.user

@@ -63,6 +63,8 @@ CONFIGURATIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "referral_timeframe_days": 2,
             "referral_reward_fraction": 0.5,
             "comment.evaluation_set": (0, 1, 2),
+            "allow_self_evaluation": True,
+            "max_vote_changes": 2,
         },
     ),
     "whitepaper1-overridden": (

@@ -72,6 +72,8 @@ def test_spec_tables_match_the_shipped_defaults(kind: str) -> None:
         "referral_reward_fraction",
         "referral_timeframe_days",
         "reward_tokens_to_evaluators",
+        "allow_self_evaluation",
+        "max_vote_changes",
     ):
         assert getattr(params, name) == spec[name], name
     if spec["rules"] == "base":

@@ -132,6 +132,22 @@ def test_overrides_replace_only_what_they_name() -> None:
     }
 
 
+@pytest.mark.parametrize("kind", ["example", "dmag", "whitepaper1"])
+def test_vote_changes_are_limited_to_5_by_default(kind: str) -> None:
+    """Every shipped kind lets an evaluator change its value 5 times per contribution."""
+    params = protocol.create_contract(kind).params
+    assert params.max_vote_changes == 5
+    assert params.as_dict()["max_vote_changes"] == 5
+
+
+@pytest.mark.parametrize("text", ["0", "12", "1000000000"])
+def test_max_vote_changes_takes_a_settings_override(text: str) -> None:
+    """A whole number from a settings file, 0 (no change at all) included."""
+    contract = protocol.create_contract("example", {"max_vote_changes": parse_override(text)})
+    assert contract.params.max_vote_changes == int(text)
+    assert type(contract.params.max_vote_changes) is int
+
+
 def test_evaluation_set_can_be_overridden() -> None:
     """A type's evaluation set is a parameter like the others."""
     contract = protocol.create_contract("example", {"comment.evaluation_set": [0, 1, 2]})
@@ -165,6 +181,12 @@ BAD_OVERRIDES: list[tuple[dict[str, Any], str]] = [
     ({"referral_timeframe_days": "30"}, "referral_timeframe_days"),
     ({"reward_tokens_to_evaluators": 1}, "reward_tokens_to_evaluators"),
     ({"reward_tokens_to_evaluators": "true"}, "reward_tokens_to_evaluators"),
+    ({"max_vote_changes": -1}, "max_vote_changes"),
+    ({"max_vote_changes": 2.5}, "max_vote_changes"),
+    ({"max_vote_changes": 5.0}, "max_vote_changes"),  # "5.0" in a settings file: say 5
+    ({"max_vote_changes": True}, "max_vote_changes"),
+    ({"max_vote_changes": "5"}, "max_vote_changes"),
+    ({"max_vote_changes": 10**10}, "max_vote_changes"),
     ({"article.evaluation_set": []}, "article.evaluation_set"),
     ({"article.evaluation_set": [0, 0]}, "article.evaluation_set"),
     ({"article.evaluation_set": [0, math.nan]}, "article.evaluation_set"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol import Simulation
+from protocol import SelfEvaluationRefused, Simulation
 
 from ..scenario_tables import SCENARIO_4_TABLE, SCENARIO_4_VOTES
 from .conftest import SimulationFactory
@@ -79,10 +79,17 @@ def test_scenario_3_dmag_vote_with_default_users(
     assert list(simulation.users.reputation) == [0.0, 0.0]
 
 
+SCENARIO_4_OVERRIDES = {"alpha": 0.7, "allow_self_evaluation": True}
+"""Scenario 4 burns (alpha = 0.7), and user 2 votes twice on its own article C1 (steps 2
+and 7), as in the 2016 R simulation the scenario extends: it holds only where
+self-evaluation is allowed, which no shipped kind does by default."""
+
+
 @pytest.fixture
 def scenario_4(make_simulation: SimulationFactory) -> tuple[Simulation, dict[str, int]]:
-    """Five users of ``example`` with alpha = 0.7; users 2 and 3 each post an article."""
-    simulation = make_simulation("example", {"alpha": 0.7})
+    """Five users of ``example`` with alpha = 0.7 and self-evaluation allowed; users 2 and 3
+    each post an article."""
+    simulation = make_simulation("example", SCENARIO_4_OVERRIDES)
     for _ in range(5):
         simulation.create_user(reputation=20, tokens=50)
     contributions = {
@@ -130,3 +137,16 @@ def test_scenario_4_supersedes_the_re_votes(
         True,
         True,
     ]
+
+
+def test_scenario_4_needs_self_evaluation(make_simulation: SimulationFactory) -> None:
+    """Without the override, step 2 (user 2 on its own C1) is refused: the table's numbers
+    hold only with ``allow_self_evaluation = true``."""
+    simulation = make_simulation("example", {"alpha": 0.7})
+    for _ in range(5):
+        simulation.create_user(reputation=20, tokens=50)
+    c1 = simulation.create_contribution(2, "article")
+    simulation.evaluate(1, c1, 1)
+
+    with pytest.raises(SelfEvaluationRefused):
+        simulation.evaluate(2, c1, 0)

@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 
 import protocol
-from protocol import BalanceChanges, EvaluationEffects, EvaluationState, Simulation
+from protocol import (
+    BalanceChanges,
+    EvaluationEffects,
+    EvaluationState,
+    Simulation,
+    check_bounded,
+)
 from protocol.contracts.base import Contract
 from protocol.contracts.base_rules import BaseRulesContract
 from protocol.contracts.whitepaper1 import Whitepaper1Contract
@@ -40,7 +46,12 @@ EVALUATION_PATH: list[Callable[..., Any]] = [
     BaseRulesContract._reward_contributor,
     BaseRulesContract.referral_active,
     Whitepaper1Contract.evaluate,
+    Contract.vote,
+    Contract.check_evaluator,
+    Contract.check_vote_changes,
     Contract.repeats_active_vote,
+    Contract.held_before,
+    check_bounded,
     Contract.unchanged,
     BalanceChanges.combine,
     EvaluationEffects.__post_init__,

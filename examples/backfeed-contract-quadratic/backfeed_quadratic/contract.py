@@ -8,7 +8,8 @@ reputation that has voted 1 (both counting this vote, from the balances before i
    what few have looked at costs more.
 2. **Agreement reward.** A pot of ``distribution_stake * r`` new reputation goes to the
    earlier voters who voted the same ``v``, shared in proportion to the *square root* of
-   their reputation: a voter with four times the reputation gets twice the share.
+   their reputation: a voter with four times the reputation gets twice the share. It is
+   paid once: a vote back to a value the evaluator already held there shares nothing.
 3. **Contributor reward** (for ``v = 1``). The score is ``sqrt(U / T)``. When it reaches a
    new high, the contributor earns ``token_reward_factor`` tokens and
    ``reputation_reward_factor`` reputation per unit of score gained, counting from 0 the
@@ -73,7 +74,8 @@ class QuadraticContract(Contract):
 
         fee = kind.stake * r * (1.0 - (engaged / total) ** self.params.beta)
         agreeing = voters.values == value
-        shares = self.agreement_shares(voters.reputations[agreeing], kind.distribution_stake * r)
+        pot = 0.0 if self.held_before(state) else kind.distribution_stake * r
+        shares = self.agreement_shares(voters.reputations[agreeing], pot)
 
         max_score = state.max_score
         reward = 0.0
