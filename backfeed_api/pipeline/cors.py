@@ -32,7 +32,7 @@ from pyramid.config import Configurator
 from pyramid.events import NewResponse
 from pyramid.response import Response
 
-from .settings import cors_max_age, cors_origins
+from ..settings import cors_max_age, cors_origins
 
 METHODS = "GET, HEAD, POST, DELETE"
 REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
@@ -109,5 +109,7 @@ def includeme(config: Configurator) -> None:
     config.registry["cors_policy"] = policy
     if not policy.origins:
         return
-    config.add_tween("backfeed_api.cors.cors_tween_factory", over="pyramid_tm.tm_tween_factory")
+    config.add_tween(
+        "backfeed_api.pipeline.cors.cors_tween_factory", over="pyramid_tm.tm_tween_factory"
+    )
     config.add_subscriber(add_cors_headers, NewResponse)

@@ -18,7 +18,8 @@ HEADER = "step,user,reputation,tokens\n"
 
 
 class CsvRecorder:
-    """A :class:`~.runner.Recorder` that streams balances to a text stream as CSV."""
+    """A :class:`~protocol.scenarios.runner.Recorder` that streams balances to a text stream as
+    CSV."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream

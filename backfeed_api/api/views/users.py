@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from cornice import Service
 
-from ..domain import users as domain
-from ..domain.history import user_history
-from ..domain.listing import list_users
+from ...auth.policy import ADMIN_ONLY, READ
+from ...domain import users as domain
+from ...domain.history import user_history
+from ...domain.listing import list_users
 from ..presenters import Presenter, collection, ledger_entry
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
-from ..security import ADMIN_ONLY, READ
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .catalog import ServedContract
-from .domain.evaluations import VoteOutcome
-from .domain.stats import contribution_stats, voted_reputation
-from .models import Contract, Contribution, Evaluation, LedgerEntry, User
+from ..domain.catalog import ServedContract
+from ..domain.evaluations import VoteOutcome
+from ..domain.stats import contribution_stats, voted_reputation
+from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
 
 
 def iso(moment: datetime) -> str:

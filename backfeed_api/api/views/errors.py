@@ -10,12 +10,10 @@ traceback, a setting, a database URL or a token.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from cornice.renderer import JSONError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalServerError
-from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from pyramid_retry import mark_error_retryable
 from pyramid_tm import is_tm_active
@@ -29,27 +27,14 @@ from protocol import (
     TooManyVoteChanges,
 )
 
+from ...errors import error_body
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
 """What a 503 tells the client to wait before trying again."""
 UNAVAILABLE = "the database is unavailable; try again later"
 INTERNAL = "internal error; it has been logged"
-
-
-def error_body(location: str, name: str, description: str) -> dict:
-    """The error document with a single error."""
-    return {
-        "status": "error",
-        "errors": [{"location": location, "name": name, "description": description}],
-    }
-
-
-def error_response(status: int, location: str, name: str, description: str) -> Response:
-    """A complete error response, for the tweens that answer before any view is reached
-    (a body too large, a URL that is not UTF-8, a refused ``Idempotency-Key``)."""
-    body = json.dumps(error_body(location, name, description), allow_nan=False)
-    return Response(status=status, content_type="application/json", body=body.encode())
 
 
 def _respond(request, status: int, location: str, name: str, description: str) -> dict:
@@ -70,7 +55,7 @@ def forbidden(exc: HTTPForbidden, request) -> dict:
     """A permission refused by the security policy: 401 (no valid token for this contract,
     with a ``WWW-Authenticate: Bearer`` challenge) or 403 (a token that may not do this).
 
-    The reason comes from the policy's :class:`~backfeed_api.security.Refusal`; Pyramid's
+    The reason comes from the policy's :class:`~backfeed_api.auth.policy.Refusal`; Pyramid's
     own message, which names the view, is never shown.
     """
     refusal = exc.result

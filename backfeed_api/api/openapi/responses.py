@@ -16,7 +16,7 @@ from typing import Any
 
 from protocol import MAX_BALANCE
 
-from .schemas import MAX_ID
+from ..schemas import MAX_ID
 
 Schema = dict[str, Any]
 

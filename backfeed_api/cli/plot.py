@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .history import ReputationHistory, Sample, reputation_table
+from protocol.scenarios.history import ReputationHistory, Sample, reputation_table
 
 FIGURE_INCHES = (10.0, 7.0)
 DPI = 100

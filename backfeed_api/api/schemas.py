@@ -16,7 +16,7 @@ import colander
 
 from protocol import MAX_BALANCE
 
-from .domain import passwords
+from ..domain import passwords
 
 MAX_ID = 2**63 - 1
 INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
@@ -263,7 +263,7 @@ class UserBody(StrictMapping):
 
     def validator(self, node: colander.SchemaNode, value: dict) -> None:
         """A username and a password come together or not at all, and the password is not
-        one that is easy to guess (:func:`~.domain.passwords.password_problem`)."""
+        one that is easy to guess (:func:`~..domain.passwords.password_problem`)."""
         given = [name for name in ("username", "password") if name in value]
         error = colander.Invalid(node)
         if len(given) == 1:

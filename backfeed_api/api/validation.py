@@ -6,7 +6,7 @@ non-standard constants (``NaN``, ``Infinity``) and must be objects; numbers too 
 float, repeated keys and nesting too deep for the parser are refused. Form bodies and query
 strings are decoded strictly as UTF-8 (no bytes silently replaced); a repeated key becomes a
 list that the strict types refuse, and their values are marked as
-:class:`~backfeed_api.schemas.Text`, the only strings that the numeric types read as numbers.
+:class:`~backfeed_api.api.schemas.Text`, the only strings that the numeric types read as numbers.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from urllib.parse import parse_qsl
 
 from cornice.validators import colander_validator
 from webob.multidict import MultiDict
 
+from ..pipeline.ingress import form_pairs
 from .schemas import Text
 
 JSON_TYPE = re.compile(r"application/(.+\+)?json")
@@ -86,16 +86,6 @@ def parse_form(raw: bytes) -> dict[str, str | list[str]]:
     return MultiDict(form_pairs(raw)).mixed()
 
 
-def form_pairs(raw: bytes) -> list[tuple[str, str]]:
-    """The (name, value) pairs of form-encoded ``raw`` (a body or a query string), decoded
-    strictly as UTF-8, percent-escapes included; ValueError if they are not UTF-8."""
-    try:
-        text = raw.decode("utf-8")
-        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise ValueError("the body is not valid UTF-8") from None
-
-
 def as_text(values: dict) -> dict:
     """Mark the strings (and lists of strings, from repeated keys) of a query string or form
     body as text."""
@@ -145,7 +135,7 @@ def read_body(request) -> dict:
 def strict_cstruct(request) -> dict:
     """The parts of the request to validate: the body read strictly, the query string.
 
-    The query string is known to be UTF-8 here: :mod:`backfeed_api.ingress` refuses the
+    The query string is known to be UTF-8 here: :mod:`backfeed_api.pipeline.ingress` refuses the
     others before routing.
     """
     return {

@@ -28,17 +28,27 @@ import io
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from .settings import max_body_bytes
-from .validation import form_pairs
-from .views.errors import error_response
+from ..errors import error_response
+from ..settings import max_body_bytes
 
 REFUSAL = "backfeed_api.refusal"  # the environ key: (status, location, name, description)
 DIGITS = re.compile(r"[0-9]{1,19}")
 CHUNK = 64 * 1024
+
+
+def form_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """The (name, value) pairs of form-encoded ``raw`` (a body or a query string), decoded
+    strictly as UTF-8, percent-escapes included; ValueError if they are not UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError("the body is not valid UTF-8") from None
 
 
 def _refuse(environ: dict, status: int, name: str, description: str) -> None:
@@ -145,5 +155,5 @@ def includeme(config: Configurator) -> None:
     limit = max_body_bytes(config.get_settings())
     config.set_request_factory(request_factory(limit))
     config.add_tween(
-        "backfeed_api.ingress.ingress_tween_factory", over="pyramid_tm.tm_tween_factory"
+        "backfeed_api.pipeline.ingress.ingress_tween_factory", over="pyramid_tm.tm_tween_factory"
     )

@@ -5,7 +5,7 @@ object and the contract URLs of ``GET /``) on ``request.application_url``, which
 from the request: its ``Host`` header, or the ``X-Forwarded-*`` headers a trusted proxy
 passed on. With ``backfeed.public_url`` set, the request's ``application_url`` and
 ``host_url`` are that URL instead, whatever the request says; idempotent replays keep their
-``Location`` relative to it (:mod:`backfeed_api.idempotency`).
+``Location`` relative to it (:mod:`backfeed_api.pipeline.idempotency`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pyramid.config import Configurator
 
-from .settings import public_url
+from ..settings import public_url
 
 
 def includeme(config: Configurator) -> None:

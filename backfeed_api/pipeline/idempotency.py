@@ -40,8 +40,8 @@ from pyramid.response import Response
 from sqlalchemy import delete, false, func, select, update
 from sqlalchemy.orm import Session
 
-from .models import IdempotencyKey
-from .views.errors import error_response
+from ..errors import error_response
+from ..models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")

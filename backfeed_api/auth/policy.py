@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyramid.config import Configurator
 from pyramid.interfaces import ISecurityPolicy
@@ -37,16 +38,11 @@ from zope.interface import implementer
 
 from protocol import ConfigurationError
 
-from .catalog import ServedContract
-from .domain.credentials import (
-    ADMIN,
-    TOKEN_TEXT,
-    USER,
-    Identity,
-    find_identity,
-    same_secret,
-)
-from .settings import dev_admin_token, login_limits, public_reads
+from ..settings import dev_admin_token, login_limits, public_reads
+from .credentials import ADMIN, TOKEN_TEXT, USER, Identity, find_identity, same_secret
+
+if TYPE_CHECKING:
+    from ..domain.catalog import ServedContract
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .scenario import Scenario, ScenarioError, parse_scenario
+from protocol.scenarios.scenario import Scenario, ScenarioError, parse_scenario
 
 SUFFIXES = (".json", ".yaml", ".yml")
 

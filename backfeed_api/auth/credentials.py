@@ -135,7 +135,7 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> ApiToken | N
     None when there is no such token.
 
     It writes before it reads, which on SQLite takes the write lock first (see
-    :func:`~.locking.lock_contract`).
+    :func:`~..domain.locking.lock_contract`).
     """
     session.execute(
         update(ApiToken)

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on a connection handed over by ``migrations.py``."""
+"""Alembic environment: migrations run on a connection handed over by ``upgrade_database``."""
 
 from alembic import context
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from protocol import ConfigurationError, Contract
 
-from .clock import utc_now
-from .domain.ranking import VoteIndex
-from .models import Contract as ContractRow
-from .settings import contract_specs
+from ..clock import utc_now
+from ..models import Contract as ContractRow
+from ..settings import contract_specs
+from .ranking import VoteIndex
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ def find_contract(request) -> ServedContract:
 
 def includeme(config: Configurator) -> None:
     """Load the catalog at start-up (creating the schema first when so configured)."""
-    from .migrations import upgrade_database
-    from .settings import create_schema
+    from ..migrations import upgrade_database
+    from ..settings import create_schema
 
     settings = config.get_settings()
     engine = config.registry["db_engine"]

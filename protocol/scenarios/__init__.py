@@ -1,16 +1,14 @@
 """Scenarios run in memory through the scoring engine: ``backfeed simulate`` without the CLI.
 
-Load a scenario (:func:`load_scenario`) or generate one (:func:`generate_scenario`), run it
-(:class:`ScenarioRun`) and watch every step with recorders (:class:`CsvRecorder`,
-:class:`ReputationHistory`). Plots are drawn by :mod:`.plot`, which imports matplotlib only
-when it is used.
+Parse a scenario (:func:`parse_scenario`) or generate one (:func:`generate_scenario`),
+run it (:class:`ScenarioRun`) and watch every step with recorders
+(:class:`ReputationHistory`). Files stay out of the engine: reading scenario files,
+writing CSV and drawing plots belong to the command line (:mod:`backfeed_api.cli`).
 """
 
-from .files import load_scenario
 from .generate import Community, generate_scenario
 from .history import ReputationHistory
 from .inequality import gini
-from .record import CsvRecorder
 from .runner import Recorder, ScenarioRun, SimulatedClock, StepRefused
 from .scenario import (
     Action,
@@ -28,7 +26,6 @@ __all__ = [
     "AdvanceDays",
     "Community",
     "Contribute",
-    "CsvRecorder",
     "Evaluate",
     "Join",
     "Recorder",
@@ -40,6 +37,5 @@ __all__ = [
     "StepRefused",
     "generate_scenario",
     "gini",
-    "load_scenario",
     "parse_scenario",
 ]

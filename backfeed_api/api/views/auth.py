@@ -9,15 +9,15 @@ from pyramid.httpexceptions import HTTPTooManyRequests
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 
-from ..domain.credentials import USER, revoke_token
-from ..domain.login_tokens import close_session, list_sessions, open_session
-from ..domain.logins import log_in
+from ...auth.credentials import USER, revoke_token
+from ...auth.policy import CHALLENGE, LOGOUT, SESSIONS
+from ...domain.login_tokens import close_session, list_sessions, open_session
+from ...domain.logins import log_in
+from ...errors import error_body
 from ..presenters import collection, iso
 from ..schemas import ListPage, LogIn, ReadOne
-from ..security import CHALLENGE, LOGOUT, SESSIONS
 from ..validation import validate
 from .common import JSON_AND_FORM, body, not_found, path_id, query
-from .errors import error_body
 
 auth = Service(
     name="auth",

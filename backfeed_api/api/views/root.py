@@ -5,10 +5,10 @@ from __future__ import annotations
 from cornice import Service
 from sqlalchemy import select
 
-from .. import __version__
-from ..models import Contract
+from ... import __version__
+from ...auth.policy import PUBLIC, READ
+from ...models import Contract
 from ..schemas import ReadOne
-from ..security import PUBLIC, READ
 from ..validation import validate
 
 service = Service(name="service", path="/", description="The service and its contracts.")

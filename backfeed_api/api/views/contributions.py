@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from cornice import Service
 
-from ..domain import contributions as domain
-from ..domain.listing import list_contributions
+from ...auth.policy import READ, WRITE, acts_as
+from ...domain import contributions as domain
+from ...domain.listing import list_contributions
 from ..presenters import Presenter, collection
 from ..schemas import CreateContribution, ListContributions, ReadOne
-from ..security import READ, WRITE, acts_as
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
 

@@ -51,7 +51,7 @@ from pyramid.httpexceptions import HTTPTooManyRequests
 
 from protocol import ConfigurationError
 
-from .settings import RateLimits, rate_limits
+from ..settings import RateLimits, rate_limits
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """``GET /__api__``: the OpenAPI (Swagger 2.0) document generated from the Cornice services.
 
-cornice_swagger writes the requests; the responses come from :mod:`.openapi_responses`, and
+cornice_swagger writes the requests; the responses come from :mod:`.responses`, and
 the path parameters are made precise here: ``{contract}`` is one of the contracts this
 deployment serves, ``{id}`` an integer id.
 """
@@ -20,12 +20,12 @@ from cornice_swagger.converters.schema import (
 from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
 
-from .idempotency import HEADER as IDEMPOTENCY_HEADER
-from .idempotency import KEY_PATTERN
-from .openapi_responses import ID, RATE_LIMIT_HEADERS, document_responses, ref
-from .schemas import KnownKeys, StrictInteger, StrictNumber, StrictString, VoteValue
-from .security import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
-from .settings import public_reads
+from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
+from ...pipeline.idempotency import HEADER as IDEMPOTENCY_HEADER
+from ...pipeline.idempotency import KEY_PATTERN
+from ...settings import public_reads
+from ..schemas import KnownKeys, StrictInteger, StrictNumber, StrictString, VoteValue
+from .responses import ID, RATE_LIMIT_HEADERS, document_responses, ref
 
 api_service = Service(
     name="openapi", path="/__api__", description="The OpenAPI document of this service."
@@ -185,7 +185,7 @@ def refine(document: dict, contracts: list[str]) -> dict:
 
 def openapi_document(request) -> dict:
     """The Swagger 2.0 document of every service but this one, with its security."""
-    from . import __version__
+    from ... import __version__
 
     services = [s for s in get_services() if s.name != api_service.name]
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
@@ -204,4 +204,4 @@ def get_openapi(request) -> dict:
 
 def includeme(config: Configurator) -> None:
     """Register ``/__api__`` before the ``/{contract}`` route can shadow it."""
-    config.scan(".openapi")
+    config.scan(".")

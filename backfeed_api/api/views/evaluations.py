@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from cornice import Service
 
-from ..domain import evaluations as domain
-from ..domain.listing import list_evaluations
+from ...auth.policy import READ, WRITE, acts_as
+from ...domain import evaluations as domain
+from ...domain.listing import list_evaluations
 from ..presenters import Presenter, collection
 from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
-from ..security import READ, WRITE, acts_as
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
 
