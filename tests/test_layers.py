@@ -32,7 +32,16 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("backfeed_api.domain",)),
     ("pipeline", ("backfeed_api.pipeline",)),
     ("api", ("backfeed_api.api",)),
-    ("wiring", ("backfeed_api", "backfeed_api.app", "backfeed_api.workers")),
+    (
+        "wiring",
+        (
+            "backfeed_api",
+            "backfeed_api.app",
+            "backfeed_api.execution",
+            "backfeed_api.proxy",
+            "backfeed_api.gunicorn_conf",
+        ),
+    ),
     ("cli", ("backfeed_api.cli",)),
 ]
 # What the engine may import besides itself and the standard library.
