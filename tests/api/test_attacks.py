@@ -244,25 +244,26 @@ def test_a_vote_that_would_pass_the_limit_is_a_409(api: Api, unchanged) -> None:
     assert_error(response, 409, location="body", name="total_reputation")
 
 
-def drift(db, user_id: int, reputation: float) -> None:
-    """Give ``user_id`` ``reputation`` behind the engine's back: the contract's running
-    total no longer covers it, as after a bug or a hand-made repair."""
+def drift(db, user_id: int, tokens: float) -> None:
+    """Give ``user_id`` ``tokens`` behind the engine's back: the contract's running total no
+    longer covers them, as after a bug or a hand-made repair."""
     with db.begin() as connection:
-        connection.execute(sa.update(User).where(User.id == user_id).values(reputation=reputation))
+        connection.execute(sa.update(User).where(User.id == user_id).values(tokens=tokens))
 
 
 @pytest.mark.parametrize("key", [None, "bounded-vote"])
 def test_the_database_refuses_what_the_engine_cannot_see(api: Api, db, unchanged, key) -> None:
-    """A referrer whose balance the contract's total does not cover (drifted to 10^15) is
-    paid a bonus when the user it referred is rewarded for agreeing: the engine, which
+    """A referrer whose tokens the contract's total does not cover (drifted to 10^15) is
+    paid a bonus when the user it referred is rewarded as a contributor: the engine, which
     checks the totals, lets the vote through, and the database's own limit refuses it. The
     answer is the engine's 409, nothing is written, and an ``Idempotency-Key`` is not kept
-    (its retry is refused again, not replayed)."""
-    referrer = api.user(reputation=1)["id"]
-    referred = api.user(reputation=20, referrer_id=referrer)["id"]
-    author, voter = api.user()["id"], api.user()["id"]
+    (its retry is refused again, not replayed). (A stored reputation is in units of the
+    contract's scale, so the database bounds it only to be finite; its balance is part of
+    the total, which the engine bounds.)"""
+    referrer = api.user()["id"]
+    author = api.user(referrer_id=referrer)["id"]
+    voter = api.user(reputation=100)["id"]
     article = api.contribution(author)["id"]
-    api.vote(referred, article, 1)
     drift(db, referrer, MAX_BALANCE)
     headers = {} if key is None else {"Idempotency-Key": key}
 
