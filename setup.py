@@ -26,8 +26,8 @@ install_requires = [
     "alembic>=1.13",
     "psycopg[binary]>=3.1",
     "PyYAML>=6.0",
-    # Rate limits (backfeed_api/ratelimits.py): counted in memory, or in Redis when several
-    # processes serve.
+    # Rate limits (backfeed_api/pipeline/ratelimits.py): counted in memory, or in Redis when
+    # several processes serve.
     "limits>=5.0,<6",
     "redis>=5.0",
     "matplotlib>=3.8",
@@ -60,7 +60,13 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["protocol", "protocol.*", "backfeed_api", "backfeed_api.*"]),
     # The Alembic environment and migrations are data files, not packages.
-    package_data={"backfeed_api": ["alembic/*.py", "alembic/*.mako", "alembic/versions/*.py"]},
+    package_data={
+        "backfeed_api": [
+            "migrations/alembic/*.py",
+            "migrations/alembic/*.mako",
+            "migrations/alembic/versions/*.py",
+        ]
+    },
     zip_safe=False,
     install_requires=install_requires,
     extras_require={"test": tests_require, "docs": docs_require},

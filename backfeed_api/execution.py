@@ -3,7 +3,7 @@ whatever fails.
 
 ``pyramid_retry`` runs a request again, up to ``retry.attempts`` times in all, when it failed
 with an error marked retryable (a deadlock, a serialization failure, a connection lost
-before the commit: see :mod:`backfeed_api.views.errors`). The exception views answer every
+before the commit: see :mod:`backfeed_api.api.views.errors`). The exception views answer every
 failure raised inside ``pyramid_tm``, its commit included. What fails outside them (reading
 the request, the tweens above the transaction, beginning or aborting the transaction, the
 subscribers that set the headers of a response) would reach waitress, which answers a
@@ -19,14 +19,9 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 from pyramid_retry import RetryableExecutionPolicy
 
-from .headers import secure
-from .views.errors import (
-    INTERNAL,
-    RETRY_AFTER_SECONDS,
-    UNAVAILABLE,
-    database_unavailable,
-    error_response,
-)
+from .api.views.errors import INTERNAL, RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
+from .errors import error_response
+from .pipeline.headers import secure
 
 log = logging.getLogger(__name__)
 

@@ -269,7 +269,7 @@ class RateLimits:
     """How many requests one client may make per window, and where the counts are kept.
 
     A client is the token it presents or, without a valid token (and for every login), its
-    address; see :mod:`backfeed_api.ratelimits`.
+    address; see :mod:`backfeed_api.pipeline.ratelimits`.
     """
 
     enabled: bool

@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 import protocol
-from backfeed_api.catalog import load_catalog
-from backfeed_api.domain.credentials import ADMIN, issue_token
+from backfeed_api.auth.credentials import ADMIN, issue_token
+from backfeed_api.domain.catalog import load_catalog
 from backfeed_api.migrations import upgrade_database
 from backfeed_api.models import get_session_factory
 

@@ -74,7 +74,7 @@ def issue_token(engine: sa.Engine, contract: str, role: str, user_id: int | None
     """Store a new bearer token of ``role`` in the contract called ``contract``; the token."""
     from sqlalchemy.orm import Session
 
-    from backfeed_api.domain.credentials import issue_token as issue
+    from backfeed_api.auth.credentials import issue_token as issue
     from backfeed_api.models import Contract
 
     with Session(engine) as session, session.begin():

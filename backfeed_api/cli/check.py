@@ -24,8 +24,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Audit the contracts and print a report."""
-    from ..catalog import load_catalog
     from ..domain.audit import audit
+    from ..domain.catalog import load_catalog
     from ..models import get_session_factory
 
     findings = []

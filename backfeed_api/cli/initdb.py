@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Migrate the database named by the settings."""
-    from ..catalog import load_catalog
+    from ..domain.catalog import load_catalog
     from ..migrations import upgrade_database
     from ..models import get_session_factory
 

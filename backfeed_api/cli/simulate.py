@@ -1,6 +1,6 @@
 """``backfeed simulate``: run a scenario file or a generated community through a contract.
 
-The work is done by :mod:`backfeed_api.simulation`; this module only turns command-line
+The work is done by :mod:`protocol.scenarios`; this module only turns command-line
 arguments into calls to it and its errors into messages and exit codes.
 """
 
@@ -13,9 +13,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, TextIO
 
-from backfeed_api.simulation import (
+from protocol.errors import ProtocolError
+from protocol.parameters import parse_override
+from protocol.scenarios import (
     Community,
-    CsvRecorder,
     Recorder,
     ReputationHistory,
     Scenario,
@@ -23,13 +24,12 @@ from backfeed_api.simulation import (
     ScenarioRun,
     StepRefused,
     generate_scenario,
-    load_scenario,
 )
-from protocol.errors import ProtocolError
-from protocol.parameters import parse_override
 
+from .csv_recorder import CsvRecorder
 from .errors import CommandError, UsageError
 from .progress import ProgressBar
+from .scenario_files import load_scenario
 
 DESCRIPTION = """\
 Run a community through a contract kind in memory and record every user's reputation and
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         except ScenarioError as error:
             raise UsageError(f"{title}: {error}") from error
     if history is not None:
-        from backfeed_api.simulation.plot import draw
+        from .plot import draw
 
         try:
             draw(history, args.plot, top=args.top, title=title)

@@ -60,7 +60,7 @@ def register(subparsers) -> None:
 
 def _integer(text: str, what: str) -> int:
     """A positive id given on the command line, or a usage error (the API's id rules)."""
-    from ..schemas import INTEGER_TEXT, MAX_ID
+    from ..api.schemas import INTEGER_TEXT, MAX_ID
 
     if not INTEGER_TEXT.fullmatch(text) or not 0 < int(text) <= MAX_ID:
         raise UsageError(f"{what} must be a positive integer, not {text!r}")
@@ -69,9 +69,9 @@ def _integer(text: str, what: str) -> int:
 
 def run_create(args: argparse.Namespace) -> int:
     """Issue a token of ``--role`` for ``--contract`` (and ``--user``) and print it once."""
-    from ..catalog import load_catalog
+    from ..auth.credentials import USER, issue_token
     from ..clock import utc_now
-    from ..domain.credentials import USER, issue_token
+    from ..domain.catalog import load_catalog
     from ..domain.users import find_user
     from ..models import get_session_factory
 
@@ -105,8 +105,8 @@ def run_list(args: argparse.Namespace) -> int:
     """Print a table of the tokens, newest last."""
     from sqlalchemy import select
 
+    from ..api.presenters import iso
     from ..models import ApiToken, Contract, get_session_factory
-    from ..presenters import iso
 
     with (
         database(args.ini) as (_, engine),
@@ -144,10 +144,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     """Revoke the token ``id``; revoking a revoked token again changes nothing."""
+    from ..api.presenters import iso
+    from ..auth.credentials import revoke_token
     from ..clock import utc_now
-    from ..domain.credentials import revoke_token
     from ..models import get_session_factory
-    from ..presenters import iso
 
     token_id = _integer(args.id, "the token id")
     with (

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from protocol import Simulation
 
-from ..catalog import ServedContract
 from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from .catalog import ServedContract
 from .history import loss_changes
 
 RELATIVE = 1e-9

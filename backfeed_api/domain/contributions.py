@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
 
-from ..catalog import ServedContract
 from ..models import Contribution
 from .bounds import within_bounds
+from .catalog import ServedContract
 from .ledger import Cause, apply_changes
 from .locking import lock_contract, next_action
 from .users import require_user

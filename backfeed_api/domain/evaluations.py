@@ -33,9 +33,9 @@ from protocol import (
     Voters,
 )
 
-from ..catalog import ServedContract
 from ..models import Contribution, Evaluation, User
 from .bounds import within_bounds
+from .catalog import ServedContract
 from .contributions import unknown_contribution
 from .locking import lock_contract_row
 from .losses import NonVoterLoss, non_voters

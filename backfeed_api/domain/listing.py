@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..catalog import ServedContract
 from ..models import Contract, Contribution, Evaluation, User
+from .catalog import ServedContract
 from .ranking import RankedPage
 
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
+from ..auth.credentials import USER, issue_token
 from ..models import ApiToken
 from ..settings import LoginLimits
-from .credentials import USER, issue_token
 from .listing import Page
 
 LOGIN = "login"

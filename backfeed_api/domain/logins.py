@@ -12,7 +12,7 @@ of these counts has reached its limit (:class:`~backfeed_api.settings.LoginLimit
   spread over many addresses);
 - the refusals from this address, for any username of any contract.
 
-A request without a readable client address (see :mod:`~backfeed_api.addresses`) counts as
+A request without a readable client address (see :mod:`~backfeed_api.pipeline.addresses`) counts as
 one unknown address. A successful login clears the refusals of its username from its
 address only, so the owner's success gives a guesser elsewhere no fresh start.
 
@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 
 from protocol.errors import ActionError
 
-from ..catalog import ServedContract
+from ..auth.credentials import dummy_password_hash, verify_password
 from ..models import LoginFailure, User, UserLogin
 from ..settings import LoginLimits
-from .credentials import dummy_password_hash, verify_password
+from .catalog import ServedContract
 from .locking import lock_username
 
 
@@ -58,7 +58,7 @@ def set_login(
     session: Session, user: User, username: str, password_hash: str, now: datetime
 ) -> UserLogin:
     """Give ``user`` a username, unique in its contract, and a password (its hash, from
-    :func:`~.credentials.hash_password`).
+    :func:`~..auth.credentials.hash_password`).
 
     Call it under the contract lock (as :func:`~.users.create_user` holds it), which makes
     the uniqueness check and the insert atomic.

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from protocol import UnknownUser, check_totals
 
-from ..catalog import ServedContract
+from ..auth.credentials import hash_password
 from ..models import User
 from .bounds import within_bounds
-from .credentials import hash_password
+from .catalog import ServedContract
 from .ledger import Cause, write_balances
 from .locking import lock_contract, next_action
 from .logins import set_login

@@ -227,7 +227,7 @@ class IdempotencyKey(Base):
 
     Nothing the client sent is stored as it was: ``scope`` (whose key), ``route`` (the path)
     and ``key`` are SHA-256 digests in hexadecimal, ``location`` is the ``Location`` of the
-    response relative to the application's URL (see :mod:`backfeed_api.idempotency`).
+    response relative to the application's URL (see :mod:`backfeed_api.pipeline.idempotency`).
     """
 
     __tablename__ = "idempotency_keys"
@@ -303,7 +303,7 @@ class LoginFailure(Base):
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     username: Mapped[str] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(String(100), default=None)
-    """The client's IP address, canonical (:mod:`~backfeed_api.addresses`); None when the
+    """The client's IP address, canonical (:mod:`~backfeed_api.pipeline.addresses`); None when the
     request had no readable one."""
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -11,7 +11,7 @@ cornice_sphinx's name, ``cornice-autodoc``, so that directive gets the same fixe
 Usage::
 
     .. backfeed-services::
-       :modules: backfeed_api.views, backfeed_api.openapi
+       :modules: backfeed_api.api.views, backfeed_api.api.openapi
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ SUCCESS = {
     ("login_token", "DELETE"): [("204", "The login token is revoked; no body.")],
 }
 
-# Who may call a method, by the permission of its view (see backfeed_api/security.py).
+# Who may call a method, by the permission of its view (see backfeed_api/auth/policy.py).
 ACCESS = {
     "public": "Anyone.",
     "read": "Anyone, unless ``backfeed.public_reads`` is false: then a bearer token of the "

@@ -34,10 +34,10 @@ from cornice.service import get_services
 from pyramid.security import NO_PERMISSION_REQUIRED
 from webtest import TestApp, TestResponse
 
-import backfeed_api.openapi
-import backfeed_api.views
+import backfeed_api.api.openapi
+import backfeed_api.api.views
 from backfeed_api import main
-from backfeed_api.domain.credentials import token_digest
+from backfeed_api.auth.credentials import token_digest
 from backfeed_api.models import ApiToken
 
 from ..conftest import (
@@ -97,9 +97,9 @@ PASSWORD = "a long secret of hers"
 
 def load_services() -> list:
     """Every Cornice service of the application (importing each view module registers it)."""
-    for info in pkgutil.walk_packages(backfeed_api.views.__path__, "backfeed_api.views."):
+    for info in pkgutil.walk_packages(backfeed_api.api.views.__path__, "backfeed_api.api.views."):
         importlib.import_module(info.name)
-    importlib.import_module(backfeed_api.openapi.__name__)
+    importlib.import_module(backfeed_api.api.openapi.__name__)
     return get_services()
 
 

@@ -185,14 +185,14 @@ class FailurePoint:
 
 
 FAILURE_POINTS = {
-    "request-factory": FailurePoint("backfeed_api.ingress", "screen_body"),
-    "ingress-tween": FailurePoint("backfeed_api.ingress", "url_problem"),
-    "cors-tween": FailurePoint("backfeed_api.cors", "is_preflight", settings=CORS),
+    "request-factory": FailurePoint("backfeed_api.pipeline.ingress", "screen_body"),
+    "ingress-tween": FailurePoint("backfeed_api.pipeline.ingress", "url_problem"),
+    "cors-tween": FailurePoint("backfeed_api.pipeline.cors", "is_preflight", settings=CORS),
     "transaction-begin": FailurePoint(
         "backfeed_api.models.session.RequestTransactionManager", "begin"
     ),
-    "token-lookup": FailurePoint("backfeed_api.security", "find_identity"),
-    "idempotency-claim": FailurePoint("backfeed_api.idempotency", "_try_lock"),
+    "token-lookup": FailurePoint("backfeed_api.auth.policy", "find_identity"),
+    "idempotency-claim": FailurePoint("backfeed_api.pipeline.idempotency", "_try_lock"),
     "view": FailurePoint("backfeed_api.domain.users", "create_user"),
     "commit": FailurePoint("zope.sqlalchemy.datamanager.SessionDataManager", "tpc_vote"),
     "abort": FailurePoint(
@@ -201,7 +201,7 @@ FAILURE_POINTS = {
         "/example/contributions",
         {"contributor_id": 10**6},  # a 400 after reading the database: aborted
     ),
-    "response-headers": FailurePoint("backfeed_api.headers", "must_not_be_stored"),
+    "response-headers": FailurePoint("backfeed_api.pipeline.headers", "must_not_be_stored"),
 }
 
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from webtest import TestApp
 
-from backfeed_api.domain import credentials
+from backfeed_api.auth import credentials
 from backfeed_api.models import ApiToken, LoginFailure, User, UserLogin
 from protocol import ConfigurationError
 

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from pyramid_retry import mark_error_retryable
 from webtest import TestApp, TestResponse
 
-from backfeed_api.addresses import parse_address
 from backfeed_api.domain import users
 from backfeed_api.models import ApiToken, LoginFailure, User
-from backfeed_api.ratelimits import address_key
+from backfeed_api.pipeline.addresses import parse_address
+from backfeed_api.pipeline.ratelimits import address_key
 from backfeed_api.settings import rate_limits
 from protocol import ConfigurationError
 
@@ -367,7 +367,7 @@ def test_without_redis_requests_are_served_unlimited_with_a_warning(
     build: Callable[..., TestApp], caplog: pytest.LogCaptureFixture
 ) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    with caplog.at_level(logging.WARNING, logger="backfeed_api.ratelimits"):
+    with caplog.at_level(logging.WARNING, logger="backfeed_api.pipeline.ratelimits"):
         app = client(build(**{"backfeed.rate_limit_storage_url": nowhere}))
         assert "store does not answer" in caplog.text
         caplog.clear()

@@ -100,7 +100,7 @@ def test_unexpected_failure(served: Served, monkeypatch: pytest.MonkeyPatch) -> 
     def broken(*args, **kwargs):
         raise RuntimeError("the database caught fire")
 
-    monkeypatch.setattr("backfeed_api.views.users.list_users", broken)
+    monkeypatch.setattr("backfeed_api.api.views.users.list_users", broken)
     response = served.app.get("/example/users", status=500)
     assert_error(response, 500)
     assert "fire" not in response.text

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from backfeed_api.catalog import load_catalog
 from backfeed_api.domain.audit import audit
+from backfeed_api.domain.catalog import load_catalog
 from backfeed_api.models import get_session_factory
 from bench.plan import QUICK, contract_plans
 from bench.seed import seed

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backfeed_api.simulation import gini
+from protocol.scenarios import gini
 
 
 def pairwise_gini(values: np.ndarray) -> float:

@@ -9,13 +9,7 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from backfeed_api.simulation import (
-    Community,
-    Evaluate,
-    ScenarioError,
-    ScenarioRun,
-    generate_scenario,
-)
+from protocol.scenarios import Community, Evaluate, ScenarioError, ScenarioRun, generate_scenario
 
 from .conftest import Runner
 

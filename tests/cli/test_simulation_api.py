@@ -8,14 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from backfeed_api.cli.csv_recorder import CsvRecorder
 from backfeed_api.cli.progress import ProgressBar
-from backfeed_api.simulation import (
-    CsvRecorder,
-    ReputationHistory,
-    ScenarioRun,
-    SimulatedClock,
-    parse_scenario,
-)
+from protocol.scenarios import ReputationHistory, ScenarioRun, SimulatedClock, parse_scenario
 
 
 class Snapshots:

@@ -20,8 +20,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from backfeed_api.idempotency import digest
 from backfeed_api.models import IdempotencyKey
+from backfeed_api.pipeline.idempotency import digest
 
 from .clients import (
     Books,

@@ -24,9 +24,9 @@ import requests
 import sqlalchemy as sa
 from webtest import TestApp
 
-from backfeed_api.domain.credentials import token_digest
-from backfeed_api.idempotency import PRUNE_EVERY, digest
+from backfeed_api.auth.credentials import token_digest
 from backfeed_api.models import ApiToken, Contribution, Evaluation, IdempotencyKey, User
+from backfeed_api.pipeline.idempotency import PRUNE_EVERY, digest
 from tests.conftest import ADMIN_TOKEN, bearer, count, issue_token
 
 from .clients import assert_clean_log, check_books

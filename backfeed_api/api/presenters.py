@@ -1,0 +1,172 @@
+"""The JSON shapes of the published API, built for a whole page with a fixed number of queries.
+
+Shapes (see ``docs/api.rst``): user, contribution (with its contributor and stats),
+evaluation (with its evaluator and contribution), collection, ledger entry. Numbers are
+plain floats, ids ints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.catalog import ServedContract
+from ..domain.evaluations import VoteOutcome
+from ..domain.stats import contribution_stats, voted_reputation
+from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+
+
+def iso(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with a ``Z``."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def number(value: float) -> int | float:
+    """A vote value as JSON shows it: ``1`` rather than ``1.0``."""
+    return int(value) if float(value).is_integer() else value
+
+
+def collection(items: list[dict], total: int, limit: int, start: int) -> dict:
+    """A page of items with its paging metadata."""
+    return {
+        "count": len(items),
+        "_meta": {"total": total, "limit": limit, "start": start},
+        "items": items,
+    }
+
+
+class Presenter:
+    """Renders objects of one contract; reads the contract's total reputation once, unless
+    the caller knows it already."""
+
+    def __init__(
+        self,
+        session: Session,
+        contract: ServedContract,
+        now: datetime,
+        total_reputation: float | None = None,
+    ) -> None:
+        self.session = session
+        self.contract = contract
+        self.now = now
+        if total_reputation is None:
+            total_reputation = session.scalar(
+                select(Contract.total_reputation).where(Contract.id == contract.row_id)
+            )
+        self.total_reputation = total_reputation
+
+    def user(self, user: User) -> dict:
+        """One user with its normalised reputation."""
+        total = self.total_reputation
+        reputation = user.balance
+        data = {
+            "id": user.id,
+            "tokens": user.tokens,
+            "reputation": reputation,
+            "reputation_normalized": reputation / total if reputation and total else 0.0,
+            "total_reputation": total,
+            "created_at": iso(user.created_at),
+        }
+        if user.referrer_id is not None:
+            data["referrer"] = {"id": user.referrer_id}
+        return data
+
+    def users(self, users: Sequence[User]) -> list[dict]:
+        """Many users."""
+        return [self.user(user) for user in users]
+
+    def _load_users(self, ids: set[int]) -> dict[int, User]:
+        if not ids:
+            return {}
+        return {u.id: u for u in self.session.scalars(select(User).where(User.id.in_(ids)))}
+
+    def contributions(
+        self,
+        contributions: Sequence[Contribution],
+        voted: dict[int, dict[float, float]] | None = None,
+    ) -> list[dict]:
+        """Many contributions with contributors and stats: two queries in all, one when the
+        voted reputation per contribution and value is given."""
+        contributors = self._load_users({c.contributor_id for c in contributions})
+        if voted is None:
+            voted = voted_reputation(
+                self.session, self.contract.row_id, [c.id for c in contributions]
+            )
+        return [
+            self._contribution(c, contributors[c.contributor_id], voted[c.id])
+            for c in contributions
+        ]
+
+    def _contribution(
+        self, contribution: Contribution, contributor: User, voted: dict[float, float]
+    ) -> dict:
+        return {
+            "id": contribution.id,
+            "type": contribution.type,
+            "contributor": self.user(contributor),
+            "stats": contribution_stats(
+                self.contract.rules, contribution, voted, self.total_reputation, self.now
+            ),
+            "max_score": contribution.max_score,
+            "token_fund": contribution.token_fund,
+            "created_at": iso(contribution.created_at),
+        }
+
+    def contribution(self, contribution: Contribution) -> dict:
+        """One contribution."""
+        return self.contributions([contribution])[0]
+
+    def evaluations(self, evaluations: Sequence[Evaluation]) -> list[dict]:
+        """Many evaluations with evaluators and contributions: four queries in all."""
+        ids = {e.contribution_id for e in evaluations}
+        contributions = (
+            list(self.session.scalars(select(Contribution).where(Contribution.id.in_(ids))))
+            if ids
+            else []
+        )
+        rendered = dict(
+            zip((c.id for c in contributions), self.contributions(contributions), strict=True)
+        )
+        evaluators = self._load_users({e.evaluator_id for e in evaluations})
+        return [
+            self._evaluation(e, evaluators[e.evaluator_id], rendered[e.contribution_id])
+            for e in evaluations
+        ]
+
+    def _evaluation(self, evaluation: Evaluation, evaluator: User, contribution: dict) -> dict:
+        return {
+            "id": evaluation.id,
+            "value": number(evaluation.value),
+            "active": evaluation.active,
+            "evaluator": self.user(evaluator),
+            "contribution": contribution,
+            "created_at": iso(evaluation.created_at),
+        }
+
+    def evaluation(self, evaluation: Evaluation) -> dict:
+        """One evaluation."""
+        return self.evaluations([evaluation])[0]
+
+    def vote(self, outcome: VoteOutcome) -> dict:
+        """The answer to a vote, from what applying it already knows: no query."""
+        evaluation, contribution, users = outcome.evaluation, outcome.contribution, outcome.users
+        rendered = self._contribution(
+            contribution, users[contribution.contributor_id], outcome.voted
+        )
+        return self._evaluation(evaluation, users[evaluation.evaluator_id], rendered)
+
+
+def ledger_entry(entry: LedgerEntry) -> dict:
+    """One change of a user's balances and its cause."""
+    return {
+        "id": entry.id,
+        "cause": {"type": entry.cause_type, "id": entry.cause_id},
+        "reputation_delta": entry.reputation_delta,
+        "tokens_delta": entry.tokens_delta,
+        "reputation": entry.reputation,
+        "tokens": entry.tokens,
+        "created_at": iso(entry.created_at),
+    }

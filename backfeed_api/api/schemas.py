@@ -1,0 +1,384 @@
+"""Colander schemas of every request: strict types, unknown keys refused.
+
+JSON and form-encoded bodies go through the same schemas, so each type accepts a JSON value
+of the right kind, or its plain text form where the request could only send text (a query
+parameter or a form field, marked as :class:`Text`), and nothing else: no ``1.7`` for an id,
+no ``true`` for a number, no ``"1"`` string in JSON, no NaN or Infinity, no repeated form key
+(a list).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import colander
+
+from protocol import MAX_BALANCE
+
+from ..domain import passwords
+
+MAX_ID = 2**63 - 1
+INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
+NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# What no string of ours may hold: control characters (NUL among them, which PostgreSQL
+# cannot store) and lone surrogates (from a JSON "\ud800" escape), which are not text.
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+class Text(str):
+    """A value sent as text: a query parameter or a form field.
+
+    Numbers may be written as text only there; in a JSON body a number must be a JSON
+    number, so the plain ``str`` of a JSON string is refused where a number is expected.
+    """
+
+
+class StrictInteger(colander.Int):
+    """An integer: a JSON integer or its decimal text; never a bool, float or list."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null or cstruct is None:
+            return colander.null
+        if isinstance(cstruct, int) and not isinstance(cstruct, bool):
+            return cstruct
+        if isinstance(cstruct, Text) and INTEGER_TEXT.fullmatch(cstruct):
+            return int(cstruct)
+        raise colander.Invalid(node, "must be an integer")
+
+
+class StrictNumber(colander.Float):
+    """A finite number: a JSON number or its decimal text; never a bool, NaN or Infinity."""
+
+    accepts_booleans = False
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null or cstruct is None:
+            return colander.null
+        if isinstance(cstruct, bool):
+            if self.accepts_booleans:
+                return float(cstruct)
+            raise colander.Invalid(node, "must be a number, not a boolean")
+        if isinstance(cstruct, Text) and self.accepts_booleans and cstruct in ("true", "false"):
+            return 1.0 if cstruct == "true" else 0.0
+        if isinstance(cstruct, int | float):
+            number = cstruct
+        elif isinstance(cstruct, Text) and NUMBER_TEXT.fullmatch(cstruct):
+            number = float(cstruct)
+        else:
+            raise colander.Invalid(node, "must be a number")
+        try:
+            number = float(number)
+        except OverflowError:
+            raise colander.Invalid(node, "is too large") from None
+        if not math.isfinite(number):
+            raise colander.Invalid(node, "must be a finite number")
+        return number
+
+
+class VoteValue(StrictNumber):
+    """An evaluation value: a number, where ``true`` is 1 and ``false`` is 0."""
+
+    accepts_booleans = True
+
+
+class StrictString(colander.String):
+    """A string, given as a string (not a number or a list), of printable characters.
+
+    An empty string is a value like any other, checked by the node's validator; colander
+    would otherwise read it as a missing value and quietly put the default in its place.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(allow_empty=True)
+
+    def deserialize(self, node, cstruct):
+        if cstruct is None:
+            return colander.null
+        if cstruct is not colander.null and not isinstance(cstruct, str):
+            raise colander.Invalid(node, "must be a string")
+        if cstruct is not colander.null and UNPRINTABLE.search(cstruct):
+            raise colander.Invalid(node, "must not contain control characters")
+        return super().deserialize(node, cstruct)
+
+
+ID_RANGE = colander.Range(0, MAX_ID, min_err="must be at least 0", max_err="is too large")
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+class KnownKeys(colander.Mapping):
+    """A mapping that refuses unknown keys, with one error per key naming it.
+
+    Never with its value, which colander's own message shows: a password sent under a
+    wrong name would come back in the error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(unknown="raise")
+
+    def deserialize(self, node: colander.SchemaNode, cstruct):
+        if isinstance(cstruct, dict):
+            unknown = sorted(set(cstruct) - {child.name for child in node.children})
+            if unknown:
+                error = colander.Invalid(node)
+                for key in unknown:
+                    named = colander.SchemaNode(colander.String(), name=key)
+                    error.add(colander.Invalid(named, "is not accepted here"))
+                raise error
+        return super().deserialize(node, cstruct)
+
+
+class StrictMapping(colander.MappingSchema):
+    """A mapping schema that refuses unknown keys."""
+
+    @staticmethod
+    def schema_type() -> colander.Mapping:
+        return KnownKeys()
+
+
+class NoQuery(StrictMapping):
+    """No query parameter is accepted."""
+
+
+class NoBody(StrictMapping):
+    """No body field is accepted."""
+
+
+class Paging(StrictMapping):
+    """``limit`` (1 to 1000; more is an error, never a silent clamp) and ``start``."""
+
+    limit = colander.SchemaNode(
+        StrictInteger(),
+        missing=DEFAULT_PAGE_SIZE,
+        validator=colander.Range(1, MAX_PAGE_SIZE, max_err=f"may be at most {MAX_PAGE_SIZE}"),
+        description=f"page size, {DEFAULT_PAGE_SIZE} by default, at most {MAX_PAGE_SIZE}",
+    )
+    start = colander.SchemaNode(
+        StrictInteger(),
+        missing=0,
+        validator=ID_RANGE,
+        description="how many items to skip",
+    )
+
+
+def optional_id(description: str) -> colander.SchemaNode:
+    """An id filter or reference that may be left out."""
+    return colander.SchemaNode(
+        StrictInteger(), validator=ID_RANGE, missing=colander.drop, description=description
+    )
+
+
+def required_id(description: str) -> colander.SchemaNode:
+    """An id the client must give."""
+    return colander.SchemaNode(StrictInteger(), validator=ID_RANGE, description=description)
+
+
+def order_by(choices: list[str], default: str) -> colander.SchemaNode:
+    """``order_by``, one of ``choices``; a leading ``-`` means descending."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=default,
+        validator=colander.OneOf(choices),
+        description=f"sort order, {default} by default; a leading - means descending",
+    )
+
+
+def balance(description: str) -> colander.SchemaNode:
+    """An optional starting balance, from 0 to :data:`protocol.MAX_BALANCE`."""
+    return colander.SchemaNode(
+        StrictNumber(),
+        validator=colander.Range(
+            min=0,
+            max=MAX_BALANCE,
+            min_err="may not be negative",
+            max_err=f"may be at most {MAX_BALANCE:.0e}",
+        ),
+        missing=colander.drop,
+        description=description,
+    )
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$"
+
+
+class FullMatch(colander.Regex):
+    """A pattern the whole value must match (``colander.Regex`` accepts a matching prefix).
+
+    The pattern is anchored with ``^`` and ``$`` so that the OpenAPI document, which shows
+    it, says the same to clients.
+    """
+
+    def __call__(self, node: colander.SchemaNode, value: str) -> None:
+        if self.match_object.fullmatch(value) is None:
+            raise colander.Invalid(node, self.msg)
+
+
+def username(description: str, missing=colander.required) -> colander.SchemaNode:
+    """A username: letters, digits and ``. _ @ + -``, starting with a letter or digit."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=missing,
+        validator=FullMatch(
+            USERNAME,
+            "must be 1 to 100 letters, digits or . _ @ + -, starting with a letter or digit",
+        ),
+        description=description,
+    )
+
+
+def password(description: str, minimum: int, missing=colander.required) -> colander.SchemaNode:
+    """A password of ``minimum`` to 1024 characters."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=missing,
+        validator=colander.Length(
+            minimum,
+            passwords.MAX_LENGTH,
+            min_err="must be at least ${min} characters",
+            max_err="may be at most ${max} characters",
+        ),
+        description=description,
+    )
+
+
+class UserBody(StrictMapping):
+    reputation = balance("starting reputation; the contract's default when left out")
+    tokens = balance("starting tokens; the contract's default when left out")
+    referrer_id = optional_id("the user who brought this one in, of the same contract")
+    username = username(
+        "a name to log in with (POST /{contract}/auth), unique in the contract, "
+        "case-sensitive; needs password",
+        missing=colander.drop,
+    )
+    password = password(
+        "the password to log in with, stored only as a hash; needs username; not containing "
+        "the username, nor one of the passwords guessers try first",
+        passwords.MIN_LENGTH,
+        missing=colander.drop,
+    )
+
+    def validator(self, node: colander.SchemaNode, value: dict) -> None:
+        """A username and a password come together or not at all, and the password is not
+        one that is easy to guess (:func:`~..domain.passwords.password_problem`)."""
+        given = [name for name in ("username", "password") if name in value]
+        error = colander.Invalid(node)
+        if len(given) == 1:
+            other = "password" if given == ["username"] else "username"
+            error[other] = f"is required with {given[0]}"
+            raise error
+        if given:
+            problem = passwords.password_problem(value["password"], value["username"])
+            if problem is not None:
+                error["password"] = problem
+                raise error
+
+
+class UserQuery(Paging):
+    order_by = order_by(
+        ["reputation", "-reputation", "tokens", "-tokens", "time", "-time"], "time"
+    )
+
+
+class CreateUser(colander.MappingSchema):
+    body = UserBody()
+    querystring = NoQuery()
+
+
+class ListUsers(colander.MappingSchema):
+    body = NoBody()
+    querystring = UserQuery()
+
+
+class ReadOne(colander.MappingSchema):
+    body = NoBody()
+    querystring = NoQuery()
+
+
+class ListPage(colander.MappingSchema):
+    body = NoBody()
+    querystring = Paging()
+
+
+# -- contributions ----------------------------------------------------------------------------
+
+
+class ContributionBody(StrictMapping):
+    contributor_id = required_id("the user who makes the contribution and pays its fee")
+    type = colander.SchemaNode(
+        StrictString(),
+        missing=colander.drop,
+        validator=colander.Length(1, 100),
+        description="a contribution type of the contract; the first alphabetically by default",
+    )
+
+
+class ContributionQuery(Paging):
+    contributor_id = optional_id("only this user's contributions")
+    type = colander.SchemaNode(
+        StrictString(),
+        missing=colander.drop,
+        validator=colander.Length(1, 100),
+        description="only contributions of this type",
+    )
+    order_by = order_by(["score", "-score", "time", "-time"], "-score")
+
+
+class CreateContribution(colander.MappingSchema):
+    body = ContributionBody()
+    querystring = NoQuery()
+
+
+class ListContributions(colander.MappingSchema):
+    body = NoBody()
+    querystring = ContributionQuery()
+
+
+# -- evaluations ------------------------------------------------------------------------------
+
+
+class EvaluationBody(StrictMapping):
+    evaluator_id = required_id("the user who votes")
+    contribution_id = required_id("the contribution voted on")
+    value = colander.SchemaNode(
+        VoteValue(), description="the vote, one of the contribution type's evaluation set"
+    )
+
+
+class EvaluationQuery(Paging):
+    contribution_id = optional_id("only votes on this contribution")
+    evaluator_id = optional_id("only votes by this user")
+    value = colander.SchemaNode(
+        VoteValue(), missing=colander.drop, description="only votes of this value"
+    )
+    include_superseded = colander.SchemaNode(
+        colander.Boolean(false_choices=("false", "0"), true_choices=("true", "1")),
+        missing=False,
+        description="also list votes replaced by a later vote of the same user",
+    )
+
+
+class CreateEvaluation(colander.MappingSchema):
+    body = EvaluationBody()
+    querystring = NoQuery()
+
+
+class ListEvaluations(colander.MappingSchema):
+    body = NoBody()
+    querystring = EvaluationQuery()
+
+
+# -- logging in -------------------------------------------------------------------------------
+
+
+class LoginBody(StrictMapping):
+    username = username("the user's username in this contract")
+    password = password("the user's password", 1)
+
+
+class LogIn(colander.MappingSchema):
+    body = LoginBody()
+    querystring = NoQuery()

@@ -1,0 +1,79 @@
+"""``/{contract}/contributions``: create, list (by score or time), read."""
+
+from __future__ import annotations
+
+from cornice import Service
+
+from ...auth.policy import READ, WRITE, acts_as
+from ...domain import contributions as domain
+from ...domain.listing import list_contributions
+from ..presenters import Presenter, collection
+from ..schemas import CreateContribution, ListContributions, ReadOne
+from ..validation import validate
+from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+
+contributions = Service(
+    name="contributions",
+    path="/{contract}/contributions",
+    description="The contributions of a contract.",
+)
+contribution = Service(
+    name="contribution", path="/{contract}/contributions/{id}", description="One contribution."
+)
+
+
+@contributions.post(
+    schema=CreateContribution(),
+    validators=(validate, acts_as("contributor_id")),
+    content_type=JSON_AND_FORM,
+    permission=WRITE,
+)
+def create_contribution(request) -> dict:
+    """The contributor pays the type's fee and the contribution is created.
+
+    An admin token may name any contributor; a user token only its own user.
+    """
+    data = body(request)
+    new = domain.create_contribution(
+        request.dbsession,
+        request.contract,
+        request.now,
+        contributor_id=data["contributor_id"],
+        type_name=data.get("type"),
+    )
+    rendered = Presenter(request.dbsession, request.contract, request.now).contribution(new)
+    return created(request, "contribution", rendered, id=new.id)
+
+
+@contributions.get(schema=ListContributions(), validators=(validate,), permission=READ)
+def get_contributions(request) -> dict:
+    """List contributions, best score first by default."""
+    q = query(request)
+    page = list_contributions(
+        request.dbsession,
+        request.contract,
+        request.now,
+        order_by=q["order_by"],
+        start=q["start"],
+        limit=q["limit"],
+        contributor_id=q.get("contributor_id"),
+        type_name=q.get("type"),
+    )
+    ranking = page.ranking  # when ranked by score, show the very sums it was ranked by
+    presenter = Presenter(
+        request.dbsession,
+        request.contract,
+        request.now,
+        None if ranking is None else ranking.total_reputation,
+    )
+    items = presenter.contributions(page.items, None if ranking is None else ranking.voted)
+    return collection(items, page.total, q["limit"], q["start"])
+
+
+@contribution.get(schema=ReadOne(), validators=(validate,), permission=READ)
+def get_contribution(request) -> dict:
+    """One contribution with its stats."""
+    found = domain.find_contribution(request.dbsession, request.contract, path_id(request))
+    if found is None:
+        raise not_found("contribution")
+    return Presenter(request.dbsession, request.contract, request.now).contribution(found)

@@ -1,0 +1,157 @@
+"""One JSON error shape everywhere, Cornice's: ``{"status": "error", "errors": [...]}``.
+
+Validation errors already have it; protocol rejections become 400s in it (403 for a vote on
+one's own contribution, 409 for a vote change beyond the contract's limit or an action that
+would pass the balance limit); refused permissions become 401s or 403s; a database that
+cannot serve now is a 503 with ``Retry-After``; HTTP errors (404, 405, 415, 429…) and
+unexpected failures (500) are rendered in it too, never as HTML, and never with a
+traceback, a setting, a database URL or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cornice.renderer import JSONError
+from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalServerError
+from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
+from pyramid_retry import mark_error_retryable
+from pyramid_tm import is_tm_active
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from protocol import (
+    BalanceLimitExceeded,
+    ProtocolError,
+    SelfEvaluationRefused,
+    TooManyVoteChanges,
+)
+
+from ...errors import error_body
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 2
+"""What a 503 tells the client to wait before trying again."""
+UNAVAILABLE = "the database is unavailable; try again later"
+INTERNAL = "internal error; it has been logged"
+
+
+def _respond(request, status: int, location: str, name: str, description: str) -> dict:
+    request.response.status_code = status
+    request.response.headers.pop("Location", None)
+    return error_body(location, name, description)
+
+
+@notfound_view_config(renderer="json")
+def not_found(exc, request) -> dict:
+    """Unknown routes and missing objects."""
+    description = exc.detail if isinstance(exc.detail, str) and exc.detail else "not found"
+    return _respond(request, 404, "url", "", description)
+
+
+@forbidden_view_config(renderer="json")
+def forbidden(exc: HTTPForbidden, request) -> dict:
+    """A permission refused by the security policy: 401 (no valid token for this contract,
+    with a ``WWW-Authenticate: Bearer`` challenge) or 403 (a token that may not do this).
+
+    The reason comes from the policy's :class:`~backfeed_api.auth.policy.Refusal`; Pyramid's
+    own message, which names the view, is never shown.
+    """
+    refusal = exc.result
+    status = getattr(refusal, "status", 403)
+    description = getattr(refusal, "description", "this token may not do this")
+    body = _respond(request, status, "header", "Authorization", description)
+    challenge = getattr(refusal, "challenge", None)
+    if challenge:
+        request.response.headers["WWW-Authenticate"] = challenge
+    return body
+
+
+REFUSAL_STATUS: dict[type[ProtocolError], int] = {
+    SelfEvaluationRefused: 403,
+    TooManyVoteChanges: 409,
+    BalanceLimitExceeded: 409,
+}
+"""The statuses of the contract's refusals that are not a 400: a vote its rules forbid the
+evaluator (403), a valid request that the state of the contract forbids (409)."""
+
+
+def refusal_status(exc: ProtocolError) -> int:
+    """The HTTP status of a refusal of the contract: by its class, 400 by default."""
+    for cls in type(exc).__mro__:
+        if cls in REFUSAL_STATUS:
+            return REFUSAL_STATUS[cls]
+    return 400
+
+
+@exception_view_config(ProtocolError, renderer="json")
+def protocol_error(exc: ProtocolError, request) -> dict:
+    """An action the contract refuses: an error on the field at fault, a 400 unless
+    :data:`REFUSAL_STATUS` says otherwise."""
+    return _respond(request, refusal_status(exc), "body", exc.field or "", exc.message)
+
+
+@exception_view_config(HTTPException, renderer="json")
+def http_error(exc: HTTPException, request):
+    """Other HTTP errors (405, 415, 413…) in the JSON error shape.
+
+    Cornice raises its own :class:`JSONError` (a 415 or 406 from its content negotiation)
+    with the error body already rendered in this shape; it is passed through as it is.
+    """
+    if exc.code < 400 or isinstance(exc, JSONError):
+        return exc
+    detail = getattr(exc, "detail", None)
+    description = detail if isinstance(detail, str) and detail else exc.title
+    body = _respond(request, exc.code, "url", "", description)
+    for header in ("Allow", "WWW-Authenticate", "Retry-After"):
+        if header in exc.headers:
+            request.response.headers[header] = exc.headers[header]
+    return body
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """Whether ``exc`` says the database is out of reach or cannot serve now, rather than
+    that the request or the code is wrong: its connection was lost or refused, it is shutting
+    down, overloaded or locked (``OperationalError``), or no pooled connection came free in
+    time."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | PoolTimeout)
+
+
+@exception_view_config(DBAPIError, renderer="json")
+@exception_view_config(PoolTimeout, renderer="json")
+def database_error(exc: Exception, request) -> dict:
+    """A database that cannot serve now: 503 with ``Retry-After``; any other database error
+    is a 500 (:func:`server_error`).
+
+    A connection lost before the commit took the transaction with it: nothing of the request
+    was applied, and it is tried again on a new connection (``pyramid_retry``, up to
+    ``retry.attempts`` in all); the client sees the 503 only when every attempt failed. One
+    lost at the commit leaves the outcome unknown, so it is not tried again here: the client
+    may send it again, with the same ``Idempotency-Key`` if it had one.
+    """
+    if not database_unavailable(exc):
+        return server_error(exc, request)
+    log.warning(
+        "database unavailable on %s %r: %s",
+        request.method,
+        request.environ.get("PATH_INFO"),
+        str(exc).splitlines()[0],
+    )
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated and is_tm_active(request):
+        mark_error_retryable(exc)
+    body = _respond(request, 503, "", "", UNAVAILABLE)
+    request.response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return body
+
+
+@exception_view_config(Exception, renderer="json")
+def server_error(exc: Exception, request) -> dict:
+    """Anything unexpected: logged in full here, a bare 500 for the client."""
+    # The raw PATH_INFO: decoding it (``request.path``) could fail again on the bytes that
+    # may have caused the error.
+    log.exception("unhandled error on %s %r", request.method, request.environ.get("PATH_INFO"))
+    status = HTTPInternalServerError.code
+    return _respond(request, status, "", "", INTERNAL)

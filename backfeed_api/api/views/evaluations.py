@@ -1,0 +1,76 @@
+"""``/{contract}/evaluations``: vote, list, read."""
+
+from __future__ import annotations
+
+from cornice import Service
+
+from ...auth.policy import READ, WRITE, acts_as
+from ...domain import evaluations as domain
+from ...domain.listing import list_evaluations
+from ..presenters import Presenter, collection
+from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
+from ..validation import validate
+from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+
+evaluations = Service(
+    name="evaluations", path="/{contract}/evaluations", description="The votes of a contract."
+)
+evaluation = Service(
+    name="evaluation", path="/{contract}/evaluations/{id}", description="One vote."
+)
+
+
+@evaluations.post(
+    schema=CreateEvaluation(),
+    validators=(validate, acts_as("evaluator_id")),
+    content_type=JSON_AND_FORM,
+    permission=WRITE,
+)
+def create_evaluation(request) -> dict:
+    """Vote. Repeating one's active vote changes nothing and answers 200 with it.
+
+    An admin token may vote as any evaluator; a user token only as its own user.
+    """
+    data = body(request)
+    outcome = domain.evaluate(
+        request.dbsession,
+        request.contract,
+        request.now,
+        evaluator_id=data["evaluator_id"],
+        contribution_id=data["contribution_id"],
+        value=data["value"],
+    )
+    presenter = Presenter(
+        request.dbsession, request.contract, request.now, outcome.total_reputation
+    )
+    rendered = presenter.vote(outcome)
+    if not outcome.created:
+        return rendered
+    return created(request, "evaluation", rendered, id=outcome.evaluation.id)
+
+
+@evaluations.get(schema=ListEvaluations(), validators=(validate,), permission=READ)
+def get_evaluations(request) -> dict:
+    """List votes, oldest first; superseded ones only with ``include_superseded``."""
+    q = query(request)
+    page = list_evaluations(
+        request.dbsession,
+        request.contract,
+        start=q["start"],
+        limit=q["limit"],
+        contribution_id=q.get("contribution_id"),
+        evaluator_id=q.get("evaluator_id"),
+        value=q.get("value"),
+        include_superseded=q["include_superseded"],
+    )
+    items = Presenter(request.dbsession, request.contract, request.now).evaluations(page.items)
+    return collection(items, page.total, q["limit"], q["start"])
+
+
+@evaluation.get(schema=ReadOne(), validators=(validate,), permission=READ)
+def get_evaluation(request) -> dict:
+    """One vote, superseded or not."""
+    found = domain.find_evaluation(request.dbsession, request.contract, path_id(request))
+    if found is None:
+        raise not_found("evaluation")
+    return Presenter(request.dbsession, request.contract, request.now).evaluation(found)

@@ -1,0 +1,77 @@
+"""``/{contract}/users``: create, list, read, and a user's ledger."""
+
+from __future__ import annotations
+
+from cornice import Service
+
+from ...auth.policy import ADMIN_ONLY, READ
+from ...domain import users as domain
+from ...domain.history import user_history
+from ...domain.listing import list_users
+from ..presenters import Presenter, collection, ledger_entry
+from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
+from ..validation import validate
+from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+
+users = Service(name="users", path="/{contract}/users", description="The users of a contract.")
+user = Service(name="user", path="/{contract}/users/{id}", description="One user.")
+history = Service(
+    name="user_history",
+    path="/{contract}/users/{id}/history",
+    description="A user's ledger: every change of its balances, newest first, with its cause.",
+)
+
+
+@users.post(
+    schema=CreateUser(), validators=(validate,), content_type=JSON_AND_FORM, permission=ADMIN_ONLY
+)
+def create_user(request) -> dict:
+    """Create a user; balances default to the contract's initial values. Admin only.
+
+    A ``username`` and ``password`` let the user log in (``POST /{contract}/auth``) for a
+    token of its own; neither is ever shown again.
+    """
+    data = body(request)
+    new = domain.create_user(
+        request.dbsession,
+        request.contract,
+        request.now,
+        reputation=data.get("reputation"),
+        tokens=data.get("tokens"),
+        referrer_id=data.get("referrer_id"),
+        username=data.get("username"),
+        password=data.get("password"),
+    )
+    rendered = Presenter(request.dbsession, request.contract, request.now).user(new)
+    return created(request, "user", rendered, id=new.id)
+
+
+@users.get(schema=ListUsers(), validators=(validate,), permission=READ)
+def get_users(request) -> dict:
+    """List users, by creation time or as a leaderboard."""
+    q = query(request)
+    page = list_users(request.dbsession, request.contract, q["order_by"], q["start"], q["limit"])
+    items = Presenter(request.dbsession, request.contract, request.now).users(page.items)
+    return collection(items, page.total, q["limit"], q["start"])
+
+
+@user.get(schema=ReadOne(), validators=(validate,), permission=READ)
+def get_user(request) -> dict:
+    """One user of this contract."""
+    found = domain.find_user(request.dbsession, request.contract, path_id(request))
+    if found is None:
+        raise not_found("user")
+    return Presenter(request.dbsession, request.contract, request.now).user(found)
+
+
+@history.get(schema=ListPage(), validators=(validate,), permission=READ)
+def get_history(request) -> dict:
+    """The user's ledger entries, newest first, its shares of collective losses included."""
+    found = domain.find_user(request.dbsession, request.contract, path_id(request))
+    if found is None:
+        raise not_found("user")
+    q = query(request)
+    page = user_history(
+        request.dbsession, request.contract.row_id, found.id, start=q["start"], limit=q["limit"]
+    )
+    return collection([ledger_entry(e) for e in page.items], page.total, q["limit"], q["start"])

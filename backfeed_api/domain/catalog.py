@@ -1,0 +1,109 @@
+"""The contracts this deployment serves, built from the settings at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pyramid.config import Configurator
+from pyramid.httpexceptions import HTTPNotFound
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from protocol import ConfigurationError, Contract
+
+from ..clock import utc_now
+from ..models import Contract as ContractRow
+from ..settings import contract_specs
+from .ranking import VoteIndex
+
+
+@dataclass(frozen=True)
+class ServedContract:
+    """A served contract: its engine rules, the id of its database row, and this process's
+    index of its votes for ranking."""
+
+    name: str
+    rules: Contract
+    row_id: int
+    votes: VoteIndex
+
+    @property
+    def kind(self) -> str:
+        """The contract kind, e.g. ``example``."""
+        return self.rules.kind
+
+
+class ContractCatalog:
+    """Name → served contract, fixed for the life of the process."""
+
+    def __init__(self, contracts: list[ServedContract]) -> None:
+        self._by_name = {contract.name: contract for contract in contracts}
+
+    def __iter__(self) -> Iterator[ServedContract]:
+        return iter(self._by_name.values())
+
+    def get(self, name: str) -> ServedContract | None:
+        """The contract called ``name``, or None."""
+        return self._by_name.get(name)
+
+
+def ensure_contract_rows(session: Session, rules: list[Contract]) -> dict[str, int]:
+    """Create the rows of contracts served for the first time; return name → row id.
+
+    A name already stored with another kind is refused: its users were scored by other rules.
+    """
+    names = [contract.name for contract in rules]
+    stored = {
+        row.name: row
+        for row in session.scalars(select(ContractRow).where(ContractRow.name.in_(names)))
+    }
+    for contract in rules:
+        row = stored.get(contract.name)
+        if row is None:
+            row = ContractRow(name=contract.name, kind=contract.kind, created_at=utc_now())
+            session.add(row)
+            stored[contract.name] = row
+        elif row.kind != contract.kind:
+            raise ConfigurationError(
+                f"contract {contract.name!r} is stored as kind {row.kind!r}, "
+                f"but the settings make it {contract.kind!r}"
+            )
+    session.flush()
+    return {name: row.id for name, row in stored.items()}
+
+
+def load_catalog(session: Session, settings) -> ContractCatalog:
+    """Build every configured contract and make sure each has its database row."""
+    rules = [spec.build() for spec in contract_specs(settings)]
+    row_ids = ensure_contract_rows(session, rules)
+    return ContractCatalog(
+        [
+            ServedContract(
+                name=c.name, rules=c, row_id=row_ids[c.name], votes=VoteIndex(row_ids[c.name])
+            )
+            for c in rules
+        ]
+    )
+
+
+def find_contract(request) -> ServedContract:
+    """The contract named in the URL, or a 404."""
+    contract = request.registry["contracts"].get(request.matchdict.get("contract"))
+    if contract is None:
+        raise HTTPNotFound("no such contract")
+    return contract
+
+
+def includeme(config: Configurator) -> None:
+    """Load the catalog at start-up (creating the schema first when so configured)."""
+    from ..migrations import upgrade_database
+    from ..settings import create_schema
+
+    settings = config.get_settings()
+    engine = config.registry["db_engine"]
+    if create_schema(settings):
+        upgrade_database(engine)
+    with config.registry["dbsession_factory"]() as session, session.begin():
+        config.registry["contracts"] = load_catalog(session, settings)
+    config.add_request_method(find_contract, "contract", reify=True)

@@ -1,0 +1,27 @@
+"""One error document for every refusal: ``{"status": "error", "errors": [...]}``.
+
+Cornice's shape, built here only: by the exception views (:mod:`.api.views.errors`),
+by the tweens that answer before any view is reached (:mod:`.pipeline`) and by the
+views that refuse in their own words.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyramid.response import Response
+
+
+def error_body(location: str, name: str, description: str) -> dict:
+    """The error document with a single error."""
+    return {
+        "status": "error",
+        "errors": [{"location": location, "name": name, "description": description}],
+    }
+
+
+def error_response(status: int, location: str, name: str, description: str) -> Response:
+    """A complete error response, for the tweens that answer before any view is reached
+    (a body too large, a URL that is not UTF-8, a refused ``Idempotency-Key``)."""
+    body = json.dumps(error_body(location, name, description), allow_nan=False)
+    return Response(status=status, content_type="application/json", body=body.encode())
