@@ -116,13 +116,14 @@ class Contract(ABC):
         if not self.repeats_active_vote(state):
             self.check_vote_changes(state)
         effects = self.evaluate(state)
-        check_bounded(
-            "this vote",
-            total_reputation=state.total_reputation + effects.reputation_delta,
-            total_tokens=state.total_tokens + float(effects.changes.tokens.sum()),
-            token_fund=effects.token_fund,
-            max_score=effects.max_score,
-        )
+        if effects.recorded:
+            check_bounded(
+                "this vote",
+                total_reputation=state.total_reputation + effects.reputation_delta,
+                total_tokens=state.total_tokens + float(effects.changes.tokens.sum()),
+                token_fund=effects.token_fund,
+                max_score=effects.max_score,
+            )
         return effects
 
     def check_evaluator(self, state: EvaluationState) -> None:

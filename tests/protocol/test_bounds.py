@@ -5,6 +5,7 @@ nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -133,3 +134,25 @@ def test_minting_stops_at_the_limit(make_simulation: SimulationFactory) -> None:
         assert simulation.total_reputation <= MAX_BALANCE
         assert float(simulation.users.reputation.max()) <= MAX_BALANCE
     assert 0 < refused < 40
+
+
+def test_a_repeated_vote_is_no_refusal_even_past_the_limit() -> None:
+    """Repeating one's standing vote changes nothing, so it is answered as such even in a
+    contract whose totals are already past the limit (rows written before it was kept)."""
+    contract = protocol.create_contract("example")
+    state = protocol.EvaluationState(
+        contribution_type=contract.contribution_type("article"),
+        max_score=0.0,
+        token_fund=10.0,
+        evaluator=protocol.Party(id=1, reputation=2e15),
+        contributor=protocol.Party(id=2, reputation=0.0),
+        value=1,
+        previous_value=1.0,
+        voters=protocol.Voters.empty(),
+        total_reputation=2e15,
+        now=0.0,
+    )
+
+    assert not contract.vote(state).recorded
+    with pytest.raises(BalanceLimitExceeded):
+        contract.vote(dataclasses.replace(state, previous_value=0.0))
