@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from backfeed_api.domain.vote_store import EVALUATION_COLUMNS
 from backfeed_api.models import Contract, Evaluation, User
 
 from ..conftest import bearer, issue_token
@@ -21,18 +22,6 @@ from .conftest import Served, counting_statements
 CONTRIBUTIONS = 50
 VOTERS = 30
 MANY_VOTERS = 1_000
-SUPERSEDED_COLUMNS = [
-    "contract_id",
-    "contribution_id",
-    "evaluator_id",
-    "value",
-    "active",
-    "seq",
-    "created_at",
-    "superseded_at",
-]
-"""The columns of an evaluation that ``test_a_vote_finds_the_evaluators_earlier_votes...``
-copies into a superseded one."""
 
 
 @dataclass(frozen=True)
@@ -296,7 +285,7 @@ def test_a_vote_finds_the_evaluators_earlier_votes_by_their_index(served):
     with served.db.begin() as connection:  # every voter's vote was a 0 before
         connection.execute(
             sa.insert(Evaluation).from_select(
-                SUPERSEDED_COLUMNS,
+                EVALUATION_COLUMNS,
                 sa.select(
                     Evaluation.contract_id,
                     Evaluation.contribution_id,

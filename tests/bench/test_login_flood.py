@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import POSTGRESQL_URL, require_postgresql
 
+from . import run_bench
+
 pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^(off|on) +(quiet|flood) +(\d+) +([\d.]+) +([\d.]+) *(.*)$", re.MULTILINE)
 
 
@@ -27,19 +25,10 @@ def test_a_short_run_prints_both_configurations(redis_url: str) -> None:
         "BACKFEED_TEST_DATABASE_URL": POSTGRESQL_URL,
         "BACKFEED_BENCH_REDIS_URL": redis_url,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.login_flood", "--seconds", "3"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, f"the run failed:\n{done.stdout}\n{done.stderr}"
-    rows = {(m[1], m[2]): m for m in ROW.finditer(done.stdout)}
-    assert set(rows) == {(a, b) for a in ("off", "on") for b in ("quiet", "flood")}, done.stdout
-    assert all(int(row[3]) > 0 for row in rows.values()), done.stdout
+    out = run_bench("bench.login_flood", "--seconds", "3", env=environment)
+    rows = {(m[1], m[2]): m for m in ROW.finditer(out)}
+    assert set(rows) == {(a, b) for a in ("off", "on") for b in ("quiet", "flood")}, out
+    assert all(int(row[3]) > 0 for row in rows.values()), out
     answers = {
         limits: dict(
             (int(status), int(n))
@@ -47,8 +36,8 @@ def test_a_short_run_prints_both_configurations(redis_url: str) -> None:
         )
         for limits in ("off", "on")
     }
-    assert answers["off"].get(201, 0) > 0, done.stdout
-    assert 429 not in answers["off"], done.stdout
-    assert 0 < answers["on"].get(201, 0) <= 20, done.stdout  # the default 20/minute
-    assert answers["on"].get(429, 0) > 0, done.stdout
-    assert re.search(r"rate limits on: [\d.]+x$", done.stdout, re.MULTILINE), done.stdout
+    assert answers["off"].get(201, 0) > 0, out
+    assert 429 not in answers["off"], out
+    assert 0 < answers["on"].get(201, 0) <= 20, out  # the default 20/minute
+    assert answers["on"].get(429, 0) > 0, out
+    assert re.search(r"rate limits on: [\d.]+x$", out, re.MULTILINE), out

@@ -6,33 +6,21 @@ suite's test, and uses a scratch database of its own next to ``BACKFEED_TEST_DAT
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bench.non_voters import KIND, QUICK
 from tests.conftest import POSTGRESQL_URL, require_postgresql
 
-pytestmark = pytest.mark.postgresql
+from . import run_bench
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.postgresql
 
 
 @pytest.mark.slow
 def test_quick_run_prints_both_communities_and_their_ratio() -> None:
     require_postgresql()
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.non_voters", "--quick", "--database-url", POSTGRESQL_URL],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, f"the quick run failed:\n{done.stdout}\n{done.stderr}"
-    out = done.stdout
+    out = run_bench("bench.non_voters", "--quick", "--database-url", POSTGRESQL_URL)
     assert out.startswith(f"backfeed-api {KIND} community benchmark, quick run"), out
     small, large = QUICK.users
     for k in QUICK.voter_counts:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -25,9 +23,10 @@ from bench.seed import seed
 from tests.concurrency.servers import scratch_database
 from tests.conftest import POSTGRESQL_URL, require_postgresql
 
+from . import run_bench
+
 pytestmark = pytest.mark.postgresql
 
-ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = re.compile(r"\s{2,}")
 
 
@@ -45,17 +44,9 @@ def table_rows(output: str) -> tuple[list[list[str]], list[list[str]]]:
 @pytest.mark.slow
 def test_quick_run_prints_every_row() -> None:
     require_postgresql()
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--database-url", POSTGRESQL_URL],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, f"the quick run failed:\n{done.stdout}\n{done.stderr}"
-    assert done.stdout.startswith("backfeed-api benchmark, quick run"), done.stdout
-    cells, figures = table_rows(done.stdout)
+    out = run_bench("bench", "--quick", "--database-url", POSTGRESQL_URL)
+    assert out.startswith("backfeed-api benchmark, quick run"), out
+    cells, figures = table_rows(out)
     assert Counter(row[0].split(",")[0] for row in cells) == {
         "evaluation": len(QUICK.eval_users) * len(QUICK.voter_counts),
         "top 20 by score": len(QUICK.listings),
@@ -74,7 +65,7 @@ def test_quick_run_prints_every_row() -> None:
     # ratio and slope of latency over k, community drift, share of the floor, four contracts
     assert len(figures) == 5, figures
     assert all(len(row) == 4 and row[-1] == "-" for row in figures), figures  # not judged
-    assert re.search(r"^total \d+ s$", done.stdout, re.MULTILINE), done.stdout
+    assert re.search(r"^total \d+ s$", out, re.MULTILINE), out
 
 
 def test_seeded_state_balances(tmp_path: Path) -> None:
