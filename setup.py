@@ -33,6 +33,10 @@ install_requires = [
     "matplotlib>=3.8",
     # Its list of the 30,000 most common passwords refuses easily guessed ones.
     "zxcvbn>=4.4,<5",
+    # Webhook deliveries: sent with httpx (timeouts on every phase, streamed answers), signed
+    # by the Standard Webhooks reference library their receivers verify with.
+    "httpx>=0.27,<1",
+    "standardwebhooks>=1.1,<2",
 ]
 
 tests_require = [

@@ -15,6 +15,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with a ``Z``, as every answer shows times."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def includeme(config: Configurator) -> None:
     """Expose ``request.now``: one timestamp for everything a request writes."""
     config.registry.setdefault("clock", utc_now)

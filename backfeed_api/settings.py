@@ -335,3 +335,37 @@ def public_url(settings: Mapping[str, Any]) -> str | None:
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = host if port is None else f"{host}:{port}"
     return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """The events feed, webhook deliveries and the worker that makes them."""
+
+    max_waiters: int
+    """How many feed requests of one process may wait for an event at once; each holds one
+    of the server's threads."""
+    allow_private_targets: bool
+    """Whether webhooks may point anywhere, over http too (development, tests)."""
+    signing_key: bytes
+    """What the subscriptions' signing secrets are derived from (empty: not set)."""
+    timeout_seconds: float
+    """How long a delivery waits for the receiver's connection, or for each read of its
+    answer."""
+    worker_in_process: bool
+    """Whether the web process itself delivers, on a thread of its own (development)."""
+    worker_threads: int
+    """How many deliveries one worker process makes at once."""
+
+
+def event_settings(settings: Mapping[str, Any]) -> EventSettings:
+    """``backfeed.events.max_waiters`` (4), ``backfeed.webhooks.allow_private_targets``
+    (false), ``backfeed.webhooks.signing_key`` (none), ``backfeed.webhooks.timeout_seconds``
+    (10), ``backfeed.worker.in_process`` (false) and ``backfeed.worker.threads`` (2)."""
+    return EventSettings(
+        max_waiters=_positive(settings, "backfeed.events.max_waiters", 4, int, 10_000),
+        allow_private_targets=_flag(settings, "backfeed.webhooks.allow_private_targets", False),
+        signing_key=str(settings.get("backfeed.webhooks.signing_key", "") or "").strip().encode(),
+        timeout_seconds=_positive(settings, "backfeed.webhooks.timeout_seconds", 10, float, 60),
+        worker_in_process=_flag(settings, "backfeed.worker.in_process", False),
+        worker_threads=_positive(settings, "backfeed.worker.threads", 2, int, 64),
+    )

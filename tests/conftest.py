@@ -65,6 +65,8 @@ TEST_SETTINGS = {
     **TEST_CONTRACTS,
     "backfeed.dev_admin_token": ADMIN_TOKEN,
     "backfeed.rate_limits": "false",
+    # Webhooks of the tests deliver to receivers on 127.0.0.1.
+    "backfeed.webhooks.allow_private_targets": "true",
 }
 AS_ADMIN = {"HTTP_AUTHORIZATION": f"Bearer {ADMIN_TOKEN}"}
 """The WSGI environment of a request carrying the admin token."""

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("migrations", ("backfeed_api.migrations",)),
     ("auth", ("backfeed_api.auth",)),
     ("domain", ("backfeed_api.domain",)),
+    ("worker", ("backfeed_api.worker",)),
     ("pipeline", ("backfeed_api.pipeline",)),
     ("api", ("backfeed_api.api",)),
     (

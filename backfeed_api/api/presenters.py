@@ -1,7 +1,8 @@
 """The JSON shapes of the published API, built for a whole page with a fixed number of queries.
 
 Shapes (see ``docs/api.rst``): user, contribution (with its contributor and stats),
-evaluation (with its evaluator and contribution), collection, ledger entry. Numbers are
+evaluation (with its evaluator and contribution), collection, ledger entry, event, webhook
+and delivery attempt. Numbers are
 plain floats, ids ints.
 """
 
@@ -13,15 +14,20 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..clock import iso
 from ..domain.catalog import ServedContract
 from ..domain.evaluations import VoteOutcome
 from ..domain.stats import contribution_stats, voted_reputation
-from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
-
-
-def iso(moment: datetime) -> str:
-    """An aware datetime as ISO 8601 in UTC with a ``Z``."""
-    return moment.isoformat().replace("+00:00", "Z")
+from ..models import (
+    Contract,
+    Contribution,
+    Evaluation,
+    Event,
+    LedgerEntry,
+    User,
+    Webhook,
+    WebhookDelivery,
+)
 
 
 def number(value: float) -> int | float:
@@ -169,4 +175,37 @@ def ledger_entry(entry: LedgerEntry) -> dict:
         "reputation": entry.reputation,
         "tokens": entry.tokens,
         "created_at": iso(entry.created_at),
+    }
+
+
+def event(row: Event) -> dict:
+    """One event of the feed."""
+    return {"id": row.id, "type": row.type, "created_at": iso(row.created_at), "data": row.data}
+
+
+def webhook(row: Webhook) -> dict:
+    """One webhook subscription, without its secret."""
+    return {
+        "id": row.id,
+        "url": row.url,
+        "types": list(row.types),
+        "description": row.description,
+        "enabled": row.enabled,
+        "failing": row.failing,
+        "last_event_id": row.last_event_id,
+        "created_at": iso(row.created_at),
+    }
+
+
+def delivery(row: WebhookDelivery) -> dict:
+    """One delivery attempt of one event."""
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "attempt": row.attempt,
+        "status": row.status,
+        "error": row.error,
+        "delivered": row.delivered,
+        "duration_ms": row.duration_ms,
+        "attempted_at": iso(row.attempted_at),
     }

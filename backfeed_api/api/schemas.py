@@ -17,6 +17,7 @@ import colander
 from protocol import MAX_BALANCE
 
 from ..domain import passwords
+from ..domain.events import EVENT_TYPES
 
 MAX_ID = 2**63 - 1
 INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
@@ -145,15 +146,20 @@ class NoBody(StrictMapping):
     """No body field is accepted."""
 
 
-class Paging(StrictMapping):
-    """``limit`` (1 to 1000; more is an error, never a silent clamp) and ``start``."""
-
-    limit = colander.SchemaNode(
+def page_limit() -> colander.SchemaNode:
+    """``limit``: 1 to 1000; more is an error, never a silent clamp."""
+    return colander.SchemaNode(
         StrictInteger(),
         missing=DEFAULT_PAGE_SIZE,
         validator=colander.Range(1, MAX_PAGE_SIZE, max_err=f"may be at most {MAX_PAGE_SIZE}"),
         description=f"page size, {DEFAULT_PAGE_SIZE} by default, at most {MAX_PAGE_SIZE}",
     )
+
+
+class Paging(StrictMapping):
+    """``limit`` (1 to 1000; more is an error, never a silent clamp) and ``start``."""
+
+    limit = page_limit()
     start = colander.SchemaNode(
         StrictInteger(),
         missing=0,
@@ -381,4 +387,136 @@ class LoginBody(StrictMapping):
 
 class LogIn(colander.MappingSchema):
     body = LoginBody()
+    querystring = NoQuery()
+
+
+# -- events and webhooks ----------------------------------------------------------------------
+
+MAX_WAIT_SECONDS = 30
+
+
+class StrictBoolean(colander.Boolean):
+    """A JSON ``true`` or ``false``, nothing else."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if not isinstance(cstruct, bool):
+            raise colander.Invalid(node, "must be true or false")
+        return cstruct
+
+
+class EventTypes(colander.String):
+    """A comma-separated list of event types, as a query parameter."""
+
+    def deserialize(self, node, cstruct):
+        text = StrictString().deserialize(node, cstruct)
+        if text is colander.null:
+            return colander.null
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(EVENT_TYPES))
+        if unknown or not names:
+            raise colander.Invalid(
+                node, f"must be event types separated by commas: {', '.join(EVENT_TYPES)}"
+            )
+        return tuple(dict.fromkeys(names))
+
+
+class EventQuery(StrictMapping):
+    after = colander.SchemaNode(
+        StrictInteger(),
+        missing=0,
+        validator=ID_RANGE,
+        description="only events with a greater id: the last id seen (0 by default)",
+    )
+    types = colander.SchemaNode(
+        EventTypes(),
+        missing=(),
+        description="only events of these types, separated by commas",
+    )
+    limit = page_limit()
+    wait = colander.SchemaNode(
+        StrictInteger(),
+        missing=0,
+        validator=colander.Range(
+            0, MAX_WAIT_SECONDS, min_err="may not be negative", max_err="may be at most 30"
+        ),
+        description="with no newer event, wait up to this many seconds for one (at most 30)",
+    )
+
+
+class ListEvents(colander.MappingSchema):
+    body = NoBody()
+    querystring = EventQuery()
+
+
+def webhook_url(missing=colander.required) -> colander.SchemaNode:
+    """The URL a webhook delivers to."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=missing,
+        validator=colander.Length(1, 2000),
+        description="where to deliver: an https URL of a public address",
+    )
+
+
+class TypeList(colander.SequenceSchema):
+    type = colander.SchemaNode(
+        StrictString(), validator=colander.OneOf(list(EVENT_TYPES)), description="a type"
+    )
+
+
+class StrictList(colander.Sequence):
+    """A JSON list, never a single value taken for a list of one."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is not colander.null and not isinstance(cstruct, list):
+            raise colander.Invalid(node, "must be a list")
+        return super().deserialize(node, cstruct)
+
+
+def webhook_types(missing) -> colander.SchemaNode:
+    """The event types a webhook receives."""
+    return TypeList(
+        StrictList(),
+        missing=missing,
+        validator=colander.Length(0, len(EVENT_TYPES) * 2),
+        description="the event types to deliver; every type when empty or left out",
+    )
+
+
+def webhook_description() -> colander.SchemaNode:
+    """A note on a webhook, for its owner."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=colander.drop,
+        validator=colander.Length(0, 500),
+        description="a note for yourself, up to 500 characters",
+    )
+
+
+class WebhookBody(StrictMapping):
+    url = webhook_url()
+    types = webhook_types(missing=())
+    description = webhook_description()
+
+
+class CreateWebhook(colander.MappingSchema):
+    body = WebhookBody()
+    querystring = NoQuery()
+
+
+class WebhookChanges(StrictMapping):
+    url = webhook_url(missing=colander.drop)
+    types = webhook_types(missing=colander.drop)
+    description = webhook_description()
+    enabled = colander.SchemaNode(
+        StrictBoolean(),
+        missing=colander.drop,
+        description="false pauses deliveries; true resumes them, also after failing",
+    )
+
+
+class ChangeWebhook(colander.MappingSchema):
+    body = WebhookChanges()
     querystring = NoQuery()

@@ -12,6 +12,7 @@ from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
 from ..models import Contribution
 from .bounds import within_bounds
 from .catalog import ServedContract
+from .events import Change, moved
 from .ledger import Cause, apply_changes
 from .locking import lock_contract, next_action
 from .users import require_user
@@ -43,8 +44,9 @@ def create_contribution(
     now: datetime,
     contributor_id: int,
     type_name: str | None = None,
-) -> Contribution:
-    """The contributor pays the type's fee in tokens and the contribution opens."""
+) -> tuple[Contribution, list[Change]]:
+    """The contributor pays the type's fee in tokens and the contribution opens. The
+    contribution, and the balance it moved (the fee, if any)."""
     kind = contract.rules.contribution_type(type_name)
     row = lock_contract(session, contract.row_id)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
@@ -68,4 +70,4 @@ def create_contribution(
     row.contribution_count += 1
     fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
     apply_changes(session, row, Cause("contribution", contribution.id), fee, now)
-    return contribution
+    return contribution, moved(session, row.id, fee)

@@ -37,6 +37,7 @@ from ..models import Contribution, Evaluation, User
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .contributions import unknown_contribution
+from .events import Change, moved
 from .locking import lock_contract_row
 from .losses import NonVoterLoss, non_voters
 from .scale import Scale
@@ -55,6 +56,7 @@ class VoteOutcome:
     ``users`` holds the evaluator and the contributor with their balances after the vote,
     ``voted`` the reputation behind each value on the contribution after it and
     ``total_reputation`` the contract's total: all known without reading them back.
+    ``changes`` are the balances a recorded vote moved (none for a repeat).
     """
 
     evaluation: Evaluation
@@ -63,6 +65,7 @@ class VoteOutcome:
     users: dict[int, User]
     voted: dict[float, float]
     total_reputation: float
+    changes: list[Change]
 
 
 def _party(row, scale: float) -> Party:
@@ -244,7 +247,7 @@ def evaluate(
 
     A constant number of statements whatever the number of users and earlier voters: lock
     the contract, read the contribution, read every party in one query, write (one
-    statement on PostgreSQL, see :mod:`.vote_store`).
+    statement on PostgreSQL, see :mod:`.vote_store`), read the balances it moved.
     """
     ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
     state = ballot.state
@@ -263,13 +266,16 @@ def evaluate(
         users = {user_id: _user(row, {}, scale) for user_id, row in ballot.named.items()}
         contribution = Contribution(**ballot.contribution._mapping)
         total = ballot.contract.total_reputation
-        return VoteOutcome(standing, False, contribution, users, voted, total)
+        return VoteOutcome(standing, False, contribution, users, voted, total, [])
     evaluation, contribution, total, stored = _record(session, ballot, effects, now)
     users = {
         user_id: _user(row, stored.balances, stored.scale.value)
         for user_id, row in ballot.named.items()
     }
-    return VoteOutcome(evaluation, True, contribution, users, voted, total)
+    loss = _loss(contribution.id, state, effects)
+    collective = None if loss is None else Change(None, loss.delta, 0.0, loss.remaining, 0.0)
+    changes = moved(session, ballot.contract.id, effects.changes, collective)
+    return VoteOutcome(evaluation, True, contribution, users, voted, total, changes)
 
 
 def _read_ballot(

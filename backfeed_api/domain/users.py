@@ -13,6 +13,7 @@ from ..auth.credentials import hash_password
 from ..models import User
 from .bounds import within_bounds
 from .catalog import ServedContract
+from .events import Change
 from .ledger import Cause, write_balances
 from .locking import lock_contract, next_action
 from .logins import set_login
@@ -43,8 +44,9 @@ def create_user(
     referrer_id: int | None = None,
     username: str | None = None,
     password: str | None = None,
-) -> User:
+) -> tuple[User, list[Change]]:
     """Add a user with the given or default balances; its opening balances are a ledger entry.
+    The user, and the balances its creation moved (its opening balances, if any).
 
     With a ``username`` and ``password`` the user can log in (``POST /{contract}/auth``);
     the password is hashed before the contract is locked, so the slow hash holds no one up.
@@ -87,4 +89,5 @@ def create_user(
             now,
             scale=row.reputation_scale,
         )
-    return user
+        return user, [Change(user.id, reputation, tokens, reputation, tokens)]
+    return user, []

@@ -16,6 +16,7 @@ from transaction import ThreadTransactionManager, TransactionManager
 
 from ..settings import database_url
 from .arrays import register_arrays
+from .notifications import EventSignal
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -168,6 +169,7 @@ def includeme(config: Configurator) -> None:
     session_factory = get_session_factory(engine)
     config.registry["dbsession_factory"] = session_factory
     config.registry["db_engine"] = engine
+    config.registry["event_signal"] = EventSignal(engine)
 
     tm_session_factory = get_tm_session_factory(engine, managers)
 

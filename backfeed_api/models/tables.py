@@ -1,4 +1,5 @@
-"""The tables: contracts, users, contributions, evaluations, the ledger, and credentials.
+"""The tables: contracts, users, contributions, evaluations, the ledger, credentials, events
+and their webhooks.
 
 Balances are float64 (``double precision``) like the engine. The contract row keeps running
 totals updated in the same transaction as every change, so reads never sum a whole contract.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Double,
@@ -312,3 +314,77 @@ class LoginFailure(Base):
         Index("ix_login_failures_address", "address", "failed_at"),
         Index("ix_login_failures_failed_at", "failed_at"),
     )
+
+
+class Event(Base):
+    """One committed action of a contract, as its apps are told about it (the outbox).
+
+    Written in the action's own transaction, under the contract lock, so the events of a
+    contract have increasing ids in commit order; ``data`` is the action's answer with the
+    balances it moved. Webhook deliveries and the feed read from here.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_events_contract_id", "contract_id", "id"),)
+
+
+class Webhook(Base):
+    """A subscription of a URL to the events of one contract, and where its delivery stands.
+
+    Events are delivered in order: ``last_event_id`` is the last one done (delivered, or
+    skipped as not of ``types``); the next attempt is due at ``next_attempt_at`` after
+    ``failures`` failed attempts in a row at the next event. A worker holds the subscription
+    while it delivers (``lease_id`` until ``leased_until``), so no two workers deliver to it
+    at once. Only ``secret_salt`` is kept of the signing secret: the secret is derived from
+    it with the deployment's signing key (:mod:`backfeed_api.domain.webhooks`).
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    url: Mapped[str] = mapped_column(String(2000))
+    types: Mapped[list] = mapped_column(JSON)
+    """The event types delivered; empty for every type."""
+    description: Mapped[str] = mapped_column(String(500), default="")
+    secret_salt: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failing: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Stopped after too many failed attempts; ``enabled`` again starts it over."""
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_webhooks_contract_id", "contract_id", "id"),
+        Index("ix_webhooks_due", "next_attempt_at"),
+    )
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one event to one subscription: the HTTP status it got, or the
+    error that kept it from getting one, and how long it took."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    duration_ms: Mapped[float] = mapped_column(Double)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),)

@@ -87,6 +87,22 @@ SUCCESS = {
         )
     ],
     ("login_token", "DELETE"): [("204", "The login token is revoked; no body.")],
+    ("events", "GET"): [
+        (
+            "200",
+            'A collection of events ``{"id", "type", "created_at", "data"}``, oldest first; '
+            "``_meta.next_after`` is the ``after`` of the next page.",
+        ),
+        ("503", "Too many requests are waiting already (``wait``); see ``Retry-After``."),
+    ],
+    ("webhooks", "GET"): [("200", "A collection of webhooks, oldest first, without secrets.")],
+    ("webhooks", "POST"): [
+        ("201", "The new webhook with its signing ``secret``, shown this once.")
+    ],
+    ("webhook", "GET"): [("200", "The webhook, without its secret.")],
+    ("webhook", "PATCH"): [("200", "The changed webhook.")],
+    ("webhook", "DELETE"): [("204", "The webhook is removed; no body.")],
+    ("webhook_deliveries", "GET"): [("200", "A collection of delivery attempts, newest first.")],
 }
 
 # Who may call a method, by the permission of its view (see backfeed_api/auth/policy.py).

@@ -73,6 +73,13 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("auth", "DELETE"):        (401, 403, 204, 204, 204, 401, 401, 403),
     ("login_tokens", "GET"):   (401, 403, 200, 200, 403, 401, 401, 403),
     ("login_token", "DELETE"): (401, 403, 204, 404, 403, 401, 401, 403),
+    ("events", "GET"):         (200, 200, 200, 200, 200, 401, 401, 200),
+    ("webhooks", "GET"):       (401, 403, 403, 403, 200, 401, 401, 200),
+    ("webhooks", "POST"):      (401, 403, 403, 403, 201, 401, 401, 201),
+    ("webhook", "GET"):        (401, 403, 403, 403, 200, 401, 401, 200),
+    ("webhook", "PATCH"):      (401, 403, 403, 403, 200, 401, 401, 200),
+    ("webhook", "DELETE"):     (401, 403, 403, 403, 204, 401, 401, 204),
+    ("webhook_deliveries", "GET"): (401, 403, 403, 403, 200, 401, 401, 200),
 }
 """HEAD answers as GET does, without a body."""
 
@@ -89,10 +96,15 @@ PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
     ("evaluations", "GET"):    (401, 200, 200, 200, 200, 401, 401, 200),
     ("evaluation", "GET"):     (401, 200, 200, 200, 200, 401, 401, 200),
     ("login_tokens", "GET"):   (401, 403, 200, 200, 403, 401, 401, 403),
+    ("events", "GET"):         (401, 200, 200, 200, 200, 401, 401, 200),
+    ("webhooks", "GET"):       (401, 403, 403, 403, 200, 401, 401, 200),
+    ("webhook", "GET"):        (401, 403, 403, 403, 200, 401, 401, 200),
+    ("webhook_deliveries", "GET"): (401, 403, 403, 403, 200, 401, 401, 200),
 }
 # fmt: on
 
 PASSWORD = "a long secret of hers"
+HOOK_URL = "http://127.0.0.1:9/hook"  # never called: no worker runs here
 
 
 def load_services() -> list:
@@ -246,7 +258,15 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
         ("auth", "POST"): ("/example/auth", login("ann")),
         ("auth", "DELETE"): ("/example/auth", None),
         ("login_tokens", "GET"): ("/example/auth/tokens", None),
+        ("events", "GET"): ("/example/events", None),
+        ("webhooks", "GET"): ("/example/webhooks", None),
+        ("webhooks", "POST"): ("/example/webhooks", {"url": HOOK_URL}),
     }
+    if name in ("webhook", "webhook_deliveries"):  # a webhook of its own: DELETE removes it
+        hook = admin_post(m.public, "/example/webhooks", {"url": HOOK_URL})
+        suffix = "/deliveries" if name == "webhook_deliveries" else ""
+        body = {"description": "changed"} if method == "PATCH" else None
+        return f"/example/webhooks/{hook['id']}{suffix}", body
     if (name, method) == ("login_token", "DELETE"):  # Ann's login token, or Bob's
         token_id = login_token(m, "bob" if column == "other" else "ann")["token_id"]
         return f"/example/auth/tokens/{token_id}", None
@@ -257,8 +277,9 @@ def send(
     app: TestApp, method: str, path: str, body: Any, headers: dict, status: int
 ) -> TestResponse:
     """One request of the matrix, answered with ``status``."""
-    if method == "POST":
-        return app.post_json(path, body, headers=headers, status=status)
+    if method in ("POST", "PATCH"):
+        send_json = getattr(app, f"{method.lower()}_json")
+        return send_json(path, body, headers=headers, status=status)
     return getattr(app, method.lower())(path, headers=headers, status=status)
 
 

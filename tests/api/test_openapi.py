@@ -21,6 +21,10 @@ ROUTES = {
     "/{contract}/auth": {"post", "delete"},
     "/{contract}/auth/tokens": {"get"},
     "/{contract}/auth/tokens/{id}": {"delete"},
+    "/{contract}/events": {"get"},
+    "/{contract}/webhooks": {"get", "post"},
+    "/{contract}/webhooks/{id}": {"get", "patch", "delete"},
+    "/{contract}/webhooks/{id}/deliveries": {"get"},
 }
 BODIES = {
     "/{contract}/users": (
@@ -164,6 +168,12 @@ NEEDS_TOKEN = {
     ("/{contract}/auth", "delete"),
     ("/{contract}/auth/tokens", "get"),
     ("/{contract}/auth/tokens/{id}", "delete"),
+    ("/{contract}/webhooks", "get"),
+    ("/{contract}/webhooks", "post"),
+    ("/{contract}/webhooks/{id}", "get"),
+    ("/{contract}/webhooks/{id}", "patch"),
+    ("/{contract}/webhooks/{id}", "delete"),
+    ("/{contract}/webhooks/{id}/deliveries", "get"),
 }
 
 

@@ -25,6 +25,10 @@ ROUTES = [
     "/{contract}/evaluations",
     "/{contract}/evaluations/{id}",
     "/{contract}/auth/tokens",
+    "/{contract}/events",
+    "/{contract}/webhooks",
+    "/{contract}/webhooks/{id}",
+    "/{contract}/webhooks/{id}/deliveries",
     "/__api__",
 ]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from protocol import MAX_BALANCE
 
+from ...domain.events import EVENT_TYPES
 from ..schemas import MAX_ID
 
 Schema = dict[str, Any]
@@ -73,6 +74,17 @@ ERROR: Schema = {
     },
     "required": ["status", "errors"],
     "additionalProperties": False,
+}
+
+WEBHOOK: dict[str, Schema] = {
+    "id": ID,
+    "url": STRING,
+    "types": {"type": "array", "items": {**STRING, "enum": list(EVENT_TYPES)}},
+    "description": STRING,
+    "enabled": {"type": "boolean"},
+    "failing": {"type": "boolean"},
+    "last_event_id": ID,
+    "created_at": TIME,
 }
 
 DEFINITIONS: dict[str, Schema] = {
@@ -156,6 +168,52 @@ DEFINITIONS: dict[str, Schema] = {
             "expires_at": TIME,
         }
     ),
+    "Change": obj(
+        {
+            "user_id": {**ID, "x-nullable": True},
+            "reputation_delta": NUMBER,
+            "tokens_delta": NUMBER,
+            "reputation": NUMBER,
+            "tokens": NUMBER,
+        }
+    ),
+    "Event": obj(
+        {
+            "id": ID,
+            "type": {**STRING, "enum": list(EVENT_TYPES)},
+            "created_at": TIME,
+            "data": {
+                "type": "object",
+                "properties": {"changes": {"type": "array", "items": ref("Change")}},
+                "required": ["changes"],
+            },
+        }
+    ),
+    "EventPage": obj(
+        {
+            "count": COUNT,
+            "_meta": obj(
+                {"total": COUNT, "limit": COUNT, "start": COUNT, "after": ID, "next_after": ID}
+            ),
+            "items": {"type": "array", "items": ref("Event")},
+        }
+    ),
+    "Webhook": obj(WEBHOOK),
+    "NewWebhook": obj({**WEBHOOK, "secret": {**STRING, "pattern": "^whsec_"}}),
+    "WebhookPage": page("Webhook"),
+    "Delivery": obj(
+        {
+            "id": ID,
+            "event_id": ID,
+            "attempt": COUNT,
+            "status": {"type": "integer", "x-nullable": True},
+            "error": {**STRING, "x-nullable": True},
+            "delivered": {"type": "boolean"},
+            "duration_ms": NUMBER,
+            "attempted_at": TIME,
+        }
+    ),
+    "DeliveryPage": page("Delivery"),
     "LoginToken": obj(
         {"id": ID, "created_at": TIME, "expires_at": TIME, "current": {"type": "boolean"}}
     ),
@@ -211,6 +269,9 @@ REFUSALS: dict[tuple[str, str], dict[str, str]] = {
     },
     ("/{contract}/users", "post"): {
         "409": f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}.",
+    },
+    ("/{contract}/events", "get"): {
+        "503": "Or too many requests are already waiting for events (`wait`).",
     },
 }
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
@@ -272,6 +333,17 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
         "200": ("A page of the user's live login tokens, oldest first.", "LoginTokenPage", {})
     },
     ("/{contract}/auth/tokens/{id}", "delete"): {"204": ("The login token is revoked.", None, {})},
+    ("/{contract}/events", "get"): {"200": ("A page of events, oldest first.", "EventPage", {})},
+    ("/{contract}/webhooks", "get"): {"200": ("A page of webhooks.", "WebhookPage", {})},
+    ("/{contract}/webhooks", "post"): {
+        "201": ("The new webhook and its signing secret, shown once.", "NewWebhook", LOCATION)
+    },
+    ("/{contract}/webhooks/{id}", "get"): {"200": ("The webhook.", "Webhook", {})},
+    ("/{contract}/webhooks/{id}", "patch"): {"200": ("The changed webhook.", "Webhook", {})},
+    ("/{contract}/webhooks/{id}", "delete"): {"204": ("The webhook is removed.", None, {})},
+    ("/{contract}/webhooks/{id}/deliveries", "get"): {
+        "200": ("A page of delivery attempts, newest first.", "DeliveryPage", {})
+    },
 }
 
 

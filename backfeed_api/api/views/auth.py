@@ -17,7 +17,7 @@ from ...errors import error_body
 from ..presenters import collection, iso
 from ..schemas import ListPage, LogIn, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, not_found, path_id, query
+from .common import JSON_AND_FORM, body, no_content, not_found, path_id, query
 
 auth = Service(
     name="auth",
@@ -102,13 +102,6 @@ def delete_session(request) -> Response:
     401. An ``admin`` or ``user`` token of this contract may revoke itself this way."""
     revoke_token(request.dbsession, request.identity.token_id, request.now)
     return no_content()
-
-
-def no_content() -> Response:
-    """An empty 204."""
-    response = Response(status=204)
-    response.content_type = None
-    return response
 
 
 @login_tokens.get(schema=ListPage(), validators=(validate,), permission=SESSIONS)

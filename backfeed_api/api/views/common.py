@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pyramid.httpexceptions import HTTPNotFound
+from pyramid.response import Response
 
 from ..schemas import INTEGER_TEXT, MAX_ID
 
@@ -39,3 +40,10 @@ def query(request) -> dict:
 def body(request) -> dict:
     """The validated body."""
     return request.validated["body"]
+
+
+def no_content() -> Response:
+    """An empty 204."""
+    response = Response(status=204)
+    response.content_type = None
+    return response

@@ -6,6 +6,7 @@ from cornice import Service
 
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import contributions as domain
+from ...domain import events
 from ...domain.listing import list_contributions
 from ..presenters import Presenter, collection
 from ..schemas import CreateContribution, ListContributions, ReadOne
@@ -34,7 +35,7 @@ def create_contribution(request) -> dict:
     An admin token may name any contributor; a user token only its own user.
     """
     data = body(request)
-    new = domain.create_contribution(
+    new, changes = domain.create_contribution(
         request.dbsession,
         request.contract,
         request.now,
@@ -42,6 +43,9 @@ def create_contribution(request) -> dict:
         type_name=data.get("type"),
     )
     rendered = Presenter(request.dbsession, request.contract, request.now).contribution(new)
+    events.record(
+        request.dbsession, request.contract, "contribution.created", rendered, changes, request.now
+    )
     return created(request, "contribution", rendered, id=new.id)
 
 

@@ -6,6 +6,7 @@ from cornice import Service
 
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import evaluations as domain
+from ...domain import events
 from ...domain.listing import list_evaluations
 from ..presenters import Presenter, collection
 from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
@@ -46,6 +47,14 @@ def create_evaluation(request) -> dict:
     rendered = presenter.vote(outcome)
     if not outcome.created:
         return rendered
+    events.record(
+        request.dbsession,
+        request.contract,
+        "evaluation.created",
+        rendered,
+        outcome.changes,
+        request.now,
+    )
     return created(request, "evaluation", rendered, id=outcome.evaluation.id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cornice import Service
 
 from ...auth.policy import ADMIN_ONLY, READ
+from ...domain import events
 from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
@@ -32,7 +33,7 @@ def create_user(request) -> dict:
     token of its own; neither is ever shown again.
     """
     data = body(request)
-    new = domain.create_user(
+    new, changes = domain.create_user(
         request.dbsession,
         request.contract,
         request.now,
@@ -43,6 +44,9 @@ def create_user(request) -> dict:
         password=data.get("password"),
     )
     rendered = Presenter(request.dbsession, request.contract, request.now).user(new)
+    events.record(
+        request.dbsession, request.contract, "user.created", rendered, changes, request.now
+    )
     return created(request, "user", rendered, id=new.id)
 
 

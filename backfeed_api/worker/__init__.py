@@ -1,0 +1,45 @@
+"""Background work outside the requests: delivering webhooks, and later jobs beside it.
+
+``backfeed worker INI`` runs the jobs of :func:`.runner.jobs` in a process of its own (as
+many as wanted, on PostgreSQL); with ``backfeed.worker.in_process = true`` (as in
+``development.ini``) the web process runs them on a thread of its own, so the quick start
+needs no second process.
+"""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+
+from ..settings import event_settings
+from .runner import WorkerContext, start
+
+
+def context_for(registry, settings: dict) -> WorkerContext:
+    """The jobs' context in a process whose registry has the database wired."""
+    return WorkerContext(
+        session_factory=registry["dbsession_factory"],
+        clock=registry["clock"],
+        events=event_settings(settings),
+        settings=settings,
+        signal=registry["event_signal"],
+    )
+
+
+def includeme(config: Configurator) -> None:
+    """Read the event settings (a wrong value stops the service at start-up) and, with
+    ``backfeed.worker.in_process``, start the jobs on one thread once the application is
+    made."""
+    settings = config.get_settings()
+    options = event_settings(settings)
+    config.registry["event_settings"] = options
+    if not options.worker_in_process:
+        return
+
+    def start_in_process(_event) -> None:
+        context = context_for(config.registry, settings)
+        config.registry["worker_context"] = context
+        start(context, 1)
+
+    from pyramid.events import ApplicationCreated
+
+    config.add_subscriber(start_in_process, ApplicationCreated)

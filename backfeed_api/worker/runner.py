@@ -1,0 +1,96 @@
+"""The worker's loop: a short list of jobs, each run again and again while it finds work.
+
+A job is built once per worker thread from the :class:`WorkerContext` and then called with
+no argument; a call does one piece of work and says whether it found any. A thread runs its
+jobs in turn; when none found work it sleeps until an event is committed (PostgreSQL's
+notification, :mod:`backfeed_api.models.notifications`) or :data:`IDLE_SECONDS` pass, which
+bounds how late a retry that comes due is made. A job that fails is logged and tried again
+after a pause: a database that is away for a while stops no worker.
+
+``backfeed worker INI`` runs :func:`jobs` on ``backfeed.worker.threads`` threads; with
+``backfeed.worker.in_process`` the web process runs the same on a thread of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..clock import Clock
+from ..models.notifications import EventSignal
+from ..settings import EventSettings
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 1.0
+FAILURE_PAUSE_SECONDS = 2.0
+
+
+@dataclass
+class WorkerContext:
+    """What the jobs work with: plain sessions (committed by the jobs themselves), the
+    service's clock, the event settings, the ini file's settings and the event signal."""
+
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    events: EventSettings
+    settings: dict
+    signal: EventSignal
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+class Job(Protocol):
+    """One kind of background work, for one thread."""
+
+    def __call__(self) -> bool:
+        """Do one piece of work; whether there was any."""
+
+    def close(self) -> None:
+        """Let go of what the job holds (connections)."""
+
+
+JobFactory = Callable[[WorkerContext], Job]
+
+
+def jobs() -> tuple[JobFactory, ...]:
+    """The jobs every worker runs, in order."""
+    from .webhooks import WebhookRunner
+
+    return (WebhookRunner,)
+
+
+def run_thread(context: WorkerContext, factories: Sequence[JobFactory]) -> None:
+    """Run the jobs in turn until ``context.stopping`` is set."""
+    built = [factory(context) for factory in factories]
+    try:
+        while not context.stopping.is_set():
+            since = context.signal.mark()
+            try:
+                busy = [job() for job in built]
+            except Exception:
+                log.exception("a worker job failed; trying again shortly")
+                context.stopping.wait(FAILURE_PAUSE_SECONDS)
+                continue
+            if not any(busy):
+                context.signal.wait(since, IDLE_SECONDS)
+    finally:
+        for job in built:
+            job.close()
+
+
+def start(context: WorkerContext, threads: int, factories: Sequence[JobFactory] = ()) -> list:
+    """Start ``threads`` daemon threads running the jobs (:func:`jobs` by default)."""
+    chosen = tuple(factories) or jobs()
+    started = []
+    for number in range(threads):
+        thread = threading.Thread(
+            target=run_thread, args=(context, chosen), name=f"worker-{number}", daemon=True
+        )
+        thread.start()
+        started.append(thread)
+    return started

@@ -1,0 +1,197 @@
+"""The outbox and the feed: one event per committed action, in commit order, with the answer
+and the balances it moved; none for a refused action or a repeated vote; long-polls."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from webtest import TestApp
+
+from backfeed_api.models import Event
+
+from ..conftest import count
+from .conftest import Api, assert_error
+
+
+def events(api: Api, **params) -> list[dict]:
+    """The items of ``GET /example/events``."""
+    return api.items("/example/events", **params)
+
+
+def test_each_action_writes_one_event_with_its_answer_and_changes(api: Api) -> None:
+    ann = api.user(reputation=10, tokens=10)
+    bob = api.user(reputation=100, tokens=99)
+    work = api.contribution(ann["id"])
+    vote = api.vote(bob["id"], work["id"], 1)
+    feed = events(api)
+    assert [e["type"] for e in feed] == [
+        "user.created",
+        "user.created",
+        "contribution.created",
+        "evaluation.created",
+    ]
+    ids = [e["id"] for e in feed]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 4
+    for item, answer in zip(feed, (ann, bob, work, vote), strict=True):
+        data = dict(item["data"])
+        changes = data.pop("changes")
+        assert data == answer
+        assert item["created_at"] == answer["created_at"]
+        assert changes == sorted(changes, key=lambda change: change["user_id"])
+    assert feed[0]["data"]["changes"] == [
+        {
+            "user_id": ann["id"],
+            "reputation_delta": 10.0,
+            "tokens_delta": 10.0,
+            "reputation": 10.0,
+            "tokens": 10.0,
+        }
+    ]
+    fee = feed[2]["data"]["changes"]
+    assert [(c["user_id"], c["tokens_delta"], c["tokens"]) for c in fee] == [
+        (ann["id"], -1.0, work["contributor"]["tokens"])
+    ]
+    moved = {c["user_id"]: c for c in feed[3]["data"]["changes"]}
+    assert moved[bob["id"]]["reputation"] == pytest.approx(vote["evaluator"]["reputation"])
+    assert moved[ann["id"]]["tokens"] == pytest.approx(
+        vote["contribution"]["contributor"]["tokens"]
+    )
+
+
+def test_the_changes_of_a_vote_match_the_ledger(api: Api) -> None:
+    voters = [api.user(reputation=10 + n, tokens=50)["id"] for n in range(4)]
+    work = api.contribution(voters[0])
+    for voter in voters[1:]:
+        api.vote(voter, work["id"], 1)
+    last = events(api, types="evaluation.created")[-1]
+    for change in last["data"]["changes"]:
+        history = api.items(f"/example/users/{change['user_id']}/history")
+        newest = history[0]
+        assert newest["cause"] == {"type": "evaluation", "id": last["data"]["id"]}
+        assert newest["reputation_delta"] == pytest.approx(change["reputation_delta"])
+        assert newest["tokens_delta"] == pytest.approx(change["tokens_delta"])
+        assert newest["reputation"] == pytest.approx(change["reputation"])
+        assert newest["tokens"] == pytest.approx(change["tokens"])
+    assert len(last["data"]["changes"]) >= 2
+
+
+def test_refused_actions_and_repeated_votes_write_no_event(api: Api, db: sa.Engine) -> None:
+    ann = api.user(reputation=10, tokens=0)
+    bob = api.user(reputation=10, tokens=10)
+    work = api.contribution(bob["id"])
+    api.vote(ann["id"], work["id"], 1)
+    before = count(db, Event)
+    api.vote(ann["id"], work["id"], 1, status=200)  # the same vote again
+    api.contribution(ann["id"], status=400)  # no tokens for the fee
+    api.vote(999, work["id"], 1, status=400)
+    api.user(referrer_id=999, status=400)
+    api.vote(ann["id"], work["id"], 7, status=400)
+    assert count(db, Event) == before
+
+
+def test_the_feed_pages_by_id_and_filters_by_type(api: Api) -> None:
+    users = [api.user()["id"] for _ in range(5)]
+    api.contribution(users[0])
+    all_ids = [e["id"] for e in events(api)]
+    page = api.get("/example/events", after=all_ids[1], limit=2)
+    assert [e["id"] for e in page["items"]] == all_ids[2:4]
+    assert page["_meta"] == {
+        "total": 4,
+        "limit": 2,
+        "start": 0,
+        "after": all_ids[1],
+        "next_after": all_ids[3],
+    }
+    assert page["count"] == 2
+    only = events(api, types="contribution.created")
+    assert [e["type"] for e in only] == ["contribution.created"]
+    both = events(api, types="contribution.created,user.created")
+    assert len(both) == 6
+    assert events(api, after=all_ids[-1]) == []
+    assert api.get("/example/events", after=all_ids[-1])["_meta"]["next_after"] == all_ids[-1]
+
+
+def test_the_feed_of_a_contract_holds_only_its_events(api: Api) -> None:
+    api.user()
+    api.user("dmag")
+    assert [e["type"] for e in events(api)] == ["user.created"]
+    assert len(api.items("/dmag/events")) == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"wait": "31"},
+        {"wait": "-1"},
+        {"wait": "x"},
+        {"types": "user.deleted"},
+        {"types": ","},
+        {"after": "-1"},
+        {"limit": "1001"},
+        {"start": "0"},
+    ],
+)
+def test_bad_feed_queries_are_400(app: TestApp, query: dict) -> None:
+    response = app.get("/example/events", params=query, status=400)
+    assert_error(response, 400, location="querystring")
+
+
+def test_a_wait_with_events_already_there_answers_at_once(api: Api) -> None:
+    api.user()
+    started = time.monotonic()
+    assert len(events(api, wait=30)) == 1
+    assert time.monotonic() - started < 5
+
+
+def test_a_wait_with_nothing_new_answers_empty_when_it_runs_out(api: Api) -> None:
+    api.user()
+    last = events(api)[-1]["id"]
+    started = time.monotonic()
+    page = api.get("/example/events", after=last, wait=1)
+    assert time.monotonic() - started >= 1
+    assert page["items"] == []
+    assert page["_meta"]["next_after"] == last
+
+
+def test_a_waiting_request_gets_the_event_committed_while_it_waits(api: Api) -> None:
+    """The waiter is answered with the event, and only after it was committed."""
+    api.user()
+    last = events(api)[-1]["id"]
+    answers: list[tuple[float, dict]] = []
+
+    def wait() -> None:
+        page = api.get("/example/events", after=last, wait=20)
+        answers.append((time.monotonic(), page))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.5)  # the waiter is waiting by now
+    assert not answers
+    new = api.user()
+    committed = time.monotonic()
+    waiter.join(timeout=20)
+    ((answered, page),) = answers
+    assert answered >= committed
+    assert [e["data"]["id"] for e in page["items"]] == [new["id"]]
+
+
+def test_waiting_requests_beyond_the_limit_are_503(make_app) -> None:
+    app = make_app(**{"backfeed.events.max_waiters": "1"})
+    app.post_json("/example/users", {}, status=201)
+    slots = threading.Thread(target=lambda: app.get("/example/events?after=1&wait=3"))
+    slots.start()
+    deadline = time.monotonic() + 5
+    registry = app.app.registry
+    while "event_waiting_slots" not in registry and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    response = app.get("/example/events?after=1&wait=3", status=503)
+    assert_error(response, 503)
+    assert response.headers["Retry-After"] == "1"
+    app.get("/example/events?after=1", status=200)  # not waiting: served
+    slots.join(timeout=10)
+    app.get("/example/events?after=1&wait=1", status=200)  # the permit is back

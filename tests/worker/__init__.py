@@ -1,0 +1,1 @@
+"""Tests of the background jobs: webhook deliveries to real receivers."""

@@ -1,0 +1,92 @@
+"""A real HTTP receiver of webhooks on 127.0.0.1, which answers as a test tells it to."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    """One request the receiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    """The requests received, the statuses to answer (per path, in turn; 200 when none is
+    queued), an optional delay, and the most requests one path had in flight at once."""
+
+    server: ThreadingHTTPServer
+    received: list[Received] = field(default_factory=list)
+    statuses: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+    delay: float = 0.0
+    answer_bytes: int = 0
+    in_flight: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    most_in_flight: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str = "/hook") -> str:
+        """The URL of ``path`` on this receiver."""
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{path}"
+
+    def at(self, path: str) -> list[Received]:
+        """The requests received at ``path``, in order."""
+        with self.lock:
+            return [r for r in self.received if r.path == path]
+
+    def answer(self, path: str) -> int:
+        """Note a request in flight at ``path``, and the status to answer it with."""
+        with self.lock:
+            self.in_flight[path] += 1
+            self.most_in_flight[path] = max(self.most_in_flight[path], self.in_flight[path])
+            queued = self.statuses[path]
+            return queued.popleft() if queued else 200
+
+    def done(self, received: Received) -> None:
+        with self.lock:
+            self.in_flight[received.path] -= 1
+            self.received.append(received)
+
+
+def start_receiver() -> Receiver:
+    """Serve a receiver on a free port, on threads of its own."""
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", 0))
+            body = self.rfile.read(length)
+            status = receiver.answer(self.path)
+            if receiver.delay:
+                time.sleep(receiver.delay)
+            got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, 0.0)
+            payload = b"x" * receiver.answer_bytes
+            try:
+                self.send_response(status)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:  # the sender gave up on the answer
+                pass
+            got.at = time.monotonic()
+            receiver.done(got)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver = Receiver(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver
