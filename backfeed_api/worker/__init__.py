@@ -18,7 +18,7 @@ def context_for(registry, settings: dict) -> WorkerContext:
     """The jobs' context in a process whose registry has the database wired."""
     return WorkerContext(
         session_factory=registry["dbsession_factory"],
-        clock=registry["clock"],
+        clock=lambda: registry["clock"](),  # looked up each time: tests replace it
         events=event_settings(settings),
         settings=settings,
         signal=registry["event_signal"],
@@ -28,7 +28,7 @@ def context_for(registry, settings: dict) -> WorkerContext:
 def includeme(config: Configurator) -> None:
     """Read the event settings (a wrong value stops the service at start-up) and, with
     ``backfeed.worker.in_process``, start the jobs on one thread once the application is
-    made."""
+    made (its context is ``registry["worker_context"]``, whose ``stopping`` ends it)."""
     settings = config.get_settings()
     options = event_settings(settings)
     config.registry["event_settings"] = options

@@ -4,9 +4,12 @@ library verifies; retries on the schedule (a settable clock); failing after too 
 
 from __future__ import annotations
 
+import configparser
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -252,3 +255,28 @@ def test_concurrent_workers_deliver_each_event_once_per_subscription(
     for path in paths:
         assert [r.headers["webhook-id"] for r in receiver.at(path)] == expected
         assert receiver.most_in_flight[path] == 1
+
+
+def test_the_web_process_delivers_by_itself_in_process(make_app, receiver: Receiver) -> None:
+    """``backfeed.worker.in_process`` (development.ini): no worker process needed."""
+    app = make_app(**{"backfeed.worker.in_process": "true"})
+    context = app.app.registry["worker_context"]
+    try:
+        subscribe(app, receiver.url())
+        some_actions(app)
+        deadline = time.monotonic() + 20
+        while len(receiver.at("/hook")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(receiver.at("/hook")) == 4
+    finally:
+        context.stopping.set()
+
+
+def test_development_ini_delivers_in_process() -> None:
+    settings = configparser.ConfigParser()
+    settings.read(Path(__file__).parents[2] / "development.ini")
+    assert settings["app:main"]["backfeed.worker.in_process"] == "true"
+    assert (
+        "backfeed.worker.in_process"
+        not in (Path(__file__).parents[2] / "production.ini").read_text()
+    )
