@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format docs bench bench-quick bench-engine bench-non-voters clean
+.PHONY: install run test lint format docs bench bench-quick bench-engine bench-non-voters \
+	bench-webhooks clean
 
 $(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,10 @@ bench-non-voters: $(STAMP)
 	$(BIN)/python -m bench.non_voters
 
 # The scoring engine alone, in memory.
+# The outbox's cost on a vote and the webhook delivery latency, p50 and p99.
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m bench.webhooks
+
 bench-engine: $(STAMP)
 	$(BIN)/python -m bench.engine
 

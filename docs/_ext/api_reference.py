@@ -91,7 +91,7 @@ SUCCESS = {
         (
             "200",
             'A collection of events ``{"id", "type", "created_at", "data"}``, oldest first; '
-            "``_meta.next_after`` is the ``after`` of the next page.",
+            "``_meta.next_after`` is the ``after`` of the next page (see :doc:`events`).",
         ),
         ("503", "Too many requests are waiting already (``wait``); see ``Retry-After``."),
     ],
