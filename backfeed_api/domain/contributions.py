@@ -69,5 +69,6 @@ def create_contribution(
     session.flush()
     row.contribution_count += 1
     fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
+    balances = {contributor.id: (contributor.reputation, contributor.tokens - kind.fee)}
     apply_changes(session, row, Cause("contribution", contribution.id), fee, now)
-    return contribution, moved(session, row.id, fee)
+    return contribution, moved(fee, balances, row.reputation_scale)

@@ -247,7 +247,7 @@ def evaluate(
 
     A constant number of statements whatever the number of users and earlier voters: lock
     the contract, read the contribution, read every party in one query, write (one
-    statement on PostgreSQL, see :mod:`.vote_store`), read the balances it moved.
+    statement on PostgreSQL, see :mod:`.vote_store`).
     """
     ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
     state = ballot.state
@@ -274,7 +274,7 @@ def evaluate(
     }
     loss = _loss(contribution.id, state, effects)
     collective = None if loss is None else Change(None, loss.delta, 0.0, loss.remaining, 0.0)
-    changes = moved(session, ballot.contract.id, effects.changes, collective)
+    changes = moved(effects.changes, stored.balances, stored.scale.value, collective)
     return VoteOutcome(evaluation, True, contribution, users, voted, total, changes)
 
 

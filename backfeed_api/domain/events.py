@@ -15,13 +15,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, insert, select
+from sqlalchemy import String, cast, func, insert, select
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
-from ..models import Contract, Event, User
+from ..models import Event
 from ..models.notifications import CHANNEL
 from .catalog import ServedContract
 
@@ -76,48 +76,25 @@ def _notifying_insert():
     return insert(EVENTS).returning(func.pg_notify(CHANNEL, cast(EVENTS.c.contract_id, String)))
 
 
-def opening(user: User) -> list[Change]:
-    """What creating ``user`` moved: its opening balances, if any."""
-    if not (user.balance or user.tokens):
-        return []
-    return [Change(user.id, user.balance, user.tokens, user.balance, user.tokens)]
-
-
 def moved(
-    session: Session,
-    contract_id: int,
     changes: BalanceChanges,
+    balances: dict[int, tuple[float, float]],
+    scale: float,
     collective: Change | None = None,
 ) -> list[Change]:
-    """The changes an action applied, with each user's balances after them, read in the
-    action's transaction (one query); a collective loss, if any, comes last."""
-    ids = changes.user_ids.tolist()
-    after = {}
-    if ids:
-        rows = session.execute(_balances_statement(), {"contract": contract_id, "ids": ids})
-        after = {row.id: (row.reputation, row.tokens) for row in rows}
+    """The changes an action applied, with each user's balances after them: ``balances``
+    holds them as the users' rows do (reputation in units of the contract's ``scale``). A
+    collective loss, if any, comes last."""
     listed = [
-        Change(user_id, d_rep, d_tok, *after[user_id])
+        Change(user_id, d_rep, d_tok, balances[user_id][0] * scale, balances[user_id][1])
         for user_id, d_rep, d_tok in zip(
-            ids, changes.reputation.tolist(), changes.tokens.tolist(), strict=True
+            changes.user_ids.tolist(),
+            changes.reputation.tolist(),
+            changes.tokens.tolist(),
+            strict=True,
         )
     ]
     return [*listed, collective] if collective is not None else listed
-
-
-@cache
-def _balances_statement():
-    """The balances of some users of a contract, reputation as a balance (times the scale)."""
-    users, contracts = User.__table__, Contract.__table__
-    return (
-        select(users.c.id, (users.c.reputation * contracts.c.reputation_scale).label("reputation"))
-        .add_columns(users.c.tokens)
-        .join(contracts, contracts.c.id == users.c.contract_id)
-        .where(
-            users.c.id.in_(bindparam("ids", expanding=True)),
-            contracts.c.id == bindparam("contract"),
-        )
-    )
 
 
 @dataclass(frozen=True)

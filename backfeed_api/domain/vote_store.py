@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, true, update
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
@@ -75,8 +75,9 @@ class VoteWrite:
 
 @dataclass(frozen=True)
 class StoredVote:
-    """The new evaluation's id, the balances (reputation as stored) after the vote of the
-    watched users whose balances it changed, and the contract's scale after it."""
+    """The new evaluation's id, the balances (reputation as stored) after the vote of every
+    user whose balances it changed and of the watched users, and the contract's scale after
+    it."""
 
     evaluation_id: int
     balances: dict[int, tuple[float, float]]
@@ -103,7 +104,7 @@ def store_vote(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
 
 def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
     """PostgreSQL: insert the vote, change the balances, write the ledger and the two rows in
-    one statement; the watched users' new balances come back with the vote's id."""
+    one statement; the changed users' new balances come back with the vote's id."""
     rows = session.execute(
         _vote_statement(),
         {
@@ -112,8 +113,6 @@ def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> Stor
             **{f"vote_{key}": value for key, value in write.evaluation.items()},
             **{f"contract_{key}": value for key, value in write.contract_values.items()},
             **{f"contribution_{k}": value for k, value in write.contribution_values.items()},
-            "watched_first": write.watched[0],
-            "watched_second": write.watched[-1],
         },
     ).all()
     balances = {row[1]: (row[2], row[3]) for row in rows if row[1] is not None}
@@ -125,8 +124,8 @@ def _vote_statement():
     """The statement of :func:`_in_one_statement`, built once: SQLAlchemy then reuses its
     compiled form without walking it again. Its parameters are those of
     :func:`.ledger.changed_balances` and :func:`.ledger.ledger_entries`, ``vote_*`` for the
-    evaluation's columns, ``contract_*`` and ``contribution_*`` for the rows' new values,
-    and ``watched_first`` and ``watched_second`` for the watched users.
+    evaluation's columns, ``contract_*`` and ``contribution_*`` for the rows' new values.
+    The changed users' new balances come back, one row each, with the vote's id.
     """
     new_vote = (
         insert(EVALUATIONS)
@@ -148,11 +147,9 @@ def _vote_statement():
         .values({key: bindparam(f"contract_{key}") for key in CONTRACT_VALUES})
         .cte("contract_update")
     )
-    # Two plain parameters, not an expanding list: see ``evaluations._parties_statement``.
-    watched = changed.c.id.in_((bindparam("watched_first"), bindparam("watched_second")))
     return (
         select(new_vote.c.id, changed.c.id, changed.c.reputation, changed.c.tokens)
-        .select_from(new_vote.outerjoin(changed, watched))
+        .select_from(new_vote.outerjoin(changed, true()))
         .add_cte(entries, contribution, contract)
     )
 
@@ -184,7 +181,7 @@ def _step_by_step(session: Session, write: VoteWrite, now: datetime) -> StoredVo
         row.id: (row.reputation, row.tokens)
         for row in session.execute(
             select(USERS.c.id, USERS.c.reputation, USERS.c.tokens).where(
-                USERS.c.id.in_(write.watched)
+                USERS.c.id.in_({*write.watched, *write.changes.user_ids.tolist()})
             )
         )
     }

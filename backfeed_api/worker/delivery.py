@@ -3,9 +3,10 @@
 The body is ``{"id", "type", "timestamp", "data"}`` (the event's id, type, time and data);
 the headers ``webhook-id`` (the event's id, the same on every attempt), ``webhook-timestamp``
 (when this attempt was signed) and ``webhook-signature`` (``v1,<base64 HMAC-SHA256>``, made
-by the ``standardwebhooks`` library). The URL is checked again at every attempt
-(:mod:`backfeed_api.domain.webhook_targets`) and the request goes to the address checked,
-with the URL's host name for the ``Host`` header and TLS. Redirects are not followed. Only
+by the ``standardwebhooks`` library). The URL is checked again each time the subscription
+is claimed (:mod:`backfeed_api.domain.webhook_targets`) and the requests go to the address
+checked, with the URL's host name for the ``Host`` header and TLS. Redirects are not
+followed. Only
 the status is needed: at most :data:`MAX_ANSWER_BYTES` of the answer are read, and every
 connect, write and read waits at most the configured timeout.
 """
@@ -72,12 +73,22 @@ class Sender:
         """Close the pooled connections."""
         self.client.close()
 
-    def send(self, held: Claim, event: Event, attempted_at: datetime) -> Attempt:
-        """Attempt the delivery of ``event`` to the claimed subscription: delivered on a 2xx."""
+    def target(self, held: Claim) -> Target:
+        """The claimed subscription's URL, checked and resolved once for the events sent to
+        it now (``InvalidInput`` when it may not be delivered to)."""
+        return check_target(held.url, self.options.allow_private_targets)
+
+    def send(
+        self, held: Claim, target: Target | InvalidInput, event: Event, attempted_at: datetime
+    ) -> Attempt:
+        """Attempt the delivery of ``event`` to the claimed subscription at ``target`` (or
+        record why it could not be): delivered on a 2xx."""
         started = time.monotonic()
         status, error = None, None
         try:
-            status = self._post(held, event)
+            if isinstance(target, InvalidInput):
+                raise target
+            status = self._post(held, target, event)
         except InvalidInput as refusal:
             error = refusal.message
         except httpx.TimeoutException:
@@ -88,8 +99,7 @@ class Sender:
         delivered = status is not None and 200 <= status < 300
         return Attempt(event.id, status, error, duration_ms, delivered, attempted_at)
 
-    def _post(self, held: Claim, event: Event) -> int:
-        target = check_target(held.url, self.options.allow_private_targets)
+    def _post(self, held: Claim, target: Target, event: Event) -> int:
         body = payload(event)
         secret = signing_secret(self.options.signing_key, held.secret_salt)
         headers = signed_headers(secret, str(event.id), body, datetime.now(UTC))

@@ -1,14 +1,17 @@
 """The worker's first job: deliver the events of every due webhook subscription.
 
-Each call claims one due subscription (:func:`backfeed_api.domain.webhooks.claim`), sends
-its next events in order outside any transaction, stopping at the first failure or when the
-lease would run out before another attempt could end, and records the attempts
+Each call claims one due subscription (:func:`backfeed_api.domain.webhooks.claim`), checks
+and resolves its URL, sends its next events in order outside any transaction, stopping at
+the first failure or when the lease would run out before another attempt could end, and
+records the attempts
 (:func:`~backfeed_api.domain.webhooks.finish`).
 """
 
 from __future__ import annotations
 
 import random
+
+from protocol import InvalidInput
 
 from ..domain import webhooks
 from ..domain.webhooks import Attempt, Claim
@@ -46,6 +49,10 @@ class WebhookRunner:
             events = webhooks.pending_events(session, held, BATCH)
         attempts: list[Attempt] = []
         done = held.last_event_id
+        try:
+            target = self.sender.target(held)
+        except InvalidInput as refusal:
+            target = refusal
         for event in events:
             if held.types and event.type not in held.types:
                 done = event.id
@@ -53,7 +60,7 @@ class WebhookRunner:
             now = context.clock()
             if (held.leased_until - now).total_seconds() < self.options.timeout_seconds * 2:
                 break
-            attempt = self.sender.send(held, event, now)
+            attempt = self.sender.send(held, target, event, now)
             attempts.append(attempt)
             if not attempt.delivered:
                 break

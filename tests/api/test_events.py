@@ -195,3 +195,22 @@ def test_waiting_requests_beyond_the_limit_are_503(make_app) -> None:
     app.get("/example/events?after=1", status=200)  # not waiting: served
     slots.join(timeout=10)
     app.get("/example/events?after=1&wait=1", status=200)  # the permit is back
+
+
+def test_a_collective_loss_is_one_change_without_a_user(api: Api) -> None:
+    """A ``whitepaper1`` vote takes from every non-voter: one item, as in the ledger."""
+    ids = [api.user("whitepaper1")["id"] for _ in range(6)]
+    work = api.contribution(ids[0], "whitepaper1")["id"]
+    for voter in ids[1:4]:
+        api.vote(voter, work, 1, "whitepaper1")
+    last = api.items("/whitepaper1/events", types="evaluation.created")[-1]
+    *personal, collective = last["data"]["changes"]
+    assert collective["user_id"] is None
+    assert collective["reputation_delta"] < 0
+    silent = api.items(f"/whitepaper1/users/{ids[5]}/history")[0]
+    assert silent["cause"] == {"type": "evaluation", "id": last["data"]["id"]}
+    assert all(change["user_id"] in ids for change in personal)
+    for change in personal:
+        assert api.items(f"/whitepaper1/users/{change['user_id']}/history")[0]["reputation"] == (
+            pytest.approx(change["reputation"])
+        )
