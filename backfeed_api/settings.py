@@ -360,12 +360,12 @@ class EventSettings:
 def event_settings(settings: Mapping[str, Any]) -> EventSettings:
     """``backfeed.events.max_waiters`` (4), ``backfeed.webhooks.allow_private_targets``
     (false), ``backfeed.webhooks.signing_key`` (none), ``backfeed.webhooks.timeout_seconds``
-    (10), ``backfeed.worker.in_process`` (false) and ``backfeed.worker.threads`` (2)."""
+    (10), ``backfeed.worker.in_process`` (false) and ``backfeed.worker.threads`` (8)."""
     return EventSettings(
         max_waiters=_positive(settings, "backfeed.events.max_waiters", 4, int, 10_000),
         allow_private_targets=_flag(settings, "backfeed.webhooks.allow_private_targets", False),
         signing_key=str(settings.get("backfeed.webhooks.signing_key", "") or "").strip().encode(),
         timeout_seconds=_positive(settings, "backfeed.webhooks.timeout_seconds", 10, float, 60),
         worker_in_process=_flag(settings, "backfeed.worker.in_process", False),
-        worker_threads=_positive(settings, "backfeed.worker.threads", 2, int, 64),
+        worker_threads=_positive(settings, "backfeed.worker.threads", 8, int, 64),
     )
