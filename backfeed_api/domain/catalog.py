@@ -98,11 +98,11 @@ def find_contract(request) -> ServedContract:
 def includeme(config: Configurator) -> None:
     """Load the catalog at start-up (creating the schema first when so configured)."""
     from ..migrations import upgrade_database
-    from ..settings import create_schema
+    from ..settings import CREATE_SCHEMA
 
     settings = config.get_settings()
     engine = config.registry["db_engine"]
-    if create_schema(settings):
+    if CREATE_SCHEMA.read(settings):
         upgrade_database(engine)
     with config.registry["dbsession_factory"]() as session, session.begin():
         config.registry["contracts"] = load_catalog(session, settings)
