@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from pyramid.config import Configurator
+from sqlalchemy.orm import Session
 from webtest import TestApp
 
+from backfeed_api.app import includeme as wire
+from backfeed_api.models import Contract as ContractRow
 from backfeed_api.settings import (
     DECLARED,
     IDEMPOTENCY_RETENTION,
@@ -20,6 +28,7 @@ from backfeed_api.settings import (
     flag,
 )
 from protocol import ConfigurationError
+from tests.conftest import TEST_SETTINGS, Clock
 
 NUMBERS = [
     name
@@ -134,3 +143,45 @@ def test_the_retention_comes_from_the_setting(make_app: Callable[..., TestApp]) 
     assert math.isclose(
         make_app().app.registry["idempotency_claims"].retention.total_seconds(), 24 * 3600
     )
+
+
+@pytest.mark.usefixtures("make_app")  # which empties the database but for its contracts
+def test_new_contract_rows_are_stamped_by_the_registry_clock(database_url: str) -> None:
+    """The start-up that creates a contract's row dates it by the registry's clock, as
+    every request does, not by the wall clock."""
+    clock = Clock()
+    clock.advance(days=3)
+    name = f"stamped{uuid.uuid4().hex[:8]}"
+    contracts = f"{TEST_SETTINGS['backfeed.contracts']} {name}:example"
+    settings = {"sqlalchemy.url": database_url, **TEST_SETTINGS, "backfeed.contracts": contracts}
+    with Configurator(settings=settings) as config:
+        config.registry["clock"] = clock
+        config.include(wire)
+    engine = config.registry["db_engine"]
+    try:
+        with Session(engine) as session, session.begin():
+            row = session.scalars(sa.select(ContractRow).where(ContractRow.name == name)).one()
+            assert row.created_at == clock.now
+            session.delete(row)
+    finally:
+        engine.dispose()
+
+
+WALL_CLOCK = re.compile(r"\butc_now\(\)|datetime\.(now|utcnow|today)\(|\btime\.time\(\)")
+
+
+def test_only_the_clock_and_the_commands_read_the_wall_clock() -> None:
+    """The service stamps what it writes with the registry's clock (``request.now``, or the
+    clock itself at start-up), so that tests and simulations can set the time; only the
+    clock, the commands (which have no registry) and the rate limits' reset time, which is
+    the limits library's own wall-clock time, read the wall clock."""
+    package = Path(__file__).resolve().parents[2] / "backfeed_api"
+    allowed = {package / "clock.py", package / "pipeline" / "ratelimits.py"}
+    readers = [
+        f"{path.relative_to(package)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if path not in allowed and package / "cli" not in path.parents
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if WALL_CLOCK.search(line)
+    ]
+    assert not readers, readers
