@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 from standardwebhooks import Webhook as Signer
 
 from protocol import InvalidInput
 
-from ..clock import iso
+from ..clock import iso, utc_now
 from ..domain.webhook_targets import Target, check_target
 from ..domain.webhooks import Attempt, Claim, signing_secret
 from ..models import Event
@@ -102,7 +102,9 @@ class Sender:
     def _post(self, held: Claim, target: Target, event: Event) -> int:
         body = payload(event)
         secret = signing_secret(self.options.signing_key, held.secret_salt)
-        headers = signed_headers(secret, str(event.id), body, datetime.now(UTC))
+        # The wall clock, not the service's: receivers refuse a signature more than five
+        # minutes from their own time (a replay), whatever clock the service runs on.
+        headers = signed_headers(secret, str(event.id), body, utc_now())
         url = httpx.URL(held.url)
         headers["host"] = url.netloc.decode("ascii")
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
