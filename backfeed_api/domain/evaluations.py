@@ -33,7 +33,7 @@ from protocol import (
     Voters,
 )
 
-from ..models import Contribution, Evaluation, User
+from ..models import Contribution, Evaluation, User, dialect_of
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .contributions import unknown_contribution
@@ -99,7 +99,7 @@ def _parties(
         "evaluator": evaluator_id,
         "contributor": evaluator_id if contributor_id is None else contributor_id,
     }
-    lateral = session.get_bind().dialect.name == "postgresql"
+    lateral = dialect_of(session).lateral_joins
     return session.execute(_parties_statement(lateral), parameters).all()
 
 

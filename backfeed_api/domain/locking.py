@@ -5,20 +5,20 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from ..models import Contract
+from ..models import Contract, dialect_of
 
 
 def lock_contract(session: Session, contract_id: int) -> Contract:
     """Lock the contract row until the transaction ends and return it, freshly read.
 
-    PostgreSQL takes a row lock (``SELECT … FOR UPDATE``); SQLite has no row locks, so a
-    no-op ``UPDATE`` takes the database write lock instead, the same effect as
-    ``BEGIN IMMEDIATE``. Writes on other contracts proceed in parallel on PostgreSQL.
+    PostgreSQL takes a row lock (``SELECT … FOR UPDATE``); SQLite has no row locks, so the
+    database's write lock is taken first instead (:meth:`.Dialect.take_write_lock`). Writes
+    on other contracts proceed in parallel on PostgreSQL.
     """
-    _lock_sqlite(session, contract_id)
+    dialect_of(session).take_write_lock(session)
     return session.scalars(_lock_statement(), {"contract": contract_id}).one()
 
 
@@ -42,7 +42,7 @@ def lock_contract_row(session: Session, contract_id: int) -> Row:
     """Lock the contract row as :func:`lock_contract` does, and return its columns as a plain
     row rather than a loaded object: the cheaper read, for a vote that writes the row back
     with a statement of its own."""
-    _lock_sqlite(session, contract_id)
+    dialect_of(session).take_write_lock(session)
     return session.execute(_lock_row_statement(), {"contract": contract_id}).one()
 
 
@@ -53,14 +53,6 @@ def _lock_row_statement():
     return select(contracts).where(contracts.c.id == bindparam("contract")).with_for_update()
 
 
-def _lock_sqlite(session: Session, contract_id: int) -> None:
-    """SQLite: take the database write lock now, with a no-op update of the contract row."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Contract).where(Contract.id == contract_id).values(kind=Contract.kind)
-        )
-
-
 def lock_username(session: Session, contract_id: int, username: str) -> None:
     """Hold the logins of one username of a contract until the transaction ends.
 
@@ -69,12 +61,9 @@ def lock_username(session: Session, contract_id: int, username: str) -> None:
     lock (as :func:`lock_contract` does). Either way, whatever a login then reads and writes
     happens as if no other login of that username ran at the same time.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.blake2b(f"login\0{contract_id}\0{username}".encode(), digest_size=8)
-        key = int.from_bytes(digest.digest(), "big", signed=True)
-        session.execute(select(func.pg_advisory_xact_lock(key)))
-    else:
-        _lock_sqlite(session, contract_id)
+    digest = hashlib.blake2b(f"login\0{contract_id}\0{username}".encode(), digest_size=8)
+    key = int.from_bytes(digest.digest(), "big", signed=True)
+    dialect_of(session).lock_key(session, key)
 
 
 def next_action(contract: Contract) -> int:

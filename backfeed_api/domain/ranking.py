@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from protocol.contracts.base import Contract as Rules
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import Contract, Contribution, Evaluation, User, dialect_of
 from .stats import age_days, contract_scale
 
 NO_ID = -1
@@ -282,7 +282,7 @@ def _reputations(session: Session, contract_id: int) -> np.ndarray:
     """
     where = User.contract_id == contract_id
     scale = contract_scale(contract_id)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session).aggregates_arrays:
         ids, reputations, factor = session.execute(
             select(func.array_agg(User.id), func.array_agg(User.reputation), scale).where(where)
         ).one()

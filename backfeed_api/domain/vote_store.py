@@ -21,7 +21,7 @@ from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import Contract, Contribution, Evaluation, User, dialect_of
 from .ledger import (
     Cause,
     balance_parameters,
@@ -91,8 +91,8 @@ def store_vote(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
             .where(EVALUATIONS.c.id == write.replaced_id)
             .values(active=False, superseded_at=now)
         )
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql and write.loss is None and len(write.changes):
+    one_statement = dialect_of(session).writes_in_one_statement
+    if one_statement and write.loss is None and len(write.changes):
         stored = _in_one_statement(session, write, now)
     else:
         stored = _step_by_step(session, write, now)
