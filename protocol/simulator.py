@@ -17,7 +17,7 @@ import numpy as np
 
 from .bounds import check_totals
 from .contracts.base import Contract
-from .errors import InsufficientTokens, UnknownContribution, UnknownUser
+from .errors import UnknownContribution, UnknownUser
 from .state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState, Party, Voters
 
 
@@ -142,14 +142,9 @@ class Simulation:
         """The contributor pays the type's fee and a new contribution is opened; return its id."""
         i = self._user_index(contributor_id, "contributor_id")
         kind = self.contract.contribution_type(type)
-        if self.users.tokens[i] < kind.fee:
-            raise InsufficientTokens(
-                f"contributor has {self.users.tokens[i]:g} tokens; a {kind.name} costs "
-                f"{kind.fee:g}",
-                "contributor_id",
-            )
-        self.users.tokens[i] -= kind.fee
-        self.total_tokens -= kind.fee
+        fee = self.contract.contribution_fee(kind, float(self.users.tokens[i]))
+        self.users.tokens[i] -= fee
+        self.total_tokens -= fee
         self.contributions.append(
             contributor=contributor_id,
             max_score=0.0,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
+from protocol import BalanceChanges, UnknownContribution
 
 from ..models import Contribution
 from .bounds import within_bounds
@@ -48,12 +48,7 @@ def create_contribution(
     kind = contract.rules.contribution_type(type_name)
     row = lock_contract(session, contract.row_id)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
-    if contributor.tokens < kind.fee:
-        raise InsufficientTokens(
-            f"the contributor has {contributor.tokens:g} tokens and a {kind.name} costs "
-            f"{kind.fee:g}",
-            "contributor_id",
-        )
+    fee = contract.rules.contribution_fee(kind, contributor.tokens)
     contribution = Contribution(
         contract_id=contract.row_id,
         contributor_id=contributor.id,
@@ -66,6 +61,6 @@ def create_contribution(
     session.add(contribution)
     session.flush()
     row.contribution_count += 1
-    fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
-    apply_changes(session, row, Cause("contribution", contribution.id), fee, now)
+    payment = BalanceChanges.combine([contributor.id], [0.0], [-fee])
+    apply_changes(session, row, Cause("contribution", contribution.id), payment, now)
     return contribution
