@@ -10,10 +10,10 @@ from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import ConfigurationError, Contract
+from protocol import ConfigurationError, ContractRules
 
 from ..clock import utc_now
-from ..models import Contract as ContractRow
+from ..models import ContractRow
 from ..settings import contract_specs
 from .ranking import VoteIndex
 
@@ -24,7 +24,7 @@ class ServedContract:
     index of its votes for ranking."""
 
     name: str
-    rules: Contract
+    rules: ContractRules
     row_id: int
     votes: VoteIndex
 
@@ -48,7 +48,7 @@ class ContractCatalog:
         return self._by_name.get(name)
 
 
-def ensure_contract_rows(session: Session, rules: list[Contract]) -> dict[str, int]:
+def ensure_contract_rows(session: Session, rules: list[ContractRules]) -> dict[str, int]:
     """Create the rows of contracts served for the first time; return name → row id.
 
     A name already stored with another kind is refused: its users were scored by other rules.

@@ -45,16 +45,16 @@ def create_contribution(
     type_name: str | None = None,
 ) -> Contribution:
     """The contributor pays the type's fee in tokens and the contribution opens."""
-    kind = contract.rules.contribution_type(type_name)
+    contribution_type = contract.rules.contribution_type(type_name)
     row = lock_contract(session, contract.row_id)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
-    fee = contract.rules.contribution_fee(kind, contributor.tokens)
+    fee = contract.rules.contribution_fee(contribution_type, contributor.tokens)
     contribution = Contribution(
         contract_id=contract.row_id,
         contributor_id=contributor.id,
-        type=kind.name,
+        type=contribution_type.name,
         max_score=0.0,
-        token_fund=kind.token_fund_for_evaluators,
+        token_fund=contribution_type.token_fund_for_evaluators,
         seq=next_action(row),
         created_at=now,
     )

@@ -8,10 +8,10 @@ from functools import cache
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from ..models import Contract, dialect_of
+from ..models import ContractRow, dialect_of
 
 
-def lock_contract(session: Session, contract_id: int) -> Contract:
+def lock_contract(session: Session, contract_id: int) -> ContractRow:
     """Lock the contract row until the transaction ends and return it, freshly read.
 
     PostgreSQL takes a row lock (``SELECT … FOR UPDATE``); SQLite has no row locks, so the
@@ -31,8 +31,8 @@ def _lock_statement():
     lock, so anything else must be read by the statements that follow it.
     """
     return (
-        select(Contract)
-        .where(Contract.id == bindparam("contract"))
+        select(ContractRow)
+        .where(ContractRow.id == bindparam("contract"))
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -49,7 +49,7 @@ def lock_contract_row(session: Session, contract_id: int) -> Row:
 @cache
 def _lock_row_statement():
     """The query of :func:`lock_contract_row`, built once."""
-    contracts = Contract.__table__
+    contracts = ContractRow.__table__
     return select(contracts).where(contracts.c.id == bindparam("contract")).with_for_update()
 
 
@@ -66,7 +66,7 @@ def lock_username(session: Session, contract_id: int, username: str) -> None:
     dialect_of(session).lock_key(session, key)
 
 
-def next_action(contract: Contract) -> int:
+def next_action(contract: ContractRow) -> int:
     """Number the action being applied under the lock: the contract's commit order."""
     contract.action_count += 1
     return contract.action_count

@@ -5,7 +5,7 @@ from .meta import Base
 from .session import get_engine, get_session_factory, get_tm_session_factory, includeme
 from .tables import (
     ApiToken,
-    Contract,
+    ContractRow,
     Contribution,
     Evaluation,
     IdempotencyKey,
@@ -19,7 +19,7 @@ from .tables import (
 __all__ = [
     "ApiToken",
     "Base",
-    "Contract",
+    "ContractRow",
     "Contribution",
     "Dialect",
     "Evaluation",

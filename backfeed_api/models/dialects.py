@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from .arrays import register_arrays
-from .tables import Contract
+from .tables import ContractRow
 
 
 class Dialect:
@@ -178,5 +178,5 @@ def _register_arrays(dbapi_connection, _record) -> None:
 @cache
 def _no_op_update():
     """The statement of :meth:`SQLiteDialect.take_write_lock`, built once."""
-    contracts = Contract.__table__
+    contracts = ContractRow.__table__
     return update(contracts).where(false()).values(kind=contracts.c.kind)

@@ -43,7 +43,7 @@ def checked_amount(field: str, value: Any, *, default: float) -> float:
     return number
 
 
-class Contract(ABC):
+class ContractRules(ABC):
     """A contract kind: its default parameters and how an evaluation changes balances.
 
     Subclasses set ``kind`` and ``defaults`` and implement :meth:`evaluate`. An instance is
@@ -205,3 +205,7 @@ class Contract(ABC):
             max_score=state.max_score,
             token_fund=state.token_fund,
         )
+
+
+Contract = ContractRules
+"""The class's earlier name, kept for the plugins that subclass ``protocol.Contract``."""
