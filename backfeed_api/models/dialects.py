@@ -30,8 +30,8 @@ class Dialect:
     lateral_joins: ClassVar[bool]
     """Whether the voters of a contribution can be read one by one (``LATERAL``)."""
     writes_in_one_statement: ClassVar[bool]
-    """Whether a vote's or a fee's writes can be one statement (data-modifying CTEs over
-    binary array parameters, :mod:`.arrays`)."""
+    """Whether balance changes with their ledger entries, and a whole vote, can be written in
+    one statement (data-modifying CTEs over binary array parameters, :mod:`.arrays`)."""
     aggregates_arrays: ClassVar[bool]
     """Whether a column comes back as one array in one row (``array_agg``)."""
     writes_after_reads: ClassVar[bool]
