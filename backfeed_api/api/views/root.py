@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ... import __version__
 from ...auth.policy import PUBLIC, READ
-from ...models import Contract
+from ...models import ContractRow
 from ..schemas import ReadOne
 from ..validation import validate
 
@@ -35,7 +35,9 @@ def get_service(request) -> dict:
 def get_contract(request) -> dict:
     """What clients need to know to act in the contract, and how big it is now."""
     contract = request.contract
-    row = request.dbsession.scalars(select(Contract).where(Contract.id == contract.row_id)).one()
+    row = request.dbsession.scalars(
+        select(ContractRow).where(ContractRow.id == contract.row_id)
+    ).one()
     parameters = contract.rules.params.as_dict()
     return {
         "name": contract.name,
