@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from protocol import ConfigurationError, Contract
 
 from ..clock import utc_now
+from ..errors import NotFound
 from ..models import Contract as ContractRow
 from ..settings import contract_specs
 from .ranking import VoteIndex
@@ -91,7 +91,7 @@ def find_contract(request) -> ServedContract:
     """The contract named in the URL, or a 404."""
     contract = request.registry["contracts"].get(request.matchdict.get("contract"))
     if contract is None:
-        raise HTTPNotFound("no such contract")
+        raise NotFound("no such contract")
     return contract
 
 

@@ -12,6 +12,8 @@ Usage::
 
     .. backfeed-services::
        :modules: backfeed_api.api.views, backfeed_api.api.openapi
+
+``.. backfeed-error-codes::`` is the table of the error document's codes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from cornice_sphinx import ServiceDirective, format_docstring
 from docutils import nodes
 from pyramid.path import DottedNameResolver
 from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
 from sphinx.util.parsing import nested_parse_to_nodes
+
+import backfeed_api.errors as errors_module
 
 LOCATIONS = ("path", "header", "querystring", "body")
 PATH_PARAMETER = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -399,9 +404,34 @@ class BackfeedServicesDirective(ServiceDirective):
         return section
 
 
+class ErrorCodesDirective(SphinxDirective):
+    """``.. backfeed-error-codes::``: the table of every error ``code``, from
+    :data:`backfeed_api.errors.CODES`."""
+
+    def run(self) -> list[nodes.Node]:
+        self.env.note_dependency(errors_module.__file__)
+        lines = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 25 10 65",
+            "",
+            "   * - code",
+            "     - status",
+            "     - meaning",
+        ]
+        for code, meaning in errors_module.CODES.items():
+            lines += [
+                f"   * - ``{code}``",
+                f"     - {meaning.status}",
+                f"     - {meaning.meaning}",
+            ]
+        return nested_parse_to_nodes(self.state, "\n".join(lines), source="<error codes>")
+
+
 def setup(app: Sphinx) -> dict:
-    """Register the directive, and the fixed one under cornice_sphinx's name."""
+    """Register the directives, and the fixed one under cornice_sphinx's name."""
     app.setup_extension("cornice_sphinx")
     app.add_directive("backfeed-services", BackfeedServicesDirective)
+    app.add_directive("backfeed-error-codes", ErrorCodesDirective)
     app.add_directive("cornice-autodoc", BackfeedServicesDirective, override=True)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

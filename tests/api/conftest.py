@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from webtest import TestApp, TestResponse
 
 from backfeed_api import main
+from backfeed_api.errors import CODES
 from backfeed_api.models import Base
 
 from ..conftest import (
@@ -27,7 +28,7 @@ from ..conftest import (
     reset_database,
 )
 
-ERROR_KEYS = {"location", "name", "description"}
+ERROR_KEYS = {"location", "name", "description", "code"}
 # Nothing an error body may ever show: markup, a traceback, the database or its settings.
 LEAKS = ("<html", "<!doctype", "traceback", "sqlalchemy", "sqlite", "postgresql", "psycopg")
 
@@ -125,6 +126,8 @@ def assert_error(
         assert set(error) == ERROR_KEYS
         assert all(isinstance(error[key], str) for key in ERROR_KEYS)
         assert error["description"]
+        assert error["code"] in CODES, error
+    assert any(CODES[e["code"]].status == status for e in errors), errors
     if location is not None or name is not None:
         assert any(
             (location is None or e["location"] == location) and (name is None or e["name"] == name)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from backfeed_api.errors import CODES
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
@@ -106,3 +108,11 @@ def test_every_setting_is_in_the_settings_reference() -> None:
     assert {"backfeed.public_reads", "backfeed.max_body_bytes", "backfeed.cors_origins"} <= named
     missing = sorted(name for name in named if f"``{name}``" not in table)
     assert not missing, f"settings missing from the settings reference: {missing}"
+
+
+def test_every_error_code_is_in_the_api_reference(built: Path) -> None:
+    """The table of error codes lists :data:`backfeed_api.errors.CODES`, and no other."""
+    page = html.unescape((built / "api.html").read_text(encoding="utf-8"))
+    table = page.split('id="error-codes"', 1)[1].split("</table>", 1)[0]
+    listed = re.findall(r'<span class="pre">([a-z_]+)</span></code></p></td>', table)
+    assert listed == list(CODES)

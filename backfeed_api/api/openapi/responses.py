@@ -16,6 +16,7 @@ from typing import Any
 
 from protocol import MAX_BALANCE
 
+from ...errors import CODES
 from ..schemas import MAX_ID
 
 Schema = dict[str, Any]
@@ -65,8 +66,9 @@ ERROR: Schema = {
                     "location": STRING,
                     "name": STRING,
                     "description": {**STRING, "minLength": 1},
+                    "code": {**STRING, "enum": sorted(CODES)},
                 },
-                "required": ["location", "name", "description"],
+                "required": ["location", "name", "description", "code"],
                 "additionalProperties": False,
             },
         },

@@ -13,11 +13,11 @@ from ...auth.credentials import USER, revoke_token
 from ...auth.policy import CHALLENGE, LOGOUT, SESSIONS
 from ...domain.login_tokens import close_session, list_sessions, open_session
 from ...domain.logins import log_in
-from ...errors import error_body
+from ...errors import error_body, not_found
 from ..presenters import collection, iso
 from ..schemas import ListPage, LogIn, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, not_found, path_id, query
+from .common import JSON_AND_FORM, body, path_id, query
 
 auth = Service(
     name="auth",
@@ -75,7 +75,7 @@ def create_session(request) -> dict:
         request.keep_writes = True  # the refusal is counted although the answer is a 401
         request.response.status_code = 401
         request.response.headers["WWW-Authenticate"] = CHALLENGE
-        return error_body("body", "", WRONG_CREDENTIALS)
+        return error_body("wrong_credentials", "body", "", WRONG_CREDENTIALS)
     row, token = open_session(
         request.dbsession,
         request.contract.row_id,

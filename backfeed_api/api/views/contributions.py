@@ -7,10 +7,11 @@ from cornice import Service
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import contributions as domain
 from ...domain.listing import list_contributions
+from ...errors import not_found
 from ..presenters import Presenter, collection
 from ..schemas import CreateContribution, ListContributions, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, path_id, query
 
 contributions = Service(
     name="contributions",

@@ -8,10 +8,11 @@ from ...auth.policy import ADMIN_ONLY, READ
 from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
+from ...errors import not_found
 from ..presenters import Presenter, collection, ledger_entry
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, path_id, query
 
 users = Service(name="users", path="/{contract}/users", description="The users of a contract.")
 user = Service(name="user", path="/{contract}/users/{id}", description="One user.")
