@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cornice import Service
+from cornice.service import SERVICES
 from webtest import TestApp, TestResponse
 
 from backfeed_api import main
@@ -217,3 +219,14 @@ def counting_statements(engine: sa.Engine) -> Iterator[list[str]]:
         yield executed
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def throwaway() -> Iterator[Service]:
+    """A new route added the wrong way: a Cornice service whose view declares neither its
+    responses nor its permission, registered as the view modules register theirs, and
+    removed afterwards."""
+    service = Service(name="throwaway", path="/{contract}/throwaway")
+    service.add_view("GET", lambda request: {})
+    yield service
+    SERVICES.remove(service)
