@@ -20,8 +20,8 @@ from cornice.service import Service, get_services
 def answer(
     description: str, definition: str | None = None, headers: tuple[str, ...] = ()
 ) -> colander.SchemaNode:
-    """A response of the view: what it means, the definition of its body (None: no body)
-    and the headers it sets besides the ones every response has."""
+    """A response of the view: what it means, the definition of its body (None: none to
+    document) and the headers it sets besides the ones every response has."""
     return colander.MappingSchema(
         description=description, definition=definition, headers=headers, refusal=False
     )

@@ -211,7 +211,7 @@ def responses(args: dict) -> list[tuple[str, str]]:
         text = rst_text(node.description)
         if "Location" in node.headers:
             text += " ``Location`` is its URL."
-        if node.definition is None:
+        if status == "204":
             text += " No body."
         found.append((status, text))
     return found

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from webtest import TestResponse
 
-from backfeed_api.errors import CODES, ClientError
+from backfeed_api.errors import CODES, ENGINE_REFUSALS, STATUS_CODES, ClientError, error_body
 from protocol.errors import ActionError
 
 from ..conftest import issue_token
@@ -176,3 +176,15 @@ def test_the_code_is_answered_with_its_status(
 def test_a_client_error_must_have_a_documented_code() -> None:
     with pytest.raises(TypeError, match="not one of CODES"):
         type("Undocumented", (ClientError,), {"code": "no_such_code"})
+
+
+def test_the_tables_of_codes_name_documented_codes_only() -> None:
+    named = {code for _, code in ENGINE_REFUSALS.values()} | set(STATUS_CODES.values())
+    assert named <= set(CODES)
+    assert all(CODES[code].status == status for status, code in STATUS_CODES.items())
+    assert all(CODES[code].status == status for status, code in ENGINE_REFUSALS.values())
+
+
+def test_an_undocumented_code_is_never_sent() -> None:
+    with pytest.raises(ValueError, match="undocumented error code"):
+        error_body("no_such_code", "body", "", "a refusal nobody documented")
