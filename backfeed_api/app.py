@@ -14,6 +14,7 @@ from .api.views.errors import ErrorRenderer
 def includeme(config: Configurator) -> None:
     """Wire the whole service into ``config``."""
     strict = partial(json.dumps, allow_nan=False)
+    config.include(".settings")
     config.include("cornice")
     config.commit()  # our JSON error views below replace Cornice's own handlers
     config.add_renderer("json", JSON(serializer=strict))
