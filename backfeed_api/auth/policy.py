@@ -204,7 +204,10 @@ def acts_as(field: str) -> Callable:
             return
         if request.validated["body"].get(field) != identity.user_id:
             request.errors.add(
-                "body", field, f"a user token may only act as its own user, {identity.user_id}"
+                "body",
+                field,
+                f"a user token may only act as its own user, {identity.user_id}",
+                code="forbidden",
             )
             request.errors.status = 403
 

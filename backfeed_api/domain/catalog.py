@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from protocol import ConfigurationError, ContractRules
 
+from ..errors import NotFound
 from ..models import ContractRow
 from ..settings import contract_specs
 from .ranking import VoteIndex
@@ -95,7 +95,7 @@ def find_contract(request) -> ServedContract:
     """The contract named in the URL, or a 404."""
     contract = request.registry["contracts"].get(request.matchdict.get("contract"))
     if contract is None:
-        raise HTTPNotFound("no such contract")
+        raise NotFound("no such contract")
     return contract
 
 

@@ -122,14 +122,18 @@ class Claims:
             return view(context, request)
         if not KEY_PATTERN.fullmatch(key):
             return error_response(
-                400, "header", HEADER, "must be 1 to 255 visible ASCII characters"
+                400, "invalid", "header", HEADER, "must be 1 to 255 visible ASCII characters"
             )
         session: Session = request.dbsession
         now: datetime = request.now
         scope, route, key_digest = client_scope(request), digest(request.path), digest(key)
         if not _try_lock(session, scope, route, key_digest):
             return error_response(
-                409, "header", HEADER, "a request with this key is still running"
+                409,
+                "idempotency_key_in_use",
+                "header",
+                HEADER,
+                "a request with this key is still running",
             )
         fingerprint = request_fingerprint(request)
         claim = session.scalars(
@@ -146,7 +150,11 @@ class Claims:
         if claim is not None:
             if claim.request_hash != fingerprint:
                 return error_response(
-                    422, "header", HEADER, "this key was used for a different request"
+                    422,
+                    "idempotency_key_reused",
+                    "header",
+                    HEADER,
+                    "this key was used for a different request",
                 )
             return _replay(request, claim)
 

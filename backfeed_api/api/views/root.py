@@ -8,6 +8,7 @@ from sqlalchemy import select
 from ... import __version__
 from ...auth.policy import PUBLIC, READ
 from ...models import ContractRow
+from ..responses import answer
 from ..schemas import ReadOne
 from ..validation import validate
 
@@ -19,7 +20,12 @@ contract_service = Service(
 )
 
 
-@service.get(schema=ReadOne(), validators=(validate,), permission=PUBLIC)
+@service.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=PUBLIC,
+    response_schemas={"200": answer("The service and its contracts.", "Service")},
+)
 def get_service(request) -> dict:
     """The version and the contracts served."""
     return {
@@ -31,7 +37,12 @@ def get_service(request) -> dict:
     }
 
 
-@contract_service.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@contract_service.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The contract.", "Contract")},
+)
 def get_contract(request) -> dict:
     """What clients need to know to act in the contract, and how big it is now."""
     contract = request.contract
