@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
+from protocol import BalanceChanges, UnknownContribution
 
 from ..models import Contribution
 from .bounds import within_bounds
@@ -47,28 +47,23 @@ def create_contribution(
 ) -> tuple[Contribution, list[Change]]:
     """The contributor pays the type's fee in tokens and the contribution opens. The
     contribution, and the balance it moved (the fee, if any)."""
-    kind = contract.rules.contribution_type(type_name)
+    contribution_type = contract.rules.contribution_type(type_name)
     row = lock_contract(session, contract.row_id)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
-    if contributor.tokens < kind.fee:
-        raise InsufficientTokens(
-            f"the contributor has {contributor.tokens:g} tokens and a {kind.name} costs "
-            f"{kind.fee:g}",
-            "contributor_id",
-        )
+    fee = contract.rules.contribution_fee(contribution_type, contributor.tokens)
     contribution = Contribution(
         contract_id=contract.row_id,
         contributor_id=contributor.id,
-        type=kind.name,
+        type=contribution_type.name,
         max_score=0.0,
-        token_fund=kind.token_fund_for_evaluators,
+        token_fund=contribution_type.token_fund_for_evaluators,
         seq=next_action(row),
         created_at=now,
     )
     session.add(contribution)
     session.flush()
     row.contribution_count += 1
-    fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
-    balances = {contributor.id: (contributor.reputation, contributor.tokens - kind.fee)}
-    apply_changes(session, row, Cause("contribution", contribution.id), fee, now)
-    return contribution, moved(fee, balances, row.reputation_scale)
+    payment = BalanceChanges.combine([contributor.id], [0.0], [-fee])
+    balances = {contributor.id: (contributor.reputation, contributor.tokens - fee)}
+    apply_changes(session, row, Cause("contribution", contribution.id), payment, now)
+    return contribution, moved(payment, balances, row.reputation_scale)

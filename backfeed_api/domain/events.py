@@ -21,7 +21,7 @@ from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
-from ..models import Event
+from ..models import Event, dialect_of
 from ..models.notifications import CHANNEL
 from .catalog import ServedContract
 
@@ -63,7 +63,7 @@ def record(
         "data": {**data, "changes": [asdict(change) for change in changes]},
         "created_at": now,
     }
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session).notifies:
         session.execute(_notifying_insert(), values)
     else:
         session.execute(insert(EVENTS), values)

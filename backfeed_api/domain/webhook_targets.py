@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from protocol import InvalidInput
+from ..errors import ClientError
 
 Resolver = Callable[[str, int], list[str]]
 MAX_URL_LENGTH = 2000
@@ -45,12 +45,18 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _refused(url: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"url {url!r} {reason}", "url")
+class TargetRefused(ClientError):
+    """A URL that a webhook may not deliver to (400)."""
+
+    code = "webhook_target_refused"
+
+
+def _refused(url: str, reason: str) -> TargetRefused:
+    return TargetRefused(f"url {url!r} {reason}", "url")
 
 
 def parse_target(url: str, allow_private: bool) -> Target:
-    """The parts of a webhook URL, refused (``InvalidInput`` on ``url``) unless it is an
+    """The parts of a webhook URL, refused (:class:`TargetRefused`) unless it is an
     absolute https URL (http too with ``allow_private``) with a host and no credentials."""
     if len(url) > MAX_URL_LENGTH:
         raise _refused(url[:50] + "…", f"is longer than {MAX_URL_LENGTH} characters")

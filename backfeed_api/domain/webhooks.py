@@ -27,8 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from protocol import InvalidInput
-
+from ..errors import ClientError
 from ..models import Event, Webhook, WebhookDelivery
 from .catalog import ServedContract
 from .events import EVENT_TYPES, latest_event_id
@@ -72,7 +71,7 @@ def _check_url(url: str, options: WebhookOptions) -> str:
 def _check_types(types: Sequence[str]) -> list[str]:
     unknown = sorted(set(types) - set(EVENT_TYPES))
     if unknown:
-        raise InvalidInput(
+        raise ClientError(
             f"types: {', '.join(unknown)} is not an event type ({', '.join(EVENT_TYPES)})",
             "types",
         )

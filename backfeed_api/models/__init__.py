@@ -1,10 +1,11 @@
 """Persistence: SQLAlchemy models and the per-request session joined to ``pyramid_tm``."""
 
+from .dialects import Dialect, dialect_of
 from .meta import Base
 from .session import get_engine, get_session_factory, get_tm_session_factory, includeme
 from .tables import (
     ApiToken,
-    Contract,
+    ContractRow,
     Contribution,
     Evaluation,
     Event,
@@ -21,8 +22,9 @@ from .tables import (
 __all__ = [
     "ApiToken",
     "Base",
-    "Contract",
+    "ContractRow",
     "Contribution",
+    "Dialect",
     "Evaluation",
     "Event",
     "IdempotencyKey",
@@ -33,6 +35,7 @@ __all__ = [
     "UserLogin",
     "Webhook",
     "WebhookDelivery",
+    "dialect_of",
     "get_engine",
     "get_session_factory",
     "get_tm_session_factory",

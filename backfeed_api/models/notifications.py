@@ -18,6 +18,8 @@ import time
 
 from sqlalchemy import Engine
 
+from .dialects import dialect_of
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "backfeed_events"
@@ -34,7 +36,7 @@ class EventSignal:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.listens = engine.dialect.name == "postgresql"
+        self.listens = dialect_of(engine).notifies
         self._counts: dict[int, int] = {}
         self._changed = threading.Condition()
         self._pid: int | None = None

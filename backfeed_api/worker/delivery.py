@@ -20,10 +20,8 @@ from datetime import datetime
 import httpx
 from standardwebhooks import Webhook as Signer
 
-from protocol import InvalidInput
-
 from ..clock import iso, utc_now
-from ..domain.webhook_targets import Target, check_target
+from ..domain.webhook_targets import Target, TargetRefused, check_target
 from ..domain.webhooks import Attempt, Claim, signing_secret
 from ..models import Event
 from ..settings import EventSettings
@@ -75,22 +73,22 @@ class Sender:
 
     def target(self, held: Claim) -> Target:
         """The claimed subscription's URL, checked and resolved once for the events sent to
-        it now (``InvalidInput`` when it may not be delivered to)."""
+        it now (:class:`TargetRefused` when it may not be delivered to)."""
         return check_target(held.url, self.options.allow_private_targets)
 
     def send(
-        self, held: Claim, target: Target | InvalidInput, event: Event, attempted_at: datetime
+        self, held: Claim, target: Target | TargetRefused, event: Event, attempted_at: datetime
     ) -> Attempt:
         """Attempt the delivery of ``event`` to the claimed subscription at ``target`` (or
         record why it could not be): delivered on a 2xx."""
         started = time.monotonic()
         status, error = None, None
         try:
-            if isinstance(target, InvalidInput):
+            if isinstance(target, TargetRefused):
                 raise target
             status = self._post(held, target, event)
-        except InvalidInput as refusal:
-            error = refusal.message
+        except TargetRefused as refusal:
+            error = refusal.description
         except httpx.TimeoutException:
             error = f"no answer within {self.options.timeout_seconds:g} s"
         except httpx.HTTPError as failure:

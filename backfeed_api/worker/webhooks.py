@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import random
 
-from protocol import InvalidInput
-
 from ..domain import webhooks
+from ..domain.webhook_targets import TargetRefused
 from ..domain.webhooks import Attempt, Claim
 from .delivery import Sender
 from .runner import WorkerContext
@@ -51,7 +50,7 @@ class WebhookRunner:
         done = held.last_event_id
         try:
             target = self.sender.target(held)
-        except InvalidInput as refusal:
+        except TargetRefused as refusal:
             target = refusal
         for event in events:
             if held.types and event.type not in held.types:

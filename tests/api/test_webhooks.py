@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from webtest import TestApp
 
-from backfeed_api.domain.webhook_targets import check_target
+from backfeed_api.domain.webhook_targets import TargetRefused, check_target
 from backfeed_api.domain.webhooks import secret_text, signing_secret
-from protocol import InvalidInput
 
 from .conftest import Api, assert_error
 
@@ -111,7 +110,7 @@ def test_a_name_is_checked_for_every_address_it_resolves_to() -> None:
     def resolver(host: str, port: int) -> list[str]:
         return ["93.184.216.34", "10.0.0.7"]
 
-    with pytest.raises(InvalidInput, match="private"):
+    with pytest.raises(TargetRefused, match="private"):
         check_target("https://hooks.example.org/x", False, resolver)
     target = check_target("https://hooks.example.org/x", True, resolver)
     assert target.addresses == ("93.184.216.34", "10.0.0.7")
@@ -119,7 +118,7 @@ def test_a_name_is_checked_for_every_address_it_resolves_to() -> None:
     def failing(host: str, port: int) -> list[str]:
         raise OSError("no such name")
 
-    with pytest.raises(InvalidInput, match="does not resolve"):
+    with pytest.raises(TargetRefused, match="does not resolve"):
         check_target("https://nowhere.example.org/x", False, failing)
 
 

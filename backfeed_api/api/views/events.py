@@ -6,16 +6,27 @@ import threading
 import time
 
 from cornice import Service
-from pyramid.httpexceptions import HTTPServiceUnavailable
 
 from ...auth.policy import READ
 from ...domain.events import EventPage, list_events
+from ...errors import ClientError
 from ..presenters import event
+from ..responses import answer, refusal
 from ..schemas import ListEvents
 from ..validation import validate
 from .common import query
 
 RETRY_AFTER_SECONDS = 1
+
+
+class TooManyWaiting(ClientError):
+    """Every permit to wait for events is taken (503, ``Retry-After``)."""
+
+    status = 503
+    code = "too_many_waiting"
+    location = "querystring"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
 
 feed = Service(
     name="events",
@@ -53,7 +64,15 @@ def _wait_for_events(request, q: dict) -> EventPage:
     return page
 
 
-@feed.get(schema=ListEvents(), validators=(validate,), permission=READ)
+@feed.get(
+    schema=ListEvents(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={
+        "200": answer("A page of events, oldest first.", "EventPage"),
+        "503": refusal("Or too many requests are already waiting for events (`wait`)."),
+    },
+)
 def get_events(request) -> dict:
     """The events after ``after``, oldest first; the next page starts after the last id.
 
@@ -66,7 +85,7 @@ def get_events(request) -> dict:
     if not page.items and q["wait"]:
         slots = waiting_slots(request)
         if not slots.acquire(blocking=False):
-            raise _too_many_waiting()
+            raise TooManyWaiting("too many requests are waiting for events; try again", "wait")
         try:
             page = _wait_for_events(request, q)
         finally:
@@ -83,11 +102,3 @@ def get_events(request) -> dict:
         },
         "items": items,
     }
-
-
-def _too_many_waiting() -> HTTPServiceUnavailable:
-    """The answer when every waiting permit is taken."""
-    return HTTPServiceUnavailable(
-        "too many requests are waiting for events; try again soon",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )

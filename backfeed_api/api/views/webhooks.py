@@ -8,10 +8,12 @@ from pyramid.response import Response
 from ...auth.policy import ADMIN_ONLY
 from ...domain import webhooks as domain
 from ...domain.webhooks import WebhookOptions
+from ...errors import not_found
 from ..presenters import collection, delivery, webhook
+from ..responses import answer
 from ..schemas import ChangeWebhook, CreateWebhook, ListPage, ReadOne
 from ..validation import validate
-from .common import body, created, no_content, not_found, path_id, query
+from .common import body, created, no_content, path_id, query
 
 webhooks = Service(
     name="webhooks",
@@ -43,6 +45,13 @@ def _found(request):
     validators=(validate,),
     content_type="application/json",
     permission=ADMIN_ONLY,
+    response_schemas={
+        "201": answer(
+            "The new webhook and its signing secret, shown this once.",
+            "NewWebhook",
+            ("Location",),
+        )
+    },
 )
 def create_webhook(request) -> dict:
     """Subscribe a URL to the events committed from now on. The answer holds the signing
@@ -60,7 +69,12 @@ def create_webhook(request) -> dict:
     return created(request, "webhook", {**webhook(new), "secret": secret}, id=new.id)
 
 
-@webhooks.get(schema=ListPage(), validators=(validate,), permission=ADMIN_ONLY)
+@webhooks.get(
+    schema=ListPage(),
+    validators=(validate,),
+    permission=ADMIN_ONLY,
+    response_schemas={"200": answer("A page of webhooks, oldest first.", "WebhookPage")},
+)
 def get_webhooks(request) -> dict:
     """The contract's webhooks, oldest first. Admin only."""
     q = query(request)
@@ -68,7 +82,12 @@ def get_webhooks(request) -> dict:
     return collection([webhook(row) for row in page.items], page.total, q["limit"], q["start"])
 
 
-@one_webhook.get(schema=ReadOne(), validators=(validate,), permission=ADMIN_ONLY)
+@one_webhook.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=ADMIN_ONLY,
+    response_schemas={"200": answer("The webhook, without its secret.", "Webhook")},
+)
 def get_webhook(request) -> dict:
     """One webhook, without its secret. Admin only."""
     return webhook(_found(request))
@@ -79,6 +98,7 @@ def get_webhook(request) -> dict:
     validators=(validate,),
     content_type="application/json",
     permission=ADMIN_ONLY,
+    response_schemas={"200": answer("The changed webhook.", "Webhook")},
 )
 def change_webhook(request) -> dict:
     """Change a webhook; ``{"enabled": true}`` resumes one that stopped as failing, from the
@@ -89,14 +109,24 @@ def change_webhook(request) -> dict:
     return webhook(changed)
 
 
-@one_webhook.delete(schema=ReadOne(), validators=(validate,), permission=ADMIN_ONLY)
+@one_webhook.delete(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=ADMIN_ONLY,
+    response_schemas={"204": answer("The webhook is removed.")},
+)
 def delete_webhook(request) -> Response:
     """Remove a webhook and the record of its deliveries. Admin only."""
     domain.delete_webhook(request.dbsession, _found(request))
     return no_content()
 
 
-@deliveries.get(schema=ListPage(), validators=(validate,), permission=ADMIN_ONLY)
+@deliveries.get(
+    schema=ListPage(),
+    validators=(validate,),
+    permission=ADMIN_ONLY,
+    response_schemas={"200": answer("A page of delivery attempts, newest first.", "DeliveryPage")},
+)
 def get_deliveries(request) -> dict:
     """The webhook's delivery attempts, newest first: the event, the time, the HTTP status
     or the error, how long it took. Admin only."""
