@@ -10,7 +10,7 @@ Webhook deliveries (:mod:`.webhooks`) and the feed (:func:`list_events`) read fr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -42,6 +42,17 @@ class Change:
     reputation: float
     tokens: float
 
+    def document(self) -> dict[str, Any]:
+        """The change as the event shows it (``dataclasses.asdict`` is slower: a vote may
+        move the balances of thousands)."""
+        return {
+            "user_id": self.user_id,
+            "reputation_delta": self.reputation_delta,
+            "tokens_delta": self.tokens_delta,
+            "reputation": self.reputation,
+            "tokens": self.tokens,
+        }
+
 
 def record(
     session: Session,
@@ -60,7 +71,7 @@ def record(
     values = {
         "contract_id": contract.row_id,
         "type": type_name,
-        "data": {**data, "changes": [asdict(change) for change in changes]},
+        "data": {**data, "changes": [change.document() for change in changes]},
         "created_at": now,
     }
     if dialect_of(session).notifies:
