@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -38,9 +39,12 @@ tokens after every step.
 Give either a scenario file (JSON or YAML; see examples/scenarios/) or no file and the
 options below to generate a random community, reproducible with --seed.
 
-The CSV has the columns step,user,reputation,tokens: one row per user after each step,
-step 0 being the starting community. It goes to --csv PATH ("-" for standard output); when
-neither --csv nor --plot is given it goes to standard output."""
+The CSV has the columns step,user,reputation,tokens and records what changed: a row for
+every user at step 0 (the starting community), then a row for each user whose balances a
+step moved; a user's balances at any step are those of its last row up to that step.
+--snapshot-every N adds a row for every user at every N-th step. The CSV goes to --csv PATH
+("-" for standard output); when neither --csv nor --plot is given it goes to standard
+output."""
 
 EPILOG = """\
 examples:
@@ -48,7 +52,15 @@ examples:
   backfeed simulate --kind example --users 200 --evaluations 5000 --seed 7 \\
       --csv run.csv --plot run.png"""
 
-GENERATOR_OPTIONS = ("kind", "users", "contributions", "evaluations", "vote_probability", "seed")
+GENERATOR_OPTIONS = (
+    "kind",
+    "users",
+    "contributions",
+    "evaluations",
+    "vote_probability",
+    "seed",
+    "initial_reputation",
+)
 
 
 def register(subparsers: Any) -> None:
@@ -107,8 +119,22 @@ def register(subparsers: Any) -> None:
         f"(default: {defaults.seed})",
     )
 
+    generated.add_argument(
+        "--initial-reputation",
+        type=_amount,
+        metavar="R",
+        help="every user's starting reputation (default: the kind's user_initial_reputation; "
+        "dmag's is 0, with which no vote moves anything)",
+    )
+
     output = parser.add_argument_group("output")
     output.add_argument("--csv", metavar="PATH", help='write the CSV here ("-": standard output)')
+    output.add_argument(
+        "--snapshot-every",
+        type=_count(1),
+        metavar="N",
+        help="also write every user's balances at every N-th step (default: only changes)",
+    )
     output.add_argument(
         "--plot",
         metavar="PATH",
@@ -142,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         recorders: list[Recorder] = [] if history is None else [history]
         stream = _csv_stream(args, stack)
         if stream is not None:
-            recorders.append(CsvRecorder(stream))
+            recorders.append(CsvRecorder(stream, snapshot_every=args.snapshot_every))
         bar = stack.enter_context(
             ProgressBar(simulation.step_count, sys.stderr, enabled=show_progress)
         )
@@ -171,6 +197,7 @@ def _scenario(args: argparse.Namespace) -> tuple[Scenario, str]:
         title = f"{community.kind}: {community.users} users, seed {community.seed}"
         try:
             scenario = generate_scenario(community)
+            _warn_if_frozen(community)
         except ScenarioError as error:
             raise UsageError(str(error)) from error
         except ProtocolError as error:  # an unknown kind or a bad override
@@ -187,6 +214,17 @@ def _scenario(args: argparse.Namespace) -> tuple[Scenario, str]:
     if overrides:
         scenario = dataclasses.replace(scenario, overrides={**scenario.overrides, **overrides})
     return scenario, args.scenario
+
+
+def _warn_if_frozen(community: Community) -> None:
+    """Say why nothing will move when every generated user starts without reputation."""
+    if community.evaluations and community.starting_reputation() == 0:
+        print(
+            f"backfeed simulate: warning: every user starts with 0 reputation "
+            f"({community.kind}'s user_initial_reputation), so no vote can move any balance "
+            f"and every line stays flat; give them some with --initial-reputation R",
+            file=sys.stderr,
+        )
 
 
 def _csv_stream(args: argparse.Namespace, stack: ExitStack) -> TextIO | None:
@@ -224,6 +262,17 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return number
+
+
+def _amount(text: str) -> float:
+    """An argparse type: a finite number, at least 0."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number, at least 0, not {text}")
     return number
 
 
