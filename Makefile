@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format docs bench bench-quick bench-engine bench-non-voters clean
+.PHONY: install run test lint format docs bench bench-quick bench-engine bench-non-voters \
+	bench-simulate clean
 
 $(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,10 @@ bench-non-voters: $(STAMP)
 # The scoring engine alone, in memory.
 bench-engine: $(STAMP)
 	$(BIN)/python -m bench.engine
+
+# backfeed simulate at 10,000 users and 100,000 evaluations, and --jobs (a few minutes).
+bench-simulate: $(STAMP)
+	$(BIN)/python -m bench.simulate
 
 clean:
 	rm -rf $(VENV) build docs/_build *.egg-info
