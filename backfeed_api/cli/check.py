@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .appconfig import add_ini_argument, database
+from .appconfig import add_ini_argument, consistent_snapshot, database
 from .errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
 
@@ -31,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
     findings = []
     checked = []
     with database(args.ini) as (settings, engine):
-        if engine.dialect.name == "postgresql":  # one consistent snapshot while writers run
-            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        engine = consistent_snapshot(engine)
         with get_session_factory(engine)() as session, session.begin():
             catalog = load_catalog(session, settings)
             contracts = list(catalog)

@@ -89,7 +89,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--override",
         action="append",
-        type=_override,
+        type=override_argument,
         default=[],
         metavar="KEY=VALUE",
         help="change a contract parameter, e.g. alpha=0.7 or article.fee=2 (repeatable; "
@@ -392,7 +392,7 @@ def _sweep(text: str) -> tuple[str, list[Any]]:
     return key.strip(), parsed
 
 
-def _override(text: str) -> tuple[str, Any]:
+def override_argument(text: str) -> tuple[str, Any]:
     """An argparse type: ``KEY=VALUE`` with a number or boolean value."""
     key, equals, value = text.partition("=")
     if not equals or not key.strip():
