@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 # Pyramid imports pkg_resources, which warns on every start; the report has no use for it.
@@ -55,7 +56,7 @@ def in_process(url: str, plan: ContractPlan) -> tuple[float, float]:
     try:
         settings = {"backfeed.contracts": contract_setting([plan])}
         with get_session_factory(snapshot)() as session, session.begin():
-            contract = load_catalog(session, settings).get(plan.name)
+            contract = load_catalog(session, settings, datetime.now(UTC)).get(plan.name)
             started = time.perf_counter()
             history = load_history(session, contract.row_id)
             read = time.perf_counter() - started

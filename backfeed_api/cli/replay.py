@@ -68,6 +68,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the contract and print the report; write the CSV and the plot if asked."""
+    from ..clock import utc_now
     from ..domain.catalog import load_catalog
     from ..domain.replay import what_if
     from ..domain.replay_report import draw_what_if, report_text, write_users_csv
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     with database(args.ini) as (settings, engine):
         snapshot = consistent_snapshot(engine)
         with get_session_factory(snapshot)() as session, session.begin():
-            contract = load_catalog(session, settings).get(args.contract)
+            contract = load_catalog(session, settings, utc_now()).get(args.contract)
             if contract is None:
                 raise UsageError(f"no contract {args.contract!r} in {args.ini}")
             with ProgressBar(1, sys.stderr, enabled=show_progress) as bar:
