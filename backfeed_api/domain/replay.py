@@ -299,11 +299,21 @@ def what_if(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> WhatIf:
     """Replay the contract's history under its ``rules`` with ``overrides`` on top, and set
-    the outcome beside its users' actual balances. ``on_progress`` is called now and then
-    with the actions done and their number. Raises the engine's
+    the outcome beside its users' actual balances (:func:`compare`)."""
+    return compare(load_history(session, contract_id), rules, overrides, on_progress)
+
+
+def compare(
+    history: History,
+    rules: Rules,
+    overrides: Mapping[str, Any],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> WhatIf:
+    """Replay ``history`` under ``rules`` with ``overrides`` on top, and set the outcome
+    beside the history's actual balances. ``on_progress`` is called now and then with the
+    actions done and their number. Raises the engine's
     :class:`~protocol.ConfigurationError` for a bad override."""
     changed = what_if_rules(rules, overrides)
-    history = load_history(session, contract_id)
     total = history.action_count
     replayed = replay(
         history,

@@ -13,8 +13,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from protocol.scenarios import gini
+
 from .replay import WhatIf
 
+FIGURE_INCHES = (10.0, 5.0)
 CSV_HEADER = "user,actual_reputation,what_if_reputation,actual_tokens,what_if_tokens\n"
 
 
@@ -73,15 +76,20 @@ def report_text(contract: str, summary: dict[str, Any]) -> str:
 
 
 def draw_what_if(result: WhatIf, path: str | io.BytesIO, title: str = "") -> None:
-    """Save a PNG: the Lorenz curves of reputation, actual and what-if, with their Gini
-    coefficients; and every user's what-if reputation against its actual one."""
+    """Save :func:`what_if_figure` as a PNG to ``path``, drawn off screen (Agg)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from protocol.scenarios import gini
-
-    figure = Figure(figsize=(10.0, 5.0), dpi=100, layout="constrained")
+    figure = Figure(figsize=FIGURE_INCHES, dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
+    what_if_figure(result, figure, title)
+    figure.savefig(path, format="png")
+
+
+def what_if_figure(result: WhatIf, figure: Any, title: str = "") -> None:
+    """Draw on a matplotlib ``figure`` the Lorenz curves of reputation, actual and what-if,
+    with their Gini coefficients, and every user's what-if reputation against its actual
+    one."""
     lorenz, scatter = figure.subplots(1, 2)
     for values, label, colour in (
         (result.actual_reputation, "actual", "C0"),
@@ -100,15 +108,15 @@ def draw_what_if(result: WhatIf, path: str | io.BytesIO, title: str = "") -> Non
     lorenz.legend(loc="upper left", fontsize="small")
     lorenz.grid(alpha=0.3)
     scatter.scatter(result.actual_reputation, result.what_if_reputation, s=6, alpha=0.6)
-    top = float(
-        max(result.actual_reputation.max(initial=0), result.what_if_reputation.max(initial=0))
+    top = max(
+        float(result.actual_reputation.max(initial=0.0)),
+        float(result.what_if_reputation.max(initial=0.0)),
     )
     scatter.plot([0, top], [0, top], color="grey", linewidth=0.8, linestyle="--")
     scatter.set_xlabel("actual reputation")
     scatter.set_ylabel("what-if reputation")
     scatter.grid(alpha=0.3)
     figure.suptitle(title or "What if")
-    figure.savefig(path, format="png")
 
 
 def _lorenz(values: np.ndarray) -> np.ndarray:
