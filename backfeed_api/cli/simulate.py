@@ -14,7 +14,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, TextIO
 
-from protocol import create_contract
 from protocol.errors import ProtocolError
 from protocol.parameters import parse_override
 from protocol.scenarios import (
@@ -286,13 +285,9 @@ def run_many(args: argparse.Namespace) -> int:
         title = f"{community.kind}: {community.users} users, {args.runs} run(s) from seed "
         title += str(community.seed)
     specs = batch_specs(args.sweep, seeds, community=community, scenario=scenario)
-    for spec in specs:  # every point of the sweep is a valid contract before any run starts
+    for spec in specs:
         try:
-            built = spec.build() if community is None else spec.community
-            kind = built.contract if community is None else built.kind
-            create_contract(kind, built.overrides)
-        except ScenarioError as error:
-            raise UsageError(str(error)) from error
+            spec.check()
         except ProtocolError as error:
             raise CommandError(f"{title}: {error.message}") from error
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from protocol import create_contract
+
 from .generate import Community, generate_scenario
 from .inequality import gini
 from .runner import ScenarioRun, StepRefused
@@ -60,6 +62,15 @@ class RunSpec:
     community: Community | None = None
     scenario: Scenario | None = None
     swept: Mapping[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise the engine's error if this run's contract cannot be built (an unknown
+        kind, a bad override or swept value), before any run starts."""
+        if self.community is not None:
+            create_contract(self.community.kind, self.community.overrides)
+        else:
+            assert self.scenario is not None
+            create_contract(self.scenario.contract, {**self.scenario.overrides, **self.swept})
 
     def build(self) -> Scenario:
         """The scenario this run plays."""
@@ -133,7 +144,14 @@ class _Series:
         self.tokens_issued = 0.0
         self._tokens = np.empty(0)
 
-    def record(self, step, names, reputation, tokens, changed=None) -> None:
+    def record(
+        self,
+        step: int,
+        names: Sequence[str],
+        reputation: np.ndarray,
+        tokens: np.ndarray,
+        changed: np.ndarray | None = None,
+    ) -> None:
         """Sum the tokens the step gave users who were there before it; sample the step."""
         if changed is not None and changed.size:
             known = changed[changed < self._tokens.size]
