@@ -199,3 +199,33 @@ def test_a_bad_override_is_refused(api: Api, clock: Clock, replay_of) -> None:
         replay_of("example", stake=0.1)
     with pytest.raises(ConfigurationError, match="beta must be at least 0"):
         replay_of("example", beta=-1)
+
+
+def test_the_command_reads_the_database_of_either_kind(
+    api: Api, clock: Clock, database_url: str, tmp_path, capsys, monkeypatch
+) -> None:
+    from backfeed_api.cli import main
+    from tests.conftest import TEST_CONTRACTS
+
+    played = play(api, clock, "whitepaper1")
+    monkeypatch.delenv("BACKFEED_DATABASE_URL", raising=False)
+    ini = tmp_path / "replay.ini"
+    lines = [f"{key} = {value}" for key, value in TEST_CONTRACTS.items()]
+    ini.write_text(
+        "\n".join(["[app:main]", "use = egg:backfeed-api", f"sqlalchemy.url = {database_url}"])
+        + "\n"
+        + "\n".join(lines)
+        + "\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+
+    code = main(["replay", str(ini), "--contract", "whitepaper1", "--csv", "-"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    assert [int(row[0]) for row in rows] == played.users
+    for _, actual, changed, actual_tokens, changed_tokens in rows:
+        assert float(changed) == pytest.approx(float(actual), rel=1e-9, abs=1e-9)
+        assert float(changed_tokens) == pytest.approx(float(actual_tokens), rel=1e-9, abs=1e-9)
