@@ -8,7 +8,7 @@ its CSV, and prints the wall time, CPU time and peak memory against the target: 
 and replaying it through the engine.
 
 Run ``python -m bench.replay --database-url URL`` (``make bench-replay``); ``--quick`` seeds
-100,000 actions and its figures are not judged.
+20,000 actions and its figures are not judged.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from .seed import contract_setting, seed  # noqa: E402
 
 SECONDS_TARGET = 60.0
 FULL = ContractPlan("replayed", users=10_000, groups=(Group(10_000, 98),), up_share=0.7)
-QUICK = ContractPlan("replayed", users=2_000, groups=(Group(2_000, 48),), up_share=0.7)
+QUICK = ContractPlan("replayed", users=1_000, groups=(Group(1_000, 18),), up_share=0.7)
 
 
 def actions(plan: ContractPlan) -> int:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.replay", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--quick", action="store_true", help="100,000 actions, not judged")
+    parser.add_argument("--quick", action="store_true", help="20,000 actions, not judged")
     parser.add_argument(
         "--database-url",
         default=DATABASE_URL,
