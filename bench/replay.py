@@ -49,10 +49,10 @@ def in_process(url: str, plan: ContractPlan) -> tuple[float, float]:
     """Seconds to read the contract's history from one snapshot, and to replay it."""
     from backfeed_api.domain.catalog import load_catalog
     from backfeed_api.domain.replay import load_history, replay, what_if_rules
-    from backfeed_api.models import get_session_factory
+    from backfeed_api.models import dialect_of, get_session_factory
 
     engine = sa.create_engine(url, poolclass=sa.NullPool)
-    snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
+    snapshot = dialect_of(engine).snapshot(engine)
     try:
         settings = {"backfeed.contracts": contract_setting([plan])}
         with get_session_factory(snapshot)() as session, session.begin():

@@ -40,14 +40,6 @@ def database(ini: str) -> Iterator[tuple[dict[str, Any], Any]]:
         engine.dispose()
 
 
-def consistent_snapshot(engine: Any) -> Any:
-    """The engine, made to read one consistent snapshot per transaction while writers run
-    (REPEATABLE READ on PostgreSQL; SQLite's transactions already are)."""
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="REPEATABLE READ")
-    return engine
-
-
 def add_ini_argument(parser) -> None:
     """The positional settings-file argument shared by the database commands."""
     parser.add_argument("ini", help="settings file, e.g. development.ini or production.ini")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .appconfig import add_ini_argument, consistent_snapshot, database
+from .appconfig import add_ini_argument, database
 from .errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
 
@@ -27,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
     from ..clock import utc_now
     from ..domain.audit import audit
     from ..domain.catalog import load_catalog
-    from ..models import get_session_factory
+    from ..models import dialect_of, get_session_factory
 
     findings = []
     checked = []
     with database(args.ini) as (settings, engine):
-        engine = consistent_snapshot(engine)
+        engine = dialect_of(engine).snapshot(engine)  # one consistent view while writers run
         with get_session_factory(engine)() as session, session.begin():
             catalog = load_catalog(session, settings, utc_now())
             contracts = list(catalog)

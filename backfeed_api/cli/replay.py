@@ -16,7 +16,7 @@ from contextlib import ExitStack
 
 from protocol.errors import ProtocolError
 
-from .appconfig import add_ini_argument, consistent_snapshot, database
+from .appconfig import add_ini_argument, database
 from .errors import EXIT_OK, CommandError, UsageError
 from .progress import ProgressBar
 from .simulate import override_argument
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from ..domain.catalog import load_catalog
     from ..domain.replay import what_if
     from ..domain.replay_report import draw_what_if, report_text, write_users_csv
-    from ..models import get_session_factory
+    from ..models import dialect_of, get_session_factory
 
     if args.top < 0:
         raise UsageError("--top must be at least 0")
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = dict(args.override)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     with database(args.ini) as (settings, engine):
-        snapshot = consistent_snapshot(engine)
+        snapshot = dialect_of(engine).snapshot(engine)  # one view while writers run
         with get_session_factory(snapshot)() as session, session.begin():
             contract = load_catalog(session, settings, utc_now()).get(args.contract)
             if contract is None:

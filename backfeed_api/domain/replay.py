@@ -24,7 +24,7 @@ from protocol import Contract as Rules
 from protocol import ProtocolError, Simulation, create_contract
 from protocol.scenarios import gini
 
-from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from ..models import ContractRow, Contribution, Evaluation, LedgerEntry, User
 
 USER, CONTRIBUTION, EVALUATION = "user", "contribution", "evaluation"
 
@@ -67,7 +67,9 @@ def load_history(session: Session, contract_id: int) -> History:
         )
     ):
         openings[user_id] = (reputation, tokens)
-    scale = session.scalar(select(Contract.reputation_scale).where(Contract.id == contract_id))
+    scale = session.scalar(
+        select(ContractRow.reputation_scale).where(ContractRow.id == contract_id)
+    )
     users = session.execute(
         select(User.id, User.seq, User.created_at, User.referrer_id, User.reputation, User.tokens)
         .where(User.contract_id == contract_id)
