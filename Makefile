@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint format docs bench bench-quick bench-engine bench-non-voters \
-	bench-webhooks clean
+	bench-webhooks bench-simulate bench-replay clean
 
 $(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ bench-webhooks: $(STAMP)
 
 bench-engine: $(STAMP)
 	$(BIN)/python -m bench.engine
+
+# backfeed simulate at 10,000 users and 100,000 evaluations, and --jobs (a few minutes).
+bench-simulate: $(STAMP)
+	$(BIN)/python -m bench.simulate
+
+# backfeed replay of a contract of 1,000,000 actions seeded in PostgreSQL (a few minutes).
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay
 
 clean:
 	rm -rf $(VENV) build docs/_build *.egg-info

@@ -36,7 +36,13 @@ extensions = [
     "examples",
     "parameters",
     "settings_reference",
+    "matplotlib.sphinxext.plot_directive",
 ]
+
+# Figures of ``.. plot::`` (docs/figures/*.py) are drawn by the build, as PNG only.
+plot_formats = [("png", 100)]
+plot_html_show_formats = False
+plot_html_show_source_link = False
 
 root_doc = "index"
 exclude_patterns = ["_build"]

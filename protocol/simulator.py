@@ -61,11 +61,13 @@ class _Ballot:
 
 @dataclass(frozen=True)
 class EvaluationOutcome:
-    """The evaluation that stands after a vote and what the vote changed."""
+    """The evaluation that stands after a vote and what the vote changed: ``moved`` holds
+    the ids of the users whose balances it changed, in increasing order."""
 
     evaluation_id: int
     created: bool
     effects: EvaluationEffects
+    moved: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 class Simulation:
@@ -217,10 +219,14 @@ class Simulation:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
 
         changes = effects.changes
+        moved = changes.user_ids
         self.users.reputation[changes.user_ids - 1] += changes.reputation
         self.users.tokens[changes.user_ids - 1] += changes.tokens
         if effects.non_voter_factor is not None and non_voters is not None:
             self.users.reputation[non_voters] *= effects.non_voter_factor
+            if effects.non_voter_factor != 1.0:
+                losers = non_voters & (self.users.reputation != 0.0)
+                moved = np.union1d(moved, np.flatnonzero(losers) + 1)
         self.total_reputation += effects.reputation_delta
         self.total_tokens += float(changes.tokens.sum())
         self.contributions.max_score[c] = effects.max_score
@@ -238,7 +244,7 @@ class Simulation:
             ballot.superseded[evaluator_id] = [*superseded, float(slots.value[own_slot])]
             slots.value[own_slot] = float(value)
             slots.evaluation[own_slot] = evaluation + 1
-        return EvaluationOutcome(evaluation + 1, True, effects)
+        return EvaluationOutcome(evaluation + 1, True, effects, moved)
 
     # -- derived figures ---------------------------------------------------------------------
 

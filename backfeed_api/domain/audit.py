@@ -19,11 +19,10 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from protocol import Simulation
-
 from ..models import ContractRow, Contribution, Evaluation, LedgerEntry, User
 from .catalog import ServedContract
 from .history import loss_changes
+from .replay import ReplayRefused, load_history, replay
 
 RELATIVE = 1e-9
 ABSOLUTE = 1e-9
@@ -149,61 +148,13 @@ def audit(session: Session, contract: ServedContract) -> list[Finding]:
 
 def _replay(session, contract: ServedContract, ids, reputation, tokens) -> list[Finding]:
     """Apply the stored history to a simulator and compare the outcome with the database."""
-    row_id = contract.row_id
-    actions = sorted(
-        [
-            ("user", u.seq, u)
-            for u in session.scalars(select(User).where(User.contract_id == row_id))
-        ]
-        + [
-            ("contribution", c.seq, c)
-            for c in session.scalars(
-                select(Contribution).where(Contribution.contract_id == row_id)
-            )
-        ]
-        + [
-            ("evaluation", e.seq, e)
-            for e in session.scalars(select(Evaluation).where(Evaluation.contract_id == row_id))
-        ],
-        key=lambda action: action[1],
-    )
-    openings = {
-        entry.user_id: (entry.reputation_delta, entry.tokens_delta)
-        for entry in session.scalars(
-            select(LedgerEntry).where(
-                LedgerEntry.contract_id == row_id, LedgerEntry.cause_type == "user"
-            )
-        )
-    }
-    moment = [0.0]
-    simulation = Simulation(contract.rules, clock=lambda: moment[0])
-    user_ids: dict[int, int] = {}
-    contribution_ids: dict[int, int] = {}
-    contributions: list[Contribution] = []
     name = contract.name
     try:
-        for kind, _, item in actions:
-            moment[0] = item.created_at.timestamp()
-            if kind == "user":
-                opening_reputation, opening_tokens = openings.get(item.id, (0.0, 0.0))
-                user_ids[item.id] = simulation.create_user(
-                    opening_reputation,
-                    opening_tokens,
-                    None if item.referrer_id is None else user_ids[item.referrer_id],
-                )
-            elif kind == "contribution":
-                contribution_ids[item.id] = simulation.create_contribution(
-                    user_ids[item.contributor_id], item.type
-                )
-                contributions.append(item)
-            else:
-                simulation.evaluate(
-                    user_ids[item.evaluator_id],
-                    contribution_ids[item.contribution_id],
-                    item.value,
-                )
-    except Exception as error:  # a history the rules refuse is itself the finding
-        return [Finding(name, "c", f"replay failed at {kind} {item.id}: {error}")]
+        simulation = replay(
+            load_history(session, contract.row_id), contract.rules, stop_at_refusal=True
+        ).simulation
+    except ReplayRefused as error:  # a history the rules refuse is itself the finding
+        return [Finding(name, "c", f"replay failed at {error.message}")]
     findings = []
     findings += _mismatches(
         name, "c", "reputation (replay) of user", ids, reputation, simulation.users.reputation
@@ -211,7 +162,11 @@ def _replay(session, contract: ServedContract, ids, reputation, tokens) -> list[
     findings += _mismatches(
         name, "c", "tokens (replay) of user", ids, tokens, simulation.users.tokens
     )
-    contributions.sort(key=lambda c: c.seq)
+    contributions = session.execute(
+        select(Contribution.id, Contribution.max_score, Contribution.token_fund)
+        .where(Contribution.contract_id == contract.row_id)
+        .order_by(Contribution.seq)
+    ).all()
     c_ids = [c.id for c in contributions]
     findings += _mismatches(
         name,

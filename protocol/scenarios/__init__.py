@@ -2,10 +2,12 @@
 
 Parse a scenario (:func:`parse_scenario`) or generate one (:func:`generate_scenario`),
 run it (:class:`ScenarioRun`) and watch every step with recorders
-(:class:`ReputationHistory`). Files stay out of the engine: reading scenario files,
+(:class:`ReputationHistory`), or run many with other seeds and parameters
+(:func:`run_batch`). Files stay out of the engine: reading scenario files,
 writing CSV and drawing plots belong to the command line (:mod:`backfeed_api.cli`).
 """
 
+from .batch import RunResult, RunSpec, batch_specs, run_batch, run_one, run_seeds, sweep_grid
 from .generate import Community, generate_scenario
 from .history import ReputationHistory
 from .inequality import gini
@@ -30,12 +32,19 @@ __all__ = [
     "Join",
     "Recorder",
     "ReputationHistory",
+    "RunResult",
+    "RunSpec",
     "Scenario",
     "ScenarioError",
     "ScenarioRun",
     "SimulatedClock",
     "StepRefused",
+    "batch_specs",
     "generate_scenario",
     "gini",
     "parse_scenario",
+    "run_batch",
+    "run_one",
+    "run_seeds",
+    "sweep_grid",
 ]

@@ -30,10 +30,23 @@ class Community:
     vote_probability: float = 0.7
     seed: int = 0
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    initial_reputation: float | None = None
+    """Every user's starting reputation; None leaves the kind's ``user_initial_reputation``."""
+
+    def starting_reputation(self) -> float:
+        """The reputation each user starts with: ``initial_reputation`` or the kind's default.
+
+        When it is 0 no vote can move anything: fees, rewards and scores are all shares of
+        reputation, so a warning is due.
+        """
+        if self.initial_reputation is not None:
+            return float(self.initial_reputation)
+        return create_contract(self.kind, self.overrides).params.user_initial_reputation
 
 
 def generate_scenario(community: Community) -> Scenario:
-    """A scenario where ``users`` users with the kind's default balances act at random.
+    """A scenario where ``users`` users act at random, starting with the kind's default
+    balances (or ``initial_reputation``).
 
     The first step is a contribution; the other contributions and the evaluations are
     shuffled together. Contributors take turns in a freshly shuffled order each round, so no
@@ -51,7 +64,7 @@ def generate_scenario(community: Community) -> Scenario:
     limit = create_contract(community.kind, community.overrides).params.max_vote_changes
     rng = np.random.default_rng(community.seed)
     names = [f"u{number}" for number in range(1, community.users + 1)]
-    setup = [Join(name) for name in names]
+    setup = [Join(name, reputation=community.initial_reputation) for name in names]
     steps = _RandomSteps(community, rng, names, limit)
     return Scenario(
         contract=community.kind, overrides=dict(community.overrides), setup=setup, steps=steps
@@ -70,6 +83,10 @@ def _check(community: Community) -> None:
         raise ScenarioError("evaluations need at least two users: nobody evaluates their own")
     if not 0.0 <= community.vote_probability <= 1.0:
         raise ScenarioError("the vote probability must be between 0 and 1")
+    if community.initial_reputation is not None and not (
+        math.isfinite(community.initial_reputation) and community.initial_reputation >= 0
+    ):
+        raise ScenarioError("the initial reputation must be a number, at least 0")
 
 
 class _RandomSteps(Collection[Action]):

@@ -39,7 +39,12 @@ class ReputationHistory:
         self._latest: tuple[int, np.ndarray] | None = None
 
     def record(
-        self, step: int, names: Sequence[str], reputation: np.ndarray, tokens: np.ndarray
+        self,
+        step: int,
+        names: Sequence[str],
+        reputation: np.ndarray,
+        tokens: np.ndarray,
+        changed: np.ndarray | None = None,
     ) -> None:
         """Keep the step if it falls on the stride, and always as the latest one seen."""
         if len(names) != len(self.names):

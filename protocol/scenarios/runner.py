@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from protocol import ProtocolError, Simulation, create_contract
+from protocol import ProtocolError, Simulation, UnknownContribution, UnknownUser, create_contract
 from protocol.state import SECONDS_PER_DAY
 
 from .scenario import Action, AdvanceDays, Contribute, Evaluate, Join, Scenario, ScenarioError
@@ -38,11 +38,18 @@ class Recorder(Protocol):
     """Something that looks at the community after every step (a CSV writer, a plot)."""
 
     def record(
-        self, step: int, names: Sequence[str], reputation: np.ndarray, tokens: np.ndarray
+        self,
+        step: int,
+        names: Sequence[str],
+        reputation: np.ndarray,
+        tokens: np.ndarray,
+        changed: np.ndarray | None = None,
     ) -> None:
         """See the balances after ``step``; row ``i`` of each array belongs to ``names[i]``.
 
-        The arrays are the simulation's own, valid only during the call: copy to keep.
+        ``changed`` holds the rows whose balances the step moved, in increasing order, or is
+        None when every row is new (step 0). The arrays are the simulation's own, valid only
+        during the call: copy to keep.
         """
 
 
@@ -66,6 +73,7 @@ class ScenarioRun:
         self.user_names: list[str] = []
         self._user_ids: dict[str, int] = {}
         self._contribution_ids: dict[str, int] = {}
+        self._refused: set[tuple[type, str]] = set()
 
     @property
     def step_count(self) -> int:
@@ -76,30 +84,45 @@ class ScenarioRun:
         self,
         recorders: Iterable[Recorder] = (),
         on_step: Callable[[int], None] | None = None,
+        on_refused: Callable[[int, Action, StepRefused], None] | None = None,
     ) -> None:
         """Apply the setup, then every step, showing the balances to each recorder each time.
 
         ``on_step`` is called with the number of the step just done (for a progress bar).
-        Raises :class:`StepRefused` or :class:`ScenarioError` naming the step at fault.
+        A step the engine refuses raises :class:`StepRefused`, unless ``on_refused`` is
+        given: then it is called with the step's number, action and refusal, the step
+        changes nothing, and the run goes on (a step naming what a refused step would have
+        created is refused too). A step naming something that never was raises
+        :class:`ScenarioError`.
         """
         recorders = list(recorders)
         for action in self.scenario.setup:
             self.apply(action, _setup_label(action))
-        self._show(0, recorders)
+        self._show(0, recorders, None)
+        nothing = np.empty(0, dtype=np.int64)
         for step, action in enumerate(self.scenario.steps, start=1):
-            self.apply(action, f"step {step} ({_KIND_NAMES[type(action)]})")
-            self._show(step, recorders)
+            try:
+                changed = self.apply(action, f"step {step} ({_KIND_NAMES[type(action)]})")
+            except StepRefused as refusal:
+                if on_refused is None:
+                    raise
+                on_refused(step, action, refusal)
+                changed = nothing
+            self._show(step, recorders, changed)
             if on_step is not None:
                 on_step(step)
 
-    def apply(self, action: Action, where: str) -> None:
-        """Carry out one action; ``where`` names it in any error."""
+    def apply(self, action: Action, where: str) -> np.ndarray:
+        """Carry out one action; ``where`` names it in any error. Returns the indices of the
+        users whose balances it moved."""
         try:
-            self._apply(action, where)
+            return self._apply(action, where)
         except ProtocolError as error:
+            if isinstance(action, Join | Contribute):
+                self._refused.add((type(action), action.name))
             raise StepRefused(where, error) from error
 
-    def _apply(self, action: Action, where: str) -> None:
+    def _apply(self, action: Action, where: str) -> np.ndarray:
         simulation = self.simulation
         match action:
             case Join(name, reputation, tokens, referrer):
@@ -107,35 +130,47 @@ class ScenarioRun:
                 referrer_id = None if referrer is None else self._user(referrer, where)
                 self._user_ids[name] = simulation.create_user(reputation, tokens, referrer_id)
                 self.user_names.append(name)
+                return np.array([self._user_ids[name] - 1])
             case Contribute(name, contributor, type_name):
                 self._check_new(name, self._contribution_ids, "contribution", where)
                 contributor_id = self._user(contributor, where)
+                before = float(simulation.users.tokens[contributor_id - 1])
                 contribution_id = simulation.create_contribution(contributor_id, type_name)
                 self._contribution_ids[name] = contribution_id
+                paid = simulation.users.tokens[contributor_id - 1] != before
+                return np.array([contributor_id - 1] if paid else [], dtype=np.int64)
             case Evaluate(evaluator, contribution, value):
-                simulation.evaluate(
+                outcome = simulation.evaluate(
                     self._user(evaluator, where), self._contribution(contribution, where), value
                 )
+                return outcome.moved - 1
             case AdvanceDays(days):
                 self.clock.advance_days(days)
+                return np.empty(0, dtype=np.int64)
             case _:
                 raise ScenarioError(f"{where}: not a scenario action: {action!r}")
 
-    def _show(self, step: int, recorders: Sequence[Recorder]) -> None:
+    def _show(self, step: int, recorders: Sequence[Recorder], changed: np.ndarray | None) -> None:
         users = self.simulation.users
         for recorder in recorders:
-            recorder.record(step, self.user_names, users.reputation, users.tokens)
+            recorder.record(step, self.user_names, users.reputation, users.tokens, changed)
 
     def _user(self, name: str, where: str) -> int:
         try:
             return self._user_ids[name]
         except KeyError:
+            if (Join, name) in self._refused:
+                raise UnknownUser(f"user {name!r} was refused", "user") from None
             raise ScenarioError(f"{where}: there is no user {name!r} at this point") from None
 
     def _contribution(self, name: str, where: str) -> int:
         try:
             return self._contribution_ids[name]
         except KeyError:
+            if (Contribute, name) in self._refused:
+                raise UnknownContribution(
+                    f"contribution {name!r} was refused", "contribution"
+                ) from None
             raise ScenarioError(
                 f"{where}: there is no contribution {name!r} at this point"
             ) from None

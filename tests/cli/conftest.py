@@ -55,12 +55,29 @@ def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
     return write
 
 
+def dense_balances(text: str, last: int | None = None) -> list[dict[str, tuple[float, float]]]:
+    """From a simulate CSV: every user's (reputation, tokens) after each step up to ``last``
+    (default: the last step with a row), by step.
+
+    A user's balances at a step are those of its last row up to it (the CSV records what
+    changed), so this fills in the steps that left a user's balances alone.
+    """
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if last is None:
+        last = max(int(row["step"]) for row in rows)
+    steps: list[dict[str, tuple[float, float]]] = []
+    current: dict[str, tuple[float, float]] = {}
+    index = 0
+    for step in range(last + 1):
+        while index < len(rows) and int(rows[index]["step"]) == step:
+            row = rows[index]
+            current[row["user"]] = (float(row["reputation"]), float(row["tokens"]))
+            index += 1
+        steps.append(dict(current))
+    assert index == len(rows), "the rows are not in step order"
+    return steps
+
+
 def final_balances(text: str) -> dict[str, tuple[float, float]]:
     """From a simulate CSV: each user's (reputation, tokens) at the last step."""
-    rows = list(csv.DictReader(io.StringIO(text)))
-    last = max(int(row["step"]) for row in rows)
-    return {
-        row["user"]: (float(row["reputation"]), float(row["tokens"]))
-        for row in rows
-        if int(row["step"]) == last
-    }
+    return dense_balances(text)[-1]

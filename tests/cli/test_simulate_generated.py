@@ -11,7 +11,7 @@ from matplotlib.image import imread
 
 from protocol.scenarios import Community, Evaluate, ScenarioError, ScenarioRun, generate_scenario
 
-from .conftest import Runner
+from .conftest import Runner, dense_balances, final_balances
 
 SMALL = ("--users", "12", "--contributions", "6", "--evaluations", "150")
 
@@ -26,8 +26,8 @@ def test_a_seed_gives_byte_identical_csv(backfeed: Runner, tmp_path: Path) -> No
     assert first.read_bytes() != other.read_bytes()
 
 
-def test_the_csv_has_every_user_after_every_step(backfeed: Runner) -> None:
-    outcome = backfeed("simulate", *SMALL, "--kind", "whitepaper1")
+def test_snapshots_have_every_user_after_every_step(backfeed: Runner) -> None:
+    outcome = backfeed("simulate", *SMALL, "--kind", "whitepaper1", "--snapshot-every", "1")
 
     assert outcome.code == 0, outcome.err
     rows = list(csv.DictReader(io.StringIO(outcome.out)))
@@ -37,6 +37,47 @@ def test_the_csv_has_every_user_after_every_step(backfeed: Runner) -> None:
     for step in (0, 75, 156):
         total = sum(float(row["reputation"]) for row in rows if row["step"] == str(step))
         assert total == pytest.approx(12 * 20)
+
+
+@pytest.mark.parametrize("kind", ["example", "dmag", "whitepaper1"])
+def test_the_changes_replay_to_the_dense_snapshots(backfeed: Runner, kind: str) -> None:
+    run = ("simulate", *SMALL, "--kind", kind, "--initial-reputation", "10", "--seed", "3")
+    changes = backfeed(*run)
+    dense = backfeed(*run, "--snapshot-every", "1")
+    assert changes.code == dense.code == 0, changes.err + dense.err
+
+    rows = list(csv.DictReader(io.StringIO(changes.out)))
+    snapshots = dense_balances(dense.out)
+    # Filling in what each step left alone gives every snapshot, exactly.
+    assert len(snapshots) == 6 + 150 + 1
+    assert dense_balances(changes.out, last=6 + 150) == snapshots
+    # Step 0 is the whole community; after it, a row is a balance the step moved.
+    assert [row["user"] for row in rows if row["step"] == "0"] == [f"u{i}" for i in range(1, 13)]
+    for row in rows:
+        step = int(row["step"])
+        if step:
+            moved = (float(row["reputation"]), float(row["tokens"]))
+            assert snapshots[step - 1][row["user"]] != moved
+    written = sum(
+        1
+        for step in range(1, len(snapshots))
+        for user, balances in snapshots[step].items()
+        if snapshots[step - 1][user] != balances
+    )
+    assert written == len(rows) - 12
+    assert len(rows) < len(snapshots) * 12 // 2
+
+
+def test_snapshot_every_n_steps_adds_every_user(backfeed: Runner) -> None:
+    outcome = backfeed("simulate", *SMALL, "--snapshot-every", "50")
+
+    assert outcome.code == 0, outcome.err
+    rows = list(csv.DictReader(io.StringIO(outcome.out)))
+    for step in (0, 50, 100, 150):
+        assert sum(row["step"] == str(step) for row in rows) == 12
+    assert dense_balances(outcome.out) == dense_balances(
+        backfeed("simulate", *SMALL, "--snapshot-every", "1").out
+    )
 
 
 def test_vote_probability_sets_the_share_of_ones() -> None:
@@ -98,8 +139,7 @@ def test_overrides_reach_the_contract(backfeed: Runner) -> None:
     def tokens_after_the_article(*extra: str) -> list[str]:
         outcome = backfeed(*one_article, *extra)
         assert outcome.code == 0, outcome.err
-        rows = csv.DictReader(io.StringIO(outcome.out))
-        return sorted(row["tokens"] for row in rows if row["step"] == "1")
+        return sorted(str(tokens) for _, tokens in dense_balances(outcome.out)[1].values())
 
     assert tokens_after_the_article() == ["49.0", "50.0"]
     assert tokens_after_the_article("--override", "article.fee=7") == ["43.0", "50.0"]
@@ -151,3 +191,38 @@ def test_nobody_evaluates_their_own_contribution() -> None:
 def test_one_user_cannot_evaluate() -> None:
     with pytest.raises(ScenarioError, match="two users"):
         generate_scenario(Community(users=1, contributions=1, evaluations=1))
+
+
+def test_a_community_without_reputation_is_warned_about(backfeed: Runner) -> None:
+    frozen = backfeed("simulate", *SMALL, "--kind", "dmag")
+
+    assert frozen.code == 0, frozen.err
+    assert "warning: every user starts with 0 reputation" in frozen.err
+    assert "--initial-reputation" in frozen.err
+    assert {balances[0] for balances in final_balances(frozen.out).values()} == {0.0}
+
+
+@pytest.mark.parametrize("kind", ["example", "dmag", "whitepaper1"])
+def test_initial_reputation_starts_every_kind(backfeed: Runner, kind: str) -> None:
+    given = backfeed("simulate", *SMALL, "--kind", kind, "--initial-reputation", "7.5")
+
+    assert given.code == 0, given.err
+    assert given.err == ""
+    start = dense_balances(given.out)[0]
+    assert {balances[0] for balances in start.values()} == {7.5}
+    assert final_balances(given.out) != start
+
+
+def test_no_starting_reputation_warns_with_any_kind(backfeed: Runner) -> None:
+    outcome = backfeed("simulate", *SMALL, "--initial-reputation", "0")
+
+    assert outcome.code == 0, outcome.err
+    assert "warning: every user starts with 0 reputation" in outcome.err
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "lots"])
+def test_initial_reputation_must_be_a_balance(backfeed: Runner, value: str) -> None:
+    outcome = backfeed("simulate", *SMALL, "--initial-reputation", value)
+
+    assert outcome.code == 2
+    assert "--initial-reputation" in outcome.err

@@ -3,13 +3,12 @@ scenarios' numbers (``tests/scenario_tables.py``)."""
 
 from __future__ import annotations
 
-import csv
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import BACKFEED, SCENARIOS, Runner, final_balances
+from .conftest import BACKFEED, SCENARIOS, Runner, dense_balances, final_balances
 
 # Reference scenario 4: reputation of users 1-5 and tokens of users 2 and 3 after votes 1-10.
 SCENARIO_4 = """
@@ -59,15 +58,14 @@ def test_scenario_4_every_step(backfeed: Runner, tmp_path: Path) -> None:
     outcome = backfeed("simulate", SCENARIOS / "scenario4.json", "--csv", out)
 
     assert outcome.code == 0, outcome.err
-    with out.open(encoding="utf-8", newline="") as stream:
-        rows = {(int(row["step"]), row["user"]): row for row in csv.DictReader(stream)}
+    steps = dense_balances(out.read_text(encoding="utf-8"))
     for step, line in enumerate(SCENARIO_4.strip().splitlines(), start=1):
         expected = [float(number) for number in line.split()]
-        reputation = [float(rows[step, f"user{i}"]["reputation"]) for i in range(1, 6)]
-        tokens = [float(rows[step, f"user{i}"]["tokens"]) for i in (2, 3)]
+        reputation = [steps[step][f"user{i}"][0] for i in range(1, 6)]
+        tokens = [steps[step][f"user{i}"][1] for i in (2, 3)]
         assert reputation + tokens == pytest.approx(expected, abs=1e-9), f"step {step}"
         for i in (1, 4, 5):
-            assert float(rows[step, f"user{i}"]["tokens"]) == 50
+            assert steps[step][f"user{i}"][1] == 50
 
 
 def test_console_script_runs_scenario_1() -> None:

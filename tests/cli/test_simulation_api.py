@@ -20,7 +20,12 @@ class Snapshots:
         self.steps: list[dict[str, tuple[float, float]]] = []
 
     def record(
-        self, step: int, names: Sequence[str], reputation: np.ndarray, tokens: np.ndarray
+        self,
+        step: int,
+        names: Sequence[str],
+        reputation: np.ndarray,
+        tokens: np.ndarray,
+        changed: np.ndarray | None = None,
     ) -> None:
         assert step == len(self.steps)
         balances = zip(reputation.tolist(), tokens.tolist(), strict=True)

@@ -57,6 +57,16 @@ def test_docs_build_without_warnings(built: Path) -> None:
         assert (built / f"{page}.html").is_file(), page
 
 
+def test_the_what_if_figure_is_drawn_by_the_build(built: Path) -> None:
+    page = (built / "simulation.html").read_text(encoding="utf-8")
+    images = re.findall(r'<img [^>]*src="([^"]*what_if[^"]*\.png)"', page)
+    assert images, "simulation.html shows no what-if figure"
+    from matplotlib.image import imread
+
+    height, width, _ = imread(built / images[0]).shape
+    assert (width, height) == (1000, 500)
+
+
 def test_every_route_is_in_the_api_reference(built: Path) -> None:
     page = html.unescape((built / "api.html").read_text(encoding="utf-8"))
     headings = set(re.findall(r"<h[1-6]>(.*?)<a class=\"headerlink\"", page))
