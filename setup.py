@@ -33,6 +33,8 @@ install_requires = [
     "matplotlib>=3.8",
     # Its list of the 30,000 most common passwords refuses easily guessed ones.
     "zxcvbn>=4.4,<5",
+    # The dashboard's pages (backfeed_api/api/dashboard/) are Jinja2 templates.
+    "pyramid_jinja2>=2.10",
 ]
 
 tests_require = [
@@ -44,6 +46,9 @@ tests_require = [
     "requests>=2.31",
     "schemathesis>=3.30",
     "http-sf>=1.0",  # an independent parser of the RateLimit header fields
+    # Drives Chromium (Debian's chromium package, installed by make test) in the dashboard's
+    # browser tests; its own browser downloads are never used.
+    "playwright>=1.45",
 ]
 
 docs_require = [
@@ -65,6 +70,8 @@ setup(
             "migrations/alembic/*.py",
             "migrations/alembic/*.mako",
             "migrations/alembic/versions/*.py",
+            "api/dashboard/templates/*.jinja2",
+            "api/dashboard/static/*",
         ]
     },
     zip_safe=False,

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from protocol.contracts.base import Contract as Rules
 
 from ..models import Contract, Contribution, Evaluation, User
+from .periods import micros_array
 from .stats import age_days, contract_scale
 
 NO_ID = -1
@@ -46,6 +47,18 @@ class RankedPage:
     total_reputation: float
 
 
+@dataclass(frozen=True)
+class ActiveVotes:
+    """A snapshot of the active votes (contribution, voter, value, moment in microseconds)
+    and of every user's reputation, indexed by user id."""
+
+    contribution: np.ndarray
+    voter: np.ndarray
+    value: np.ndarray
+    created: np.ndarray
+    reputation: np.ndarray
+
+
 @dataclass
 class _Votes:
     """The active votes, in evaluation id order; a replaced vote keeps its slot, inactive."""
@@ -55,10 +68,13 @@ class _Votes:
     voter: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     value: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
     active: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+    created: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    """When each vote was made, in microseconds since the epoch."""
     last_seq: int = NO_ID
 
     def add(self, rows: list, replaced: np.ndarray, contribution_ids: np.ndarray) -> None:
-        """Append new votes (id, contribution, voter, value, seq) and retire the replaced ids.
+        """Append new votes (id, contribution, voter, value, seq, created_at) and retire the
+        replaced ids.
 
         A vote keeps the slot of its contribution in ``contribution_ids``, which only grows.
         """
@@ -66,7 +82,9 @@ class _Votes:
             position = np.minimum(np.searchsorted(self.ids, replaced), self.ids.size - 1)
             self.active[position[self.ids[position] == replaced]] = False
         if rows:
-            ids, contribution, voter, value, seq = (np.array(c) for c in zip(*rows, strict=True))
+            columns = list(zip(*rows, strict=True))
+            ids, contribution, voter, value, seq = (np.array(c) for c in columns[:5])
+            created = columns[5]
             self.last_seq = int(seq[-1])
             self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
             slot = np.searchsorted(contribution_ids, contribution.astype(np.int64))
@@ -74,6 +92,7 @@ class _Votes:
             self.voter = np.concatenate([self.voter, voter.astype(np.int64)])
             self.value = np.concatenate([self.value, value.astype(np.float64)])
             self.active = np.concatenate([self.active, np.ones(len(rows), bool)])
+            self.created = np.concatenate([self.created, micros_array(list(created))])
         if self.active.size > 1024 and self.active.sum() < self.active.size // 2:
             self._compact()
 
@@ -81,7 +100,7 @@ class _Votes:
         keep = self.active
         self.ids, self.slot = self.ids[keep], self.slot[keep]
         self.voter, self.value = self.voter[keep], self.value[keep]
-        self.active = self.active[keep]
+        self.active, self.created = self.active[keep], self.created[keep]
 
     @property
     def last_id(self) -> int:
@@ -142,7 +161,7 @@ class VoteIndex:
         direction as the score), with the page's voted reputation."""
         with self._lock:  # the arrays change in place when votes are replaced
             total_reputation = self._refresh(session)
-            reputation = _reputations(session, self.contract_id)
+            reputation = reputations_by_id(session, self.contract_id)
             return self._rank(
                 rules,
                 now,
@@ -153,6 +172,19 @@ class VoteIndex:
                 limit=limit,
                 contributor_id=contributor_id,
                 type_name=type_name,
+            )
+
+    def active_votes(self, session: Session) -> ActiveVotes:
+        """The contract's active votes now, with every user's reputation."""
+        with self._lock:
+            self._refresh(session)
+            votes, active = self._votes, self._votes.active
+            return ActiveVotes(
+                self._contributions.ids[votes.slot[active]],
+                votes.voter[active],
+                votes.value[active],
+                votes.created[active],
+                reputations_by_id(session, self.contract_id),
             )
 
     def _rank(
@@ -241,6 +273,7 @@ class VoteIndex:
                 Evaluation.evaluator_id,
                 Evaluation.value,
                 Evaluation.seq,
+                Evaluation.created_at,
             )
             .where(
                 Evaluation.contract_id == self.contract_id,
@@ -273,9 +306,9 @@ def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.
     return np.unique(np.array(found, np.int64))
 
 
-def _reputations(session: Session, contract_id: int) -> np.ndarray:
-    """Every user's reputation (stored, times the contract's scale read by the same
-    statement), indexed by user id.
+def user_reputations(session: Session, contract_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of the contract's users and their reputations (stored, times the contract's
+    scale read by the same statement).
 
     On PostgreSQL the two columns come back as two arrays in one row (``array_agg``), which
     loads several times faster than one Python tuple per user.
@@ -291,10 +324,17 @@ def _reputations(session: Session, contract_id: int) -> np.ndarray:
         ids, reputations, factors = zip(*rows, strict=True) if rows else (None, None, None)
         factor = factors[0] if rows else 1.0
     if not ids:
+        return np.empty(0, np.int64), np.empty(0)
+    return np.array(ids, np.int64), np.array(reputations, np.float64) * factor
+
+
+def reputations_by_id(session: Session, contract_id: int) -> np.ndarray:
+    """Every user's reputation (:func:`user_reputations`), indexed by user id."""
+    ids, reputations = user_reputations(session, contract_id)
+    if not ids.size:
         return np.zeros(1)
-    ids = np.array(ids, np.int64)
     by_id = np.zeros(int(ids.max()) + 1)
-    by_id[ids] = np.array(reputations, np.float64) * factor
+    by_id[ids] = reputations
     return by_id
 
 

@@ -56,6 +56,16 @@ SUCCESS = {
     ("users", "POST"): [("201", "The new user; ``Location`` is its URL.")],
     ("user", "GET"): [("200", "The user.")],
     ("user_history", "GET"): [("200", "A collection of ledger entries, newest first.")],
+    ("stats", "GET"): [
+        (
+            "200",
+            '``{"period", "pulse", "most_active", "reputation", "agreement_rate", '
+            '"issued"}`` over the period.',
+        )
+    ],
+    ("leaderboard", "GET"): [
+        ("200", 'A page of ``{"rank", "user", "value"}``, with ``me`` for ``user_id``.')
+    ],
     ("contributions", "GET"): [("200", "A collection of contributions.")],
     ("contributions", "POST"): [("201", "The new contribution; ``Location`` is its URL.")],
     ("contribution", "GET"): [("200", "The contribution with its stats.")],

@@ -14,6 +14,8 @@ ROUTES = {
     "/{contract}/users": {"get", "post"},
     "/{contract}/users/{id}": {"get"},
     "/{contract}/users/{id}/history": {"get"},
+    "/{contract}/stats": {"get"},
+    "/{contract}/leaderboard": {"get"},
     "/{contract}/contributions": {"get", "post"},
     "/{contract}/contributions/{id}": {"get"},
     "/{contract}/evaluations": {"get", "post"},

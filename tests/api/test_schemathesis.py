@@ -53,6 +53,8 @@ OPERATIONS = [
     ("GET", "/{contract}/users"),
     ("GET", "/{contract}/users/{id}"),
     ("GET", "/{contract}/users/{id}/history"),
+    ("GET", "/{contract}/stats"),
+    ("GET", "/{contract}/leaderboard"),
     ("GET", "/{contract}/contributions"),
     ("GET", "/{contract}/contributions/{id}"),
     ("GET", "/{contract}/evaluations"),

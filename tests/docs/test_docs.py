@@ -20,6 +20,8 @@ ROUTES = [
     "/{contract}/users",
     "/{contract}/users/{id}",
     "/{contract}/users/{id}/history",
+    "/{contract}/stats",
+    "/{contract}/leaderboard",
     "/{contract}/contributions",
     "/{contract}/contributions/{id}",
     "/{contract}/evaluations",

@@ -25,6 +25,9 @@ STRING: Schema = {"type": "string"}
 COUNT: Schema = {"type": "integer", "minimum": 0}
 ID: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 TIME: Schema = {"type": "string", "format": "date-time"}
+SHARE: Schema = {"type": "number", "minimum": 0, "maximum": 1}
+AMOUNT: Schema = {"type": "number", "minimum": 0}
+RANK: Schema = {"type": "integer", "minimum": 1}
 
 
 def ref(name: str) -> Schema:
@@ -132,6 +135,59 @@ DEFINITIONS: dict[str, Schema] = {
             "tokens": NUMBER,
             "created_at": TIME,
         }
+    ),
+    "Stats": obj(
+        {
+            "period": obj({"from": TIME, "to": TIME}),
+            "pulse": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "time": TIME,
+                        "rate": SHARE,
+                        "evaluations": COUNT,
+                        "contributions": COUNT,
+                        "users": COUNT,
+                    }
+                ),
+            },
+            "most_active": {
+                "type": "array",
+                "maxItems": 10,
+                "items": obj({"user_id": ID, "actions": COUNT}),
+            },
+            "reputation": obj(
+                {
+                    "gini": SHARE,
+                    "top_10_percent_share": SHARE,
+                    "lorenz": {
+                        "type": "array",
+                        "items": {"type": "array", "items": SHARE, "minItems": 2, "maxItems": 2},
+                    },
+                }
+            ),
+            "agreement_rate": {**SHARE, "type": ["number", "null"]},
+            "issued": obj(
+                {
+                    what: obj({"created": AMOUNT, "destroyed": AMOUNT})
+                    for what in ("reputation", "tokens")
+                }
+            ),
+        }
+    ),
+    "Leaderboard": obj(
+        {
+            "metric": STRING,
+            "period": STRING,
+            "count": COUNT,
+            "_meta": obj({"total": COUNT, "limit": COUNT, "start": COUNT}),
+            "items": {
+                "type": "array",
+                "items": obj({"rank": RANK, "user": ref("User"), "value": NUMBER}),
+            },
+            "me": obj({"rank": RANK, "value": NUMBER}),
+        },
+        optional=("me",),
     ),
     "UserPage": page("User"),
     "ContributionPage": page("Contribution"),
@@ -257,6 +313,12 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
         "200": ("The same vote again: the evaluation that stands, unchanged.", "Evaluation", {}),
     },
     ("/{contract}/evaluations/{id}", "get"): {"200": ("The evaluation.", "Evaluation", {})},
+    ("/{contract}/stats", "get"): {
+        "200": ("The contract's figures over the period.", "Stats", {})
+    },
+    ("/{contract}/leaderboard", "get"): {
+        "200": ("A page of the users by the metric, most first.", "Leaderboard", {})
+    },
     ("/{contract}/auth", "post"): {
         "201": ("A new user token, shown this once.", "Login", {}),
         "401": ("Wrong username or password.", "Error", {}),

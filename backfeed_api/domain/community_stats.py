@@ -1,0 +1,126 @@
+"""The health of a contract's economy over a period: its pulse, its most active users, how
+concentrated reputation is, how often evaluators agree, and what was issued.
+
+Every figure comes from this process's in-memory indexes of the contract (:mod:`.activity`,
+:mod:`.ledger_index`, :mod:`.ranking`), each brought up to date with the rows added since
+its last use, so that a request costs array arithmetic over the contract rather than a read
+of every row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from .activity import CONTRIBUTION, EVALUATION, KIND_NAMES, USER
+from .catalog import ServedContract
+from .ledger_index import Issued
+from .periods import Period, iso_millis, period_ending
+from .ranking import ActiveVotes, user_reputations
+
+MOST_ACTIVE = 10
+LORENZ_POINTS = 100
+"""The Lorenz curve is given at most at this many population shares (and at 0)."""
+
+
+def contract_period(session: Session, contract: ServedContract, name: str, now: datetime):
+    """The period called ``name`` ending now, and the contract's actions."""
+    actions = contract.activity.actions(session)
+    first = int(actions.time.min()) if actions.time.size else None
+    return period_ending(name, now, first), actions
+
+
+def community_stats(
+    session: Session, contract: ServedContract, period_name: str, buckets: int, now: datetime
+) -> dict:
+    """The ``stats`` document of the contract over the period called ``period_name``."""
+    period, actions = contract_period(session, contract, period_name, now)
+    within = period.contains(actions.time)
+    return {
+        "period": period.as_dict(),
+        "pulse": pulse(period, buckets, actions.time[within], actions.kind[within]),
+        "most_active": most_active(actions.actor[within], actions.kind[within]),
+        "reputation": reputation_concentration(user_reputations(session, contract.row_id)[1]),
+        "agreement_rate": agreement_rate(contract.votes.active_votes(session), period),
+        "issued": issued_document(contract.ledger.issued(session, period)),
+    }
+
+
+def pulse(period: Period, buckets: int, times: np.ndarray, kinds: np.ndarray) -> list[dict]:
+    """The period's actions counted in equal buckets, by kind, with each bucket's share of
+    the busiest one's."""
+    index = period.bucket_of(times, buckets)
+    counts = {kind: np.bincount(index[kinds == kind], minlength=buckets) for kind in KIND_NAMES}
+    total = counts[USER] + counts[CONTRIBUTION] + counts[EVALUATION]
+    busiest = int(total.max()) if total.size else 0
+    return [
+        {
+            "time": iso_millis(start),
+            "rate": float(total[i] / busiest) if busiest else 0.0,
+            **{name: int(counts[kind][i]) for kind, name in KIND_NAMES.items()},
+        }
+        for i, start in enumerate(period.boundaries(buckets).tolist())
+    ]
+
+
+def most_active(actors: np.ndarray, kinds: np.ndarray) -> list[dict]:
+    """The users with the most contributions and evaluations among the given actions,
+    most first, ties by user id."""
+    acting = actors[kinds != USER]
+    if not acting.size:
+        return []
+    users, counts = np.unique(acting, return_counts=True)
+    order = np.lexsort((users, -counts))[:MOST_ACTIVE]
+    return [{"user_id": int(users[i]), "actions": int(counts[i])} for i in order]
+
+
+def reputation_concentration(balances: np.ndarray) -> dict:
+    """Gini coefficient, top decile's share and Lorenz curve of ``balances`` (one per
+    user); an empty or reputationless population is perfectly equal."""
+    values = np.sort(balances)
+    count, total = values.size, float(values.sum())
+    if not count or total <= 0:
+        return {"gini": 0.0, "top_10_percent_share": 0.0, "lorenz": [[0.0, 0.0], [1.0, 1.0]]}
+    ranks = np.arange(1, count + 1)
+    gini = float(2 * np.sum(ranks * values) / (count * total) - (count + 1) / count)
+    top = -(-count // 10)
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    points = np.unique(np.arange(LORENZ_POINTS + 1) * count // LORENZ_POINTS)
+    return {
+        "gini": max(0.0, gini),
+        "top_10_percent_share": float(values[count - top :].sum() / total),
+        "lorenz": [[float(k / count), float(cumulative[k] / total)] for k in points.tolist()],
+    }
+
+
+def agreement_rate(votes: ActiveVotes, period: Period) -> float | None:
+    """Among the active votes of the period on contributions with at least two active
+    votes, the share whose value is the one with strictly the most reputation behind it
+    now; None when there is no such vote."""
+    contributions, slot = np.unique(votes.contribution, return_inverse=True)
+    voters = np.bincount(slot, minlength=contributions.size)
+    weight = votes.reputation[votes.voter]
+    values, value_slot = np.unique(votes.value, return_inverse=True)
+    cells = slot * values.size + value_slot
+    behind = np.bincount(cells, weights=weight, minlength=contributions.size * values.size)
+    behind = behind.reshape(contributions.size, values.size)
+    best = behind.max(axis=1, initial=0.0) if values.size else np.zeros(contributions.size)
+    leaders = (behind == best[:, None]).sum(axis=1) if values.size else voters
+    counted = period.contains(votes.created) & (voters[slot] >= 2)
+    if not counted.any():
+        return None
+    agrees = (behind[slot, value_slot] == best[slot]) & (leaders[slot] == 1)
+    return float(agrees[counted].sum() / counted.sum())
+
+
+def issued_document(issued: Issued) -> dict:
+    """``issued`` as the stats document shows it."""
+    return {
+        "reputation": {
+            "created": issued.reputation_created,
+            "destroyed": issued.reputation_destroyed,
+        },
+        "tokens": {"created": issued.tokens_created, "destroyed": issued.tokens_destroyed},
+    }
