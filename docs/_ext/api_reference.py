@@ -63,6 +63,8 @@ SUCCESS = {
             '"issued"}`` over the period.',
         )
     ],
+    ("dashboard", "GET"): [("200", "An HTML page (:doc:`dashboard`).")],
+    ("dashboard_user", "GET"): [("200", "An HTML page (:doc:`dashboard`).")],
     ("leaderboard", "GET"): [
         ("200", 'A page of ``{"rank", "user", "value"}``, with ``me`` for ``user_id``.')
     ],

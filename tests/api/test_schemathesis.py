@@ -55,6 +55,8 @@ OPERATIONS = [
     ("GET", "/{contract}/users/{id}/history"),
     ("GET", "/{contract}/stats"),
     ("GET", "/{contract}/leaderboard"),
+    ("GET", "/{contract}/dashboard"),
+    ("GET", "/{contract}/dashboard/users/{id}"),
     ("GET", "/{contract}/contributions"),
     ("GET", "/{contract}/contributions/{id}"),
     ("GET", "/{contract}/evaluations"),

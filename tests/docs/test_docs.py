@@ -22,6 +22,8 @@ ROUTES = [
     "/{contract}/users/{id}/history",
     "/{contract}/stats",
     "/{contract}/leaderboard",
+    "/{contract}/dashboard",
+    "/{contract}/dashboard/users/{id}",
     "/{contract}/contributions",
     "/{contract}/contributions/{id}",
     "/{contract}/evaluations",

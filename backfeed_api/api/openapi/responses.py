@@ -319,6 +319,12 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
     ("/{contract}/leaderboard", "get"): {
         "200": ("A page of the users by the metric, most first.", "Leaderboard", {})
     },
+    ("/{contract}/dashboard", "get"): {
+        "200": ("The dashboard's HTML page of the contract.", None, {})
+    },
+    ("/{contract}/dashboard/users/{id}", "get"): {
+        "200": ("The dashboard's HTML page of a user.", None, {})
+    },
     ("/{contract}/auth", "post"): {
         "201": ("A new user token, shown this once.", "Login", {}),
         "401": ("Wrong username or password.", "Error", {}),
@@ -361,11 +367,17 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
     return responses
 
 
+HTML_PAGES = {("/{contract}/dashboard", "get"), ("/{contract}/dashboard/users/{id}", "get")}
+"""The operations that answer with a web page (their errors are still JSON)."""
+
+
 def document_responses(document: dict) -> dict:
     """Put the responses of every operation, and their definitions, in ``document``."""
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"] = operation_responses(path, method)
+                if (path, method) in HTML_PAGES:
+                    operation["produces"] = ["text/html", "application/json"]
     document.setdefault("definitions", {}).update(DEFINITIONS)
     return document
