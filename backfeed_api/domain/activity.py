@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Contract, Contribution, Evaluation, User
-from .periods import micros_array
+from ..models.epoch import epoch_micros
 
 USER, CONTRIBUTION, EVALUATION = 0, 1, 2
 KIND_NAMES = {USER: "users", CONTRIBUTION: "contributions", EVALUATION: "evaluations"}
@@ -49,16 +49,20 @@ class _Table:
     def read_new(self, session: Session, contract_id: int) -> bool:
         """Append the rows added since the last read; whether there were any."""
         model = self.model
-        rows = session.execute(
-            select(model.id, model.created_at, self.actor)
-            .where(model.contract_id == contract_id, model.id > self.last_id)
-            .order_by(model.id)
-        ).all()
+        rows = (
+            session.connection()
+            .execute(
+                select(model.id, epoch_micros(model.created_at), self.actor)
+                .where(model.contract_id == contract_id, model.id > self.last_id)
+                .order_by(model.id)
+            )
+            .all()
+        )
         if not rows:
             return False
         ids, created, actors = zip(*rows, strict=True)
         self.last_id = int(ids[-1])
-        self.time = np.concatenate([self.time, micros_array(list(created))])
+        self.time = np.concatenate([self.time, np.array(created, np.int64)])
         self.actors = np.concatenate([self.actors, np.array(actors, np.int64)])
         return True
 

@@ -38,12 +38,16 @@ def community_stats(
     """The ``stats`` document of the contract over the period called ``period_name``."""
     period, actions = contract_period(session, contract, period_name, now)
     within = period.contains(actions.time)
+    votes = contract.votes.active_votes(session)
+    ids, balances = user_reputations(session, contract.row_id)
+    by_id = np.zeros(max(int(ids.max()) if ids.size else 0, votes.voter.max(initial=0)) + 1)
+    by_id[ids] = balances
     return {
         "period": period.as_dict(),
         "pulse": pulse(period, buckets, actions.time[within], actions.kind[within]),
         "most_active": most_active(actions.actor[within], actions.kind[within]),
-        "reputation": reputation_concentration(user_reputations(session, contract.row_id)[1]),
-        "agreement_rate": agreement_rate(contract.votes.active_votes(session), period),
+        "reputation": reputation_concentration(balances),
+        "agreement_rate": agreement_rate(votes, by_id, period),
         "issued": issued_document(contract.ledger.issued(session, period)),
     }
 
@@ -71,9 +75,13 @@ def most_active(actors: np.ndarray, kinds: np.ndarray) -> list[dict]:
     acting = actors[kinds != USER]
     if not acting.size:
         return []
-    users, counts = np.unique(acting, return_counts=True)
-    order = np.lexsort((users, -counts))[:MOST_ACTIVE]
-    return [{"user_id": int(users[i]), "actions": int(counts[i])} for i in order]
+    counts = np.bincount(acting)
+    users = np.flatnonzero(counts)
+    if users.size > MOST_ACTIVE:  # those with at least the tenth highest count
+        tenth = np.partition(counts[users], users.size - MOST_ACTIVE)[users.size - MOST_ACTIVE]
+        users = users[counts[users] >= tenth]
+    order = np.lexsort((users, -counts[users]))[:MOST_ACTIVE]
+    return [{"user_id": int(users[i]), "actions": int(counts[users[i]])} for i in order]
 
 
 def reputation_concentration(balances: np.ndarray) -> dict:
@@ -95,19 +103,19 @@ def reputation_concentration(balances: np.ndarray) -> dict:
     }
 
 
-def agreement_rate(votes: ActiveVotes, period: Period) -> float | None:
+def agreement_rate(votes: ActiveVotes, reputation: np.ndarray, period: Period) -> float | None:
     """Among the active votes of the period on contributions with at least two active
-    votes, the share whose value is the one with strictly the most reputation behind it
-    now; None when there is no such vote."""
-    contributions, slot = np.unique(votes.contribution, return_inverse=True)
-    voters = np.bincount(slot, minlength=contributions.size)
-    weight = votes.reputation[votes.voter]
+    votes, the share whose value is the one with strictly the most reputation (indexed by
+    user id) behind it now; None when there is no such vote."""
+    slot, slots = votes.slot, votes.slots
+    voters = np.bincount(slot, minlength=slots)
+    weight = reputation[votes.voter]
     values, value_slot = np.unique(votes.value, return_inverse=True)
     cells = slot * values.size + value_slot
-    behind = np.bincount(cells, weights=weight, minlength=contributions.size * values.size)
-    behind = behind.reshape(contributions.size, values.size)
-    best = behind.max(axis=1, initial=0.0) if values.size else np.zeros(contributions.size)
-    leaders = (behind == best[:, None]).sum(axis=1) if values.size else voters
+    behind = np.bincount(cells, weights=weight, minlength=slots * values.size)
+    behind = behind.reshape(slots, values.size)
+    best = behind.max(axis=1, initial=0.0)
+    leaders = (behind == best[:, None]).sum(axis=1)
     counted = period.contains(votes.created) & (voters[slot] >= 2)
     if not counted.any():
         return None

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import User
+from .activity import USER
 from .catalog import ServedContract
 from .community_stats import contract_period
 from .ranking import user_reputations
@@ -73,16 +74,16 @@ def _values(
     session: Session, contract: ServedContract, metric: str, period_name: str, now: datetime
 ) -> tuple[np.ndarray, np.ndarray]:
     """The contract's user ids and each one's value of ``metric``."""
-    ids, reputation = user_reputations(session, contract.row_id)
     if metric == "reputation":
-        return ids, reputation
+        return user_reputations(session, contract.row_id)
     if metric == "tokens":
         rows = session.execute(
             select(User.id, User.tokens).where(User.contract_id == contract.row_id)
         ).all()
         found = np.array([row[0] for row in rows], np.int64)
         return found, np.array([row[1] for row in rows], np.float64)
-    period, _ = contract_period(session, contract, period_name, now)
+    period, actions = contract_period(session, contract, period_name, now)
+    ids = np.sort(actions.actor[actions.kind == USER])
     gains = contract.ledger.gains(session, period)
     by_id = gains.reputation if metric == "reputation_gain" else gains.tokens
     padded = np.zeros(max(by_id.size, int(ids.max()) + 1 if ids.size else 0))

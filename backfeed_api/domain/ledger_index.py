@@ -28,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import LedgerEntry, LedgerExemption
-from .periods import Period, micros_array
+from ..models.epoch import epoch_micros
+from .periods import Period
 
 NONE = -1
 
@@ -205,21 +206,25 @@ class LedgerIndex:
 
     def _read_new(self, session: Session) -> None:
         last = int(self._entries.id[-1]) if self._entries.id.size else NONE
-        rows = session.execute(
-            select(
-                LedgerEntry.id,
-                LedgerEntry.created_at,
-                LedgerEntry.user_id,
-                LedgerEntry.reputation_delta,
-                LedgerEntry.tokens_delta,
-                LedgerEntry.reputation,
-                LedgerEntry.tokens,
-                LedgerEntry.scale,
-                LedgerEntry.scale_exponent,
+        rows = (
+            session.connection()
+            .execute(
+                select(
+                    LedgerEntry.id,
+                    epoch_micros(LedgerEntry.created_at),
+                    LedgerEntry.user_id,
+                    LedgerEntry.reputation_delta,
+                    LedgerEntry.tokens_delta,
+                    LedgerEntry.reputation,
+                    LedgerEntry.tokens,
+                    LedgerEntry.scale,
+                    LedgerEntry.scale_exponent,
+                )
+                .where(LedgerEntry.contract_id == self.contract_id, LedgerEntry.id > last)
+                .order_by(LedgerEntry.id)
             )
-            .where(LedgerEntry.contract_id == self.contract_id, LedgerEntry.id > last)
-            .order_by(LedgerEntry.id)
-        ).all()
+            .all()
+        )
         if not rows:
             return
         ids, created, users, delta_r, delta_t, reputation, tokens, scale, exponent = (
@@ -228,7 +233,7 @@ class LedgerIndex:
         ids_array = np.array(ids, np.int64)
         self._entries.add(
             ids_array,
-            micros_array(created),
+            np.array(created, np.int64),
             np.array(delta_r, np.float64),
             np.array(delta_t, np.float64),
         )
@@ -256,22 +261,26 @@ class LedgerIndex:
     def _exemptions(self, session: Session, last: int, upto: int) -> tuple[np.ndarray, ...]:
         """The exemptions from the contract's collective entries after the id ``last`` up
         to ``upto``: their positions, users and balances after."""
-        rows = session.execute(
-            select(
-                LedgerExemption.ledger_id,
-                LedgerExemption.user_id,
-                LedgerExemption.reputation,
-                LedgerExemption.tokens,
+        rows = (
+            session.connection()
+            .execute(
+                select(
+                    LedgerExemption.ledger_id,
+                    LedgerExemption.user_id,
+                    LedgerExemption.reputation,
+                    LedgerExemption.tokens,
+                )
+                .join(LedgerEntry, LedgerEntry.id == LedgerExemption.ledger_id)
+                .where(
+                    LedgerEntry.contract_id == self.contract_id,
+                    LedgerEntry.user_id.is_(None),
+                    LedgerEntry.id > last,
+                    LedgerEntry.id <= upto,
+                )
+                .order_by(LedgerExemption.ledger_id)
             )
-            .join(LedgerEntry, LedgerEntry.id == LedgerExemption.ledger_id)
-            .where(
-                LedgerEntry.contract_id == self.contract_id,
-                LedgerEntry.user_id.is_(None),
-                LedgerEntry.id > last,
-                LedgerEntry.id <= upto,
-            )
-            .order_by(LedgerExemption.ledger_id)
-        ).all()
+            .all()
+        )
         if not rows:
             return _no_exemptions()
         ledger_id, user_id, reputation, tokens = zip(*rows, strict=True)

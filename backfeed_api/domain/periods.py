@@ -32,11 +32,6 @@ def micros(moment: datetime) -> int:
     return (moment - EPOCH) // MICROSECOND
 
 
-def micros_array(moments: list[datetime]) -> np.ndarray:
-    """Many moments as whole microseconds since the epoch."""
-    return np.array([micros(moment) for moment in moments], np.int64)
-
-
 def moment(value: int) -> datetime:
     """The datetime of a count of microseconds since the epoch."""
     return EPOCH + int(value) * MICROSECOND

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from protocol.contracts.base import Contract as Rules
 
 from ..models import Contract, Contribution, Evaluation, User
-from .periods import micros_array
+from ..models.epoch import epoch_micros
 from .stats import age_days, contract_scale
 
 NO_ID = -1
@@ -49,14 +49,14 @@ class RankedPage:
 
 @dataclass(frozen=True)
 class ActiveVotes:
-    """A snapshot of the active votes (contribution, voter, value, moment in microseconds)
-    and of every user's reputation, indexed by user id."""
+    """A snapshot of the active votes: the slot of each one's contribution (one of
+    ``slots``), its voter, value and moment (microseconds since the epoch)."""
 
-    contribution: np.ndarray
+    slot: np.ndarray
+    slots: int
     voter: np.ndarray
     value: np.ndarray
     created: np.ndarray
-    reputation: np.ndarray
 
 
 @dataclass
@@ -92,7 +92,7 @@ class _Votes:
             self.voter = np.concatenate([self.voter, voter.astype(np.int64)])
             self.value = np.concatenate([self.value, value.astype(np.float64)])
             self.active = np.concatenate([self.active, np.ones(len(rows), bool)])
-            self.created = np.concatenate([self.created, micros_array(list(created))])
+            self.created = np.concatenate([self.created, np.array(created, np.int64)])
         if self.active.size > 1024 and self.active.sum() < self.active.size // 2:
             self._compact()
 
@@ -175,16 +175,16 @@ class VoteIndex:
             )
 
     def active_votes(self, session: Session) -> ActiveVotes:
-        """The contract's active votes now, with every user's reputation."""
+        """The contract's active votes now."""
         with self._lock:
             self._refresh(session)
             votes, active = self._votes, self._votes.active
             return ActiveVotes(
-                self._contributions.ids[votes.slot[active]],
+                votes.slot[active],
+                int(self._contributions.ids.size),
                 votes.voter[active],
                 votes.value[active],
                 votes.created[active],
-                reputations_by_id(session, self.contract_id),
             )
 
     def _rank(
@@ -273,7 +273,7 @@ class VoteIndex:
                 Evaluation.evaluator_id,
                 Evaluation.value,
                 Evaluation.seq,
-                Evaluation.created_at,
+                epoch_micros(Evaluation.created_at),
             )
             .where(
                 Evaluation.contract_id == self.contract_id,
