@@ -47,7 +47,7 @@ def community_stats(
         "pulse": pulse(period, buckets, actions.time[within], actions.kind[within]),
         "most_active": most_active(actions.actor[within], actions.kind[within]),
         "reputation": reputation_concentration(balances),
-        "agreement_rate": agreement_rate(votes, by_id, period),
+        "agreement_rate": agreement_rate(votes, by_id, vote_values(contract), period),
         "issued": issued_document(contract.ledger.issued(session, period)),
     }
 
@@ -103,14 +103,24 @@ def reputation_concentration(balances: np.ndarray) -> dict:
     }
 
 
-def agreement_rate(votes: ActiveVotes, reputation: np.ndarray, period: Period) -> float | None:
+def vote_values(contract: ServedContract) -> np.ndarray:
+    """Every value a vote of the contract may have, in order."""
+    types = contract.rules.params.types.values()
+    return np.unique(np.array([x for kind in types for x in kind.evaluation_set], np.float64))
+
+
+def agreement_rate(
+    votes: ActiveVotes, reputation: np.ndarray, values: np.ndarray, period: Period
+) -> float | None:
     """Among the active votes of the period on contributions with at least two active
-    votes, the share whose value is the one with strictly the most reputation (indexed by
-    user id) behind it now; None when there is no such vote."""
+    votes, the share whose value (one of ``values``) is the one with strictly the most
+    reputation (indexed by user id) behind it now; None when there is no such vote."""
     slot, slots = votes.slot, votes.slots
     voters = np.bincount(slot, minlength=slots)
     weight = reputation[votes.voter]
-    values, value_slot = np.unique(votes.value, return_inverse=True)
+    value_slot = np.minimum(np.searchsorted(values, votes.value), max(values.size - 1, 0))
+    if values.size == 0 or not np.array_equal(values[value_slot], votes.value):
+        values, value_slot = np.unique(votes.value, return_inverse=True)  # values of old rules
     cells = slot * values.size + value_slot
     behind = np.bincount(cells, weights=weight, minlength=slots * values.size)
     behind = behind.reshape(slots, values.size)

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import User
 from .activity import USER
 from .catalog import ServedContract
 from .community_stats import contract_period
-from .ranking import user_reputations
+from .ranking import user_balances, user_reputations
 
 METRICS = ("reputation", "tokens", "reputation_gain", "tokens_gain")
 
@@ -77,11 +75,8 @@ def _values(
     if metric == "reputation":
         return user_reputations(session, contract.row_id)
     if metric == "tokens":
-        rows = session.execute(
-            select(User.id, User.tokens).where(User.contract_id == contract.row_id)
-        ).all()
-        found = np.array([row[0] for row in rows], np.int64)
-        return found, np.array([row[1] for row in rows], np.float64)
+        ids, _, tokens = user_balances(session, contract.row_id)
+        return ids, tokens
     period, actions = contract_period(session, contract, period_name, now)
     ids = np.sort(actions.actor[actions.kind == USER])
     gains = contract.ledger.gains(session, period)

@@ -307,25 +307,36 @@ def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.
 
 
 def user_reputations(session: Session, contract_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ids of the contract's users and their reputations (stored, times the contract's
-    scale read by the same statement).
+    """The ids of the contract's users and their reputations (:func:`user_balances`)."""
+    ids, reputations, _ = user_balances(session, contract_id)
+    return ids, reputations
 
-    On PostgreSQL the two columns come back as two arrays in one row (``array_agg``), which
-    loads several times faster than one Python tuple per user.
+
+def user_balances(session: Session, contract_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ids of the contract's users, their reputations (stored, times the contract's
+    scale read by the same statement) and their tokens.
+
+    On PostgreSQL the columns come back as arrays in one row (``array_agg``), which loads
+    several times faster than one Python tuple per user.
     """
     where = User.contract_id == contract_id
     scale = contract_scale(contract_id)
+    columns = (User.id, User.reputation, User.tokens)
     if session.get_bind().dialect.name == "postgresql":
-        ids, reputations, factor = session.execute(
-            select(func.array_agg(User.id), func.array_agg(User.reputation), scale).where(where)
+        ids, reputations, tokens, factor = session.execute(
+            select(*(func.array_agg(column) for column in columns), scale).where(where)
         ).one()
     else:
-        rows = session.execute(select(User.id, User.reputation, scale).where(where)).all()
-        ids, reputations, factors = zip(*rows, strict=True) if rows else (None, None, None)
+        rows = session.execute(select(*columns, scale).where(where)).all()
+        ids, reputations, tokens, factors = zip(*rows, strict=True) if rows else [None] * 4
         factor = factors[0] if rows else 1.0
     if not ids:
-        return np.empty(0, np.int64), np.empty(0)
-    return np.array(ids, np.int64), np.array(reputations, np.float64) * factor
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
+    return (
+        np.array(ids, np.int64),
+        np.array(reputations, np.float64) * factor,
+        np.array(tokens, np.float64),
+    )
 
 
 def reputations_by_id(session: Session, contract_id: int) -> np.ndarray:
