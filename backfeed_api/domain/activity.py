@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import ContractRow, Contribution, Evaluation, User
 from ..models.epoch import epoch_micros
 
 USER, CONTRIBUTION, EVALUATION = 0, 1, 2
@@ -95,7 +95,7 @@ class ActivityIndex:
         were found than the contract's counter of actions says."""
         with self._lock:
             stored = session.scalar(
-                select(Contract.action_count).where(Contract.id == self.contract_id)
+                select(ContractRow.action_count).where(ContractRow.id == self.contract_id)
             )
             for attempt in range(2):
                 if attempt:

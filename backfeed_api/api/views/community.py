@@ -9,11 +9,13 @@ from ...auth.policy import READ
 from ...domain.community_stats import community_stats
 from ...domain.leaderboard import Standing, leaderboard
 from ...domain.users import find_user
+from ...errors import not_found
 from ...models import User
 from ..presenters import Presenter
+from ..responses import answer
 from ..schemas import ReadLeaderboard, ReadStats
 from ..validation import validate
-from .common import not_found, query
+from .common import query
 
 stats = Service(
     name="stats",
@@ -28,7 +30,12 @@ board = Service(
 )
 
 
-@stats.get(schema=ReadStats(), validators=(validate,), permission=READ)
+@stats.get(
+    schema=ReadStats(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The contract's figures over the period.", "Stats")},
+)
 def get_stats(request) -> dict:
     """The pulse of the period in equal buckets, its most active users, the concentration
     of reputation now, the agreement of its votes and what its ledger issued."""
@@ -38,7 +45,14 @@ def get_stats(request) -> dict:
     )
 
 
-@board.get(schema=ReadLeaderboard(), validators=(validate,), permission=READ)
+@board.get(
+    schema=ReadLeaderboard(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={
+        "200": answer("A page of the users by the metric, most first.", "Leaderboard")
+    },
+)
 def get_leaderboard(request) -> dict:
     """A page of the users by ``metric``, most first; users with equal values share a
     rank. With ``user_id``, also that user's own rank and value (``me``)."""

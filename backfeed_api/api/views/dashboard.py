@@ -11,8 +11,9 @@ from cornice import Service
 from ...auth.policy import PUBLIC
 from ...domain.leaderboard import METRICS
 from ...domain.periods import PERIOD_NAMES
-from ...settings import public_reads
+from ...settings import PUBLIC_READS
 from ..dashboard import CONTENT_SECURITY_POLICY, POLL_SECONDS, asset_url
+from ..responses import answer
 from ..schemas import ReadOne
 from ..validation import validate
 from .common import path_id
@@ -41,7 +42,7 @@ def page(request, name: str, title: str, user_id: int | None = None) -> dict:
         "contract": contract,
         "api": request.route_url("contract", contract=contract),
         "dashboard": request.route_url("dashboard", contract=contract),
-        "needs_token": not public_reads(request.registry.settings),
+        "needs_token": not PUBLIC_READS.read(request.registry.settings),
         "poll": POLL_SECONDS,
         "user_id": user_id,
         "periods": PERIOD_NAMES,
@@ -57,6 +58,7 @@ def page(request, name: str, title: str, user_id: int | None = None) -> dict:
     validators=(validate,),
     permission=PUBLIC,
     renderer=TEMPLATES + "dashboard.jinja2",
+    response_schemas={"200": answer("The dashboard's HTML page of the contract.")},
 )
 def get_dashboard(request) -> dict:
     """The contract's totals and parameters, its pulse with a period switch, its top
@@ -70,6 +72,7 @@ def get_dashboard(request) -> dict:
     validators=(validate,),
     permission=PUBLIC,
     renderer=TEMPLATES + "user.jinja2",
+    response_schemas={"200": answer("The dashboard's HTML page of a user.")},
 )
 def get_dashboard_user(request) -> dict:
     """A user's balances, their course over time and its ledger with the causes."""
