@@ -55,8 +55,9 @@ def community_stats(
 def pulse(period: Period, buckets: int, times: np.ndarray, kinds: np.ndarray) -> list[dict]:
     """The period's actions counted in equal buckets, by kind, with each bucket's share of
     the busiest one's."""
-    index = period.bucket_of(times, buckets)
-    counts = {kind: np.bincount(index[kinds == kind], minlength=buckets) for kind in KIND_NAMES}
+    cells = period.bucket_of(times, buckets) * len(KIND_NAMES) + kinds
+    table = np.bincount(cells, minlength=buckets * len(KIND_NAMES)).reshape(buckets, -1)
+    counts = {kind: table[:, kind] for kind in KIND_NAMES}
     total = counts[USER] + counts[CONTRIBUTION] + counts[EVALUATION]
     busiest = int(total.max()) if total.size else 0
     return [

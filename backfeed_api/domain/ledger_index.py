@@ -48,21 +48,23 @@ class Balances:
 
 @dataclass
 class _Entries:
-    """Every entry in id order: id, moment, deltas."""
+    """Every entry in id order: id, moment, and what it created and destroyed."""
 
     id: np.ndarray = field(default_factory=_empty)
     time: np.ndarray = field(default_factory=_empty)
     latest: np.ndarray = field(default_factory=_empty)
     """The running maximum of ``time``: what places a moment in the ledger's order."""
-    reputation: np.ndarray = field(default_factory=lambda: _empty(np.float64))
-    tokens: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+
+    created: np.ndarray = field(default_factory=lambda: np.empty((4, 0)))
+    """Per entry, what it created and destroyed: reputation, then tokens."""
 
     def add(self, ids, times, reputation, tokens) -> None:
         self.id = np.concatenate([self.id, ids])
         self.time = np.concatenate([self.time, times])
         self.latest = np.maximum.accumulate(self.time) if self.time.size else self.time
-        self.reputation = np.concatenate([self.reputation, reputation])
-        self.tokens = np.concatenate([self.tokens, tokens])
+        parts = [np.maximum(reputation, 0), -np.minimum(reputation, 0)]
+        parts += [np.maximum(tokens, 0), -np.minimum(tokens, 0)]
+        self.created = np.concatenate([self.created, np.vstack(parts)], axis=1)
 
 
 @dataclass
@@ -153,16 +155,9 @@ class LedgerIndex:
         by the entries of ``period``, a collective loss as the sum of its users' shares."""
         with self._lock:
             self._read_new(session)
-            entries = self._entries
             first, stop = self._window(period)
-            reputation = entries.reputation[first:stop]
-            tokens = entries.tokens[first:stop]
-            return Issued(
-                float(reputation[reputation > 0].sum()),
-                float(-reputation[reputation < 0].sum()),
-                float(tokens[tokens > 0].sum()),
-                float(-tokens[tokens < 0].sum()),
-            )
+            sums = self._entries.created[:, first:stop].sum(axis=1)
+            return Issued(*(float(value) for value in sums))
 
     def gains(self, session: Session, period: Period) -> Balances:
         """By user id, how much each user's balances changed over ``period``."""

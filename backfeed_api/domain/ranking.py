@@ -144,6 +144,7 @@ class VoteIndex:
         self._lock = threading.Lock()
         self._votes = _Votes()
         self._contributions = _Contributions()
+        self._active: tuple[tuple, ActiveVotes] | None = None
 
     def rank(
         self,
@@ -175,17 +176,21 @@ class VoteIndex:
             )
 
     def active_votes(self, session: Session) -> ActiveVotes:
-        """The contract's active votes now."""
+        """The contract's active votes now (the same snapshot until a vote is added)."""
         with self._lock:
             self._refresh(session)
             votes, active = self._votes, self._votes.active
-            return ActiveVotes(
-                votes.slot[active],
-                int(self._contributions.ids.size),
-                votes.voter[active],
-                votes.value[active],
-                votes.created[active],
-            )
+            key = (votes.last_id, votes.count, int(self._contributions.ids.size))
+            if self._active is None or self._active[0] != key:
+                snapshot = ActiveVotes(
+                    votes.slot[active],
+                    int(self._contributions.ids.size),
+                    votes.voter[active],
+                    votes.value[active],
+                    votes.created[active],
+                )
+                self._active = (key, snapshot)
+            return self._active[1]
 
     def _rank(
         self,
@@ -247,6 +252,7 @@ class VoteIndex:
             stored,
         )
         self._votes, self._contributions = _Votes(), _Contributions()
+        self._active = None
         self._read_new(session)
         return total_reputation
 
