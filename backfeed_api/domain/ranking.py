@@ -313,36 +313,42 @@ def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.
 
 
 def user_reputations(session: Session, contract_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ids of the contract's users and their reputations (:func:`user_balances`)."""
-    ids, reputations, _ = user_balances(session, contract_id)
-    return ids, reputations
+    """The ids of the contract's users and their reputations (stored, times the contract's
+    scale read by the same statement)."""
+    ids, (reputations,), factor = _user_columns(session, contract_id, User.reputation)
+    return ids, reputations * factor
 
 
 def user_balances(session: Session, contract_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ids of the contract's users, their reputations (stored, times the contract's
-    scale read by the same statement) and their tokens.
+    """The ids of the contract's users, their reputations and their tokens."""
+    ids, (reputations, tokens), factor = _user_columns(
+        session, contract_id, User.reputation, User.tokens
+    )
+    return ids, reputations * factor, tokens
+
+
+def _user_columns(session: Session, contract_id: int, *columns) -> tuple:
+    """The ids of the contract's users, the arrays of ``columns`` and the contract's scale,
+    read by one statement.
 
     On PostgreSQL the columns come back as arrays in one row (``array_agg``), which loads
     several times faster than one Python tuple per user.
     """
     where = User.contract_id == contract_id
     scale = contract_scale(contract_id)
-    columns = (User.id, User.reputation, User.tokens)
+    read = (User.id, *columns)
     if dialect_of(session).aggregates_arrays:
-        ids, reputations, tokens, factor = session.execute(
-            select(*(func.array_agg(column) for column in columns), scale).where(where)
+        *found, factor = session.execute(
+            select(*(func.array_agg(column) for column in read), scale).where(where)
         ).one()
     else:
-        rows = session.execute(select(*columns, scale).where(where)).all()
-        ids, reputations, tokens, factors = zip(*rows, strict=True) if rows else [None] * 4
+        rows = session.execute(select(*read, scale).where(where)).all()
+        *found, factors = zip(*rows, strict=True) if rows else [None] * (len(read) + 1)
         factor = factors[0] if rows else 1.0
-    if not ids:
-        return np.empty(0, np.int64), np.empty(0), np.empty(0)
-    return (
-        np.array(ids, np.int64),
-        np.array(reputations, np.float64) * factor,
-        np.array(tokens, np.float64),
-    )
+    if not found[0]:
+        return np.empty(0, np.int64), [np.empty(0) for _ in columns], 1.0
+    arrays = [np.array(values, np.float64) for values in found[1:]]
+    return np.array(found[0], np.int64), arrays, factor
 
 
 def reputations_by_id(session: Session, contract_id: int) -> np.ndarray:
