@@ -89,18 +89,19 @@ def reputation_concentration(balances: np.ndarray) -> dict:
     """Gini coefficient, top decile's share and Lorenz curve of ``balances`` (one per
     user); an empty or reputationless population is perfectly equal."""
     values = np.sort(balances)
-    count, total = values.size, float(values.sum())
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    count, total = values.size, float(cumulative[-1])  # so the curve ends at exactly 1
     if not count or total <= 0:
         return {"gini": 0.0, "top_10_percent_share": 0.0, "lorenz": [[0.0, 0.0], [1.0, 1.0]]}
     ranks = np.arange(1, count + 1)
     gini = float(2 * np.sum(ranks * values) / (count * total) - (count + 1) / count)
     top = -(-count // 10)
-    cumulative = np.concatenate([[0.0], np.cumsum(values)])
     points = np.unique(np.arange(LORENZ_POINTS + 1) * count // LORENZ_POINTS)
+    shares = np.clip(cumulative[points] / total, 0.0, 1.0)
     return {
-        "gini": max(0.0, gini),
-        "top_10_percent_share": float(values[count - top :].sum() / total),
-        "lorenz": [[float(k / count), float(cumulative[k] / total)] for k in points.tolist()],
+        "gini": min(1.0, max(0.0, gini)),
+        "top_10_percent_share": min(1.0, float(values[count - top :].sum() / total)),
+        "lorenz": [[float(k / count), float(s)] for k, s in zip(points, shares, strict=True)],
     }
 
 
