@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format docs bench bench-quick bench-engine bench-non-voters \
-	bench-webhooks bench-simulate bench-replay clean
+.PHONY: install browser run test lint format docs bench bench-quick bench-engine \
+	bench-non-voters bench-webhooks bench-simulate bench-replay clean
 
 $(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,18 @@ $(STAMP): setup.py pyproject.toml examples/backfeed-contract-quadratic/setup.py
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The dashboard's browser tests (tests/browser) drive Debian's Chromium; install it when it is
+# missing and we may (as root), else say so: those tests then skip, or fail under CI=true.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "no $(CHROMIUM): install Debian's chromium package for tests/browser"; \
+		fi; \
+	fi
 
 run: $(STAMP)
 	$(BIN)/pserve development.ini
@@ -31,7 +43,7 @@ format: $(STAMP)
 # own (tests/conftest.py), and a test file runs on one worker, so that its module fixtures
 # (the built docs, the served applications) are made once.
 TEST_WORKERS ?= auto
-test: lint
+test: lint browser
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 docs: $(STAMP)

@@ -37,6 +37,8 @@ install_requires = [
     # by the Standard Webhooks reference library their receivers verify with.
     "httpx>=0.27,<1",
     "standardwebhooks>=1.1,<2",
+    # The dashboard's pages (backfeed_api/api/dashboard/) are Jinja2 templates.
+    "pyramid_jinja2>=2.10",
 ]
 
 tests_require = [
@@ -49,6 +51,9 @@ tests_require = [
     "schemathesis>=3.30",
     "http-sf>=1.0",  # an independent parser of the RateLimit header fields
     "import-linter>=2.17",  # the layer contracts of pyproject.toml (tests/test_layers.py)
+    # Drives Chromium (Debian's chromium package, installed by make test) in the dashboard's
+    # browser tests; its own browser downloads are never used.
+    "playwright>=1.45",
 ]
 
 docs_require = [
@@ -70,6 +75,8 @@ setup(
             "migrations/alembic/*.py",
             "migrations/alembic/*.mako",
             "migrations/alembic/versions/*.py",
+            "api/dashboard/templates/*.jinja2",
+            "api/dashboard/static/*",
         ]
     },
     zip_safe=False,

@@ -33,6 +33,7 @@ def includeme(config: Configurator) -> None:
     config.include(".pipeline.ratelimits")
     config.include(".pipeline.idempotency")
     config.include(".api.openapi")
+    config.include(".api.dashboard")
     config.include(".api.views")
 
 

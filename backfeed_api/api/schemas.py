@@ -18,6 +18,8 @@ from protocol import MAX_BALANCE
 
 from ..domain import passwords
 from ..domain.events import EVENT_TYPES
+from ..domain.leaderboard import METRICS
+from ..domain.periods import DEFAULT_BUCKETS, MAX_BUCKETS, PERIOD_NAMES
 
 MAX_ID = 2**63 - 1
 INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
@@ -520,3 +522,49 @@ class WebhookChanges(StrictMapping):
 class ChangeWebhook(colander.MappingSchema):
     body = WebhookChanges()
     querystring = NoQuery()
+
+
+# -- statistics and leaderboards --------------------------------------------------------------
+
+
+def period(default: str) -> colander.SchemaNode:
+    """``period``: how far back from now a figure looks."""
+    return colander.SchemaNode(
+        StrictString(),
+        missing=default,
+        validator=colander.OneOf(list(PERIOD_NAMES)),
+        description=f"the last day, week (7 days), month (30 days), year (365 days), or all "
+        f"the contract's time; {default} by default",
+    )
+
+
+class StatsQuery(StrictMapping):
+    period = period("day")
+    buckets = colander.SchemaNode(
+        StrictInteger(),
+        missing=DEFAULT_BUCKETS,
+        validator=colander.Range(1, MAX_BUCKETS, max_err=f"may be at most {MAX_BUCKETS}"),
+        description=f"how many equal parts the pulse has, {DEFAULT_BUCKETS} by default",
+    )
+
+
+class ReadStats(colander.MappingSchema):
+    body = NoBody()
+    querystring = StatsQuery()
+
+
+class LeaderboardQuery(Paging):
+    metric = colander.SchemaNode(
+        StrictString(),
+        missing="reputation",
+        validator=colander.OneOf(list(METRICS)),
+        description="balances now (reputation, tokens) or gained over the period "
+        "(reputation_gain, tokens_gain); reputation by default",
+    )
+    period = period("all")
+    user_id = optional_id("also give this user's own rank and value")
+
+
+class ReadLeaderboard(colander.MappingSchema):
+    body = NoBody()
+    querystring = LeaderboardQuery()

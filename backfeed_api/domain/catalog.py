@@ -15,18 +15,22 @@ from protocol import ConfigurationError, ContractRules
 from ..errors import NotFound
 from ..models import ContractRow
 from ..settings import contract_specs
+from .activity import ActivityIndex
+from .ledger_index import LedgerIndex
 from .ranking import VoteIndex
 
 
 @dataclass(frozen=True)
 class ServedContract:
     """A served contract: its engine rules, the id of its database row, and this process's
-    index of its votes for ranking."""
+    indexes of its votes for ranking, of its actions and of its ledger for statistics."""
 
     name: str
     rules: ContractRules
     row_id: int
     votes: VoteIndex
+    activity: ActivityIndex
+    ledger: LedgerIndex
 
     @property
     def kind(self) -> str:
@@ -84,7 +88,12 @@ def load_catalog(session: Session, settings, now: datetime) -> ContractCatalog:
     return ContractCatalog(
         [
             ServedContract(
-                name=c.name, rules=c, row_id=row_ids[c.name], votes=VoteIndex(row_ids[c.name])
+                name=c.name,
+                rules=c,
+                row_id=row_ids[c.name],
+                votes=VoteIndex(row_ids[c.name]),
+                activity=ActivityIndex(row_ids[c.name]),
+                ledger=LedgerIndex(row_ids[c.name]),
             )
             for c in rules
         ]

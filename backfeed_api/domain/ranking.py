@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from protocol import ContractRules
 
 from ..models import ContractRow, Contribution, Evaluation, User, dialect_of
+from ..models.epoch import epoch_micros
 from .stats import age_days, contract_scale
 
 NO_ID = -1
@@ -46,6 +47,18 @@ class RankedPage:
     total_reputation: float
 
 
+@dataclass(frozen=True)
+class ActiveVotes:
+    """A snapshot of the active votes: the slot of each one's contribution (one of
+    ``slots``), its voter, value and moment (microseconds since the epoch)."""
+
+    slot: np.ndarray
+    slots: int
+    voter: np.ndarray
+    value: np.ndarray
+    created: np.ndarray
+
+
 @dataclass
 class _Votes:
     """The active votes, in evaluation id order; a replaced vote keeps its slot, inactive."""
@@ -55,10 +68,13 @@ class _Votes:
     voter: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     value: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
     active: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+    created: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    """When each vote was made, in microseconds since the epoch."""
     last_seq: int = NO_ID
 
     def add(self, rows: list, replaced: np.ndarray, contribution_ids: np.ndarray) -> None:
-        """Append new votes (id, contribution, voter, value, seq) and retire the replaced ids.
+        """Append new votes (id, contribution, voter, value, seq, created_at) and retire the
+        replaced ids.
 
         A vote keeps the slot of its contribution in ``contribution_ids``, which only grows.
         """
@@ -66,7 +82,9 @@ class _Votes:
             position = np.minimum(np.searchsorted(self.ids, replaced), self.ids.size - 1)
             self.active[position[self.ids[position] == replaced]] = False
         if rows:
-            ids, contribution, voter, value, seq = (np.array(c) for c in zip(*rows, strict=True))
+            columns = list(zip(*rows, strict=True))
+            ids, contribution, voter, value, seq = (np.array(c) for c in columns[:5])
+            created = columns[5]
             self.last_seq = int(seq[-1])
             self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
             slot = np.searchsorted(contribution_ids, contribution.astype(np.int64))
@@ -74,6 +92,7 @@ class _Votes:
             self.voter = np.concatenate([self.voter, voter.astype(np.int64)])
             self.value = np.concatenate([self.value, value.astype(np.float64)])
             self.active = np.concatenate([self.active, np.ones(len(rows), bool)])
+            self.created = np.concatenate([self.created, np.array(created, np.int64)])
         if self.active.size > 1024 and self.active.sum() < self.active.size // 2:
             self._compact()
 
@@ -81,7 +100,7 @@ class _Votes:
         keep = self.active
         self.ids, self.slot = self.ids[keep], self.slot[keep]
         self.voter, self.value = self.voter[keep], self.value[keep]
-        self.active = self.active[keep]
+        self.active, self.created = self.active[keep], self.created[keep]
 
     @property
     def last_id(self) -> int:
@@ -125,6 +144,7 @@ class VoteIndex:
         self._lock = threading.Lock()
         self._votes = _Votes()
         self._contributions = _Contributions()
+        self._active: tuple[tuple, ActiveVotes] | None = None
 
     def rank(
         self,
@@ -142,7 +162,7 @@ class VoteIndex:
         direction as the score), with the page's voted reputation."""
         with self._lock:  # the arrays change in place when votes are replaced
             total_reputation = self._refresh(session)
-            reputation = _reputations(session, self.contract_id)
+            reputation = reputations_by_id(session, self.contract_id)
             return self._rank(
                 rules,
                 now,
@@ -154,6 +174,23 @@ class VoteIndex:
                 contributor_id=contributor_id,
                 type_name=type_name,
             )
+
+    def active_votes(self, session: Session) -> ActiveVotes:
+        """The contract's active votes now (the same snapshot until a vote is added)."""
+        with self._lock:
+            self._refresh(session)
+            votes, active = self._votes, self._votes.active
+            key = (votes.last_id, votes.count, int(self._contributions.ids.size))
+            if self._active is None or self._active[0] != key:
+                snapshot = ActiveVotes(
+                    votes.slot[active],
+                    int(self._contributions.ids.size),
+                    votes.voter[active],
+                    votes.value[active],
+                    votes.created[active],
+                )
+                self._active = (key, snapshot)
+            return self._active[1]
 
     def _rank(
         self,
@@ -215,6 +252,7 @@ class VoteIndex:
             stored,
         )
         self._votes, self._contributions = _Votes(), _Contributions()
+        self._active = None
         self._read_new(session)
         return total_reputation
 
@@ -241,6 +279,7 @@ class VoteIndex:
                 Evaluation.evaluator_id,
                 Evaluation.value,
                 Evaluation.seq,
+                epoch_micros(Evaluation.created_at),
             )
             .where(
                 Evaluation.contract_id == self.contract_id,
@@ -273,28 +312,52 @@ def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.
     return np.unique(np.array(found, np.int64))
 
 
-def _reputations(session: Session, contract_id: int) -> np.ndarray:
-    """Every user's reputation (stored, times the contract's scale read by the same
-    statement), indexed by user id.
+def user_reputations(session: Session, contract_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of the contract's users and their reputations (stored, times the contract's
+    scale read by the same statement)."""
+    ids, (reputations,), factor = _user_columns(session, contract_id, User.reputation)
+    return ids, reputations * factor
 
-    On PostgreSQL the two columns come back as two arrays in one row (``array_agg``), which
-    loads several times faster than one Python tuple per user.
+
+def user_balances(session: Session, contract_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ids of the contract's users, their reputations and their tokens."""
+    ids, (reputations, tokens), factor = _user_columns(
+        session, contract_id, User.reputation, User.tokens
+    )
+    return ids, reputations * factor, tokens
+
+
+def _user_columns(session: Session, contract_id: int, *columns) -> tuple:
+    """The ids of the contract's users, the arrays of ``columns`` and the contract's scale,
+    read by one statement.
+
+    On PostgreSQL the columns come back as arrays in one row (``array_agg``), which loads
+    several times faster than one Python tuple per user.
     """
     where = User.contract_id == contract_id
     scale = contract_scale(contract_id)
+    read = (User.id, *columns)
     if dialect_of(session).aggregates_arrays:
-        ids, reputations, factor = session.execute(
-            select(func.array_agg(User.id), func.array_agg(User.reputation), scale).where(where)
+        *found, factor = session.execute(
+            select(*(func.array_agg(column) for column in read), scale).where(where)
         ).one()
     else:
-        rows = session.execute(select(User.id, User.reputation, scale).where(where)).all()
-        ids, reputations, factors = zip(*rows, strict=True) if rows else (None, None, None)
+        rows = session.execute(select(*read, scale).where(where)).all()
+        *found, factors = zip(*rows, strict=True) if rows else [None] * (len(read) + 1)
         factor = factors[0] if rows else 1.0
-    if not ids:
+    if not found[0]:
+        return np.empty(0, np.int64), [np.empty(0) for _ in columns], 1.0
+    arrays = [np.array(values, np.float64) for values in found[1:]]
+    return np.array(found[0], np.int64), arrays, factor
+
+
+def reputations_by_id(session: Session, contract_id: int) -> np.ndarray:
+    """Every user's reputation (:func:`user_reputations`), indexed by user id."""
+    ids, reputations = user_reputations(session, contract_id)
+    if not ids.size:
         return np.zeros(1)
-    ids = np.array(ids, np.int64)
     by_id = np.zeros(int(ids.max()) + 1)
-    by_id[ids] = np.array(reputations, np.float64) * factor
+    by_id[ids] = reputations
     return by_id
 
 

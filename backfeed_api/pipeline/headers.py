@@ -31,8 +31,12 @@ def must_not_be_stored(request, response) -> bool:
 
 def secure(response: Response, *, storable: bool) -> None:
     """Set the security headers on ``response``, and ``Cache-Control: no-store`` unless it
-    is ``storable``."""
+    is ``storable``. A view that serves a page (the dashboard) sets a policy of its own,
+    which is kept."""
+    policy = response.headers.get("Content-Security-Policy")
     response.headers.update(ALWAYS)
+    if policy is not None:
+        response.headers["Content-Security-Policy"] = policy
     if not storable:
         response.headers["Cache-Control"] = "no-store"
 

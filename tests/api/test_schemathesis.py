@@ -127,7 +127,8 @@ def steer(case, data: st.DataObject, known: dict[str, list[int]]) -> None:
     if "contract" in (case.path_parameters or {}):
         case.path_parameters["contract"] = "example"
     if "id" in (case.path_parameters or {}):
-        kind = case.operation.path.split("/")[2]
+        parts = case.operation.path.split("/")
+        kind = parts[parts.index("{id}") - 1]
         case.path_parameters["id"] = data.draw(st.sampled_from(known[kind]), label="id")
     if isinstance(case.body, dict):
         for name, kind in REFERENCES.items():
@@ -137,6 +138,8 @@ def steer(case, data: st.DataObject, known: dict[str, list[int]]) -> None:
             case.body["value"] = data.draw(st.sampled_from([0, 1]), label="value")
         if "type" in case.body:
             case.body["type"] = data.draw(st.sampled_from(["article", "comment"]), label="type")
+    if isinstance(case.query, dict) and "user_id" in case.query:
+        case.query["user_id"] = data.draw(st.sampled_from(known["users"]), label="user_id")
 
 
 @pytest.fixture(scope="module")

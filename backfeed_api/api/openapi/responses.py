@@ -28,6 +28,9 @@ STRING: Schema = {"type": "string"}
 COUNT: Schema = {"type": "integer", "minimum": 0}
 ID: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 TIME: Schema = {"type": "string", "format": "date-time"}
+SHARE: Schema = {"type": "number", "minimum": 0, "maximum": 1}
+AMOUNT: Schema = {"type": "number", "minimum": 0}
+RANK: Schema = {"type": "integer", "minimum": 1}
 
 
 def ref(name: str) -> Schema:
@@ -147,6 +150,59 @@ DEFINITIONS: dict[str, Schema] = {
             "tokens": NUMBER,
             "created_at": TIME,
         }
+    ),
+    "Stats": obj(
+        {
+            "period": obj({"from": TIME, "to": TIME}),
+            "pulse": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "time": TIME,
+                        "rate": SHARE,
+                        "evaluations": COUNT,
+                        "contributions": COUNT,
+                        "users": COUNT,
+                    }
+                ),
+            },
+            "most_active": {
+                "type": "array",
+                "maxItems": 10,
+                "items": obj({"user_id": ID, "actions": COUNT}),
+            },
+            "reputation": obj(
+                {
+                    "gini": SHARE,
+                    "top_10_percent_share": SHARE,
+                    "lorenz": {
+                        "type": "array",
+                        "items": {"type": "array", "items": SHARE, "minItems": 2, "maxItems": 2},
+                    },
+                }
+            ),
+            "agreement_rate": {**SHARE, "type": ["number", "null"]},
+            "issued": obj(
+                {
+                    what: obj({"created": AMOUNT, "destroyed": AMOUNT})
+                    for what in ("reputation", "tokens")
+                }
+            ),
+        }
+    ),
+    "Leaderboard": obj(
+        {
+            "metric": STRING,
+            "period": STRING,
+            "count": COUNT,
+            "_meta": obj({"total": COUNT, "limit": COUNT, "start": COUNT}),
+            "items": {
+                "type": "array",
+                "items": obj({"rank": RANK, "user": ref("User"), "value": NUMBER}),
+            },
+            "me": obj({"rank": RANK, "value": NUMBER}),
+        },
+        optional=("me",),
     ),
     "UserPage": page("User"),
     "ContributionPage": page("Contribution"),
@@ -337,5 +393,7 @@ def document_responses(document: dict, routes: list[tuple[Service, str, dict]]) 
     for service, method, args in routes:
         operation = document["paths"][service.path][method.lower()]
         operation["responses"] = operation_responses(method.lower(), args["response_schemas"])
+        if str(args.get("renderer", "")).endswith(".jinja2"):  # a web page; errors are JSON
+            operation["produces"] = ["text/html", "application/json"]
     document.setdefault("definitions", {}).update(DEFINITIONS)
     return document

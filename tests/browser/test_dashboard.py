@@ -1,0 +1,143 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+A seeded contract is served on 127.0.0.1; the pages must draw their tables and charts from
+it, switch the pulse's period, show a vote made through the API without a reload, show a
+user's history, ask for a read token when reads are private, contact no other host and log
+no error. Set ``BACKFEED_SCREENSHOTS`` to a folder (``docs/_static``) to keep a picture of
+each page.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from webtest import TestApp
+
+from tests.conftest import ADMIN_TOKEN, Clock
+
+from ..api.conftest import Api
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def seed(api: Api, clock: Clock) -> list[int]:
+    """A small community: one week of it three days ago, and a busy hour now."""
+    users = [api.user("whitepaper1", reputation=r, tokens=10)["id"] for r in (40, 25, 10, 5, 1)]
+    first = api.contribution(users[0], "whitepaper1")["id"]
+    api.vote(users[1], first, 1, "whitepaper1")
+    api.vote(users[2], first, 0, "whitepaper1")
+    clock.advance(days=3)
+    second = api.contribution(users[1], "whitepaper1")["id"]
+    api.vote(users[0], second, 1, "whitepaper1")
+    api.vote(users[3], second, 1, "whitepaper1")
+    api.vote(users[4], first, 1, "whitepaper1")
+    return users
+
+
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    """A picture of the whole page, kept in ``BACKFEED_SCREENSHOTS`` when set."""
+    folder = Path(os.environ.get("BACKFEED_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    assert (folder / f"{name}.png").stat().st_size > 10_000
+
+
+def only_here(watched, url: str) -> None:
+    """Every request of the page went to the server under test, and nothing was logged
+    as an error."""
+    assert watched.requests
+    assert all(request.startswith(url + "/") for request in watched.requests), watched.requests
+    assert watched.errors == []
+
+
+def test_the_dashboard_draws_switches_and_follows_the_api(
+    make_app, clock, serve, open_page, tmp_path
+):
+    served = serve(make_app())
+    api = Api(served.client)
+    users = seed(api, clock)
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard")
+
+    expect(page.locator("#totals dd").first).to_have_text("5")
+    expect(page.locator("#leaderboard tbody tr")).to_have_count(5)
+    expect(page.locator("#contributions tbody tr")).to_have_count(2)
+    expect(page.locator("#pulse-chart rect.bar")).to_have_count(24)
+    expect(page.locator("#lorenz-chart polyline.curve")).to_have_count(1)
+    expect(page.locator("#gini")).to_contain_text("Gini 0.")
+    expect(page.locator("#most-active li")).not_to_have_count(0)
+    caption = page.locator("#pulse-caption")
+    expect(caption).to_have_attribute("data-actions", "4")  # the day: 1 contribution, 3 votes
+
+    page.click("#pulse-period button[data-period=week]")
+    expect(caption).to_have_attribute("data-actions", "12")  # and the users and first votes
+    expect(page.locator("#pulse-period button[data-period=week]")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.select_option("#board-metric", "tokens_gain")
+    expect(page.locator("#leaderboard tbody tr")).to_have_count(5)
+
+    api.vote(users[2], 2, 1, "whitepaper1")  # through the API, the page left alone
+    expect(caption).to_have_attribute("data-actions", "13")
+    expect(page.locator("#totals dd").nth(2)).to_have_text("6")
+
+    screenshot(page, "dashboard", tmp_path)
+    only_here(watched, served.url)
+
+
+def test_the_user_page_shows_the_history(make_app, clock, serve, open_page, tmp_path):
+    served = serve(make_app())
+    api = Api(served.client)
+    users = seed(api, clock)
+    history = api.items(f"/whitepaper1/users/{users[0]}/history")
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard/users/{users[0]}")
+
+    expect(page.locator("#ledger tbody tr")).to_have_count(len(history))
+    first_cause = history[0]["cause"]
+    expect(page.locator("#ledger tbody tr").first).to_contain_text(
+        f"{first_cause['type']} {first_cause['id']}"
+    )
+    for what in ("reputation", "tokens"):
+        expect(page.locator(f"#history-chart polyline.{what}")).to_have_attribute(
+            "data-points", str(len(history))
+        )
+    expect(page.locator("#balances dd").nth(2)).to_have_text(
+        f"{api.get(f'/whitepaper1/users/{users[0]}')['tokens']:g}"
+    )
+    screenshot(page, "dashboard-user", tmp_path)
+    only_here(watched, served.url)
+
+
+def test_private_reads_ask_for_a_token_kept_in_the_tab(make_app, clock, serve, open_page):
+    served = serve(make_app(**{"backfeed.public_reads": "false"}))
+    seed(Api(served.client), clock)
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard")
+
+    expect(page.locator("#token-form")).to_be_visible()
+    expect(page.locator("#leaderboard tbody tr")).to_have_count(0)
+    page.fill("#token", ADMIN_TOKEN)
+    page.click("#token-form button")
+    expect(page.locator("#leaderboard tbody tr")).to_have_count(5)
+    expect(page.locator("#token-form")).to_be_hidden()
+    stored = page.evaluate("() => Object.keys(sessionStorage)")
+    assert stored == ["backfeed-read-token:whitepaper1"]
+    assert page.evaluate("() => Object.keys(localStorage)") == []
+    assert all(request.startswith(served.url + "/") for request in watched.requests)
+
+
+def test_the_pages_have_a_policy_of_their_own_assets(make_app):
+    client = TestApp(make_app().app)  # a browser's visit: no token
+    for path in ("/example/dashboard", "/example/dashboard/users/1"):
+        response = client.get(path)
+        assert response.content_type == "text/html"
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "script-src 'self'" in policy
+        assert "http" not in policy
+        assert response.headers["X-Frame-Options"] == "DENY"
+    asset = client.get("/_dashboard/dashboard.js")
+    assert "max-age=" in asset.headers["Cache-Control"]
+    assert client.get("/example/dashboard/users/x", status=404).json["status"] == "error"
+    assert client.get("/nowhere/dashboard", status=404).json["status"] == "error"
