@@ -34,6 +34,7 @@ from protocol import (
 )
 
 from ..models import Contribution, Evaluation, User
+from .allowances import counts_allowances, evaluations_today
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .contributions import unknown_contribution
@@ -303,6 +304,11 @@ def _read_ballot(
     columns = list(zip(*others, strict=True)) if others else [()] * 7
     scale = row.reputation_scale
     evaluator = _party(named[evaluator_id], scale)
+    today = (
+        evaluations_today(session, row.id, evaluator_id, contribution.contributor_id, now)
+        if counts_allowances(rules.params)
+        else (0, 0)
+    )
     voters = Voters.of(
         ids=columns[0],
         reputations=np.asarray(columns[1], np.float64) * scale,
@@ -329,6 +335,8 @@ def _read_ballot(
         superseded_values=frozenset(parties.superseded),
         vote_changes=sum(parties.superseded.values()),
         total_tokens=row.total_tokens,
+        evaluations_today=today[0],
+        evaluations_today_on_contributor=today[1],
     )
     return _Ballot(row, contribution, named, own, state)
 
