@@ -366,6 +366,45 @@ class CreateEvaluation(colander.MappingSchema):
     querystring = NoQuery()
 
 
+MAX_BATCH = 100
+"""The most evaluations one batch may hold."""
+
+
+class StrictSequence(colander.Sequence):
+    """A JSON array, and nothing else: no single object standing for a list of one."""
+
+    def __init__(self) -> None:
+        super().__init__(accept_scalar=False)
+
+    def _validate(self, node, value, accept_scalar):
+        if not isinstance(value, list):
+            raise colander.Invalid(node, "must be a list")
+        return super()._validate(node, value, accept_scalar)
+
+
+class BatchItems(colander.SequenceSchema):
+    schema_type = StrictSequence
+    evaluation = EvaluationBody()
+    validator = colander.Length(
+        1,
+        MAX_BATCH,
+        min_err="must hold at least one evaluation",
+        max_err=f"may hold at most {MAX_BATCH} evaluations",
+    )
+
+
+class BatchBody(StrictMapping):
+    evaluations = BatchItems(
+        description=f"1 to {MAX_BATCH} votes, each as for POST /{{contract}}/evaluations, "
+        "applied in order, all or none"
+    )
+
+
+class CreateEvaluationBatch(colander.MappingSchema):
+    body = BatchBody()
+    querystring = NoQuery()
+
+
 class ListEvaluations(colander.MappingSchema):
     body = NoBody()
     querystring = EvaluationQuery()

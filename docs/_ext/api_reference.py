@@ -68,6 +68,14 @@ SUCCESS = {
             "nothing is charged or paid.",
         ),
     ],
+    ("evaluation_batch", "POST"): [
+        (
+            "201",
+            '``{"evaluations": [...]}``: every vote, in the order sent, each as its single '
+            "vote is answered (the evaluation as it stood once that vote was applied).",
+        ),
+        ("200", "The same, when every vote repeated an active one: nothing changed."),
+    ],
     ("evaluation", "GET"): [("200", "The evaluation, active or superseded.")],
     ("openapi", "GET"): [("200", "The OpenAPI (Swagger 2.0) document of every route above.")],
     ("auth", "POST"): [
@@ -112,6 +120,11 @@ REFUSALS = {
     ("evaluations", "POST"): (
         "``evaluator_id`` or ``contribution_id`` is not of this contract, or ``value`` is "
         "not in the evaluation set of the contribution's type."
+    ),
+    ("evaluation_batch", "POST"): (
+        "any vote of the batch refused for any reason a single vote would be (a 403, 409 or "
+        "429 alone included): ``failed`` lists each by its ``index`` with its ``errors``, "
+        "and none is applied."
     ),
 }
 

@@ -18,6 +18,7 @@ ROUTES = {
     "/{contract}/contributions/{id}": {"get"},
     "/{contract}/evaluations": {"get", "post"},
     "/{contract}/evaluations/{id}": {"get"},
+    "/{contract}/evaluations/batch": {"post"},
     "/{contract}/auth": {"post", "delete"},
     "/{contract}/auth/tokens": {"get"},
     "/{contract}/auth/tokens/{id}": {"delete"},
@@ -161,6 +162,7 @@ NEEDS_TOKEN = {
     ("/{contract}/users", "post"),
     ("/{contract}/contributions", "post"),
     ("/{contract}/evaluations", "post"),
+    ("/{contract}/evaluations/batch", "post"),
     ("/{contract}/auth", "delete"),
     ("/{contract}/auth/tokens", "get"),
     ("/{contract}/auth/tokens/{id}", "delete"),
@@ -206,3 +208,22 @@ def test_a_vote_documents_the_refusals_of_the_rules(document):
     contributions = document["paths"]["/{contract}/contributions"]["post"]["responses"]
     assert "max_vote_changes" not in contributions["409"]["description"]
     assert "allow_self_evaluation" not in contributions["403"]["description"]
+
+
+def test_a_batch_documents_its_items_and_failures(document):
+    schema = body_schema(document, "/{contract}/evaluations/batch")
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["evaluations"]
+    items = schema["properties"]["evaluations"]
+    assert (items["type"], items["minItems"], items["maxItems"]) == ("array", 1, 100)
+    assert set(items["items"]["properties"]) == {"evaluator_id", "contribution_id", "value"}
+    responses = document["paths"]["/{contract}/evaluations/batch"]["post"]["responses"]
+    assert "failed" in responses["400"]["description"]
+    failed = document["definitions"]["Error"]["properties"]["failed"]["items"]
+    assert failed["required"] == ["index", "errors"]
+
+
+def test_a_vote_documents_its_allowances(document):
+    responses = document["paths"]["/{contract}/evaluations"]["post"]["responses"]
+    assert "evaluations_per_day" in responses["429"]["description"]
+    assert responses["429"]["headers"]["Retry-After"]["type"] == "integer"

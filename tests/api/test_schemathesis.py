@@ -44,6 +44,7 @@ OPERATIONS = [
     ("POST", "/{contract}/users"),
     ("POST", "/{contract}/contributions"),
     ("POST", "/{contract}/evaluations"),
+    ("POST", "/{contract}/evaluations/batch"),
     ("POST", "/{contract}/auth"),
     ("DELETE", "/{contract}/auth"),
     ("GET", "/{contract}/auth/tokens"),
@@ -127,13 +128,22 @@ def steer(case, data: st.DataObject, known: dict[str, list[int]]) -> None:
         kind = case.operation.path.split("/")[2]
         case.path_parameters["id"] = data.draw(st.sampled_from(known[kind]), label="id")
     if isinstance(case.body, dict):
-        for name, kind in REFERENCES.items():
-            if name in case.body:
-                case.body[name] = data.draw(st.sampled_from(known[kind]), label=name)
-        if "value" in case.body:
-            case.body["value"] = data.draw(st.sampled_from([0, 1]), label="value")
-        if "type" in case.body:
-            case.body["type"] = data.draw(st.sampled_from(["article", "comment"]), label="type")
+        items = case.body.get("evaluations")
+        for body in items if isinstance(items, list) else [case.body]:
+            steer_body(body, data, known)
+
+
+def steer_body(body: dict, data: st.DataObject, known: dict[str, list[int]]) -> None:
+    """Point the references of one body (or one item of a batch) at objects that exist."""
+    if not isinstance(body, dict):
+        return
+    for name, kind in REFERENCES.items():
+        if name in body:
+            body[name] = data.draw(st.sampled_from(known[kind]), label=name)
+    if "value" in body:
+        body["value"] = data.draw(st.sampled_from([0, 1]), label="value")
+    if "type" in body:
+        body["type"] = data.draw(st.sampled_from(["article", "comment"]), label="type")
 
 
 @pytest.fixture(scope="module")

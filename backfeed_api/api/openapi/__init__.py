@@ -12,6 +12,7 @@ from cornice import Service
 from cornice.service import get_services
 from cornice_swagger import CorniceSwagger
 from cornice_swagger.converters.schema import (
+    ArrayTypeConverter,
     IntegerTypeConverter,
     NumberTypeConverter,
     ObjectTypeConverter,
@@ -24,7 +25,14 @@ from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
 from ...pipeline.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ...pipeline.idempotency import KEY_PATTERN
 from ...settings import public_reads
-from ..schemas import KnownKeys, StrictInteger, StrictNumber, StrictString, VoteValue
+from ..schemas import (
+    KnownKeys,
+    StrictInteger,
+    StrictNumber,
+    StrictSequence,
+    StrictString,
+    VoteValue,
+)
 from .responses import ID, RATE_LIMIT_HEADERS, document_responses, ref
 
 api_service = Service(
@@ -79,6 +87,7 @@ class ServiceSwagger(CorniceSwagger):
         StrictNumber: NumberTypeConverter,
         VoteValue: NumberTypeConverter,
         StrictString: StringTypeConverter,
+        StrictSequence: ArrayTypeConverter,
         colander.Mapping: ClosedObjectConverter,
         KnownKeys: ClosedObjectConverter,
     }

@@ -52,21 +52,32 @@ def page(item: str) -> Schema:
     )
 
 
+ERROR_ITEMS: Schema = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "properties": {
+            "location": STRING,
+            "name": STRING,
+            "description": {**STRING, "minLength": 1},
+        },
+        "required": ["location", "name", "description"],
+        "additionalProperties": False,
+    },
+}
 ERROR: Schema = {
     "type": "object",
     "properties": {
         "status": {"type": "string", "enum": ["error"]},
-        "errors": {
+        "errors": ERROR_ITEMS,
+        "failed": {
             "type": "array",
-            "minItems": 1,
+            "description": "the refused items of a batch, by their index in it",
             "items": {
                 "type": "object",
-                "properties": {
-                    "location": STRING,
-                    "name": STRING,
-                    "description": {**STRING, "minLength": 1},
-                },
-                "required": ["location", "name", "description"],
+                "properties": {"index": COUNT, "errors": ERROR_ITEMS},
+                "required": ["index", "errors"],
                 "additionalProperties": False,
             },
         },
@@ -133,6 +144,7 @@ DEFINITIONS: dict[str, Schema] = {
             "created_at": TIME,
         }
     ),
+    "Batch": obj({"evaluations": {"type": "array", "items": ref("Evaluation")}}),
     "UserPage": page("User"),
     "ContributionPage": page("Contribution"),
     "EvaluationPage": page("Evaluation"),
@@ -193,7 +205,7 @@ COMMON_ERRORS = {
     "415": "The body is not JSON or form-encoded UTF-8.",
     "503": "The database is unavailable; try again after `Retry-After` seconds.",
 }
-ERROR_HEADERS = {"503": RETRY_AFTER}
+ERROR_HEADERS = {"429": RETRY_AFTER, "503": RETRY_AFTER}
 # POSTs, with an Idempotency-Key.
 WRITE_ERRORS = {
     "409": "A request with this Idempotency-Key is still running.",
@@ -208,6 +220,15 @@ REFUSALS: dict[tuple[str, str], dict[str, str]] = {
         "409": "Or the evaluator has changed its value on this contribution as many times as "
         "the contract's max_vote_changes allows, or the vote would carry a balance, a fund "
         f"or a total above {MAX_BALANCE:g}.",
+        "429": "Or the evaluator has cast as many evaluations today (UTC) as an allowance of "
+        "the contract permits (the error's `name`: evaluations_per_day or "
+        "evaluations_per_contributor_per_day); `Retry-After` is the time left until "
+        "midnight UTC.",
+    },
+    ("/{contract}/evaluations/batch", "post"): {
+        "400": "Or some votes were refused, each listed in `failed` by its index; none was "
+        "applied.",
+        "403": "Or an item names another evaluator than the user of the token.",
     },
     ("/{contract}/users", "post"): {
         "409": f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}.",
@@ -256,6 +277,10 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
         "201": ("The new vote.", "Evaluation", LOCATION),
         "200": ("The same vote again: the evaluation that stands, unchanged.", "Evaluation", {}),
     },
+    ("/{contract}/evaluations/batch", "post"): {
+        "201": ("Every vote applied, in order: each as its single vote answers.", "Batch", {}),
+        "200": ("Every vote repeated an active one: nothing changed.", "Batch", {}),
+    },
     ("/{contract}/evaluations/{id}", "get"): {"200": ("The evaluation.", "Evaluation", {})},
     ("/{contract}/auth", "post"): {
         "201": ("A new user token, shown this once.", "Login", {}),
@@ -284,16 +309,19 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
             responses[status]["schema"] = ref(definition)
         if headers:
             responses[status]["headers"] = headers
-    errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
+    errors = {
+        **COMMON_ERRORS,
+        "429": TOO_MANY_REQUESTS,
+        **(WRITE_ERRORS if method == "post" else {}),
+    }
     for status, refusal in REFUSALS.get((path, method), {}).items():
         errors[status] = f"{errors[status]} {refusal}" if status in errors else refusal
     for status, description in sorted(errors.items()):
+        if status in responses:  # the operation's own (a login's 429)
+            continue
         responses[status] = {"description": description, "schema": ref("Error")}
         if status in ERROR_HEADERS:
             responses[status]["headers"] = ERROR_HEADERS[status]
-    responses.setdefault(
-        "429", {"description": TOO_MANY_REQUESTS, "schema": ref("Error"), "headers": RETRY_AFTER}
-    )
     for response in responses.values():
         response["headers"] = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
     return responses

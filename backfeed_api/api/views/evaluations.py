@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from cornice import Service
 
-from ...auth.policy import READ, WRITE, acts_as
+from ...auth.policy import READ, WRITE, acts_as, each_acts_as
 from ...domain import evaluations as domain
+from ...domain.batches import Ballot, evaluate_batch
 from ...domain.listing import list_evaluations
 from ..presenters import Presenter, collection
-from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
+from ..schemas import CreateEvaluation, CreateEvaluationBatch, ListEvaluations, ReadOne
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .errors import batch_validation_errors
+
+# Declared before ``evaluation``, so that its route is matched before /evaluations/{id}.
+batch = Service(
+    name="evaluation_batch",
+    path="/{contract}/evaluations/batch",
+    description="Many votes at once, all applied or none.",
+    error_handler=batch_validation_errors,
+)
 
 evaluations = Service(
     name="evaluations", path="/{contract}/evaluations", description="The votes of a contract."
@@ -47,6 +57,30 @@ def create_evaluation(request) -> dict:
     if not outcome.created:
         return rendered
     return created(request, "evaluation", rendered, id=outcome.evaluation.id)
+
+
+@batch.post(
+    schema=CreateEvaluationBatch(),
+    validators=(validate, each_acts_as("evaluations", "evaluator_id")),
+    content_type="application/json",
+    permission=WRITE,
+)
+def create_evaluation_batch(request) -> dict:
+    """Vote many times in one transaction: every vote applied in order, or none, with the
+    refused ones listed by index. 201 when any vote was recorded, 200 when all repeated.
+
+    An admin token may vote as any evaluator; a user token only as its own user, in every
+    item.
+    """
+    ballots = [Ballot(**item) for item in body(request)["evaluations"]]
+    outcomes = evaluate_batch(request.dbsession, request.contract, request.now, ballots)
+    rendered = [
+        Presenter(request.dbsession, request.contract, request.now, o.total_reputation).vote(o)
+        for o in outcomes
+    ]
+    if any(outcome.created for outcome in outcomes):
+        request.response.status_code = 201
+    return {"evaluations": rendered}
 
 
 @evaluations.get(schema=ListEvaluations(), validators=(validate,), permission=READ)
