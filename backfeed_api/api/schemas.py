@@ -146,7 +146,8 @@ class NoBody(StrictMapping):
 
 
 class Paging(StrictMapping):
-    """``limit`` (1 to 1000; more is an error, never a silent clamp) and ``start``."""
+    """``limit`` (1 to 1000; more is an error, never a silent clamp), ``start``, and the
+    exclusive bounds on the item id ``since_id`` and ``max_id``."""
 
     limit = colander.SchemaNode(
         StrictInteger(),
@@ -159,6 +160,18 @@ class Paging(StrictMapping):
         missing=0,
         validator=ID_RANGE,
         description="how many items to skip",
+    )
+    since_id = colander.SchemaNode(
+        StrictInteger(),
+        validator=ID_RANGE,
+        missing=colander.drop,
+        description="only items whose id is greater (what is new since the item seen last)",
+    )
+    max_id = colander.SchemaNode(
+        StrictInteger(),
+        validator=ID_RANGE,
+        missing=colander.drop,
+        description="only items whose id is smaller",
     )
 
 

@@ -1,11 +1,19 @@
 """Batches of votes, applied all or none.
 
 Every vote of a batch is applied in order in the request's transaction, as it would be on
-its own, each inside a savepoint: a vote the contract refuses leaves nothing behind, and the
-votes after it are still tried, so that the refusal lists every failing vote at once. Any
-refusal then refuses the whole batch (:class:`BatchRefused`), and the request's transaction,
-aborted, takes the votes that succeeded with it. The first vote takes the contract lock and
-the transaction holds it to the end: no other write of the contract comes in between.
+its own. A vote the contract refuses is refused before it writes anything, so the votes
+after it are still tried, on the contract as the votes before it left it, and the refusal
+lists every failing vote at once. Any refusal then refuses the whole batch
+(:class:`BatchRefused`): the request's transaction is aborted and takes the votes that were
+applied with it. The first vote takes the contract lock and the transaction holds it to the
+end, so no other write of the contract comes in between.
+
+No savepoint is needed, nor taken: on PostgreSQL every savepoint that writes is a
+subtransaction until the commit, and past 64 of them in one transaction every other
+session's snapshot checks slow down. The one refusal that comes after writing, the
+database's own guard of the balance limit (:class:`~.bounds.StoredBalanceRefused`), leaves
+a transaction that takes no further statement: the batch stops there, that vote listed as
+refused and the later ones unchecked.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from protocol import ProtocolError
 
+from .bounds import StoredBalanceRefused
 from .catalog import ServedContract
 from .evaluations import VoteOutcome, evaluate
 
@@ -49,17 +58,19 @@ def evaluate_batch(
     outcomes, failures = [], []
     for index, ballot in enumerate(ballots):
         try:
-            with session.begin_nested():
-                outcomes.append(
-                    evaluate(
-                        session,
-                        contract,
-                        now,
-                        evaluator_id=ballot.evaluator_id,
-                        contribution_id=ballot.contribution_id,
-                        value=ballot.value,
-                    )
+            outcomes.append(
+                evaluate(
+                    session,
+                    contract,
+                    now,
+                    evaluator_id=ballot.evaluator_id,
+                    contribution_id=ballot.contribution_id,
+                    value=ballot.value,
                 )
+            )
+        except StoredBalanceRefused as refusal:
+            failures.append((index, refusal))
+            break
         except ProtocolError as refusal:
             failures.append((index, refusal))
     if failures:

@@ -137,9 +137,11 @@ class VoteIndex:
         limit: int,
         contributor_id: int | None = None,
         type_name: str | None = None,
+        window: tuple[int | None, int | None] = (None, None),
     ) -> RankedPage:
         """A page of the contract's contributions by score, ties broken by id (the same
-        direction as the score), with the page's voted reputation."""
+        direction as the score), with the page's voted reputation; ``window`` the exclusive
+        bounds on their ids (since, max), either None."""
         with self._lock:  # the arrays change in place when votes are replaced
             total_reputation = self._refresh(session)
             reputation = _reputations(session, self.contract_id)
@@ -153,6 +155,7 @@ class VoteIndex:
                 limit=limit,
                 contributor_id=contributor_id,
                 type_name=type_name,
+                window=window,
             )
 
     def _rank(
@@ -167,6 +170,7 @@ class VoteIndex:
         limit: int,
         contributor_id: int | None,
         type_name: str | None,
+        window: tuple[int | None, int | None],
     ) -> RankedPage:
         votes, contributions = self._votes, self._contributions
         selected = np.ones(contributions.ids.size, bool)
@@ -174,6 +178,11 @@ class VoteIndex:
             selected &= contributions.contributor == contributor_id
         if type_name is not None:
             selected &= contributions.type == type_name
+        since_id, max_id = window
+        if since_id is not None:
+            selected &= contributions.ids > since_id
+        if max_id is not None:
+            selected &= contributions.ids < max_id
         candidates = np.flatnonzero(selected)
         if not candidates.size:
             return RankedPage([], 0, {}, total_reputation)

@@ -82,6 +82,11 @@ class Api:
         return [item["id"] for item in self.items(path, **params)]
 
 
+def paging(page: dict) -> dict:
+    """A page's ``_meta`` without the links to the pages around it."""
+    return {key: value for key, value in page["_meta"].items() if key not in ("next", "prev")}
+
+
 @pytest.fixture(scope="module")
 def admin_token() -> str:
     """The bearer token of an admin of the test contracts (the test apps' development admin

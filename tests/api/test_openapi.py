@@ -122,7 +122,7 @@ def test_list_query_parameters(document):
         return {p["name"]: p for p in parameters if p["in"] == "query"}
 
     users = query("/{contract}/users")
-    assert set(users) == {"limit", "start", "order_by"}
+    assert set(users) == {"limit", "start", "since_id", "max_id", "order_by"}
     assert users["limit"]["maximum"] == 1000
     assert users["limit"]["minimum"] == 1
     assert users["limit"]["default"] == 100
@@ -135,20 +135,32 @@ def test_list_query_parameters(document):
         "-time",
     }
     contributions = query("/{contract}/contributions")
-    assert set(contributions) == {"limit", "start", "order_by", "contributor_id", "type"}
+    assert set(contributions) == {
+        "limit",
+        "start",
+        "since_id",
+        "max_id",
+        "order_by",
+        "contributor_id",
+        "type",
+    }
     assert set(contributions["order_by"]["enum"]) == {"score", "-score", "time", "-time"}
     assert contributions["order_by"]["default"] == "-score"
     evaluations = query("/{contract}/evaluations")
     assert set(evaluations) == {
         "limit",
         "start",
+        "since_id",
+        "max_id",
         "contribution_id",
         "evaluator_id",
         "value",
         "include_superseded",
     }
     assert evaluations["include_superseded"]["type"] == "boolean"
-    assert set(query("/{contract}/users/{id}/history")) == {"limit", "start"}
+    paging = {"limit", "start", "since_id", "max_id"}
+    assert set(query("/{contract}/users/{id}/history")) == paging
+    assert set(query("/{contract}/auth/tokens")) == paging
     for path in ("/", "/{contract}", "/{contract}/users/{id}"):
         assert query(path) == {}
 

@@ -42,11 +42,15 @@ def obj(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema
 
 
 def page(item: str) -> Schema:
-    """A page of a collection of ``item``."""
+    """A page of a collection of ``item``, with the URLs of the pages around it."""
+    link = {**STRING, "format": "uri"}
     return obj(
         {
             "count": COUNT,
-            "_meta": obj({"total": COUNT, "limit": COUNT, "start": COUNT}),
+            "_meta": obj(
+                {"total": COUNT, "limit": COUNT, "start": COUNT, "next": link, "prev": link},
+                optional=("next", "prev"),
+            ),
             "items": {"type": "array", "items": ref(item)},
         }
     )
@@ -235,6 +239,13 @@ REFUSALS: dict[tuple[str, str], dict[str, str]] = {
     },
 }
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
+LINK = {
+    "Link": {
+        "type": "string",
+        "description": 'the next and previous pages (RFC 8288): `<URL>; rel="next", <URL>; '
+        'rel="prev"`, each absent at its end, as in `_meta`',
+    }
+}
 # The IETF httpapi draft's header fields, on every answer while rate limits are on.
 RATE_LIMIT_HEADERS = {
     "RateLimit-Policy": {
@@ -259,20 +270,22 @@ TOO_MANY_REQUESTS = (
 SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
     ("/", "get"): {"200": ("The service and its contracts.", "Service", {})},
     ("/{contract}", "get"): {"200": ("The contract.", "Contract", {})},
-    ("/{contract}/users", "get"): {"200": ("A page of users.", "UserPage", {})},
+    ("/{contract}/users", "get"): {"200": ("A page of users.", "UserPage", LINK)},
     ("/{contract}/users", "post"): {"201": ("The created user.", "User", LOCATION)},
     ("/{contract}/users/{id}", "get"): {"200": ("The user.", "User", {})},
     ("/{contract}/users/{id}/history", "get"): {
-        "200": ("A page of the user's ledger, newest first.", "LedgerPage", {})
+        "200": ("A page of the user's ledger, newest first.", "LedgerPage", LINK)
     },
     ("/{contract}/contributions", "get"): {
-        "200": ("A page of contributions.", "ContributionPage", {})
+        "200": ("A page of contributions.", "ContributionPage", LINK)
     },
     ("/{contract}/contributions", "post"): {
         "201": ("The created contribution.", "Contribution", LOCATION)
     },
     ("/{contract}/contributions/{id}", "get"): {"200": ("The contribution.", "Contribution", {})},
-    ("/{contract}/evaluations", "get"): {"200": ("A page of evaluations.", "EvaluationPage", {})},
+    ("/{contract}/evaluations", "get"): {
+        "200": ("A page of evaluations.", "EvaluationPage", LINK)
+    },
     ("/{contract}/evaluations", "post"): {
         "201": ("The new vote.", "Evaluation", LOCATION),
         "200": ("The same vote again: the evaluation that stands, unchanged.", "Evaluation", {}),
@@ -294,7 +307,7 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
     },
     ("/{contract}/auth", "delete"): {"204": ("Logged out: the token is revoked.", None, {})},
     ("/{contract}/auth/tokens", "get"): {
-        "200": ("A page of the user's live login tokens, oldest first.", "LoginTokenPage", {})
+        "200": ("A page of the user's live login tokens, oldest first.", "LoginTokenPage", LINK)
     },
     ("/{contract}/auth/tokens/{id}", "delete"): {"204": ("The login token is revoked.", None, {})},
 }

@@ -14,7 +14,8 @@ from ...auth.policy import CHALLENGE, LOGOUT, SESSIONS
 from ...domain.login_tokens import close_session, list_sessions, open_session
 from ...domain.logins import log_in
 from ...errors import error_body
-from ..presenters import collection, iso
+from ..paging import id_window, page
+from ..presenters import iso
 from ..schemas import ListPage, LogIn, ReadOne
 from ..validation import validate
 from .common import JSON_AND_FORM, body, not_found, path_id, query
@@ -118,13 +119,14 @@ def get_login_tokens(request) -> dict:
     for the token of this request. Never the tokens themselves. A ``user`` token only."""
     identity = request.identity
     q = query(request)
-    page = list_sessions(
+    found = list_sessions(
         request.dbsession,
         request.contract.row_id,
         identity.user_id,
         request.now,
         q["start"],
         q["limit"],
+        id_window(q),
     )
     items = [
         {
@@ -133,9 +135,9 @@ def get_login_tokens(request) -> dict:
             "expires_at": iso(row.expires_at),
             "current": row.id == identity.token_id,
         }
-        for row in page.items
+        for row in found.items
     ]
-    return collection(items, page.total, q["limit"], q["start"])
+    return page(request, items, found.total, q)
 
 
 @login_token.delete(schema=ReadOne(), validators=(validate,), permission=SESSIONS)

@@ -7,7 +7,8 @@ from cornice import Service
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import contributions as domain
 from ...domain.listing import list_contributions
-from ..presenters import Presenter, collection
+from ..paging import id_window, page
+from ..presenters import Presenter
 from ..schemas import CreateContribution, ListContributions, ReadOne
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
@@ -49,7 +50,7 @@ def create_contribution(request) -> dict:
 def get_contributions(request) -> dict:
     """List contributions, best score first by default."""
     q = query(request)
-    page = list_contributions(
+    found = list_contributions(
         request.dbsession,
         request.contract,
         request.now,
@@ -58,16 +59,17 @@ def get_contributions(request) -> dict:
         limit=q["limit"],
         contributor_id=q.get("contributor_id"),
         type_name=q.get("type"),
+        window=id_window(q),
     )
-    ranking = page.ranking  # when ranked by score, show the very sums it was ranked by
+    ranking = found.ranking  # when ranked by score, show the very sums it was ranked by
     presenter = Presenter(
         request.dbsession,
         request.contract,
         request.now,
         None if ranking is None else ranking.total_reputation,
     )
-    items = presenter.contributions(page.items, None if ranking is None else ranking.voted)
-    return collection(items, page.total, q["limit"], q["start"])
+    items = presenter.contributions(found.items, None if ranking is None else ranking.voted)
+    return page(request, items, found.total, q)
 
 
 @contribution.get(schema=ReadOne(), validators=(validate,), permission=READ)

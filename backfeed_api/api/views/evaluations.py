@@ -8,7 +8,8 @@ from ...auth.policy import READ, WRITE, acts_as, each_acts_as
 from ...domain import evaluations as domain
 from ...domain.batches import Ballot, evaluate_batch
 from ...domain.listing import list_evaluations
-from ..presenters import Presenter, collection
+from ..paging import id_window, page
+from ..presenters import Presenter
 from ..schemas import CreateEvaluation, CreateEvaluationBatch, ListEvaluations, ReadOne
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
@@ -87,7 +88,7 @@ def create_evaluation_batch(request) -> dict:
 def get_evaluations(request) -> dict:
     """List votes, oldest first; superseded ones only with ``include_superseded``."""
     q = query(request)
-    page = list_evaluations(
+    found = list_evaluations(
         request.dbsession,
         request.contract,
         start=q["start"],
@@ -96,9 +97,10 @@ def get_evaluations(request) -> dict:
         evaluator_id=q.get("evaluator_id"),
         value=q.get("value"),
         include_superseded=q["include_superseded"],
+        window=id_window(q),
     )
-    items = Presenter(request.dbsession, request.contract, request.now).evaluations(page.items)
-    return collection(items, page.total, q["limit"], q["start"])
+    items = Presenter(request.dbsession, request.contract, request.now).evaluations(found.items)
+    return page(request, items, found.total, q)
 
 
 @evaluation.get(schema=ReadOne(), validators=(validate,), permission=READ)

@@ -8,7 +8,8 @@ from ...auth.policy import ADMIN_ONLY, READ
 from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
-from ..presenters import Presenter, collection, ledger_entry
+from ..paging import id_window, page
+from ..presenters import Presenter, ledger_entry
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
@@ -50,9 +51,16 @@ def create_user(request) -> dict:
 def get_users(request) -> dict:
     """List users, by creation time or as a leaderboard."""
     q = query(request)
-    page = list_users(request.dbsession, request.contract, q["order_by"], q["start"], q["limit"])
-    items = Presenter(request.dbsession, request.contract, request.now).users(page.items)
-    return collection(items, page.total, q["limit"], q["start"])
+    found = list_users(
+        request.dbsession,
+        request.contract,
+        q["order_by"],
+        q["start"],
+        q["limit"],
+        id_window(q),
+    )
+    items = Presenter(request.dbsession, request.contract, request.now).users(found.items)
+    return page(request, items, found.total, q)
 
 
 @user.get(schema=ReadOne(), validators=(validate,), permission=READ)
@@ -71,7 +79,12 @@ def get_history(request) -> dict:
     if found is None:
         raise not_found("user")
     q = query(request)
-    page = user_history(
-        request.dbsession, request.contract.row_id, found.id, start=q["start"], limit=q["limit"]
+    entries = user_history(
+        request.dbsession,
+        request.contract.row_id,
+        found.id,
+        start=q["start"],
+        limit=q["limit"],
+        window=id_window(q),
     )
-    return collection([ledger_entry(e) for e in page.items], page.total, q["limit"], q["start"])
+    return page(request, [ledger_entry(e) for e in entries.items], entries.total, q)
