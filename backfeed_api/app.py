@@ -29,6 +29,7 @@ def includeme(config: Configurator) -> None:
     config.include(".auth.policy")
     config.include(".pipeline.ratelimits")
     config.include(".pipeline.idempotency")
+    config.include(".pipeline.conditional")
     config.include(".api.openapi")
     config.include(".api.views")
 

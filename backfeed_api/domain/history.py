@@ -37,6 +37,8 @@ from ..models import LedgerEntry, LedgerExemption, User
 from .listing import EVERY_ID, IdWindow, Page
 from .scale import Scale
 
+LARGEST_OFFSET = 2**63 - 1
+"""The largest offset the databases take: a page starting there is past every history."""
 LEDGER = LedgerEntry.__table__
 EXEMPTIONS = LedgerExemption.__table__
 USERS = User.__table__
@@ -146,7 +148,8 @@ def user_history(
     first = 0
     if window.max_id is not None:  # the entries from max_id up come before the window
         first = _count_newer(session, contract_id, user_id, LEDGER.c.id >= window.max_id)
-    full = _history_page(session, contract_id, user_id, first + start, limit)
+    offset = min(first + start, LARGEST_OFFSET)  # past the end either way
+    full = _history_page(session, contract_id, user_id, offset, limit)
     end = full.total
     if window.since_id is not None:  # the window ends with the entries above since_id
         end = _count_newer(session, contract_id, user_id, LEDGER.c.id > window.since_id)
@@ -174,7 +177,7 @@ def _history_page(
     session: Session, contract_id: int, user_id: int, start: int, limit: int
 ) -> Page:
     """The entries ``start`` to ``start + limit`` of the user's whole history."""
-    end = start + limit
+    end = min(start + limit, LARGEST_OFFSET)
     runs, total, horizon = _runs(session, contract_id, user_id, start, end)
     own = [run.pos for run in runs if run.own and start <= run.own_position < end]
     slices = {

@@ -227,7 +227,15 @@ class VoteIndex:
         self._read_new(session)
         return total_reputation
 
-    def _read_new(self, session: Session) -> None:
+    def decay_epoch(self, session: Session, now: datetime) -> int:
+        """A number that changes exactly when the whole-day age of a contribution, and so
+        its time decay, does: the sum of the ages in whole days of every contribution."""
+        with self._lock:
+            self._read_new_contributions(session)
+            ages = np.floor(age_days(self._contributions.created, now))
+            return int(ages.sum())
+
+    def _read_new_contributions(self, session: Session) -> None:
         contributions = session.execute(
             select(
                 Contribution.id,
@@ -242,6 +250,9 @@ class VoteIndex:
             .order_by(Contribution.id)
         ).all()
         self._contributions.add(contributions)
+
+    def _read_new(self, session: Session) -> None:
+        self._read_new_contributions(session)
         last = self._votes.last_seq
         fresh = session.execute(
             select(

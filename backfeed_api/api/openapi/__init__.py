@@ -182,13 +182,25 @@ IDEMPOTENCY_PARAMETER = {
 }
 
 
+IF_NONE_MATCH_PARAMETER = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "type": "string",
+    "description": "the ETag of a representation the client holds: 304 if it is current",
+}
+
+
 def refine(document: dict, contracts: list[str]) -> dict:
-    """Precise path parameters, the Idempotency-Key header of POSTs, and the responses."""
+    """Precise path parameters, the Idempotency-Key header of POSTs, If-None-Match on GETs,
+    and the responses."""
     for item in document["paths"].values():
         parameters = item.get("parameters", [])
         item["parameters"] = [path_parameter(p["name"], contracts) or p for p in parameters]
         if "post" in item:
             item["post"].setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
+        if "get" in item:
+            item["get"].setdefault("parameters", []).append(dict(IF_NONE_MATCH_PARAMETER))
     return document_responses(document)
 
 

@@ -313,15 +313,34 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
 }
 
 
+CACHING = {
+    "ETag": {"type": "string", "description": "the representation's tag, for If-None-Match"},
+    "Cache-Control": {
+        "type": "string",
+        "description": "`no-cache` (revalidate before use) without a token, `no-store` with one",
+    },
+}
+NOT_MODIFIED = {
+    "description": "The representation whose ETag the request's If-None-Match holds is still "
+    "current; no body.",
+    "headers": CACHING,
+}
+
+
 def operation_responses(path: str, method: str) -> dict[str, Schema]:
-    """The ``responses`` object of one operation."""
+    """The ``responses`` object of one operation; a read's success carries its ETag, and a
+    read may answer 304."""
     responses: dict[str, Schema] = {}
     for status, (description, definition, headers) in SUCCESS[(path, method)].items():
         responses[status] = {"description": description}
         if definition is not None:
             responses[status]["schema"] = ref(definition)
+        if method == "get":
+            headers = {**headers, **CACHING}
         if headers:
             responses[status]["headers"] = headers
+    if method == "get":
+        responses["304"] = NOT_MODIFIED
     errors = {
         **COMMON_ERRORS,
         "429": TOO_MANY_REQUESTS,
