@@ -13,6 +13,7 @@ from pyramid.renderers import JSON
 def includeme(config: Configurator) -> None:
     """Wire the whole service into ``config``."""
     strict = partial(json.dumps, allow_nan=False)
+    config.include(".settings")
     config.include("cornice")
     config.commit()  # our JSON error views below replace Cornice's own handlers
     config.add_renderer("json", JSON(serializer=strict))

@@ -22,6 +22,7 @@ from pyramid_retry import RetryableExecutionPolicy
 from .api.views.errors import INTERNAL, RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
 from .errors import error_response
 from .pipeline.headers import secure
+from .settings import RETRY_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -60,5 +61,5 @@ def includeme(config: Configurator) -> None:
     """Execute every request through :func:`json_execution_policy`."""
     settings = config.get_settings()
     # deadlocks, serialization failures, connections lost before the commit
-    attempts = settings["retry.attempts"] = int(settings.get("retry.attempts") or 3)
+    attempts = settings[RETRY_ATTEMPTS.name] = RETRY_ATTEMPTS.read(settings)
     config.set_execution_policy(json_execution_policy(attempts))

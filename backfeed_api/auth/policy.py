@@ -38,7 +38,7 @@ from zope.interface import implementer
 
 from protocol import ConfigurationError
 
-from ..settings import dev_admin_token, login_limits, public_reads
+from ..settings import DEV_ADMIN_TOKEN, PUBLIC_READS, login_limits
 from .credentials import ADMIN, TOKEN_TEXT, USER, Identity, find_identity, same_secret
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ def includeme(config: Configurator) -> None:
     and, as a safe default for a view that forgets to declare one, the permission
     :data:`ADMIN_ONLY`."""
     settings = config.get_settings()
-    token = dev_admin_token(settings)
+    token = DEV_ADMIN_TOKEN.read(settings) or None
     if token is not None and not TOKEN_TEXT.fullmatch(token):
         raise ConfigurationError(
             "backfeed.dev_admin_token may only hold letters, digits and - . _ ~ + / ="
@@ -253,5 +253,5 @@ def includeme(config: Configurator) -> None:
         log.warning("backfeed.dev_admin_token is set: that token is admin of every contract")
     config.add_request_method(read_credential, "credential", reify=True)
     config.set_root_factory(Resource)
-    config.set_security_policy(BearerTokenPolicy(public_reads(settings)))
+    config.set_security_policy(BearerTokenPolicy(PUBLIC_READS.read(settings)))
     config.set_default_permission(ADMIN_ONLY)

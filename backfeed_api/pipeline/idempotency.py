@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import error_response
 from ..models import IdempotencyKey
+from ..settings import IDEMPOTENCY_RETENTION
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
@@ -204,6 +205,6 @@ def _methods(request_method) -> tuple[str, ...]:
 def includeme(config: Configurator) -> None:
     """Claim keys in every view that takes POSTs, after the permission check and inside the
     request's transaction."""
-    hours = float(config.get_settings().get("backfeed.idempotency_hours", 24))
-    config.registry["idempotency_claims"] = Claims(timedelta(hours=hours))
+    retention = IDEMPOTENCY_RETENTION.read(config.get_settings())
+    config.registry["idempotency_claims"] = Claims(retention)
     config.add_view_deriver(idempotent_view)

@@ -34,7 +34,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 from ..errors import error_response
-from ..settings import max_body_bytes
+from ..settings import MAX_BODY_BYTES
 
 REFUSAL = "backfeed_api.refusal"  # the environ key: (status, location, name, description)
 DIGITS = re.compile(r"[0-9]{1,19}")
@@ -152,7 +152,7 @@ def ingress_tween_factory(handler: Callable, registry) -> Callable:
 
 def includeme(config: Configurator) -> None:
     """Install the screening request factory and the tween that answers refusals."""
-    limit = max_body_bytes(config.get_settings())
+    limit = MAX_BODY_BYTES.read(config.get_settings())
     config.set_request_factory(request_factory(limit))
     config.add_tween(
         "backfeed_api.pipeline.ingress.ingress_tween_factory", over="pyramid_tm.tm_tween_factory"

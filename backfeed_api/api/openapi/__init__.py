@@ -24,7 +24,7 @@ from pyramid.config import Configurator
 from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
 from ...pipeline.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ...pipeline.idempotency import KEY_PATTERN
-from ...settings import public_reads
+from ...settings import PUBLIC_READS
 from ..schemas import (
     KnownKeys,
     StrictInteger,
@@ -213,7 +213,7 @@ def openapi_document(request) -> dict:
     document = generator.generate(title="backfeed-api", version=__version__)
     contracts = [contract.name for contract in request.registry["contracts"]]
     document = refine(document, contracts)
-    document_security(document, services, public_reads(request.registry.settings))
+    document_security(document, services, PUBLIC_READS.read(request.registry.settings))
     return document
 
 
