@@ -27,6 +27,7 @@ def includeme(config: Configurator) -> None:
     config.include(".pipeline.addresses")
     config.include(".models")
     config.include(".domain.catalog")
+    config.include(".domain.demo")
     config.include(".auth.policy")
     config.include(".pipeline.ratelimits")
     config.include(".pipeline.idempotency")

@@ -20,10 +20,10 @@ from types import ModuleType
 
 from protocol.errors import ProtocolError
 
-from . import check, initdb, serve, simulate, token
+from . import check, demo, initdb, serve, simulate, token
 from .errors import EXIT_PROBLEM, EXIT_USAGE, CommandError, UsageError
 
-SUBCOMMANDS: list[ModuleType] = [serve, initdb, check, token, simulate]
+SUBCOMMANDS: list[ModuleType] = [serve, initdb, check, token, simulate, demo]
 """The modules that each provide one subcommand, in the order ``--help`` lists them."""
 
 EXIT_INTERRUPTED = 130
