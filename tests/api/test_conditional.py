@@ -6,7 +6,7 @@ import pytest
 from webtest import TestApp
 
 from ..conftest import issue_token
-from .conftest import Api
+from .conftest import Api, counting_statements
 
 
 @pytest.fixture
@@ -124,3 +124,19 @@ def test_a_304_needs_the_permission_first(make_app, db) -> None:
     token = issue_token(private.app.registry["db_engine"], "example", "read")
     tag = private.get("/example", headers={"Authorization": f"Bearer {token}"}).headers["ETag"]
     TestApp(private.app).get("/example", headers={"If-None-Match": tag}, status=401)
+
+
+def test_a_304_reads_no_more_than_the_tag(public: TestApp, api: Api, community, db) -> None:
+    """The tag costs the contract's counter and the contributions added since (none here):
+    a 304 of a page of votes runs two statements where its 200 runs several more."""
+    for _ in range(5):
+        api.vote(community["ann"], api.contribution(community["bob"])["id"], 1)
+    path = "/example/evaluations?limit=50"
+    tag = public.get(path).headers["ETag"]
+    with counting_statements(db) as rendered:
+        public.get(path, status=200)
+    with counting_statements(db) as revalidated:
+        public.get(path, headers={"If-None-Match": tag}, status=304)
+    selects = [s for s in revalidated if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2, revalidated
+    assert len(rendered) > len(revalidated) + 2

@@ -8,6 +8,7 @@ from ...auth.policy import READ, WRITE, acts_as, each_acts_as
 from ...domain import evaluations as domain
 from ...domain.batches import Ballot, evaluate_batch
 from ...domain.listing import list_evaluations
+from ...pipeline.ratelimits import charge_items
 from ..paging import id_window, page
 from ..presenters import Presenter
 from ..schemas import CreateEvaluation, CreateEvaluationBatch, ListEvaluations, ReadOne
@@ -74,6 +75,7 @@ def create_evaluation_batch(request) -> dict:
     item.
     """
     ballots = [Ballot(**item) for item in body(request)["evaluations"]]
+    charge_items(request, len(ballots))  # a batch counts as its votes against the writes
     outcomes = evaluate_batch(request.dbsession, request.contract, request.now, ballots)
     rendered = [
         Presenter(request.dbsession, request.contract, request.now, o.total_reputation).vote(o)
