@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from functools import partial
 
-from cornice.renderer import CorniceRenderer
 from pyramid.config import Configurator
 from pyramid.renderers import JSON
+
+from .api.views.errors import ErrorRenderer
 
 
 def includeme(config: Configurator) -> None:
@@ -17,7 +18,7 @@ def includeme(config: Configurator) -> None:
     config.include("cornice")
     config.commit()  # our JSON error views below replace Cornice's own handlers
     config.add_renderer("json", JSON(serializer=strict))
-    config.add_renderer("cornicejson", CorniceRenderer(serializer=strict))
+    config.add_renderer("cornicejson", ErrorRenderer(serializer=strict))
     config.include(".pipeline.ingress")
     config.include(".pipeline.urls")
     config.include(".pipeline.headers")

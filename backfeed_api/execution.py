@@ -31,10 +31,10 @@ def last_resort(exc: Exception) -> Response:
     """The answer to a failure that no exception view answered: a 503 for a database that
     cannot serve now, else a 500."""
     if database_unavailable(exc):
-        response = error_response(503, "", "", UNAVAILABLE)
+        response = error_response(503, "unavailable", "", "", UNAVAILABLE)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     else:
-        response = error_response(500, "", "", INTERNAL)
+        response = error_response(500, "internal", "", "", INTERNAL)
     secure(response, storable=False)
     return response
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from protocol import ConfigurationError, Contract, create_contract, installed_kinds
+from protocol import ConfigurationError, ContractRules, create_contract, installed_kinds
 from protocol.parameters import parse_override
 
 if TYPE_CHECKING:
@@ -554,7 +554,7 @@ class ContractSpec:
     kind: str
     overrides: Mapping[str, Any]
 
-    def build(self) -> Contract:
+    def build(self) -> ContractRules:
         """The engine contract for this spec; raises ConfigurationError when invalid."""
         try:
             return create_contract(self.kind, self.overrides, name=self.name)

@@ -38,6 +38,7 @@ from zope.interface import implementer
 
 from protocol import ConfigurationError
 
+from ..models import dialect_of
 from ..settings import DEV_ADMIN_TOKEN, PUBLIC_READS, login_limits
 from .credentials import ADMIN, TOKEN_TEXT, USER, Identity, find_identity, same_secret
 
@@ -111,7 +112,7 @@ def read_credential(request) -> Credential:
     development = request.registry["dev_admin_token"]
     if development is not None and same_secret(token, development):
         return Credential(presented=True, identity=Identity(role=ADMIN, contract_id=None))
-    if request.registry["db_engine"].dialect.name != "sqlite":
+    if dialect_of(request.registry["db_engine"]).writes_after_reads:
         identity = find_identity(request.dbsession, token, request.now)
         return Credential(presented=True, identity=identity)
     with request.registry["dbsession_factory"]() as session:
@@ -199,7 +200,10 @@ def _acting_user(request) -> Identity | None:
 
 def _refuse_another_user(request, identity: Identity, name: str) -> None:
     request.errors.add(
-        "body", name, f"a user token may only act as its own user, {identity.user_id}"
+        "body",
+        name,
+        f"a user token may only act as its own user, {identity.user_id}",
+        code="forbidden",
     )
     request.errors.status = 403
 

@@ -107,7 +107,7 @@ def run_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from ..api.presenters import iso
-    from ..models import ApiToken, Contract, get_session_factory
+    from ..models import ApiToken, ContractRow, get_session_factory
 
     with (
         database(args.ini) as (_, engine),
@@ -115,12 +115,12 @@ def run_list(args: argparse.Namespace) -> int:
         session.begin(),
     ):
         query = (
-            select(ApiToken, Contract.name)
-            .join(Contract, Contract.id == ApiToken.contract_id)
+            select(ApiToken, ContractRow.name)
+            .join(ContractRow, ContractRow.id == ApiToken.contract_id)
             .order_by(ApiToken.id)
         )
         if args.contract:
-            query = query.where(Contract.name == args.contract)
+            query = query.where(ContractRow.name == args.contract)
         rows = [
             (
                 str(token.id),

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import ConfigurationError, Contract
+from protocol import ConfigurationError, ContractRules
 
-from ..models import Contract as ContractRow
+from ..errors import NotFound
+from ..models import ContractRow
 from ..settings import contract_specs
 from .ranking import VoteIndex
 
@@ -24,7 +24,7 @@ class ServedContract:
     index of its votes for ranking."""
 
     name: str
-    rules: Contract
+    rules: ContractRules
     row_id: int
     votes: VoteIndex
 
@@ -48,7 +48,9 @@ class ContractCatalog:
         return self._by_name.get(name)
 
 
-def ensure_contract_rows(session: Session, rules: list[Contract], now: datetime) -> dict[str, int]:
+def ensure_contract_rows(
+    session: Session, rules: list[ContractRules], now: datetime
+) -> dict[str, int]:
     """Create the rows of contracts served for the first time, stamped ``now``; return
     name → row id.
 
@@ -93,7 +95,7 @@ def find_contract(request) -> ServedContract:
     """The contract named in the URL, or a 404."""
     contract = request.registry["contracts"].get(request.matchdict.get("contract"))
     if contract is None:
-        raise HTTPNotFound("no such contract")
+        raise NotFound("no such contract")
     return contract
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
+from protocol import BalanceChanges, UnknownContribution
 
 from ..models import Contribution
 from .bounds import within_bounds
@@ -45,27 +45,22 @@ def create_contribution(
     type_name: str | None = None,
 ) -> Contribution:
     """The contributor pays the type's fee in tokens and the contribution opens."""
-    kind = contract.rules.contribution_type(type_name)
+    contribution_type = contract.rules.contribution_type(type_name)
     row = lock_contract(session, contract.row_id)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
-    if contributor.tokens < kind.fee:
-        raise InsufficientTokens(
-            f"the contributor has {contributor.tokens:g} tokens and a {kind.name} costs "
-            f"{kind.fee:g}",
-            "contributor_id",
-        )
+    fee = contract.rules.contribution_fee(contribution_type, contributor.tokens)
     contribution = Contribution(
         contract_id=contract.row_id,
         contributor_id=contributor.id,
-        type=kind.name,
+        type=contribution_type.name,
         max_score=0.0,
-        token_fund=kind.token_fund_for_evaluators,
+        token_fund=contribution_type.token_fund_for_evaluators,
         seq=next_action(row),
         created_at=now,
     )
     session.add(contribution)
     session.flush()
     row.contribution_count += 1
-    fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
-    apply_changes(session, row, Cause("contribution", contribution.id), fee, now)
+    payment = BalanceChanges.combine([contributor.id], [0.0], [-fee])
+    apply_changes(session, row, Cause("contribution", contribution.id), payment, now)
     return contribution

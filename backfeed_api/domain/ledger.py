@@ -38,7 +38,7 @@ from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
 
-from ..models import Contract, LedgerEntry, LedgerExemption, User
+from ..models import ContractRow, LedgerEntry, LedgerExemption, User, dialect_of
 from ..models.arrays import PgArray, float8_array, int8_array
 from ..models.meta import UTCDateTime
 
@@ -68,7 +68,7 @@ class Cause:
 
 def apply_changes(
     session: Session,
-    contract: Contract,
+    contract: ContractRow,
     cause: Cause,
     changes: BalanceChanges,
     now: datetime,
@@ -98,7 +98,7 @@ def write_changes(
     deltas apply to are the current ones and the ledger's balances-after are exact."""
     if not len(changes):
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session).writes_in_one_statement:
         session.execute(
             _write_statement(spared_by is not None),
             {

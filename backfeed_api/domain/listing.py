@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import ContractRow, Contribution, Evaluation, User
 from .catalog import ServedContract
 from .ranking import RankedPage
 
@@ -52,7 +52,7 @@ class Page:
 
 
 def _counter(session: Session, contract: ServedContract, column) -> int:
-    return session.scalar(select(column).where(Contract.id == contract.row_id))
+    return session.scalar(select(column).where(ContractRow.id == contract.row_id))
 
 
 def _count(session: Session, query: Select) -> int:
@@ -81,7 +81,9 @@ def list_users(
     rows = session.scalars(
         query.order_by(*_ordering(column, descending, User.id)).offset(start).limit(limit)
     )
-    total = _count(session, query) if window else _counter(session, contract, Contract.user_count)
+    total = (
+        _count(session, query) if window else _counter(session, contract, ContractRow.user_count)
+    )
     return Page(list(rows), total)
 
 
@@ -131,7 +133,7 @@ def list_contributions(
     total = (
         _count(session, query)
         if filtered
-        else _counter(session, contract, Contract.contribution_count)
+        else _counter(session, contract, ContractRow.contribution_count)
     )
     return Page(list(rows), total)
 
@@ -163,7 +165,7 @@ def list_evaluations(
     rows = session.scalars(query.order_by(Evaluation.seq).offset(start).limit(limit))
     unfiltered = len(conditions) == 2 and not include_superseded and not window
     total = (
-        _counter(session, contract, Contract.evaluation_count)
+        _counter(session, contract, ContractRow.evaluation_count)
         if unfiltered
         else _count(session, query)
     )

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from webob.etag import AnyETag
 
 from .. import __version__
-from ..models import Contract
+from ..models import ContractRow
 
 READS = frozenset({"GET", "HEAD"})
 COUNTED = frozenset(
@@ -84,7 +84,7 @@ def counted_tag(request) -> str:
     if "contract" in (request.matchdict or {}):
         contract = request.contract
         counter = request.dbsession.scalar(
-            select(Contract.action_count).where(Contract.id == contract.row_id)
+            select(ContractRow.action_count).where(ContractRow.id == contract.row_id)
         )
         parts += [
             contract.name,

@@ -33,10 +33,10 @@ from urllib.parse import parse_qsl
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from ..errors import error_response
+from ..errors import error_response, status_code
 from ..settings import MAX_BODY_BYTES
 
-REFUSAL = "backfeed_api.refusal"  # the environ key: (status, location, name, description)
+REFUSAL = "backfeed_api.refusal"  # the environ key: (status, code, location, name, description)
 DIGITS = re.compile(r"[0-9]{1,19}")
 CHUNK = 64 * 1024
 
@@ -53,7 +53,8 @@ def form_pairs(raw: bytes) -> list[tuple[str, str]]:
 
 def _refuse(environ: dict, status: int, name: str, description: str) -> None:
     """Note why the request is refused, and make its body empty so that nothing reads it."""
-    environ[REFUSAL] = (status, "header" if name else "body", name, description)
+    location = "header" if name else "body"
+    environ[REFUSAL] = (status, status_code(status), location, name, description)
     environ["wsgi.input"] = io.BytesIO()
     environ["CONTENT_LENGTH"] = "0"
     environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -144,7 +145,7 @@ def ingress_tween_factory(handler: Callable, registry) -> Callable:
         problem = url_problem(request.environ)
         if problem is not None:
             location, description = problem
-            return error_response(400, location, "", description)
+            return error_response(400, "invalid", location, "", description)
         return handler(request)
 
     return tween

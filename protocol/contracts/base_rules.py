@@ -19,10 +19,10 @@ from ..state import (
     EvaluationEffects,
     EvaluationState,
 )
-from .base import Contract
+from .base import ContractRules
 
 
-class BaseRulesContract(Contract):
+class BaseRulesContract(ContractRules):
     """A contract evaluated with the base rules; kinds differ only in their parameters."""
 
     def referral_active(self, created_at: np.ndarray | float, now: float) -> np.ndarray:

@@ -8,10 +8,10 @@ conserved. Only the first vote of each value by an evaluator on a contribution m
 
 from ..parameters import ContractParameters, ContributionType
 from ..state import BalanceChanges, EvaluationEffects, EvaluationState
-from .base import Contract
+from .base import ContractRules
 
 
-class Whitepaper1Contract(Contract):
+class Whitepaper1Contract(ContractRules):
     """The rule of the first Backfeed white paper."""
 
     kind = "whitepaper1"

@@ -78,6 +78,7 @@ def test_per_day_allowance_counts_changes_not_repeats(limited: TestApp, clock) -
             status=429,
         )
     assert_error(response, 429, name="evaluations_per_day")
+    assert response.json["errors"][0]["code"] == "allowance_exceeded"
     assert response.headers["Retry-After"] == str(4 * 3600)
     # at its limit, repeating the active vote still answers it, changing nothing
     api.vote(voter, second[0], 1, "limited", status=200)

@@ -100,6 +100,7 @@ def test_a_failure_in_the_last_of_100_changes_nothing(app: TestApp, community) -
                     "location": "body",
                     "name": "contribution_id",
                     "description": body["failed"][0]["errors"][0]["description"],
+                    "code": "unknown_contribution",
                 }
             ],
         }
@@ -207,6 +208,7 @@ def test_allowances_count_inside_a_batch(make_app) -> None:
     body = refused(app, [vote(voter, c) for c in made])
     assert body["failed"][0]["index"] == 2
     assert body["failed"][0]["errors"][0]["name"] == "evaluations_per_day"
+    assert body["failed"][0]["errors"][0]["code"] == "allowance_exceeded"
     app.post_json(BATCH, {"evaluations": [vote(voter, c) for c in made[:2]]}, status=201)
 
 
@@ -214,10 +216,11 @@ def test_the_answer_of_a_refused_batch_has_the_error_shape(app: TestApp, communi
     voters, _ = community
     body = refused(app, [vote(voters[0], 999)])
     assert set(body) == {"status", "errors", "failed"}
+    assert body["errors"][0]["code"] == "batch_refused"
     for failure in body["failed"]:
         assert set(failure) == {"index", "errors"}
         for error in failure["errors"]:
-            assert set(error) == {"location", "name", "description"}
+            assert set(error) == {"location", "name", "description", "code"}
 
 
 def test_get_is_not_a_route_of_the_batch(app: TestApp) -> None:

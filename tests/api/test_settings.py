@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from webtest import TestApp
 
 from backfeed_api.app import includeme as wire
-from backfeed_api.models import Contract as ContractRow
+from backfeed_api.models import ContractRow
 from backfeed_api.settings import (
     DECLARED,
     IDEMPOTENCY_RETENTION,

@@ -11,22 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from backfeed_api.api.responses import routes, services
+from backfeed_api.errors import CODES
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
-ROUTES = [
-    "/",
-    "/{contract}",
-    "/{contract}/users",
-    "/{contract}/users/{id}",
-    "/{contract}/users/{id}/history",
-    "/{contract}/contributions",
-    "/{contract}/contributions/{id}",
-    "/{contract}/evaluations",
-    "/{contract}/evaluations/{id}",
-    "/{contract}/auth/tokens",
-    "/__api__",
-]
+ROUTES = sorted({(method, service.path) for service, method, _ in routes(services())})
+"""(method, path) of every route of the Cornice services, ``/__api__`` included."""
 
 START = ".. quickstart-start"
 END = ".. quickstart-end"
@@ -69,10 +61,11 @@ def test_every_route_is_in_the_api_reference(built: Path) -> None:
     page = html.unescape((built / "api.html").read_text(encoding="utf-8"))
     headings = set(re.findall(r"<h[1-6]>(.*?)<a class=\"headerlink\"", page))
     titles = {re.sub(r"<[^>]+>", "", heading).strip() for heading in headings}
-    missing = [route for route in ROUTES if route not in titles]
+    missing = [path for _, path in ROUTES if path not in titles]
     assert not missing, f"routes without a section in api.html: {missing}"
-    for route in ROUTES:
-        assert f"GET {route}" in titles, f"GET {route} is not documented"
+    for method, path in ROUTES:
+        assert f"{method} {path}" in titles, f"{method} {path} is not documented"
+    assert len(ROUTES) >= 17
 
 
 def test_readme_quick_start_is_the_documented_one() -> None:
@@ -172,3 +165,11 @@ def test_the_settings_reference_is_not_kept_by_hand() -> None:
     text = (DOCS / "deployment.rst").read_text(encoding="utf-8")
     assert text.count(".. backfeed-settings::") == 1
     assert not re.search(r"^\s*\* - ``(backfeed|sqlalchemy|retry)\.", text, re.M)
+
+
+def test_every_error_code_is_in_the_api_reference(built: Path) -> None:
+    """The table of error codes lists :data:`backfeed_api.errors.CODES`, and no other."""
+    page = html.unescape((built / "api.html").read_text(encoding="utf-8"))
+    table = page.split('id="error-codes"', 1)[1].split("</table>", 1)[0]
+    listed = re.findall(r'<span class="pre">([a-z_]+)</span></code></p></td>', table)
+    assert listed == list(CODES)

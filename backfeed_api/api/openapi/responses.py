@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol import MAX_BALANCE
+import colander
+from cornice import Service
 
+from ...errors import CODES
 from ..schemas import MAX_ID
 
 Schema = dict[str, Any]
@@ -65,8 +67,9 @@ ERROR_ITEMS: Schema = {
             "location": STRING,
             "name": STRING,
             "description": {**STRING, "minLength": 1},
+            "code": {**STRING, "enum": sorted(CODES)},
         },
-        "required": ["location", "name", "description"],
+        "required": ["location", "name", "description", "code"],
         "additionalProperties": False,
     },
 }
@@ -215,29 +218,6 @@ WRITE_ERRORS = {
     "409": "A request with this Idempotency-Key is still running.",
     "422": "This Idempotency-Key was used for a different request.",
 }
-# Refusals of the contract's rules that are not validation errors, by operation; each adds
-# to what the status already says for every operation.
-REFUSALS: dict[tuple[str, str], dict[str, str]] = {
-    ("/{contract}/evaluations", "post"): {
-        "403": "Or the evaluator is the contribution's contributor, in a contract whose "
-        "allow_self_evaluation is false.",
-        "409": "Or the evaluator has changed its value on this contribution as many times as "
-        "the contract's max_vote_changes allows, or the vote would carry a balance, a fund "
-        f"or a total above {MAX_BALANCE:g}.",
-        "429": "Or the evaluator has cast as many evaluations today (UTC) as an allowance of "
-        "the contract permits (the error's `name`: evaluations_per_day or "
-        "evaluations_per_contributor_per_day); `Retry-After` is the time left until "
-        "midnight UTC.",
-    },
-    ("/{contract}/evaluations/batch", "post"): {
-        "400": "Or some votes were refused, each listed in `failed` by its index; none was "
-        "applied.",
-        "403": "Or an item names another evaluator than the user of the token.",
-    },
-    ("/{contract}/users", "post"): {
-        "409": f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}.",
-    },
-}
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
 LINK = {
     "Link": {
@@ -266,51 +246,22 @@ TOO_MANY_REQUESTS = (
     "`RateLimit-Policy`; wait `Retry-After` seconds."
 )
 
-# (path, method) → {status: (description, definition or None for no body, headers)}
-SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
-    ("/", "get"): {"200": ("The service and its contracts.", "Service", {})},
-    ("/{contract}", "get"): {"200": ("The contract.", "Contract", {})},
-    ("/{contract}/users", "get"): {"200": ("A page of users.", "UserPage", LINK)},
-    ("/{contract}/users", "post"): {"201": ("The created user.", "User", LOCATION)},
-    ("/{contract}/users/{id}", "get"): {"200": ("The user.", "User", {})},
-    ("/{contract}/users/{id}/history", "get"): {
-        "200": ("A page of the user's ledger, newest first.", "LedgerPage", LINK)
-    },
-    ("/{contract}/contributions", "get"): {
-        "200": ("A page of contributions.", "ContributionPage", LINK)
-    },
-    ("/{contract}/contributions", "post"): {
-        "201": ("The created contribution.", "Contribution", LOCATION)
-    },
-    ("/{contract}/contributions/{id}", "get"): {"200": ("The contribution.", "Contribution", {})},
-    ("/{contract}/evaluations", "get"): {
-        "200": ("A page of evaluations.", "EvaluationPage", LINK)
-    },
-    ("/{contract}/evaluations", "post"): {
-        "201": ("The new vote.", "Evaluation", LOCATION),
-        "200": ("The same vote again: the evaluation that stands, unchanged.", "Evaluation", {}),
-    },
-    ("/{contract}/evaluations/batch", "post"): {
-        "201": ("Every vote applied, in order: each as its single vote answers.", "Batch", {}),
-        "200": ("Every vote repeated an active one: nothing changed.", "Batch", {}),
-    },
-    ("/{contract}/evaluations/{id}", "get"): {"200": ("The evaluation.", "Evaluation", {})},
-    ("/{contract}/auth", "post"): {
-        "201": ("A new user token, shown this once.", "Login", {}),
-        "401": ("Wrong username or password.", "Error", {}),
-        "429": (
-            "Too many logins from this address, or too many failed logins for this username "
-            "or from this address; wait `Retry-After` seconds.",
-            "Error",
-            RETRY_AFTER,
-        ),
-    },
-    ("/{contract}/auth", "delete"): {"204": ("Logged out: the token is revoked.", None, {})},
-    ("/{contract}/auth/tokens", "get"): {
-        "200": ("A page of the user's live login tokens, oldest first.", "LoginTokenPage", LINK)
-    },
-    ("/{contract}/auth/tokens/{id}", "delete"): {"204": ("The login token is revoked.", None, {})},
-}
+HEADERS = {**LOCATION, **RETRY_AFTER, **LINK}
+"""The headers a view may name in an :func:`~..responses.answer`."""
+
+
+class UndeclaredResponses(Exception):
+    """A route whose view does not declare its ``response_schemas``."""
+
+
+def undeclared(routes: list[tuple[Service, str, dict]]) -> list[str]:
+    """The routes (``METHOD path``) whose view declares no ``response_schemas`` or no
+    permission: a route must say what it answers and who may call it."""
+    return [
+        f"{method} {service.path}"
+        for service, method, args in routes
+        if not args.get("response_schemas") or "permission" not in args
+    ]
 
 
 CACHING = {
@@ -327,16 +278,21 @@ NOT_MODIFIED = {
 }
 
 
-def operation_responses(path: str, method: str) -> dict[str, Schema]:
-    """The ``responses`` object of one operation; a read's success carries its ETag, and a
-    read may answer 304."""
+def operation_responses(method: str, declared: dict[str, colander.SchemaNode]) -> dict:
+    """The ``responses`` object of one operation, from its view's declared responses; a
+    read's success carries its ETag, and a read may answer 304."""
     responses: dict[str, Schema] = {}
-    for status, (description, definition, headers) in SUCCESS[(path, method)].items():
-        responses[status] = {"description": description}
-        if definition is not None:
-            responses[status]["schema"] = ref(definition)
+    refusals: dict[str, str] = {}
+    for status, node in declared.items():
+        if node.refusal:
+            refusals[status] = node.description
+            continue
+        responses[status] = {"description": node.description}
+        if node.definition is not None:
+            responses[status]["schema"] = ref(node.definition)
+        headers = {name: HEADERS[name] for name in node.headers}
         if method == "get":
-            headers = {**headers, **CACHING}
+            headers.update(CACHING)
         if headers:
             responses[status]["headers"] = headers
     if method == "get":
@@ -346,7 +302,7 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
         "429": TOO_MANY_REQUESTS,
         **(WRITE_ERRORS if method == "post" else {}),
     }
-    for status, refusal in REFUSALS.get((path, method), {}).items():
+    for status, refusal in refusals.items():
         errors[status] = f"{errors[status]} {refusal}" if status in errors else refusal
     for status, description in sorted(errors.items()):
         if status in responses:  # the operation's own (a login's 429)
@@ -359,11 +315,15 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
     return responses
 
 
-def document_responses(document: dict) -> dict:
+def document_responses(document: dict, routes: list[tuple[Service, str, dict]]) -> dict:
     """Put the responses of every operation, and their definitions, in ``document``."""
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and "responses" in operation:
-                operation["responses"] = operation_responses(path, method)
+    missing = undeclared(routes)
+    if missing:
+        raise UndeclaredResponses(
+            f"declare response_schemas and a permission on: {', '.join(missing)}"
+        )
+    for service, method, args in routes:
+        operation = document["paths"][service.path][method.lower()]
+        operation["responses"] = operation_responses(method.lower(), args["response_schemas"])
     document.setdefault("definitions", {}).update(DEFINITIONS)
     return document

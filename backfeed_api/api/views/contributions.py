@@ -7,11 +7,13 @@ from cornice import Service
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import contributions as domain
 from ...domain.listing import list_contributions
+from ...errors import not_found
 from ..paging import id_window, page
 from ..presenters import Presenter
+from ..responses import answer
 from ..schemas import CreateContribution, ListContributions, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, path_id, query
 
 contributions = Service(
     name="contributions",
@@ -28,6 +30,7 @@ contribution = Service(
     validators=(validate, acts_as("contributor_id")),
     content_type=JSON_AND_FORM,
     permission=WRITE,
+    response_schemas={"201": answer("The created contribution.", "Contribution", ("Location",))},
 )
 def create_contribution(request) -> dict:
     """The contributor pays the type's fee and the contribution is created.
@@ -46,7 +49,12 @@ def create_contribution(request) -> dict:
     return created(request, "contribution", rendered, id=new.id)
 
 
-@contributions.get(schema=ListContributions(), validators=(validate,), permission=READ)
+@contributions.get(
+    schema=ListContributions(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("A page of contributions.", "ContributionPage", ("Link",))},
+)
 def get_contributions(request) -> dict:
     """List contributions, best score first by default."""
     q = query(request)
@@ -72,7 +80,12 @@ def get_contributions(request) -> dict:
     return page(request, items, found.total, q)
 
 
-@contribution.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@contribution.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The contribution.", "Contribution")},
+)
 def get_contribution(request) -> dict:
     """One contribution with its stats."""
     found = domain.find_contribution(request.dbsession, request.contract, path_id(request))

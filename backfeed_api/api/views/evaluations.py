@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from cornice import Service
 
+from protocol import MAX_BALANCE
+
 from ...auth.policy import READ, WRITE, acts_as, each_acts_as
 from ...domain import evaluations as domain
 from ...domain.batches import Ballot, evaluate_batch
 from ...domain.listing import list_evaluations
+from ...errors import not_found
 from ...pipeline.ratelimits import charge_items
 from ..paging import id_window, page
 from ..presenters import Presenter
+from ..responses import answer, refusal
 from ..schemas import CreateEvaluation, CreateEvaluationBatch, ListEvaluations, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, path_id, query
 from .errors import batch_validation_errors
 
 # Declared before ``evaluation``, so that its route is matched before /evaluations/{id}.
@@ -22,6 +26,11 @@ batch = Service(
     path="/{contract}/evaluations/batch",
     description="Many votes at once, all applied or none.",
     error_handler=batch_validation_errors,
+)
+ALLOWANCES = refusal(
+    "Or the evaluator has cast as many evaluations today (UTC) as a daily allowance of the "
+    "contract permits (the error's `name`: evaluations_per_day or "
+    "evaluations_per_contributor_per_day); `Retry-After` is the time left until midnight UTC."
 )
 
 evaluations = Service(
@@ -37,6 +46,20 @@ evaluation = Service(
     validators=(validate, acts_as("evaluator_id")),
     content_type=JSON_AND_FORM,
     permission=WRITE,
+    response_schemas={
+        "201": answer("The new vote.", "Evaluation", ("Location",)),
+        "200": answer("The same vote again: the evaluation that stands, unchanged.", "Evaluation"),
+        "403": refusal(
+            "Or the evaluator is the contribution's contributor, in a contract whose "
+            "allow_self_evaluation is false."
+        ),
+        "409": refusal(
+            "Or the evaluator has changed its value on this contribution as many times as "
+            "the contract's max_vote_changes allows, or the vote would carry a balance, a "
+            f"fund or a total above {MAX_BALANCE:g}."
+        ),
+        "429": ALLOWANCES,
+    },
 )
 def create_evaluation(request) -> dict:
     """Vote. Repeating one's active vote changes nothing and answers 200 with it.
@@ -66,6 +89,15 @@ def create_evaluation(request) -> dict:
     validators=(validate, each_acts_as("evaluations", "evaluator_id")),
     content_type="application/json",
     permission=WRITE,
+    response_schemas={
+        "201": answer("Every vote applied, in order: each as its single vote answers.", "Batch"),
+        "200": answer("Every vote repeated an active one: nothing changed.", "Batch"),
+        "400": refusal(
+            "Or some votes were refused, each listed in `failed` by its index; none was applied."
+        ),
+        "403": refusal("Or an item names another evaluator than the user of the token."),
+        "429": refusal("Or the batch's votes, counted one by one, pass the write limit."),
+    },
 )
 def create_evaluation_batch(request) -> dict:
     """Vote many times in one transaction: every vote applied in order, or none, with the
@@ -86,7 +118,12 @@ def create_evaluation_batch(request) -> dict:
     return {"evaluations": rendered}
 
 
-@evaluations.get(schema=ListEvaluations(), validators=(validate,), permission=READ)
+@evaluations.get(
+    schema=ListEvaluations(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("A page of evaluations.", "EvaluationPage", ("Link",))},
+)
 def get_evaluations(request) -> dict:
     """List votes, oldest first; superseded ones only with ``include_superseded``."""
     q = query(request)
@@ -105,7 +142,12 @@ def get_evaluations(request) -> dict:
     return page(request, items, found.total, q)
 
 
-@evaluation.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@evaluation.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The evaluation.", "Evaluation")},
+)
 def get_evaluation(request) -> dict:
     """One vote, superseded or not."""
     found = domain.find_evaluation(request.dbsession, request.contract, path_id(request))
