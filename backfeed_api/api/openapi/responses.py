@@ -222,6 +222,7 @@ LOCATION = {"Location": {"type": "string", "description": "the URL of the create
 LINK = {
     "Link": {
         "type": "string",
+        "pattern": '^<[^>]+>; rel="(next|prev)"(, <[^>]+>; rel="(next|prev)")?$',
         "description": 'the next and previous pages (RFC 8288): `<URL>; rel="next", <URL>; '
         'rel="prev"`, each absent at its end, as in `_meta`',
     }
@@ -265,9 +266,14 @@ def undeclared(routes: list[tuple[Service, str, dict]]) -> list[str]:
 
 
 CACHING = {
-    "ETag": {"type": "string", "description": "the representation's tag, for If-None-Match"},
+    "ETag": {
+        "type": "string",
+        "pattern": '^"[0-9a-f]{32}"$',
+        "description": "the representation's tag, for If-None-Match",
+    },
     "Cache-Control": {
         "type": "string",
+        "pattern": "^no-(cache|store)$",
         "description": "`no-cache` (revalidate before use) without a token, `no-store` with one",
     },
 }
