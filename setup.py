@@ -30,6 +30,8 @@ install_requires = [
     # several processes serve.
     "limits>=5.0,<6",
     "redis>=5.0",
+    # The Python client (backfeed_api/client/), on a maintained HTTP library.
+    "httpx>=0.27",
     "matplotlib>=3.8",
     # Its list of the 30,000 most common passwords refuses easily guessed ones.
     "zxcvbn>=4.4,<5",

@@ -21,6 +21,7 @@ from typing import ClassVar
 from pyramid.response import Response
 
 from protocol import (
+    AllowanceExceeded,
     BalanceLimitExceeded,
     InsufficientTokens,
     InvalidEvaluationValue,
@@ -66,6 +67,11 @@ CODES: dict[str, ErrorCode] = {
         "(not private, loopback, link-local or multicast), or its host does not resolve.",
     ),
     "username_taken": ErrorCode(400, "The username is already someone's in this contract."),
+    "batch_refused": ErrorCode(
+        400,
+        "Some items of a batch were refused, so none was applied: ``failed`` lists each by "
+        "its ``index`` with its own errors.",
+    ),
     "refused": ErrorCode(400, "Another refusal of the contract's rules."),
     "unauthorized": ErrorCode(
         401,
@@ -100,6 +106,12 @@ CODES: dict[str, ErrorCode] = {
     "body_too_large": ErrorCode(413, "The body is larger than the deployment accepts."),
     "unsupported_media_type": ErrorCode(
         415, "The body is not JSON or form-encoded UTF-8, or has no ``Content-Type``."
+    ),
+    "allowance_exceeded": ErrorCode(
+        429,
+        "The evaluator has cast as many evaluations today (UTC) as a daily allowance of the "
+        "contract permits (``name`` is the allowance); ``Retry-After`` is the time left "
+        "until midnight UTC.",
     ),
     "rate_limited": ErrorCode(
         429, "Too many requests, or too many failed logins; wait ``Retry-After`` seconds."
@@ -146,6 +158,17 @@ def error_item(code: str, location: str, name: str, description: str) -> dict:
 def error_body(code: str, location: str, name: str, description: str) -> dict:
     """The error document with a single error."""
     return {"status": "error", "errors": [error_item(code, location, name, description)]}
+
+
+def failed_items_body(items: str, failed: dict[int, list[dict]], size: int) -> dict:
+    """The error document of a list refused whole for some of its items (a batch):
+    ``failed`` maps an item's index in the body's list ``items`` to its errors, listed in
+    ``failed`` beside the usual ``errors``."""
+    summary = f"{len(failed)} of the {size} items of {items} were refused, so none was applied"
+    return {
+        **error_body("batch_refused", "body", items, summary),
+        "failed": [{"index": index, "errors": failed[index]} for index in sorted(failed)],
+    }
 
 
 def error_response(status: int, code: str, location: str, name: str, description: str) -> Response:
@@ -199,10 +222,11 @@ ENGINE_REFUSALS: dict[type[ProtocolError], tuple[int, str]] = {
     SelfEvaluationRefused: (403, "self_evaluation_refused"),
     TooManyVoteChanges: (409, "vote_changes_exhausted"),
     BalanceLimitExceeded: (409, "balance_limit_exceeded"),
+    AllowanceExceeded: (429, "allowance_exceeded"),
 }
 """The status and code of each refusal of a contract's rules: a vote its rules forbid the
-evaluator is a 403, a valid request that the state of the contract forbids a 409, the
-others 400s."""
+evaluator is a 403, a valid request that the state of the contract forbids a 409, a vote
+beyond a daily allowance a 429, the others 400s."""
 
 
 def engine_refusal(exc: ProtocolError) -> tuple[int, str]:

@@ -329,6 +329,17 @@ CREATE_SCHEMA: Option[bool] = declare(
         "off and run ``initdb``.",
     )
 )
+DEMO: Option[bool] = declare(
+    Option(
+        "backfeed.demo",
+        flag,
+        False,
+        "When true, every served contract that has no user yet is seeded at start-up with a "
+        "demo community (``backfeed demo``): 15 users who can log in, their contributions "
+        "and votes. The usernames and passwords are written once to the log. "
+        "``development.ini`` turns it on; never in production.",
+    )
+)
 PUBLIC_URL: Option[str | None] = declare(
     Option(
         "backfeed.public_url",

@@ -7,6 +7,7 @@ from .bounds import MAX_BALANCE, check_bounded, check_totals
 from .contracts import Contract, ContractRules
 from .errors import (
     ActionError,
+    AllowanceExceeded,
     BalanceLimitExceeded,
     ConfigurationError,
     ContractLoadError,
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_BALANCE",
     "NO_USER",
     "ActionError",
+    "AllowanceExceeded",
     "BalanceChanges",
     "BalanceLimitExceeded",
     "ConfigurationError",

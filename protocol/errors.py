@@ -73,3 +73,13 @@ class SelfEvaluationRefused(ActionError):
 class BalanceLimitExceeded(ActionError):
     """The action would leave a balance, a fund or a contract total NaN, infinite or above
     :data:`protocol.bounds.MAX_BALANCE`."""
+
+
+class AllowanceExceeded(ActionError):
+    """The evaluator has cast as many evaluations today (UTC) as one of the contract's
+    allowances permits: ``field`` names the allowance, ``retry_after`` the seconds until
+    the day ends and counting starts again."""
+
+    def __init__(self, message: str, field: str, retry_after: int) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after

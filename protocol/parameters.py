@@ -103,6 +103,11 @@ class ContributionType:
         return float(value) in self.evaluation_set
 
 
+ALLOWANCES = ("evaluations_per_day", "evaluations_per_contributor_per_day")
+"""The parameters that bound how many evaluations an evaluator casts in a day (off when
+None)."""
+
+
 @dataclass(frozen=True)
 class ContractParameters:
     """Contract-wide parameters and the contract's contribution types."""
@@ -119,6 +124,11 @@ class ContractParameters:
     """Whether a contributor may vote on its own contributions."""
     max_vote_changes: int = 5
     """How many times one evaluator may change its value on one contribution."""
+    evaluations_per_day: int | None = None
+    """How many evaluations one evaluator may cast in a UTC day; None: no allowance."""
+    evaluations_per_contributor_per_day: int | None = None
+    """How many evaluations one evaluator may cast in a UTC day on the contributions of one
+    contributor; None: no allowance."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -130,6 +140,10 @@ class ContractParameters:
             elif f.name == "max_vote_changes":
                 checked = _check_count(f.name, value, maximum=MAX_VOTE_CHANGES)
                 object.__setattr__(self, f.name, checked)
+            elif f.name in ALLOWANCES:
+                if value is not None:
+                    checked = _check_count(f.name, value, maximum=MAX_VOTE_CHANGES)
+                    object.__setattr__(self, f.name, checked)
             else:
                 maximum = MAX_BALANCE if f.name.startswith("user_initial_") else math.inf
                 object.__setattr__(self, f.name, _check_number(f.name, value, maximum=maximum))

@@ -10,6 +10,7 @@ kinds that read the reputation of every non-voter).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -92,6 +93,9 @@ class Simulation:
         self.total_reputation = 0.0
         self.total_tokens = 0.0
         self._ballots: list[_Ballot] = []
+        self._daily: Counter[tuple[int, ...]] = Counter()
+        """Recorded evaluations per (UTC day, evaluator) and (day, evaluator, contributor),
+        for the allowances."""
 
     # -- users -------------------------------------------------------------------------------
 
@@ -185,6 +189,8 @@ class Simulation:
         voter_index = voter_ids - 1
         superseded = ballot.superseded.get(evaluator_id, [])
         now = self.clock()
+        day = int(now // SECONDS_PER_DAY)
+        contributor_id = int(self.contributions.contributor[c])
         non_voters = None
         non_voter_reputation = 0.0
         if self.contract.needs_non_voter_reputation:
@@ -197,7 +203,7 @@ class Simulation:
             max_score=float(self.contributions.max_score[c]),
             token_fund=float(self.contributions.token_fund[c]),
             evaluator=self.party(evaluator_id),
-            contributor=self.party(int(self.contributions.contributor[c])),
+            contributor=self.party(contributor_id),
             value=value,
             previous_value=None if own_slot is None else float(slots.value[own_slot]),
             voters=Voters(
@@ -213,10 +219,13 @@ class Simulation:
             superseded_values=frozenset(superseded),
             vote_changes=len(superseded),
             total_tokens=self.total_tokens,
+            evaluations_today=self._daily[day, evaluator_id],
+            evaluations_today_on_contributor=self._daily[day, evaluator_id, contributor_id],
         )
         effects = self.contract.vote(state)
         if not effects.recorded:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
+        self._daily.update([(day, evaluator_id), (day, evaluator_id, contributor_id)])
 
         changes = effects.changes
         moved = changes.user_ids

@@ -79,6 +79,9 @@ class EvaluationState:
     ``non_voter_reputation`` is the reputation of the users with no active evaluation of the
     contribution, not counting the evaluator; only kinds whose ``needs_non_voter_reputation``
     is true read it. ``total_tokens``, the contract's tokens, bounds what a vote may pay.
+    ``evaluations_today`` is how many evaluations the evaluator has cast since the UTC day
+    began, ``evaluations_today_on_contributor`` how many of those were on the contributor's
+    contributions: read only where the contract sets an allowance, 0 otherwise.
     """
 
     contribution_type: ContributionType
@@ -95,6 +98,8 @@ class EvaluationState:
     superseded_values: frozenset[float] = frozenset()
     vote_changes: int = 0
     total_tokens: float = 0.0
+    evaluations_today: int = 0
+    evaluations_today_on_contributor: int = 0
 
 
 @dataclass(frozen=True)

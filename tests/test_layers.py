@@ -55,7 +55,7 @@ def said(result: subprocess.CompletedProcess) -> str:
 def test_imports_only_point_down() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken." in said(result)
+    assert "Contracts: 3 kept, 0 broken." in said(result)
 
 
 def test_the_engine_imports_only_numpy_and_the_standard_library() -> None:
@@ -133,7 +133,7 @@ def test_an_upward_import_is_caught(copied_tree: Path, planted: str, expected: s
     plant(copied_tree / "backfeed_api" / "domain" / "users.py", planted)
     result = lint_imports(copied_tree)
     assert result.returncode == 1
-    assert "Contracts: 1 kept, 1 broken." in said(result)
+    assert "Contracts: 2 kept, 1 broken." in said(result)
     assert expected in said(result)
 
 
@@ -144,6 +144,17 @@ def test_the_engine_may_not_import_the_service(copied_tree: Path) -> None:
     assert result.returncode == 1
     assert "the engine does not import the service BROKEN" in said(result)
     assert "- protocol.scenarios.runner -> backfeed_api.settings (l." in said(result)
+
+
+def test_the_client_may_not_import_the_service(copied_tree: Path) -> None:
+    """``backfeed_api.client`` runs in other programs: it stands on httpx alone."""
+    plant(
+        copied_tree / "backfeed_api" / "client" / "models.py",
+        "\nfrom ..errors import error_body\n",
+    )
+    result = lint_imports(copied_tree)
+    assert result.returncode == 1
+    assert "the client imports nothing of the service BROKEN" in said(result)
 
 
 def test_the_package_root_may_be_imported_from_anywhere(copied_tree: Path) -> None:
@@ -176,8 +187,11 @@ def test_the_docs_state_the_same_layers() -> None:
     ]
     rows = docs_layers()
     names = [name for name, _, _ in rows]
+    isolated = [f"{container}.{name}" for name in ("client",)]
     assert [row_members for _, row_members, _ in rows] == members
     assert [allowed for _, _, allowed in rows] == [
-        names[:rank] or ["nothing"] for rank in range(len(rows))
+        ["nothing"] if members[rank] == isolated else names[:rank] or ["nothing"]
+        for rank in range(len(rows))
     ]
     assert contracts()["engine"]["source_modules"] == ["protocol"]
+    assert contracts()["client"]["source_modules"] == isolated

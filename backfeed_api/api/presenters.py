@@ -35,11 +35,14 @@ def number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def collection(items: list[dict], total: int, limit: int, start: int) -> dict:
-    """A page of items with its paging metadata."""
+def collection(
+    items: list[dict], total: int, limit: int, start: int, links: dict[str, str] | None = None
+) -> dict:
+    """A page of items with its paging metadata, and the URLs of the pages around it
+    (``next``, ``prev``) where there are any."""
     return {
         "count": len(items),
-        "_meta": {"total": total, "limit": limit, "start": start},
+        "_meta": {"total": total, "limit": limit, "start": start, **(links or {})},
         "items": items,
     }
 

@@ -159,7 +159,8 @@ def page_limit() -> colander.SchemaNode:
 
 
 class Paging(StrictMapping):
-    """``limit`` (1 to 1000; more is an error, never a silent clamp) and ``start``."""
+    """``limit`` (1 to 1000; more is an error, never a silent clamp), ``start``, and the
+    exclusive bounds on the item id ``since_id`` and ``max_id``."""
 
     limit = page_limit()
     start = colander.SchemaNode(
@@ -167,6 +168,18 @@ class Paging(StrictMapping):
         missing=0,
         validator=ID_RANGE,
         description="how many items to skip",
+    )
+    since_id = colander.SchemaNode(
+        StrictInteger(),
+        validator=ID_RANGE,
+        missing=colander.drop,
+        description="only items whose id is greater (what is new since the item seen last)",
+    )
+    max_id = colander.SchemaNode(
+        StrictInteger(),
+        validator=ID_RANGE,
+        missing=colander.drop,
+        description="only items whose id is smaller",
     )
 
 
@@ -374,6 +387,45 @@ class CreateEvaluation(colander.MappingSchema):
     querystring = NoQuery()
 
 
+MAX_BATCH = 100
+"""The most evaluations one batch may hold."""
+
+
+class StrictSequence(colander.Sequence):
+    """A JSON array, and nothing else: no single object standing for a list of one."""
+
+    def __init__(self) -> None:
+        super().__init__(accept_scalar=False)
+
+    def _validate(self, node, value, accept_scalar):
+        if not isinstance(value, list):
+            raise colander.Invalid(node, "must be a list")
+        return super()._validate(node, value, accept_scalar)
+
+
+class BatchItems(colander.SequenceSchema):
+    schema_type = StrictSequence
+    evaluation = EvaluationBody()
+    validator = colander.Length(
+        1,
+        MAX_BATCH,
+        min_err="must hold at least one evaluation",
+        max_err=f"may hold at most {MAX_BATCH} evaluations",
+    )
+
+
+class BatchBody(StrictMapping):
+    evaluations = BatchItems(
+        description=f"1 to {MAX_BATCH} votes, each as for POST /{{contract}}/evaluations, "
+        "applied in order, all or none"
+    )
+
+
+class CreateEvaluationBatch(colander.MappingSchema):
+    body = BatchBody()
+    querystring = NoQuery()
+
+
 class ListEvaluations(colander.MappingSchema):
     body = NoBody()
     querystring = EvaluationQuery()
@@ -468,19 +520,10 @@ class TypeList(colander.SequenceSchema):
     )
 
 
-class StrictList(colander.Sequence):
-    """A JSON list, never a single value taken for a list of one."""
-
-    def deserialize(self, node, cstruct):
-        if cstruct is not colander.null and not isinstance(cstruct, list):
-            raise colander.Invalid(node, "must be a list")
-        return super().deserialize(node, cstruct)
-
-
 def webhook_types(missing) -> colander.SchemaNode:
     """The event types a webhook receives."""
     return TypeList(
-        StrictList(),
+        StrictSequence(),
         missing=missing,
         validator=colander.Length(0, len(EVENT_TYPES) * 2),
         description="the event types to deliver; every type when empty or left out",

@@ -189,6 +189,25 @@ class BearerTokenPolicy:
         return []
 
 
+def _acting_user(request) -> Identity | None:
+    """The identity of a ``user`` token on a request whose body validated, else None: only
+    such a request has a user to keep to its own."""
+    identity: Identity | None = request.identity
+    if request.errors or identity is None or identity.role != USER:
+        return None
+    return identity
+
+
+def _refuse_another_user(request, identity: Identity, name: str) -> None:
+    request.errors.add(
+        "body",
+        name,
+        f"a user token may only act as its own user, {identity.user_id}",
+        code="forbidden",
+    )
+    request.errors.status = 403
+
+
 def acts_as(field: str) -> Callable:
     """A Cornice validator: a ``user`` token may only name its own user in ``field``.
 
@@ -197,21 +216,28 @@ def acts_as(field: str) -> Callable:
     """
 
     def validator(request, **kwargs) -> None:
-        if request.errors:
-            return
-        identity: Identity | None = request.identity
-        if identity is None or identity.role != USER:
-            return
-        if request.validated["body"].get(field) != identity.user_id:
-            request.errors.add(
-                "body",
-                field,
-                f"a user token may only act as its own user, {identity.user_id}",
-                code="forbidden",
-            )
-            request.errors.status = 403
+        identity = _acting_user(request)
+        if identity is not None and request.validated["body"].get(field) != identity.user_id:
+            _refuse_another_user(request, identity, field)
 
     validator.__name__ = f"acts_as_{field}"
+    return validator
+
+
+def each_acts_as(items: str, field: str) -> Callable:
+    """A Cornice validator: as :func:`acts_as`, for every item of the body's list ``items``;
+    a user token naming another user in any item is refused whole, a 403 naming the item."""
+
+    def validator(request, **kwargs) -> None:
+        identity = _acting_user(request)
+        if identity is None:
+            return
+        for index, item in enumerate(request.validated["body"][items]):
+            if item.get(field) != identity.user_id:
+                _refuse_another_user(request, identity, f"{items}.{index}.{field}")
+                return
+
+    validator.__name__ = f"each_acts_as_{field}"
     return validator
 
 

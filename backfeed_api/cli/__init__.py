@@ -20,10 +20,10 @@ from types import ModuleType
 
 from protocol.errors import ProtocolError
 
-from . import check, initdb, replay, serve, simulate, token, worker
+from . import check, demo, initdb, replay, serve, simulate, token, worker
 from .errors import EXIT_PROBLEM, EXIT_USAGE, CommandError, UsageError
 
-SUBCOMMANDS: list[ModuleType] = [serve, initdb, check, token, simulate, replay, worker]
+SUBCOMMANDS: list[ModuleType] = [serve, initdb, check, token, simulate, replay, demo, worker]
 """The modules that each provide one subcommand, in the order ``--help`` lists them."""
 
 EXIT_INTERRUPTED = 130

@@ -30,6 +30,12 @@ BOUND_CONSTRAINTS = (
 Result = TypeVar("Result")
 
 
+class StoredBalanceRefused(BalanceLimitExceeded):
+    """The database refused a write for the balance limit: the engine's refusal, raised
+    after the action began writing, in a transaction that can take no further statement
+    (PostgreSQL aborts it) and is to be rolled back."""
+
+
 def within_bounds(action: Callable[..., Result]) -> Callable[..., Result]:
     """Decorate a domain action taking the session first: its writes are flushed before it
     returns, and a write the database refuses for the balance limit is the engine's refusal
@@ -43,7 +49,7 @@ def within_bounds(action: Callable[..., Result]) -> Callable[..., Result]:
         except IntegrityError as error:
             if not any(name in str(error.orig) for name in BOUND_CONSTRAINTS):
                 raise
-            raise BalanceLimitExceeded(
+            raise StoredBalanceRefused(
                 f"this action would bring a balance, a fund or a total above "
                 f"{MAX_BALANCE:g}, the most any may hold, so nothing was changed",
                 "",

@@ -34,6 +34,7 @@ from protocol import (
 )
 
 from ..models import Contribution, Evaluation, User, dialect_of
+from .allowances import counts_allowances, evaluations_today
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .contributions import unknown_contribution
@@ -325,6 +326,11 @@ def _read_ballot(
     columns = _columns(others)
     scale = row.reputation_scale
     evaluator = _party(named[evaluator_id], scale)
+    today = (
+        evaluations_today(session, row.id, evaluator_id, contribution.contributor_id, now)
+        if counts_allowances(rules.params)
+        else (0, 0)
+    )
     voters = Voters.of(
         ids=columns["id"],
         reputations=np.asarray(columns["reputation"], np.float64) * scale,
@@ -351,6 +357,8 @@ def _read_ballot(
         superseded_values=frozenset(parties.superseded),
         vote_changes=sum(parties.superseded.values()),
         total_tokens=row.total_tokens,
+        evaluations_today=today[0],
+        evaluations_today_on_contributor=today[1],
     )
     return _Ballot(row, contribution, named, own, state)
 

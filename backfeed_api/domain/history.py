@@ -34,9 +34,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ..models import LedgerEntry, LedgerExemption, User
-from .listing import Page
+from .listing import EVERY_ID, IdWindow, Page
 from .scale import Scale
 
+LARGEST_OFFSET = 2**63 - 1
+"""The largest offset the databases take: a page starting there is past every history."""
 LEDGER = LedgerEntry.__table__
 EXEMPTIONS = LedgerExemption.__table__
 USERS = User.__table__
@@ -127,11 +129,55 @@ class _Run:
 
 
 def user_history(
-    session: Session, contract_id: int, user_id: int, *, start: int, limit: int
+    session: Session,
+    contract_id: int,
+    user_id: int,
+    *,
+    start: int,
+    limit: int,
+    window: IdWindow = EVERY_ID,
 ) -> Page:
     """The entries ``start`` to ``start + limit`` of the user's history, newest first, and
-    how many it holds in all."""
-    end = start + limit
+    how many it holds in all; with a ``window``, of the part of the history inside it.
+
+    The history is in descending id order, so a window is a run of positions: it begins
+    after the entries from ``max_id`` up and ends before those from ``since_id`` down, which
+    :func:`_count_newer` counts."""
+    if not window:
+        return _history_page(session, contract_id, user_id, start, limit)
+    first = 0
+    if window.max_id is not None:  # the entries from max_id up come before the window
+        first = _count_newer(session, contract_id, user_id, LEDGER.c.id >= window.max_id)
+    offset = min(first + start, LARGEST_OFFSET)  # past the end either way
+    full = _history_page(session, contract_id, user_id, offset, limit)
+    end = full.total
+    if window.since_id is not None:  # the window ends with the entries above since_id
+        end = _count_newer(session, contract_id, user_id, LEDGER.c.id > window.since_id)
+    return Page(full.items[: max(0, end - first - start)], max(0, end - first))
+
+
+def _count_newer(session: Session, contract_id: int, user_id: int, newer) -> int:
+    """How many entries of the user's history have an id that meets ``newer`` (a condition
+    on the ledger's id bounding it from below): its own entries, and its shares of the
+    collective losses."""
+    found = anchors(contract_id, user_id).subquery("found")
+    losses = (
+        select(func.count())
+        .select_from(LEDGER)
+        .where(*losses_after(contract_id, found), newer)
+        .scalar_subquery()
+    )
+    own_entry = select(LEDGER.c.id).where(LEDGER.c.id == found.c.pos, newer).exists()
+    own = case((and_(found.c.own == 1, own_entry), 1), else_=0)
+    shares = case((found.c.reputation == 0, literal(0, BigInteger)), else_=losses)
+    return int(session.scalar(select(func.coalesce(func.sum(own + shares), 0))))
+
+
+def _history_page(
+    session: Session, contract_id: int, user_id: int, start: int, limit: int
+) -> Page:
+    """The entries ``start`` to ``start + limit`` of the user's whole history."""
+    end = min(start + limit, LARGEST_OFFSET)
     runs, total, horizon = _runs(session, contract_id, user_id, start, end)
     own = [run.pos for run in runs if run.own and start <= run.own_position < end]
     slices = {

@@ -19,6 +19,30 @@ from .ranking import RankedPage
 
 
 @dataclass(frozen=True)
+class IdWindow:
+    """Exclusive bounds on the ids of a list's items: ``since_id < id < max_id``, either
+    left out (None)."""
+
+    since_id: int | None = None
+    max_id: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.since_id is not None or self.max_id is not None
+
+    def conditions(self, column) -> list:
+        """The conditions keeping the ids of ``column`` inside the window."""
+        found = []
+        if self.since_id is not None:
+            found.append(column > self.since_id)
+        if self.max_id is not None:
+            found.append(column < self.max_id)
+        return found
+
+
+EVERY_ID = IdWindow()
+
+
+@dataclass(frozen=True)
 class Page:
     """Some rows of a list and how many the whole list holds."""
 
@@ -43,19 +67,24 @@ USER_ORDER = {"reputation": User.reputation, "tokens": User.tokens, "time": User
 
 
 def list_users(
-    session: Session, contract: ServedContract, order_by: str, start: int, limit: int
+    session: Session,
+    contract: ServedContract,
+    order_by: str,
+    start: int,
+    limit: int,
+    window: IdWindow = EVERY_ID,
 ) -> Page:
     """Users of the contract: a leaderboard by reputation or tokens, or by creation."""
     descending = order_by.startswith("-")
     column = USER_ORDER[order_by.lstrip("-")]
-    query = (
-        select(User)
-        .where(User.contract_id == contract.row_id)
-        .order_by(*_ordering(column, descending, User.id))
-        .offset(start)
-        .limit(limit)
+    query = select(User).where(User.contract_id == contract.row_id, *window.conditions(User.id))
+    rows = session.scalars(
+        query.order_by(*_ordering(column, descending, User.id)).offset(start).limit(limit)
     )
-    return Page(list(session.scalars(query)), _counter(session, contract, ContractRow.user_count))
+    total = (
+        _count(session, query) if window else _counter(session, contract, ContractRow.user_count)
+    )
+    return Page(list(rows), total)
 
 
 def list_contributions(
@@ -68,14 +97,15 @@ def list_contributions(
     limit: int,
     contributor_id: int | None = None,
     type_name: str | None = None,
+    window: IdWindow = EVERY_ID,
 ) -> Page:
     """Contributions of the contract, filtered, by score (from current reputation) or time."""
-    conditions = [Contribution.contract_id == contract.row_id]
+    conditions = [Contribution.contract_id == contract.row_id, *window.conditions(Contribution.id)]
     if contributor_id is not None:
         conditions.append(Contribution.contributor_id == contributor_id)
     if type_name is not None:
         conditions.append(Contribution.type == type_name)
-    filtered = contributor_id is not None or type_name is not None
+    filtered = contributor_id is not None or type_name is not None or bool(window)
     descending = order_by.startswith("-")
     if order_by.lstrip("-") == "score":
         ranked = contract.votes.rank(
@@ -87,6 +117,7 @@ def list_contributions(
             limit=limit,
             contributor_id=contributor_id,
             type_name=type_name,
+            window=(window.since_id, window.max_id),
         )
         by_id = {
             c.id: c
@@ -117,9 +148,10 @@ def list_evaluations(
     evaluator_id: int | None = None,
     value: float | None = None,
     include_superseded: bool = False,
+    window: IdWindow = EVERY_ID,
 ) -> Page:
     """Votes of the contract, oldest first, filtered; superseded votes only on request."""
-    conditions = [Evaluation.contract_id == contract.row_id]
+    conditions = [Evaluation.contract_id == contract.row_id, *window.conditions(Evaluation.id)]
     if not include_superseded:
         conditions.append(Evaluation.active)
     if contribution_id is not None:
@@ -131,7 +163,7 @@ def list_evaluations(
     query = select(Evaluation).where(*conditions)
     # seq is the contract's commit order, the same as id order, and what its indexes end with
     rows = session.scalars(query.order_by(Evaluation.seq).offset(start).limit(limit))
-    unfiltered = len(conditions) == 2 and not include_superseded
+    unfiltered = len(conditions) == 2 and not include_superseded and not window
     total = (
         _counter(session, contract, ContractRow.evaluation_count)
         if unfiltered

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..auth.credentials import USER, issue_token
 from ..models import ApiToken
 from ..settings import LoginLimits
-from .listing import Page
+from .listing import EVERY_ID, IdWindow, Page
 
 LOGIN = "login"
 """The ``origin`` of a login token."""
@@ -66,10 +66,16 @@ def open_session(
 
 
 def list_sessions(
-    session: Session, contract_id: int, user_id: int, now: datetime, start: int, limit: int
+    session: Session,
+    contract_id: int,
+    user_id: int,
+    now: datetime,
+    start: int,
+    limit: int,
+    window: IdWindow = EVERY_ID,
 ) -> Page:
     """The user's live login tokens, oldest first."""
-    live = _live(contract_id, user_id, now)
+    live = (*_live(contract_id, user_id, now), *window.conditions(ApiToken.id))
     rows = session.scalars(
         select(ApiToken).where(*live).order_by(ApiToken.id).offset(start).limit(limit)
     )

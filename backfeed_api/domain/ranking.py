@@ -157,9 +157,11 @@ class VoteIndex:
         limit: int,
         contributor_id: int | None = None,
         type_name: str | None = None,
+        window: tuple[int | None, int | None] = (None, None),
     ) -> RankedPage:
         """A page of the contract's contributions by score, ties broken by id (the same
-        direction as the score), with the page's voted reputation."""
+        direction as the score), with the page's voted reputation; ``window`` the exclusive
+        bounds on their ids (since, max), either None."""
         with self._lock:  # the arrays change in place when votes are replaced
             total_reputation = self._refresh(session)
             reputation = reputations_by_id(session, self.contract_id)
@@ -173,6 +175,7 @@ class VoteIndex:
                 limit=limit,
                 contributor_id=contributor_id,
                 type_name=type_name,
+                window=window,
             )
 
     def active_votes(self, session: Session) -> ActiveVotes:
@@ -204,6 +207,7 @@ class VoteIndex:
         limit: int,
         contributor_id: int | None,
         type_name: str | None,
+        window: tuple[int | None, int | None],
     ) -> RankedPage:
         votes, contributions = self._votes, self._contributions
         selected = np.ones(contributions.ids.size, bool)
@@ -211,6 +215,11 @@ class VoteIndex:
             selected &= contributions.contributor == contributor_id
         if type_name is not None:
             selected &= contributions.type == type_name
+        since_id, max_id = window
+        if since_id is not None:
+            selected &= contributions.ids > since_id
+        if max_id is not None:
+            selected &= contributions.ids < max_id
         candidates = np.flatnonzero(selected)
         if not candidates.size:
             return RankedPage([], 0, {}, total_reputation)
@@ -256,7 +265,15 @@ class VoteIndex:
         self._read_new(session)
         return total_reputation
 
-    def _read_new(self, session: Session) -> None:
+    def decay_epoch(self, session: Session, now: datetime) -> int:
+        """A number that changes exactly when the whole-day age of a contribution, and so
+        its time decay, does: the sum of the ages in whole days of every contribution."""
+        with self._lock:
+            self._read_new_contributions(session)
+            ages = np.floor(age_days(self._contributions.created, now))
+            return int(ages.sum())
+
+    def _read_new_contributions(self, session: Session) -> None:
         contributions = session.execute(
             select(
                 Contribution.id,
@@ -271,6 +288,9 @@ class VoteIndex:
             .order_by(Contribution.id)
         ).all()
         self._contributions.add(contributions)
+
+    def _read_new(self, session: Session) -> None:
+        self._read_new_contributions(session)
         last = self._votes.last_seq
         fresh = session.execute(
             select(

@@ -35,9 +35,10 @@ from pyramid.response import Response
 from ..settings import CORS_MAX_AGE, CORS_ORIGINS
 
 METHODS = "GET, HEAD, POST, DELETE"
-REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-None-Match"
 EXPOSED_HEADERS = (
-    "Location, Idempotent-Replayed, Retry-After, WWW-Authenticate, RateLimit, RateLimit-Policy"
+    "Location, Idempotent-Replayed, Retry-After, WWW-Authenticate, RateLimit, RateLimit-Policy, "
+    "ETag, Link"
 )
 
 

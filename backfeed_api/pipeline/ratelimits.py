@@ -4,7 +4,8 @@ Every request routed to the API is charged to one client and one of three limits
 
 - a login (``POST /{contract}/auth``) to ``backfeed.rate_limit_logins``, always by the client
   address: a login ignores any token;
-- another ``POST`` or a ``DELETE`` to ``backfeed.rate_limit_writes``;
+- another ``POST`` or a ``DELETE`` to ``backfeed.rate_limit_writes``, a batch of votes as
+  many writes as it holds votes (:func:`charge_items`);
 - a ``GET``, ``HEAD`` or ``OPTIONS`` to ``backfeed.rate_limit_reads``.
 
 The client is the valid bearer token the request presents (its stored id; the development
@@ -147,9 +148,9 @@ class RateLimiter:
         }
         self.paused_until = 0.0
 
-    def charge(self, limit: str, client: str) -> Charge | None:
-        """Count one request of ``client`` against ``limit``; None when the store failed
-        (then nothing is counted, see the module)."""
+    def charge(self, limit: str, client: str, cost: int = 1) -> Charge | None:
+        """Count ``cost`` requests of ``client`` against ``limit`` (one, but for a batch);
+        None when the store failed (then nothing is counted, see the module)."""
         if time.monotonic() < self.paused_until:
             return None
         item = self.limits[limit]
@@ -157,7 +158,7 @@ class RateLimiter:
         digest = hashlib.sha256(client.encode("utf-8", "surrogateescape")).hexdigest()[:32]
         key = item.key_for(limit, digest)
         try:
-            used = self.storage.incr(key, item.get_expiry())
+            used = self.storage.incr(key, item.get_expiry(), amount=cost)
             reset_time = self.storage.get_expiry(key)
         except StorageError as error:
             self.paused_until = time.monotonic() + PAUSE_SECONDS
@@ -196,6 +197,30 @@ def charge_request(event: ContextFound) -> None:
         limit = limit_of(request)
         charge = request.registry["rate_limiter"].charge(limit, client_of(request, limit))
         request.environ[CHARGED] = charge
+    _answer(request, charge)
+
+
+CHARGED_ITEMS = "backfeed_api.rate_limit_items"
+"""The environ key of a batch's further charge, kept for pyramid_retry's further attempts."""
+
+
+def charge_items(request, count: int) -> None:
+    """Charge a write that holds ``count`` items (a batch of votes) as ``count`` writes: the
+    request itself was charged one when it was routed, this charges the others, before any
+    of them is applied, and refuses the whole request with a 429 when they pass the limit."""
+    limiter: RateLimiter | None = request.registry.get("rate_limiter")
+    if limiter is None or count <= 1:
+        return
+    if CHARGED_ITEMS in request.environ:
+        charge = request.environ[CHARGED_ITEMS]
+    else:
+        charge = limiter.charge(WRITES, client_of(request, WRITES), cost=count - 1)
+        request.environ[CHARGED_ITEMS] = charge
+    _answer(request, charge)
+
+
+def _answer(request, charge: Charge | None) -> None:
+    """Put the charge's fields on every answer to the request; refuse it when over."""
     if charge is None:
         return
     request.add_response_callback(lambda _, response: response.headers.update(charge.headers()))

@@ -70,6 +70,11 @@ REFUSALS = {
         "``evaluator_id`` or ``contribution_id`` is not of this contract, or ``value`` is "
         "not in the evaluation set of the contribution's type."
     ),
+    ("evaluation_batch", "POST"): (
+        "any vote of the batch refused for any reason a single vote would be (a 403, 409 or "
+        "429 alone included): ``failed`` lists each by its ``index`` with its ``errors``, "
+        "and none is applied."
+    ),
 }
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..bounds import MAX_BALANCE, check_bounded
 from ..errors import (
+    AllowanceExceeded,
     InsufficientTokens,
     InvalidEvaluationValue,
     InvalidInput,
@@ -19,7 +20,7 @@ from ..errors import (
     UnknownContributionType,
 )
 from ..parameters import ContractParameters, ContributionType
-from ..state import BalanceChanges, EvaluationEffects, EvaluationState
+from ..state import SECONDS_PER_DAY, BalanceChanges, EvaluationEffects, EvaluationState
 from ..stats import contribution_scores
 
 
@@ -131,6 +132,7 @@ class ContractRules(ABC):
         self.check_evaluator(state)
         if not self.repeats_active_vote(state):
             self.check_vote_changes(state)
+            self.check_allowances(state)
         effects = self.evaluate(state)
         if effects.recorded:
             check_bounded(
@@ -164,6 +166,30 @@ class ContractRules(ABC):
                 f"(max_vote_changes = {limit}); its vote stays {state.previous_value:g}",
                 "value",
             )
+
+    def check_allowances(self, state: EvaluationState) -> None:
+        """Refuse an evaluation beyond the contract's daily allowances (UTC days), per
+        evaluator and per evaluator and contributor: the cheapest bound on vote farming, by
+        one account or by a ring of accounts upvoting each other."""
+        counts = (
+            ("evaluations_per_day", state.evaluations_today, "evaluations today"),
+            (
+                "evaluations_per_contributor_per_day",
+                state.evaluations_today_on_contributor,
+                f"evaluations today on the contributions of user {state.contributor.id}",
+            ),
+        )
+        for name, count, what in counts:
+            allowance = getattr(self.params, name)
+            if allowance is not None and count >= allowance:
+                retry_after = math.ceil(SECONDS_PER_DAY - state.now % SECONDS_PER_DAY)
+                raise AllowanceExceeded(
+                    f"evaluator_id {state.evaluator.id} has cast {count} {what}, the most "
+                    f"this contract allows ({name} = {allowance}); try again in "
+                    f"{retry_after} s, when the UTC day ends",
+                    name,
+                    retry_after,
+                )
 
     @abstractmethod
     def evaluate(self, state: EvaluationState) -> EvaluationEffects:

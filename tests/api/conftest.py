@@ -85,6 +85,11 @@ class Api:
         return [item["id"] for item in self.items(path, **params)]
 
 
+def paging(page: dict) -> dict:
+    """A page's ``_meta`` without the links to the pages around it."""
+    return {key: value for key, value in page["_meta"].items() if key not in ("next", "prev")}
+
+
 @pytest.fixture(scope="module")
 def admin_token() -> str:
     """The bearer token of an admin of the test contracts (the test apps' development admin
@@ -119,11 +124,15 @@ def assert_error(
     assert response.status_int == status, response.text
     assert response.content_type == "application/json"
     body = response.json
-    assert set(body) == {"status", "errors"}
+    assert set(body) in ({"status", "errors"}, {"status", "errors", "failed"})
     assert body["status"] == "error"
     errors = body["errors"]
     assert isinstance(errors, list)
     assert errors
+    for failure in body.get("failed", []):  # the refused items of a batch
+        assert set(failure) == {"index", "errors"}
+        assert isinstance(failure["index"], int)
+        errors = [*errors, *failure["errors"]]
     for error in errors:
         assert set(error) == ERROR_KEYS
         assert all(isinstance(error[key], str) for key in ERROR_KEYS)

@@ -70,6 +70,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("contribution", "GET"):   (200, 200, 200, 200, 200, 401, 401, 200),
     ("evaluations", "GET"):    (200, 200, 200, 200, 200, 401, 401, 200),
     ("evaluations", "POST"):   (401, 403, 201, 403, 201, 401, 401, 201),
+    ("evaluation_batch", "POST"): (401, 403, 201, 403, 201, 401, 401, 201),
     ("evaluation", "GET"):     (200, 200, 200, 200, 200, 401, 401, 200),
     ("auth", "POST"):          (201, 201, 201, 201, 201, 201, 201, 201),
     ("auth", "DELETE"):        (401, 403, 204, 204, 204, 401, 401, 403),
@@ -250,13 +251,12 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
     """The path and body of the cell's request: a valid one, naming Bob for ``other`` and
     Ann otherwise."""
     user = m.bob if column == "other" else m.ann
-    if name == "evaluations" and method == "POST":  # a contribution not voted on yet
+    if name in ("evaluations", "evaluation_batch"):  # a contribution not voted on yet
         work = admin_post(m.public, "/example/contributions", {"contributor_id": m.bob})
-        return "/example/evaluations", {
-            "evaluator_id": user,
-            "contribution_id": work["id"],
-            "value": 1,
-        }
+        vote = {"evaluator_id": user, "contribution_id": work["id"], "value": 1}
+        if name == "evaluations":
+            return "/example/evaluations", vote
+        return "/example/evaluations/batch", {"evaluations": [vote]}
     requests: dict[tuple[str, str], tuple[str, Any]] = {
         ("service", "GET"): ("/", None),
         ("openapi", "GET"): ("/__api__", None),

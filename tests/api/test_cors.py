@@ -70,7 +70,7 @@ def test_preflight_of_a_listed_origin(cors_app: TestApp, origin: str) -> None:
         "DELETE",  # logging out, and revoking a login token
     }
     allowed = {h.strip().lower() for h in headers["Access-Control-Allow-Headers"].split(",")}
-    assert allowed == {"authorization", "content-type", "idempotency-key"}
+    assert allowed == {"authorization", "content-type", "idempotency-key", "if-none-match"}
     assert headers["Access-Control-Max-Age"] == "600"
     assert "Access-Control-Allow-Credentials" not in headers
     assert "Origin" in response.headers["Vary"]
@@ -86,6 +86,7 @@ def test_a_listed_origin_may_read_responses(cors_app: TestApp) -> None:
     assert headers["Access-Control-Allow-Origin"] == APP
     exposed = {h.strip() for h in headers["Access-Control-Expose-Headers"].split(",")}
     assert {"Location", "Idempotent-Replayed", "RateLimit", "RateLimit-Policy"} <= exposed
+    assert {"ETag", "Link"} <= exposed
     assert "Origin" in response.headers["Vary"]
 
 

@@ -93,6 +93,29 @@ def test_refused_actions_and_repeated_votes_write_no_event(api: Api, db: sa.Engi
     assert count(db, Event) == before
 
 
+def test_a_batch_writes_one_event_per_recorded_vote(api: Api, db: sa.Engine) -> None:
+    ann = api.user(reputation=10, tokens=10)
+    bob = api.user(reputation=20, tokens=10)
+    work = api.contribution(ann["id"])
+    api.vote(bob["id"], work["id"], 1)
+    before = count(db, Event)
+    items = [
+        {"evaluator_id": bob["id"], "contribution_id": work["id"], "value": 1},  # a repeat
+        {"evaluator_id": bob["id"], "contribution_id": work["id"], "value": 0},
+    ]
+    answered = api.app.post_json(
+        "/example/evaluations/batch", {"evaluations": items}, status=201
+    ).json["evaluations"]
+    assert count(db, Event) == before + 1
+    last = events(api, types="evaluation.created")[-1]
+    data = dict(last["data"])
+    data.pop("changes")
+    assert data == answered[1]
+    refused = [{"evaluator_id": bob["id"], "contribution_id": work["id"], "value": 7}]
+    api.app.post_json("/example/evaluations/batch", {"evaluations": refused}, status=400)
+    assert count(db, Event) == before + 1
+
+
 def test_the_feed_pages_by_id_and_filters_by_type(api: Api) -> None:
     users = [api.user()["id"] for _ in range(5)]
     api.contribution(users[0])

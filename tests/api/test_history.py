@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import paging
+
 ANN_REWARD = 54.45454545454545 - 9, 14.545454545454545 - 10  # tokens, reputation
 
 
@@ -33,7 +35,7 @@ def entry_keys(entry: dict) -> None:
 def test_history_is_newest_first_with_causes_deltas_and_balances(api, scenario_one):
     ids = scenario_one
     page = api.get(f"/example/users/{ids['ann']}/history")
-    assert page["_meta"] == {"total": 3, "limit": 100, "start": 0}
+    assert paging(page) == {"total": 3, "limit": 100, "start": 0}
     assert page["count"] == 3
     reward, fee, opening = page["items"]
     for entry in page["items"]:
@@ -114,7 +116,7 @@ def test_history_pages(api, scenario_one):
     ann = scenario_one["ann"]
     everything = api.items(f"/example/users/{ann}/history")
     page = api.get(f"/example/users/{ann}/history", limit=1, start=1)
-    assert page["_meta"] == {"total": 3, "limit": 1, "start": 1}
+    assert paging(page) == {"total": 3, "limit": 1, "start": 1}
     assert page["items"] == everything[1:2]
     assert api.items(f"/example/users/{ann}/history", limit=2, start=2) == everything[2:]
     beyond = api.get(f"/example/users/{ann}/history", start=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import assert_error
+from .conftest import assert_error, paging
 
 # -- users: a leaderboard ------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ def test_users_of_other_contracts_are_not_listed(api, players):
 
 def test_start_and_limit(api, players):
     page = api.get("/example/users", limit=3, start=1)
-    assert page["_meta"] == {"total": 4, "limit": 3, "start": 1}
+    assert paging(page) == {"total": 4, "limit": 3, "start": 1}
     assert page["count"] == 3
     assert [u["id"] for u in page["items"]] == players[1:4]
     last = api.get("/example/users", limit=3, start=3)
@@ -160,7 +160,7 @@ def test_score_order_pages(api, board):
         ]
         assert paged == full
     page = api.get("/example/contributions", limit=2, start=1)
-    assert page["_meta"] == {"total": 4, "limit": 2, "start": 1}
+    assert paging(page) == {"total": 4, "limit": 2, "start": 1}
     assert [c["id"] for c in page["items"]] == api.ids("/example/contributions")[1:3]
 
 
@@ -254,7 +254,7 @@ def test_evaluations_filters(api, ballot):
 
 def test_evaluations_pages_and_marks_superseded_votes(api, ballot):
     page = api.get("/example/evaluations", include_superseded="true", limit=2, start=1)
-    assert page["_meta"] == {"total": 5, "limit": 2, "start": 1}
+    assert paging(page) == {"total": 5, "limit": 2, "start": 1}
     assert [e["id"] for e in page["items"]] == [ballot["carl_first_old"], ballot["ann_second"]]
     superseded = page["items"][0]
     assert superseded["value"] == 1

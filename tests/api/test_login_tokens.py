@@ -13,7 +13,7 @@ from backfeed_api.models import ApiToken
 from protocol import ConfigurationError
 
 from ..conftest import Clock, bearer, issue_token
-from .conftest import assert_error, database_state
+from .conftest import assert_error, database_state, paging
 
 PASSWORD = "correct horse battery"
 SETTINGS = {"backfeed.login_max_tokens": "3"}
@@ -167,7 +167,7 @@ def test_the_list_is_paginated(app: TestApp, ann: int) -> None:
     ids = [log_in(app, "ann")["token_id"] for _ in range(3)]
     mine = bearer(log_in(app, "ann")["token"])  # the fourth: the first is revoked
     page = app.get("/example/auth/tokens?limit=1&start=1", headers=mine, status=200).json
-    assert page["_meta"] == {"total": 3, "limit": 1, "start": 1}
+    assert paging(page) == {"total": 3, "limit": 1, "start": 1}
     assert [item["id"] for item in page["items"]] == [ids[2]]
     refused = app.get("/example/auth/tokens?limit=0", headers=mine, status=400)
     assert_error(refused, 400, location="querystring", name="limit")

@@ -143,7 +143,7 @@ def test_list_query_parameters(document):
         return {p["name"]: p for p in parameters if p["in"] == "query"}
 
     users = query("/{contract}/users")
-    assert set(users) == {"limit", "start", "order_by"}
+    assert set(users) == {"limit", "start", "since_id", "max_id", "order_by"}
     assert users["limit"]["maximum"] == 1000
     assert users["limit"]["minimum"] == 1
     assert users["limit"]["default"] == 100
@@ -156,20 +156,32 @@ def test_list_query_parameters(document):
         "-time",
     }
     contributions = query("/{contract}/contributions")
-    assert set(contributions) == {"limit", "start", "order_by", "contributor_id", "type"}
+    assert set(contributions) == {
+        "limit",
+        "start",
+        "since_id",
+        "max_id",
+        "order_by",
+        "contributor_id",
+        "type",
+    }
     assert set(contributions["order_by"]["enum"]) == {"score", "-score", "time", "-time"}
     assert contributions["order_by"]["default"] == "-score"
     evaluations = query("/{contract}/evaluations")
     assert set(evaluations) == {
         "limit",
         "start",
+        "since_id",
+        "max_id",
         "contribution_id",
         "evaluator_id",
         "value",
         "include_superseded",
     }
     assert evaluations["include_superseded"]["type"] == "boolean"
-    assert set(query("/{contract}/users/{id}/history")) == {"limit", "start"}
+    paging = {"limit", "start", "since_id", "max_id"}
+    assert set(query("/{contract}/users/{id}/history")) == paging
+    assert set(query("/{contract}/auth/tokens")) == paging
     for path in ("/", "/{contract}", "/{contract}/users/{id}"):
         assert query(path) == {}
 
@@ -183,6 +195,7 @@ NEEDS_TOKEN = {
     ("/{contract}/users", "post"),
     ("/{contract}/contributions", "post"),
     ("/{contract}/evaluations", "post"),
+    ("/{contract}/evaluations/batch", "post"),
     ("/{contract}/auth", "delete"),
     ("/{contract}/auth/tokens", "get"),
     ("/{contract}/auth/tokens/{id}", "delete"),
@@ -235,3 +248,22 @@ def test_a_vote_documents_the_refusals_of_the_rules(document):
     contributions = document["paths"]["/{contract}/contributions"]["post"]["responses"]
     assert "max_vote_changes" not in contributions["409"]["description"]
     assert "allow_self_evaluation" not in contributions["403"]["description"]
+
+
+def test_a_batch_documents_its_items_and_failures(document):
+    schema = body_schema(document, "/{contract}/evaluations/batch")
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["evaluations"]
+    items = schema["properties"]["evaluations"]
+    assert (items["type"], items["minItems"], items["maxItems"]) == ("array", 1, 100)
+    assert set(items["items"]["properties"]) == {"evaluator_id", "contribution_id", "value"}
+    responses = document["paths"]["/{contract}/evaluations/batch"]["post"]["responses"]
+    assert "failed" in responses["400"]["description"]
+    failed = document["definitions"]["Error"]["properties"]["failed"]["items"]
+    assert failed["required"] == ["index", "errors"]
+
+
+def test_a_vote_documents_its_allowances(document):
+    responses = document["paths"]["/{contract}/evaluations"]["post"]["responses"]
+    assert "evaluations_per_day" in responses["429"]["description"]
+    assert responses["429"]["headers"]["Retry-After"]["type"] == "integer"

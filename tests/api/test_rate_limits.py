@@ -31,7 +31,7 @@ from protocol import ConfigurationError
 
 from ..concurrency.servers import free_port
 from ..conftest import ADMIN_TOKEN, count, issue_token
-from .conftest import assert_error, bearer
+from .conftest import assert_error, bearer, database_state
 
 LIMITS = {
     "backfeed.rate_limits": "true",
@@ -477,3 +477,16 @@ def test_the_shipped_settings(name: str, store: str) -> None:
     limits = rate_limits(dict(parser["app:main"]))
     assert limits.enabled
     assert limits.storage_url.startswith(store)
+
+
+def test_a_batch_counts_as_its_votes(limited: TestApp, engine: sa.Engine) -> None:
+    """Writes are 4 a minute here: after 3 writes, a single vote would pass, but a batch of
+    2 votes counts 2 and is refused whole, before any vote is applied."""
+    author = limited.post_json("/example/users", {"tokens": 10}).json["id"]
+    voter = limited.post_json("/example/users", {}).json["id"]
+    made = limited.post_json("/example/contributions", {"contributor_id": author}).json["id"]
+    votes = [{"evaluator_id": voter, "contribution_id": made, "value": value} for value in (1, 0)]
+    before = database_state(engine)
+    response = limited.post_json("/example/evaluations/batch", {"evaluations": votes}, status=429)
+    refused(response, "writes")
+    assert database_state(engine) == before

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from .conftest import paging
+
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 USER_KEYS = {"id", "tokens", "reputation", "reputation_normalized", "total_reputation"}
 CONTRIBUTION_KEYS = {"id", "type", "contributor", "stats"}
@@ -82,7 +84,7 @@ def check_evaluation(evaluation: dict) -> None:
 def check_collection(page: dict, *, total: int, limit: int = 100, start: int = 0) -> list[dict]:
     """The collection shape; return its items."""
     assert set(page) == {"count", "_meta", "items"}
-    assert page["_meta"] == {"total": total, "limit": limit, "start": start}
+    assert paging(page) == {"total": total, "limit": limit, "start": start}
     assert isinstance(page["items"], list)
     assert page["count"] == len(page["items"])
     return page["items"]
@@ -335,6 +337,8 @@ def test_contract_parameters_and_types(api):
         "reward_tokens_to_evaluators": False,
         "allow_self_evaluation": False,
         "max_vote_changes": 5,
+        "evaluations_per_day": None,
+        "evaluations_per_contributor_per_day": None,
     }
     assert example["default_type"] == "article"
     article, comment = example["types"]["article"], example["types"]["comment"]

@@ -33,8 +33,8 @@ from ..schemas import (
     KnownKeys,
     StrictBoolean,
     StrictInteger,
-    StrictList,
     StrictNumber,
+    StrictSequence,
     StrictString,
     VoteValue,
 )
@@ -94,7 +94,7 @@ class ServiceSwagger(CorniceSwagger):
         StrictString: StringTypeConverter,
         EventTypes: StringTypeConverter,
         StrictBoolean: BooleanTypeConverter,
-        StrictList: ArrayTypeConverter,
+        StrictSequence: ArrayTypeConverter,
         colander.Mapping: ClosedObjectConverter,
         KnownKeys: ClosedObjectConverter,
     }
@@ -189,14 +189,25 @@ IDEMPOTENCY_PARAMETER = {
 }
 
 
+IF_NONE_MATCH_PARAMETER = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "type": "string",
+    "description": "the ETag of a representation the client holds: 304 if it is current",
+}
+
+
 def refine(document: dict, contracts: list[str], services: list[Service]) -> dict:
-    """Precise path parameters, the Idempotency-Key header of POSTs, and the responses
-    declared by the views."""
+    """Precise path parameters, the Idempotency-Key header of POSTs, If-None-Match on GETs,
+    and the responses declared by the views."""
     for item in document["paths"].values():
         parameters = item.get("parameters", [])
         item["parameters"] = [path_parameter(p["name"], contracts) or p for p in parameters]
         if "post" in item:
             item["post"].setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
+        if "get" in item:
+            item["get"].setdefault("parameters", []).append(dict(IF_NONE_MATCH_PARAMETER))
     return document_responses(document, routes(services))
 
 

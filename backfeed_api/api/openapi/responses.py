@@ -48,32 +48,47 @@ def obj(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema
 
 
 def page(item: str) -> Schema:
-    """A page of a collection of ``item``."""
+    """A page of a collection of ``item``, with the URLs of the pages around it."""
+    link = {**STRING, "format": "uri"}
     return obj(
         {
             "count": COUNT,
-            "_meta": obj({"total": COUNT, "limit": COUNT, "start": COUNT}),
+            "_meta": obj(
+                {"total": COUNT, "limit": COUNT, "start": COUNT, "next": link, "prev": link},
+                optional=("next", "prev"),
+            ),
             "items": {"type": "array", "items": ref(item)},
         }
     )
 
 
+ERROR_ITEMS: Schema = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "properties": {
+            "location": STRING,
+            "name": STRING,
+            "description": {**STRING, "minLength": 1},
+            "code": {**STRING, "enum": sorted(CODES)},
+        },
+        "required": ["location", "name", "description", "code"],
+        "additionalProperties": False,
+    },
+}
 ERROR: Schema = {
     "type": "object",
     "properties": {
         "status": {"type": "string", "enum": ["error"]},
-        "errors": {
+        "errors": ERROR_ITEMS,
+        "failed": {
             "type": "array",
-            "minItems": 1,
+            "description": "the refused items of a batch, by their index in it",
             "items": {
                 "type": "object",
-                "properties": {
-                    "location": STRING,
-                    "name": STRING,
-                    "description": {**STRING, "minLength": 1},
-                    "code": {**STRING, "enum": sorted(CODES)},
-                },
-                "required": ["location", "name", "description", "code"],
+                "properties": {"index": COUNT, "errors": ERROR_ITEMS},
+                "required": ["index", "errors"],
                 "additionalProperties": False,
             },
         },
@@ -204,6 +219,7 @@ DEFINITIONS: dict[str, Schema] = {
         },
         optional=("me",),
     ),
+    "Batch": obj({"evaluations": {"type": "array", "items": ref("Evaluation")}}),
     "UserPage": page("User"),
     "ContributionPage": page("Contribution"),
     "EvaluationPage": page("Evaluation"),
@@ -310,13 +326,21 @@ COMMON_ERRORS = {
     "415": "The body is not JSON or form-encoded UTF-8.",
     "503": "The database is unavailable; try again after `Retry-After` seconds.",
 }
-ERROR_HEADERS = {"503": RETRY_AFTER}
+ERROR_HEADERS = {"429": RETRY_AFTER, "503": RETRY_AFTER}
 # POSTs, with an Idempotency-Key.
 WRITE_ERRORS = {
     "409": "A request with this Idempotency-Key is still running.",
     "422": "This Idempotency-Key was used for a different request.",
 }
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
+LINK = {
+    "Link": {
+        "type": "string",
+        "pattern": '^<[^>]+>; rel="(next|prev)"(, <[^>]+>; rel="(next|prev)")?$',
+        "description": 'the next and previous pages (RFC 8288): `<URL>; rel="next", <URL>; '
+        'rel="prev"`, each absent at its end, as in `_meta`',
+    }
+}
 # The IETF httpapi draft's header fields, on every answer while rate limits are on.
 RATE_LIMIT_HEADERS = {
     "RateLimit-Policy": {
@@ -337,7 +361,7 @@ TOO_MANY_REQUESTS = (
     "`RateLimit-Policy`; wait `Retry-After` seconds."
 )
 
-HEADERS = {**LOCATION, **RETRY_AFTER}
+HEADERS = {**LOCATION, **RETRY_AFTER, **LINK}
 """The headers a view may name in an :func:`~..responses.answer`."""
 
 
@@ -355,8 +379,28 @@ def undeclared(routes: list[tuple[Service, str, dict]]) -> list[str]:
     ]
 
 
+CACHING = {
+    "ETag": {
+        "type": "string",
+        "pattern": '^"[0-9a-f]{32}"$',
+        "description": "the representation's tag, for If-None-Match",
+    },
+    "Cache-Control": {
+        "type": "string",
+        "pattern": "^no-(cache|store)$",
+        "description": "`no-cache` (revalidate before use) without a token, `no-store` with one",
+    },
+}
+NOT_MODIFIED = {
+    "description": "The representation whose ETag the request's If-None-Match holds is still "
+    "current; no body.",
+    "headers": CACHING,
+}
+
+
 def operation_responses(method: str, declared: dict[str, colander.SchemaNode]) -> dict:
-    """The ``responses`` object of one operation, from its view's declared responses."""
+    """The ``responses`` object of one operation, from its view's declared responses; a
+    read's success carries its ETag, and a read may answer 304."""
     responses: dict[str, Schema] = {}
     refusals: dict[str, str] = {}
     for status, node in declared.items():
@@ -366,18 +410,26 @@ def operation_responses(method: str, declared: dict[str, colander.SchemaNode]) -
         responses[status] = {"description": node.description}
         if node.definition is not None:
             responses[status]["schema"] = ref(node.definition)
-        if node.headers:
-            responses[status]["headers"] = {name: HEADERS[name] for name in node.headers}
-    errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
+        headers = {name: HEADERS[name] for name in node.headers}
+        if method == "get":
+            headers.update(CACHING)
+        if headers:
+            responses[status]["headers"] = headers
+    if method == "get":
+        responses["304"] = NOT_MODIFIED
+    errors = {
+        **COMMON_ERRORS,
+        "429": TOO_MANY_REQUESTS,
+        **(WRITE_ERRORS if method == "post" else {}),
+    }
     for status, refusal in refusals.items():
         errors[status] = f"{errors[status]} {refusal}" if status in errors else refusal
     for status, description in sorted(errors.items()):
+        if status in responses:  # the operation's own (a login's 429)
+            continue
         responses[status] = {"description": description, "schema": ref("Error")}
         if status in ERROR_HEADERS:
             responses[status]["headers"] = ERROR_HEADERS[status]
-    responses.setdefault(
-        "429", {"description": TOO_MANY_REQUESTS, "schema": ref("Error"), "headers": RETRY_AFTER}
-    )
     for response in responses.values():
         response["headers"] = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
     return responses

@@ -14,7 +14,8 @@ from ...auth.policy import CHALLENGE, LOGOUT, SESSIONS
 from ...domain.login_tokens import close_session, list_sessions, open_session
 from ...domain.logins import log_in
 from ...errors import error_body, not_found
-from ..presenters import collection, iso
+from ..paging import id_window, page
+from ..presenters import iso
 from ..responses import answer
 from ..schemas import ListPage, LogIn, ReadOne
 from ..validation import validate
@@ -125,7 +126,9 @@ def delete_session(request) -> Response:
     validators=(validate,),
     permission=SESSIONS,
     response_schemas={
-        "200": answer("A page of the user's live login tokens, oldest first.", "LoginTokenPage")
+        "200": answer(
+            "A page of the user's live login tokens, oldest first.", "LoginTokenPage", ("Link",)
+        )
     },
 )
 def get_login_tokens(request) -> dict:
@@ -134,13 +137,14 @@ def get_login_tokens(request) -> dict:
     for the token of this request. Never the tokens themselves. A ``user`` token only."""
     identity = request.identity
     q = query(request)
-    page = list_sessions(
+    found = list_sessions(
         request.dbsession,
         request.contract.row_id,
         identity.user_id,
         request.now,
         q["start"],
         q["limit"],
+        id_window(q),
     )
     items = [
         {
@@ -149,9 +153,9 @@ def get_login_tokens(request) -> dict:
             "expires_at": iso(row.expires_at),
             "current": row.id == identity.token_id,
         }
-        for row in page.items
+        for row in found.items
     ]
-    return collection(items, page.total, q["limit"], q["start"])
+    return page(request, items, found.total, q)
 
 
 @login_token.delete(

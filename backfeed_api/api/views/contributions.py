@@ -9,7 +9,8 @@ from ...domain import contributions as domain
 from ...domain import events
 from ...domain.listing import list_contributions
 from ...errors import not_found
-from ..presenters import Presenter, collection
+from ..paging import id_window, page
+from ..presenters import Presenter
 from ..responses import answer
 from ..schemas import CreateContribution, ListContributions, ReadOne
 from ..validation import validate
@@ -56,12 +57,12 @@ def create_contribution(request) -> dict:
     schema=ListContributions(),
     validators=(validate,),
     permission=READ,
-    response_schemas={"200": answer("A page of contributions.", "ContributionPage")},
+    response_schemas={"200": answer("A page of contributions.", "ContributionPage", ("Link",))},
 )
 def get_contributions(request) -> dict:
     """List contributions, best score first by default."""
     q = query(request)
-    page = list_contributions(
+    found = list_contributions(
         request.dbsession,
         request.contract,
         request.now,
@@ -70,16 +71,17 @@ def get_contributions(request) -> dict:
         limit=q["limit"],
         contributor_id=q.get("contributor_id"),
         type_name=q.get("type"),
+        window=id_window(q),
     )
-    ranking = page.ranking  # when ranked by score, show the very sums it was ranked by
+    ranking = found.ranking  # when ranked by score, show the very sums it was ranked by
     presenter = Presenter(
         request.dbsession,
         request.contract,
         request.now,
         None if ranking is None else ranking.total_reputation,
     )
-    items = presenter.contributions(page.items, None if ranking is None else ranking.voted)
-    return collection(items, page.total, q["limit"], q["start"])
+    items = presenter.contributions(found.items, None if ranking is None else ranking.voted)
+    return page(request, items, found.total, q)
 
 
 @contribution.get(

@@ -2,7 +2,8 @@
 
 Validation errors already have it; protocol rejections become 400s in it (403 for a vote on
 one's own contribution, 409 for a vote change beyond the contract's limit or an action that
-would pass the balance limit); refused permissions become 401s or 403s; a database that
+would pass the balance limit, 429 with ``Retry-After`` for a vote beyond a daily allowance);
+refused permissions become 401s or 403s; a database that
 cannot serve now is a 503 with ``Retry-After``; HTTP errors (404, 405, 415, 429…) and
 unexpected failures (500) are rendered in it too, never as HTML, and never with a
 traceback, a setting, a database URL or a token.
@@ -10,10 +11,14 @@ traceback, a setting, a database URL or a token.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 
 from cornice.renderer import CorniceRenderer, JSONError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalServerError
+from pyramid.interfaces import IRendererFactory
+from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from pyramid_retry import mark_error_retryable
 from pyramid_tm import is_tm_active
@@ -22,7 +27,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from protocol import ProtocolError
 
-from ...errors import ClientError, engine_refusal, error_body, status_code
+from ...domain.batches import BatchRefused
+from ...errors import (
+    ClientError,
+    engine_refusal,
+    error_body,
+    error_item,
+    failed_items_body,
+    status_code,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +88,66 @@ def forbidden(exc: HTTPForbidden, request) -> dict:
 @exception_view_config(ProtocolError, renderer="json")
 def protocol_error(exc: ProtocolError, request) -> dict:
     """An action the contract refuses: an error on the field at fault, with the status and
-    code of :data:`~backfeed_api.errors.ENGINE_REFUSALS`."""
+    code of :data:`~backfeed_api.errors.ENGINE_REFUSALS`; a refusal that ends with time (a
+    daily allowance) says when in ``Retry-After``."""
     status, code = engine_refusal(exc)
-    return _respond(request, status, code, "body", exc.field or "", exc.message)
+    body = _respond(request, status, code, "body", exc.field or "", exc.message)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        request.response.headers["Retry-After"] = str(retry_after)
+    return body
+
+
+def refusal_item(exc: ProtocolError) -> dict:
+    """A refusal of the contract as one error of the error document, with its code."""
+    return error_item(engine_refusal(exc)[1], "body", exc.field or "", exc.message)
+
+
+@exception_view_config(BatchRefused, renderer="json")
+def batch_refused(exc: BatchRefused, request) -> dict:
+    """A batch with refused votes: a 400 listing each by its index, nothing applied."""
+    request.response.status_code = 400
+    request.response.headers.pop("Location", None)
+    failed = {index: [refusal_item(refusal)] for index, refusal in exc.failures}
+    return failed_items_body("evaluations", failed, exc.size)
+
+
+ITEM_ERROR = re.compile(r"(?P<items>\w+)\.(?P<index>\d+)(?:\.(?P<field>.+))?")
+"""The name Cornice gives an error in an item of a list of the body: ``evaluations.3.value``."""
+
+
+def batch_validation_errors(request) -> Response:
+    """The error handler of a batch's service: a request that failed validation, answered
+    with the errors of each item under ``failed`` by its index, as a refused batch is."""
+    failed: dict[int, list[dict]] = {}
+    others = []
+    for error in request.errors:
+        error.setdefault("code", cornice_code(error))
+        found = ITEM_ERROR.fullmatch(error.get("name") or "")
+        if error.get("location") == "body" and found and found["items"] == "evaluations":
+            item = {**error, "name": found["field"] or ""}
+            failed.setdefault(int(found["index"]), []).append(item)
+        else:
+            others.append(error)
+    if not failed:
+        renderer = request.registry.queryUtility(IRendererFactory, name="cornicejson")
+        return renderer.render_errors(request)
+    body = failed_items_body("evaluations", failed, len(_sent_items(request)))
+    body["errors"] += others
+    return Response(
+        status=request.errors.status,
+        content_type="application/json",
+        body=json.dumps(body, allow_nan=False).encode(),
+    )
+
+
+def _sent_items(request) -> list:
+    """The list of evaluations the body sent, as far as it can be read."""
+    try:
+        sent = request.json_body.get("evaluations")
+    except (ValueError, AttributeError):
+        return []
+    return sent if isinstance(sent, list) else []
 
 
 @exception_view_config(HTTPException, renderer="json")

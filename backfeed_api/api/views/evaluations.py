@@ -6,16 +6,33 @@ from cornice import Service
 
 from protocol import MAX_BALANCE
 
-from ...auth.policy import READ, WRITE, acts_as
+from ...auth.policy import READ, WRITE, acts_as, each_acts_as
 from ...domain import evaluations as domain
 from ...domain import events
+from ...domain.batches import Ballot, evaluate_batch
 from ...domain.listing import list_evaluations
 from ...errors import not_found
-from ..presenters import Presenter, collection
+from ...pipeline.ratelimits import charge_items
+from ..paging import id_window, page
+from ..presenters import Presenter
 from ..responses import answer, refusal
-from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
+from ..schemas import CreateEvaluation, CreateEvaluationBatch, ListEvaluations, ReadOne
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, path_id, query
+from .errors import batch_validation_errors
+
+# Declared before ``evaluation``, so that its route is matched before /evaluations/{id}.
+batch = Service(
+    name="evaluation_batch",
+    path="/{contract}/evaluations/batch",
+    description="Many votes at once, all applied or none.",
+    error_handler=batch_validation_errors,
+)
+ALLOWANCES = refusal(
+    "Or the evaluator has cast as many evaluations today (UTC) as a daily allowance of the "
+    "contract permits (the error's `name`: evaluations_per_day or "
+    "evaluations_per_contributor_per_day); `Retry-After` is the time left until midnight UTC."
+)
 
 evaluations = Service(
     name="evaluations", path="/{contract}/evaluations", description="The votes of a contract."
@@ -42,6 +59,7 @@ evaluation = Service(
             "the contract's max_vote_changes allows, or the vote would carry a balance, a "
             f"fund or a total above {MAX_BALANCE:g}."
         ),
+        "429": ALLOWANCES,
     },
 )
 def create_evaluation(request) -> dict:
@@ -64,6 +82,12 @@ def create_evaluation(request) -> dict:
     rendered = presenter.vote(outcome)
     if not outcome.created:
         return rendered
+    record_vote(request, outcome, rendered)
+    return created(request, "evaluation", rendered, id=outcome.evaluation.id)
+
+
+def record_vote(request, outcome: domain.VoteOutcome, rendered: dict) -> None:
+    """Write the event of a recorded vote, whether it came alone or in a batch."""
     events.record(
         request.dbsession,
         request.contract,
@@ -72,19 +96,55 @@ def create_evaluation(request) -> dict:
         outcome.changes,
         request.now,
     )
-    return created(request, "evaluation", rendered, id=outcome.evaluation.id)
+
+
+@batch.post(
+    schema=CreateEvaluationBatch(),
+    validators=(validate, each_acts_as("evaluations", "evaluator_id")),
+    content_type="application/json",
+    permission=WRITE,
+    response_schemas={
+        "201": answer("Every vote applied, in order: each as its single vote answers.", "Batch"),
+        "200": answer("Every vote repeated an active one: nothing changed.", "Batch"),
+        "400": refusal(
+            "Or some votes were refused, each listed in `failed` by its index; none was applied."
+        ),
+        "403": refusal("Or an item names another evaluator than the user of the token."),
+        "429": refusal("Or the batch's votes, counted one by one, pass the write limit."),
+    },
+)
+def create_evaluation_batch(request) -> dict:
+    """Vote many times in one transaction: every vote applied in order, or none, with the
+    refused ones listed by index. 201 when any vote was recorded, 200 when all repeated.
+
+    An admin token may vote as any evaluator; a user token only as its own user, in every
+    item.
+    """
+    ballots = [Ballot(**item) for item in body(request)["evaluations"]]
+    charge_items(request, len(ballots))  # a batch counts as its votes against the writes
+    outcomes = evaluate_batch(request.dbsession, request.contract, request.now, ballots)
+    rendered = [
+        Presenter(request.dbsession, request.contract, request.now, o.total_reputation).vote(o)
+        for o in outcomes
+    ]
+    for outcome, document in zip(outcomes, rendered, strict=True):
+        if outcome.created:
+            record_vote(request, outcome, document)
+    if any(outcome.created for outcome in outcomes):
+        request.response.status_code = 201
+    return {"evaluations": rendered}
 
 
 @evaluations.get(
     schema=ListEvaluations(),
     validators=(validate,),
     permission=READ,
-    response_schemas={"200": answer("A page of evaluations.", "EvaluationPage")},
+    response_schemas={"200": answer("A page of evaluations.", "EvaluationPage", ("Link",))},
 )
 def get_evaluations(request) -> dict:
     """List votes, oldest first; superseded ones only with ``include_superseded``."""
     q = query(request)
-    page = list_evaluations(
+    found = list_evaluations(
         request.dbsession,
         request.contract,
         start=q["start"],
@@ -93,9 +153,10 @@ def get_evaluations(request) -> dict:
         evaluator_id=q.get("evaluator_id"),
         value=q.get("value"),
         include_superseded=q["include_superseded"],
+        window=id_window(q),
     )
-    items = Presenter(request.dbsession, request.contract, request.now).evaluations(page.items)
-    return collection(items, page.total, q["limit"], q["start"])
+    items = Presenter(request.dbsession, request.contract, request.now).evaluations(found.items)
+    return page(request, items, found.total, q)
 
 
 @evaluation.get(

@@ -12,7 +12,8 @@ from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
 from ...errors import not_found
-from ..presenters import Presenter, collection, ledger_entry
+from ..paging import id_window, page
+from ..presenters import Presenter, ledger_entry
 from ..responses import answer, refusal
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..validation import validate
@@ -67,14 +68,21 @@ def create_user(request) -> dict:
     schema=ListUsers(),
     validators=(validate,),
     permission=READ,
-    response_schemas={"200": answer("A page of users.", "UserPage")},
+    response_schemas={"200": answer("A page of users.", "UserPage", ("Link",))},
 )
 def get_users(request) -> dict:
     """List users, by creation time or as a leaderboard."""
     q = query(request)
-    page = list_users(request.dbsession, request.contract, q["order_by"], q["start"], q["limit"])
-    items = Presenter(request.dbsession, request.contract, request.now).users(page.items)
-    return collection(items, page.total, q["limit"], q["start"])
+    found = list_users(
+        request.dbsession,
+        request.contract,
+        q["order_by"],
+        q["start"],
+        q["limit"],
+        id_window(q),
+    )
+    items = Presenter(request.dbsession, request.contract, request.now).users(found.items)
+    return page(request, items, found.total, q)
 
 
 @user.get(
@@ -95,7 +103,9 @@ def get_user(request) -> dict:
     schema=ListPage(),
     validators=(validate,),
     permission=READ,
-    response_schemas={"200": answer("A page of the user's ledger, newest first.", "LedgerPage")},
+    response_schemas={
+        "200": answer("A page of the user's ledger, newest first.", "LedgerPage", ("Link",))
+    },
 )
 def get_history(request) -> dict:
     """The user's ledger entries, newest first, its shares of collective losses included."""
@@ -103,7 +113,12 @@ def get_history(request) -> dict:
     if found is None:
         raise not_found("user")
     q = query(request)
-    page = user_history(
-        request.dbsession, request.contract.row_id, found.id, start=q["start"], limit=q["limit"]
+    entries = user_history(
+        request.dbsession,
+        request.contract.row_id,
+        found.id,
+        start=q["start"],
+        limit=q["limit"],
+        window=id_window(q),
     )
-    return collection([ledger_entry(e) for e in page.items], page.total, q["limit"], q["start"])
+    return page(request, [ledger_entry(e) for e in entries.items], entries.total, q)

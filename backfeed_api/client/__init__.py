@@ -1,0 +1,46 @@
+"""A Python client of the backfeed HTTP API: one :class:`Client` per contract.
+
+It stands apart from the service: it imports nothing of ``backfeed_api`` or ``protocol``,
+only ``httpx`` and the standard library, so an application can use it against any
+deployment::
+
+    from backfeed_api.client import Client
+
+    with Client("https://api.example.org", "example", token="…") as client:
+        ann = client.create_user(tokens=10)
+        for user in client.iter_users(order_by="-reputation"):
+            print(user.id, user.reputation)
+"""
+
+from .client import Client
+from .errors import ApiError, BatchRefused, ErrorItem, FailedItem
+from .models import (
+    Contract,
+    Contribution,
+    Evaluation,
+    Event,
+    LedgerEntry,
+    Login,
+    LoginToken,
+    Page,
+    Service,
+    User,
+)
+
+__all__ = [
+    "ApiError",
+    "BatchRefused",
+    "Client",
+    "Contract",
+    "Contribution",
+    "ErrorItem",
+    "Evaluation",
+    "Event",
+    "FailedItem",
+    "LedgerEntry",
+    "Login",
+    "LoginToken",
+    "Page",
+    "Service",
+    "User",
+]

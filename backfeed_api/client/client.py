@@ -1,0 +1,351 @@
+"""The client of one contract: a method for every route, pages that follow their links, the
+event feed as a long-polling iterator, and requests that are safe to send again.
+
+Every POST carries an ``Idempotency-Key`` of its own, kept through its retries, so the
+service applies it at most once however often it is sent. A request is sent again, at most
+``retries`` times, when the connection fails and when the service answers ``429`` or
+``503``: after the ``Retry-After`` the answer gives (exponential backoff without one),
+unless that wait is longer than ``max_wait`` seconds (a daily allowance waits until
+midnight UTC), when the error is raised at once with its ``retry_after``. Any other answer
+of 400 or more raises :class:`~.errors.ApiError`, whose ``codes`` are the error codes of
+the service.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+
+from .errors import error_from
+from .models import (
+    Contract,
+    Contribution,
+    Evaluation,
+    Event,
+    LedgerEntry,
+    Login,
+    LoginToken,
+    Page,
+    Service,
+    User,
+)
+
+Item = TypeVar("Item")
+RETRIED_STATUSES = frozenset({429, 503})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/"): "service",
+    ("GET", "/__api__"): "openapi",
+    ("GET", "/{contract}"): "contract_info",
+    ("GET", "/{contract}/users"): "users",
+    ("POST", "/{contract}/users"): "create_user",
+    ("GET", "/{contract}/users/{id}"): "user",
+    ("GET", "/{contract}/users/{id}/history"): "history",
+    ("GET", "/{contract}/contributions"): "contributions",
+    ("POST", "/{contract}/contributions"): "create_contribution",
+    ("GET", "/{contract}/contributions/{id}"): "contribution",
+    ("GET", "/{contract}/evaluations"): "evaluations",
+    ("POST", "/{contract}/evaluations"): "evaluate",
+    ("GET", "/{contract}/evaluations/{id}"): "evaluation",
+    ("POST", "/{contract}/evaluations/batch"): "evaluate_batch",
+    ("POST", "/{contract}/auth"): "login",
+    ("DELETE", "/{contract}/auth"): "logout",
+    ("GET", "/{contract}/auth/tokens"): "login_tokens",
+    ("DELETE", "/{contract}/auth/tokens/{id}"): "revoke_login_token",
+    ("GET", "/{contract}/events"): "events",
+}
+"""The method of :class:`Client` for each route of the API."""
+
+
+def _query(**values: Any) -> dict[str, Any]:
+    """The query parameters given (not None), booleans as the API writes them."""
+    return {
+        name: ("true" if value else "false") if isinstance(value, bool) else value
+        for name, value in values.items()
+        if value is not None
+    }
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds ``Retry-After`` asks to wait, or None."""
+    text = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        return None
+
+
+class Client:
+    """A client of one contract of a backfeed deployment.
+
+    ``base_url`` is the service's root (``https://api.example.org``), ``contract`` the name
+    of the contract, ``token`` a bearer token (of that contract) for the writes and for the
+    reads of a deployment whose reads are private. ``transport`` is handed to ``httpx`` (a
+    test's ``httpx.WSGITransport``, say).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        contract: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        max_wait: float = 30.0,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.contract = contract
+        self.token = token
+        self.retries = retries
+        self.max_wait = max_wait
+        self.backoff = backoff
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _path(self, *parts: object) -> str:
+        return "/" + "/".join(str(part) for part in (self.contract, *parts))
+
+    def _headers(self) -> dict[str, str]:
+        return {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request (again when it may be: see the module) and return its answer;
+        raise :class:`~.errors.ApiError` for an answer of 400 or more."""
+        sent = {**self._headers(), **(headers or {})}
+        if method == "POST":
+            sent.setdefault(IDEMPOTENCY_HEADER, uuid.uuid4().hex)
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = self._http.request(method, url, params=params, json=body, headers=sent)
+            except httpx.TransportError as error:
+                # a DELETE is sent again only when it never reached the service
+                if last or (method == "DELETE" and not isinstance(error, httpx.ConnectError)):
+                    raise
+                self._sleep(self.backoff * 2**attempt)
+                continue
+            if response.status_code in RETRIED_STATUSES and not last:
+                wait = _retry_after(response)
+                wait = self.backoff * 2**attempt if wait is None else wait
+                if wait <= self.max_wait:
+                    self._sleep(wait)
+                    continue
+            if response.status_code >= 400:
+                raise error_from(response.status_code, _json(response), _retry_after(response))
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _get(self, url: str, **params: Any) -> Any:
+        return self.request("GET", url, params=_query(**params)).json()
+
+    def _post(self, url: str, body: dict, **params: Any) -> Any:
+        return self.request("POST", url, params=_query(**params) or None, body=body).json()
+
+    def _page(self, url: str, item: Callable[[dict], Item], **params: Any) -> Page[Item]:
+        return Page.of(self._get(url, **params), item)
+
+    def _pages(self, url: str, item: Callable[[dict], Item], **params: Any) -> Iterator[Item]:
+        """Every item of a list, following each page's ``next`` link."""
+        page = self._page(url, item, **params)
+        while True:
+            yield from page.items
+            if page.next is None:
+                return
+            page = Page.of(self.request("GET", page.next).json(), item)
+
+    # -- the service and the contract ----------------------------------------------------
+
+    def service(self) -> Service:
+        """``GET /``: the version and the contracts served."""
+        return Service.of(self._get("/"))
+
+    def openapi(self) -> dict:
+        """``GET /__api__``: the OpenAPI document of the deployment."""
+        return self._get("/__api__")
+
+    def contract_info(self) -> Contract:
+        """``GET /{contract}``: kind, parameters, contribution types, totals."""
+        return Contract.of(self._get(self._path()))
+
+    # -- users -----------------------------------------------------------------------------
+
+    def users(self, **params: Any) -> Page[User]:
+        """``GET /{contract}/users``: a page (``order_by``, ``limit``, ``start``,
+        ``since_id``, ``max_id``)."""
+        return self._page(self._path("users"), User.of, **params)
+
+    def iter_users(self, **params: Any) -> Iterator[User]:
+        """Every user, page after page."""
+        return self._pages(self._path("users"), User.of, **params)
+
+    def user(self, user_id: int) -> User:
+        """``GET /{contract}/users/{id}``."""
+        return User.of(self._get(self._path("users", user_id)))
+
+    def create_user(self, **fields: Any) -> User:
+        """``POST /{contract}/users`` (``reputation``, ``tokens``, ``referrer_id``,
+        ``username``, ``password``; an admin token)."""
+        return User.of(self._post(self._path("users"), _query(**fields)))
+
+    def history(self, user_id: int, **params: Any) -> Page[LedgerEntry]:
+        """``GET /{contract}/users/{id}/history``: a page of the user's ledger."""
+        return self._page(self._path("users", user_id, "history"), LedgerEntry.of, **params)
+
+    def iter_history(self, user_id: int, **params: Any) -> Iterator[LedgerEntry]:
+        """The user's whole ledger, newest first."""
+        return self._pages(self._path("users", user_id, "history"), LedgerEntry.of, **params)
+
+    # -- contributions -----------------------------------------------------------------------
+
+    def contributions(self, **params: Any) -> Page[Contribution]:
+        """``GET /{contract}/contributions``: a page (``contributor_id``, ``type``,
+        ``order_by``, ``limit``, ``start``, ``since_id``, ``max_id``)."""
+        return self._page(self._path("contributions"), Contribution.of, **params)
+
+    def iter_contributions(self, **params: Any) -> Iterator[Contribution]:
+        """Every contribution, page after page."""
+        return self._pages(self._path("contributions"), Contribution.of, **params)
+
+    def contribution(self, contribution_id: int) -> Contribution:
+        """``GET /{contract}/contributions/{id}``."""
+        return Contribution.of(self._get(self._path("contributions", contribution_id)))
+
+    def create_contribution(self, contributor_id: int, type: str | None = None) -> Contribution:
+        """``POST /{contract}/contributions``."""
+        body = _query(contributor_id=contributor_id, type=type)
+        return Contribution.of(self._post(self._path("contributions"), body))
+
+    # -- evaluations ---------------------------------------------------------------------------
+
+    def evaluations(self, **params: Any) -> Page[Evaluation]:
+        """``GET /{contract}/evaluations``: a page (``contribution_id``, ``evaluator_id``,
+        ``value``, ``include_superseded``, ``limit``, ``start``, ``since_id``, ``max_id``)."""
+        return self._page(self._path("evaluations"), Evaluation.of, **params)
+
+    def iter_evaluations(self, **params: Any) -> Iterator[Evaluation]:
+        """Every evaluation, page after page."""
+        return self._pages(self._path("evaluations"), Evaluation.of, **params)
+
+    def evaluation(self, evaluation_id: int) -> Evaluation:
+        """``GET /{contract}/evaluations/{id}``, active or superseded."""
+        return Evaluation.of(self._get(self._path("evaluations", evaluation_id)))
+
+    def evaluate(self, evaluator_id: int, contribution_id: int, value: float) -> Evaluation:
+        """``POST /{contract}/evaluations``: vote (the standing vote when it repeats it)."""
+        body = {"evaluator_id": evaluator_id, "contribution_id": contribution_id, "value": value}
+        return Evaluation.of(self._post(self._path("evaluations"), body))
+
+    def evaluate_batch(self, votes: list[tuple[int, int, float]]) -> list[Evaluation]:
+        """``POST /{contract}/evaluations/batch``: (evaluator, contribution, value) votes, all
+        applied or none (:class:`~.errors.BatchRefused` lists the refused ones)."""
+        items = [
+            {"evaluator_id": evaluator, "contribution_id": contribution, "value": value}
+            for evaluator, contribution, value in votes
+        ]
+        answer = self._post(self._path("evaluations", "batch"), {"evaluations": items})
+        return [Evaluation.of(item) for item in answer["evaluations"]]
+
+    # -- logging in ----------------------------------------------------------------------------
+
+    def login(self, username: str, password: str, *, use: bool = True) -> Login:
+        """``POST /{contract}/auth``: a user token; the client sends it from then on unless
+        ``use`` is false."""
+        found = Login.of(
+            self._post(self._path("auth"), {"username": username, "password": password})
+        )
+        if use:
+            self.token = found.token
+        return found
+
+    def logout(self) -> None:
+        """``DELETE /{contract}/auth``: revoke the client's token, and stop sending it."""
+        self.request("DELETE", self._path("auth"))
+        self.token = None
+
+    def login_tokens(self, **params: Any) -> Page[LoginToken]:
+        """``GET /{contract}/auth/tokens``: the live login tokens of the token's user."""
+        return self._page(self._path("auth", "tokens"), LoginToken.of, **params)
+
+    def revoke_login_token(self, token_id: int) -> None:
+        """``DELETE /{contract}/auth/tokens/{id}``: revoke one of the user's login tokens."""
+        self.request("DELETE", self._path("auth", "tokens", token_id))
+
+    # -- events --------------------------------------------------------------------------------
+
+    def events(
+        self,
+        after: int | None = None,
+        types: list[str] | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+    ) -> list[Event]:
+        """``GET /{contract}/events``: the events after the id ``after``, of ``types``; with
+        ``wait``, the service holds the request up to that many seconds for the first."""
+        answer = self._get(
+            self._path("events"),
+            after=after,
+            types=None if types is None else ",".join(types),
+            limit=limit,
+            wait=wait,
+        )
+        items = (
+            answer.get("items", answer.get("events", [])) if isinstance(answer, dict) else answer
+        )
+        return [Event.of(item) for item in items]
+
+    def iter_events(
+        self,
+        after: int | None = None,
+        types: list[str] | None = None,
+        *,
+        wait: float = 25.0,
+        until_idle: bool = False,
+    ) -> Iterator[Event]:
+        """Every event after ``after``, as they are committed: long polls, each waiting up
+        to ``wait`` seconds; without end, unless ``until_idle`` (then it ends at the first
+        poll that brings nothing)."""
+        while True:
+            found = self.events(after=after, types=types, wait=wait)
+            if not found and until_idle:
+                return
+            for event in found:
+                after = event.id
+                yield event
+
+
+def _json(response: httpx.Response) -> object:
+    """The answer's JSON body, or None when it has none."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

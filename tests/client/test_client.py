@@ -1,0 +1,151 @@
+"""The client drives every route of the OpenAPI document against a live server."""
+
+from __future__ import annotations
+
+import pytest
+
+from backfeed_api.client import (
+    ApiError,
+    BatchRefused,
+    Client,
+    Contribution,
+    Evaluation,
+    LedgerEntry,
+    Page,
+    User,
+)
+from backfeed_api.client.client import ROUTES
+from tests.concurrency.servers import ADMIN_TOKEN
+
+PASSWORD = "a long secret of hers"
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def test_every_route_of_the_document_has_a_client_method(anonymous: Client) -> None:
+    document = anonymous.openapi()
+    served = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+    missing = sorted(served - set(ROUTES))
+    assert not missing, f"routes without a client method: {missing}"
+    for name in ROUTES.values():
+        assert callable(getattr(Client, name)), name
+
+
+def test_the_service_and_the_contract(anonymous: Client) -> None:
+    service = anonymous.service()
+    assert {c["name"] for c in service.contracts} == {"example", "limited"}
+    contract = anonymous.contract_info()
+    assert contract.kind == "example"
+    assert contract.name == "example"
+    assert "article" in contract.types
+
+
+def test_users_contributions_votes_and_pages(admin: Client, anonymous: Client) -> None:
+    ann = admin.create_user(tokens=50, reputation=10)
+    bob = admin.create_user(referrer_id=ann.id)
+    assert isinstance(ann, User)
+    assert bob.referrer_id == ann.id
+    assert anonymous.user(bob.id) == bob
+    article = admin.create_contribution(ann.id, type="article")
+    assert isinstance(article, Contribution)
+    assert article.contributor.id == ann.id
+    vote = admin.evaluate(bob.id, article.id, 1)
+    assert isinstance(vote, Evaluation)
+    assert vote.value == 1
+    assert admin.evaluate(bob.id, article.id, 1).id == vote.id  # the standing vote
+    assert anonymous.evaluation(vote.id).id == vote.id
+    assert anonymous.contribution(article.id).id == article.id
+    page = anonymous.users(limit=1, since_id=ann.id - 1)
+    assert isinstance(page, Page)
+    assert page.next is not None
+    assert [u.id for u in page.items] == [ann.id]
+    assert [u.id for u in anonymous.iter_users(limit=1, since_id=ann.id - 1)] == [ann.id, bob.id]
+    assert [c.id for c in anonymous.iter_contributions(contributor_id=ann.id)] == [article.id]
+    assert [e.id for e in anonymous.iter_evaluations(contribution_id=article.id)] == [vote.id]
+    assert anonymous.evaluations(contribution_id=article.id).total == 1
+    assert anonymous.contributions(contributor_id=ann.id, order_by="time").total == 1
+    history = anonymous.history(ann.id)
+    assert all(isinstance(entry, LedgerEntry) for entry in history.items)
+    assert [e.id for e in anonymous.iter_history(ann.id, limit=1)] == [e.id for e in history.items]
+
+
+def test_a_batch_and_its_refusal(admin: Client) -> None:
+    author, voter = admin.create_user(tokens=10), admin.create_user()
+    made = [admin.create_contribution(author.id).id for _ in range(2)]
+    votes = admin.evaluate_batch([(voter.id, made[0], 1), (voter.id, made[1], 0)])
+    assert [v.contribution.id for v in votes] == made
+    with pytest.raises(BatchRefused) as refused:
+        admin.evaluate_batch([(voter.id, made[0], 0), (voter.id, 10**9, 1)])
+    assert refused.value.status == 400
+    assert [f.index for f in refused.value.failed] == [1]
+    assert refused.value.failed[0].errors[0].name == "contribution_id"
+    assert admin.evaluations(evaluator_id=voter.id).total == 2  # nothing of it applied
+
+
+def test_errors_carry_the_status_and_the_items(admin: Client, anonymous: Client) -> None:
+    with pytest.raises(ApiError) as missing:
+        anonymous.user(10**9)
+    assert missing.value.status == 404
+    with pytest.raises(ApiError) as unauthorized:
+        anonymous.create_user()
+    assert unauthorized.value.status == 401
+    assert unauthorized.value.errors[0].name == "Authorization"
+    with pytest.raises(ApiError) as invalid:
+        admin.users(limit=0)
+    assert invalid.value.status == 400
+    assert invalid.value.errors[0].name == "limit"
+    assert invalid.value.codes == ["invalid"]
+
+
+def test_an_allowance_is_raised_at_once_with_its_retry_after(server) -> None:
+    with Client(server.url, "limited", token=ADMIN_TOKEN, max_wait=5) as client:
+        author, voter = client.create_user(tokens=10), client.create_user()
+        made = [client.create_contribution(author.id).id for _ in range(2)]
+        client.evaluate(voter.id, made[0], 1)
+        with pytest.raises(ApiError) as refused:
+            client.evaluate(voter.id, made[1], 1)
+    assert refused.value.status == 429
+    assert refused.value.errors[0].name == "evaluations_per_day"
+    assert refused.value.codes == ["allowance_exceeded"]
+    assert refused.value.retry_after > 0
+
+
+def test_logging_in_and_out(admin: Client, server) -> None:
+    admin.create_user(username="carol", password=PASSWORD)
+    with Client(server.url, "example") as client:
+        first = client.login("carol", PASSWORD)
+        assert client.token == first.token
+        second = client.login("carol", PASSWORD, use=False)
+        tokens = client.login_tokens()
+        assert [t.id for t in tokens.items] == [first.token_id, second.token_id]
+        assert [t.current for t in tokens.items] == [True, False]
+        client.revoke_login_token(second.token_id)
+        assert [t.id for t in client.login_tokens().items] == [first.token_id]
+        client.logout()
+        assert client.token is None
+        with pytest.raises(ApiError) as revoked:
+            Client(server.url, "example", token=first.token).login_tokens()
+    assert revoked.value.status == 401
+
+
+def test_posts_carry_an_idempotency_key(admin: Client) -> None:
+    sent = []
+    original = admin._http.request
+
+    def spy(method, url, **kwargs):
+        sent.append((method, kwargs["headers"].get("Idempotency-Key")))
+        return original(method, url, **kwargs)
+
+    admin._http.request = spy
+    admin.create_user()
+    admin.create_user()
+    admin.users()
+    keys = [key for method, key in sent if method == "POST"]
+    assert len(keys) == 2
+    assert all(keys)
+    assert keys[0] != keys[1]
+    assert [key for method, key in sent if method == "GET"] == [None]
