@@ -35,6 +35,12 @@ plugin kind that does not give its terms."""
 
 ZERO = "0"
 
+LOSS_RULE = "non_voter_loss"
+"""The rule of a loss of every user with no active vote on a contribution (``whitepaper1``)."""
+
+BALANCE_BEFORE = "reputation"
+"""The input naming a user's own reputation before the action."""
+
 
 def _frozen(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
@@ -193,3 +199,14 @@ def combine(
 def select_terms(explanations: Sequence[Explanation], mask: int) -> list[Explanation]:
     """The explanations whose positions are set in ``mask``, in order."""
     return [e for position, e in enumerate(explanations) if mask >> position & 1]
+
+
+def share_of_loss(factor: float) -> Explanation:
+    """Why one user lost reputation in a loss of every non-voter that multiplied each one's
+    reputation by ``factor``: its share, from its own reputation before (an input of the
+    user's entry, :data:`BALANCE_BEFORE`)."""
+    return Explanation(
+        LOSS_RULE,
+        {"reputation_delta": f"{BALANCE_BEFORE} * factor - {BALANCE_BEFORE}"},
+        {"factor": factor},
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.catalog import ServedContract
 from ..domain.evaluations import VoteOutcome
+from ..domain.explanations import explain
 from ..domain.stats import contribution_stats, voted_reputation
 from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
 
@@ -159,14 +160,26 @@ class Presenter:
         return self._evaluation(evaluation, users[evaluation.evaluator_id], rendered)
 
 
-def ledger_entry(entry: LedgerEntry) -> dict:
-    """One change of a user's balances and its cause."""
+def ledger_entries(session: Session, contract_id: int, entries: Sequence[LedgerEntry]) -> list:
+    """Many ledger entries with their explanations: one query in all."""
+    explained = explain(session, contract_id, entries)
+    return [
+        ledger_entry(entry, explanation)
+        for entry, explanation in zip(entries, explained, strict=True)
+    ]
+
+
+def ledger_entry(entry: LedgerEntry, explanation: dict) -> dict:
+    """One change of a user's balances (or, with no user, a collective loss), its cause and
+    why it is what it is (:mod:`..domain.explanations`)."""
     return {
         "id": entry.id,
+        "user_id": entry.user_id,
         "cause": {"type": entry.cause_type, "id": entry.cause_id},
         "reputation_delta": entry.reputation_delta,
         "tokens_delta": entry.tokens_delta,
         "reputation": entry.reputation,
         "tokens": entry.tokens,
         "created_at": iso(entry.created_at),
+        **explanation,
     }

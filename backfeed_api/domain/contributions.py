@@ -12,7 +12,8 @@ from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
 from ..models import Contribution
 from .bounds import within_bounds
 from .catalog import ServedContract
-from .ledger import Cause, apply_changes
+from .explanations import record
+from .ledger import Cause, Entries, apply_changes
 from .locking import lock_contract, next_action
 from .users import require_user
 
@@ -67,5 +68,7 @@ def create_contribution(
     session.flush()
     row.contribution_count += 1
     fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
-    apply_changes(session, row, Cause("contribution", contribution.id), fee, now)
+    cause = Cause("contribution", contribution.id)
+    record(session, row.id, cause, [contract.rules.fee_explanation(kind)], row.version)
+    apply_changes(session, row, cause, Entries.by_one(fee, 0), now)
     return contribution

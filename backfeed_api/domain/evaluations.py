@@ -32,11 +32,13 @@ from protocol import (
     UnknownUser,
     Voters,
 )
+from protocol.explanations import Explanation, share_of_loss
 
 from ..models import Contribution, Evaluation, User
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .contributions import unknown_contribution
+from .ledger import Entries
 from .locking import lock_contract_row
 from .losses import NonVoterLoss, non_voters
 from .scale import Scale
@@ -377,7 +379,9 @@ def _record(
             "superseded_at": None,
         },
         replaced_id=None if own is None else own.evaluation_id,
-        changes=effects.changes,
+        entries=Entries.of(effects.changes, effects.terms),
+        explanations=vote_explanations(effects),
+        version=row.version,
         loss=_loss(contribution.id, state, effects),
         scale=Scale(row.reputation_scale, row.scale_exponent),
         contract_values=_contract_after(row, effects, new_voter=own is None),
@@ -389,6 +393,15 @@ def _record(
     contribution = Contribution(**{**contribution._mapping, **write.contribution_values})
     total = write.contract_values["total_reputation"]
     return evaluation, contribution, total, stored
+
+
+def vote_explanations(effects: EvaluationEffects) -> list[Explanation]:
+    """The explanations of a vote's entries: its terms', then, with a loss of every
+    non-voter, the loss's (the collective entry's) and that of each user's share of it."""
+    explanations = [term.explanation for term in effects.terms]
+    if effects.loss is not None and effects.non_voter_factor is not None:
+        explanations += [effects.loss, share_of_loss(effects.non_voter_factor)]
+    return explanations
 
 
 def _loss(
@@ -404,6 +417,7 @@ def _loss(
         delta=effects.non_voter_delta,
         remaining=state.non_voter_reputation + effects.non_voter_delta,
         spared=np.append(state.voters.ids, state.evaluator.id),
+        position=len(effects.terms),
     )
 
 

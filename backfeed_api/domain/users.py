@@ -13,6 +13,7 @@ from ..auth.credentials import hash_password
 from ..models import User
 from .bounds import within_bounds
 from .catalog import ServedContract
+from .explanations import record
 from .ledger import Cause, write_balances
 from .locking import lock_contract, next_action
 from .logins import set_login
@@ -71,10 +72,13 @@ def create_user(
     row.total_reputation += reputation
     row.total_tokens += tokens
     if reputation or tokens:
+        cause = Cause("user", user.id)
+        opening = contract.rules.opening_explanation(reputation, tokens)
+        record(session, row.id, cause, [opening], row.version)
         write_balances(
             session,
             row.id,
-            Cause("user", user.id),
+            cause,
             [
                 {
                     "user_id": user.id,
@@ -82,6 +86,8 @@ def create_user(
                     "d_tok": tokens,
                     "rep_after": user.reputation,
                     "tok_after": tokens,
+                    "terms": 1,
+                    "inputs": None,
                 }
             ],
             now,

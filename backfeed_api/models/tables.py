@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     select,
     text,
 )
@@ -59,7 +60,32 @@ class Contract(Base):
     """How many times the scale was multiplied by 2 to stay above its lower bound (every
     user's stored reputation divided by 2 as many times): the product of every loss factor
     so far is ``reputation_scale * 2 ** -scale_exponent``."""
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    """The configuration version in force (:class:`ContractVersion`)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContractVersion(Base):
+    """One version of a contract's configuration: the overrides of its kind's defaults that
+    apply to its actions from the one numbered ``first_seq`` on, until the next version.
+    ``origin`` says who made it: ``settings`` (the ini file at start-up) or ``http``
+    (``PUT``/``PATCH /{contract}`` with the token ``token_id``)."""
+
+    __tablename__ = "contract_versions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(Id, ForeignKey("contracts.id"))
+    version: Mapped[int] = mapped_column(BigInteger)
+    overrides: Mapped[str] = mapped_column(Text)
+    """The overrides as JSON, as given (``{"article.fee": 2}``)."""
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    token_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    origin: Mapped[str] = mapped_column(String(10))
+
+    __table_args__ = (
+        Index("uq_contract_versions_version", "contract_id", "version", unique=True),
+    )
 
 
 USERS_FILLFACTOR = 80
@@ -197,6 +223,11 @@ class LedgerEntry(Base):
     contribution_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     scale: Mapped[float | None] = mapped_column(Double, default=None)
     scale_exponent: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    terms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Which terms of its cause's :class:`Explanation` made the entry, as a bit mask over
+    their positions; None for an entry written before explanations, ``unexplained``."""
+    inputs: Mapped[str | None] = mapped_column(Text, default=None)
+    """The entry's own inputs as a JSON object (those its terms do not share), or None."""
 
     __table_args__ = (
         Index("ix_ledger_user", "user_id", "id"),
@@ -207,6 +238,25 @@ class LedgerEntry(Base):
             postgresql_where=text("user_id IS NULL"),
             sqlite_where=text("user_id IS NULL"),
         ),
+    )
+
+
+class Explanation(Base):
+    """Why an action's ledger entries are what they are: the terms of the rules that made
+    them, as a JSON list of ``{"rule", "formula", "inputs"}`` (the inputs they share), and
+    the configuration version the action ran under (``protocol.explanations``)."""
+
+    __tablename__ = "explanations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(Id)
+    cause_type: Mapped[str] = mapped_column(String(20))
+    cause_id: Mapped[int] = mapped_column(BigInteger)
+    config_version: Mapped[int] = mapped_column(BigInteger)
+    terms: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("uq_explanations_cause", "contract_id", "cause_type", "cause_id", unique=True),
     )
 
 
@@ -251,7 +301,8 @@ class IdempotencyKey(Base):
 class ApiToken(Base):
     """A bearer token of one contract and one role; only the SHA-256 of the token is kept.
 
-    ``role`` is ``admin``, ``user`` (acting as ``user_id``) or ``read``. ``origin`` says
+    ``role`` is ``admin``, ``user`` (acting as ``user_id``) or ``read``; a ``service``
+    token has no contract and may create and configure every contract. ``origin`` says
     where it came from: ``cli`` (``backfeed token create``) or ``login`` (``POST
     /{contract}/auth``). A revoked token keeps its row, with ``revoked_at`` set. A login
     token is valid until ``expires_at``; a token from the CLI has none and lasts until it is
@@ -261,7 +312,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
     role: Mapped[str] = mapped_column(String(10))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     token_hash: Mapped[str] = mapped_column(String(64))

@@ -55,7 +55,12 @@ SUCCESS = {
     ("users", "GET"): [("200", "A collection of users.")],
     ("users", "POST"): [("201", "The new user; ``Location`` is its URL.")],
     ("user", "GET"): [("200", "The user.")],
-    ("user_history", "GET"): [("200", "A collection of ledger entries, newest first.")],
+    ("user_history", "GET"): [
+        ("200", "A collection of ledger entries, newest first, each with its explanation.")
+    ],
+    ("ledger_entry", "GET"): [
+        ("200", "The ledger entry (a user's, or a collective loss) with its explanation.")
+    ],
     ("contributions", "GET"): [("200", "A collection of contributions.")],
     ("contributions", "POST"): [("201", "The new contribution; ``Location`` is its URL.")],
     ("contribution", "GET"): [("200", "The contribution with its stats.")],

@@ -6,7 +6,7 @@ to the earlier evaluators who voted the same value, in proportion to theirs; the
 conserved. Only the first vote of each value by an evaluator on a contribution moves anything.
 """
 
-from ..explanations import Explanation, Terms
+from ..explanations import LOSS_RULE, Explanation, Terms
 from ..parameters import ContractParameters, ContributionType
 from ..state import EvaluationEffects, EvaluationState
 from .base import Contract
@@ -79,5 +79,5 @@ class Whitepaper1Contract(Contract):
             non_voter_factor=1.0 - moved / non_voters,
             non_voter_delta=-moved,
             terms=terms.freeze(),
-            loss=Explanation("non_voter_loss", {"reputation_delta": f"-{MOVED}"}, inputs),
+            loss=Explanation(LOSS_RULE, {"reputation_delta": f"-{MOVED}"}, inputs),
         )

@@ -14,6 +14,7 @@ ROUTES = {
     "/{contract}/users": {"get", "post"},
     "/{contract}/users/{id}": {"get"},
     "/{contract}/users/{id}/history": {"get"},
+    "/{contract}/ledger/{id}": {"get"},
     "/{contract}/contributions": {"get", "post"},
     "/{contract}/contributions/{id}": {"get"},
     "/{contract}/evaluations": {"get", "post"},

@@ -53,6 +53,7 @@ OPERATIONS = [
     ("GET", "/{contract}/users"),
     ("GET", "/{contract}/users/{id}"),
     ("GET", "/{contract}/users/{id}/history"),
+    ("GET", "/{contract}/ledger/{id}"),
     ("GET", "/{contract}/contributions"),
     ("GET", "/{contract}/contributions/{id}"),
     ("GET", "/{contract}/evaluations"),

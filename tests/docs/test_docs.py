@@ -20,6 +20,7 @@ ROUTES = [
     "/{contract}/users",
     "/{contract}/users/{id}",
     "/{contract}/users/{id}/history",
+    "/{contract}/ledger/{id}",
     "/{contract}/contributions",
     "/{contract}/contributions/{id}",
     "/{contract}/evaluations",

@@ -75,6 +75,16 @@ ERROR: Schema = {
     "additionalProperties": False,
 }
 
+EXPLANATION: dict[str, Schema] = {
+    "user_id": {**ID, "type": ["integer", "null"]},
+    "rule": STRING,
+    "inputs": {"type": "object", "additionalProperties": NUMBER},
+    "formula": {"type": "object", "additionalProperties": STRING},
+    "config_version": {"type": ["integer", "null"], "minimum": 1},
+}
+"""What every ledger entry says of itself: which rule, from which inputs, by which formula,
+under which configuration version (None: an entry written before explanations)."""
+
 DEFINITIONS: dict[str, Schema] = {
     "Error": ERROR,
     "User": obj(
@@ -131,6 +141,7 @@ DEFINITIONS: dict[str, Schema] = {
             "reputation": NUMBER,
             "tokens": NUMBER,
             "created_at": TIME,
+            **EXPLANATION,
         }
     ),
     "UserPage": page("User"),
@@ -243,6 +254,9 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
     ("/{contract}/users/{id}", "get"): {"200": ("The user.", "User", {})},
     ("/{contract}/users/{id}/history", "get"): {
         "200": ("A page of the user's ledger, newest first.", "LedgerPage", {})
+    },
+    ("/{contract}/ledger/{id}", "get"): {
+        "200": ("The ledger entry and its explanation.", "LedgerEntry", {})
     },
     ("/{contract}/contributions", "get"): {
         "200": ("A page of contributions.", "ContributionPage", {})

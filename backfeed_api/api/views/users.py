@@ -8,7 +8,7 @@ from ...auth.policy import ADMIN_ONLY, READ
 from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
-from ..presenters import Presenter, collection, ledger_entry
+from ..presenters import Presenter, collection, ledger_entries
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..validation import validate
 from .common import JSON_AND_FORM, body, created, not_found, path_id, query
@@ -74,4 +74,5 @@ def get_history(request) -> dict:
     page = user_history(
         request.dbsession, request.contract.row_id, found.id, start=q["start"], limit=q["limit"]
     )
-    return collection([ledger_entry(e) for e in page.items], page.total, q["limit"], q["start"])
+    items = ledger_entries(request.dbsession, request.contract.row_id, page.items)
+    return collection(items, page.total, q["limit"], q["start"])
