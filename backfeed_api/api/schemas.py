@@ -17,6 +17,7 @@ import colander
 from protocol import MAX_BALANCE
 
 from ..domain import passwords
+from ..pipeline.idempotency import DRY_RUN_TRUE
 
 MAX_ID = 2**63 - 1
 INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
@@ -143,6 +144,17 @@ class NoQuery(StrictMapping):
 
 class NoBody(StrictMapping):
     """No body field is accepted."""
+
+
+class DryRun(StrictMapping):
+    """``dry_run``: answer with what a creating POST would do, and write nothing."""
+
+    dry_run = colander.SchemaNode(
+        colander.Boolean(false_choices=("false", "0"), true_choices=DRY_RUN_TRUE),
+        missing=False,
+        description="answer 200 with the would-be object and its ledger entries, explained, "
+        "and write nothing",
+    )
 
 
 class Paging(StrictMapping):
@@ -285,7 +297,7 @@ class UserQuery(Paging):
 
 class CreateUser(colander.MappingSchema):
     body = UserBody()
-    querystring = NoQuery()
+    querystring = DryRun()
 
 
 class ListUsers(colander.MappingSchema):
@@ -329,7 +341,7 @@ class ContributionQuery(Paging):
 
 class CreateContribution(colander.MappingSchema):
     body = ContributionBody()
-    querystring = NoQuery()
+    querystring = DryRun()
 
 
 class ListContributions(colander.MappingSchema):
@@ -363,7 +375,7 @@ class EvaluationQuery(Paging):
 
 class CreateEvaluation(colander.MappingSchema):
     body = EvaluationBody()
-    querystring = NoQuery()
+    querystring = DryRun()
 
 
 class ListEvaluations(colander.MappingSchema):

@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 
 from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
 
-from ..models import Contribution
+from ..models import Contribution, User
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .explanations import record
 from .ledger import Cause, Entries, apply_changes
 from .locking import lock_contract, next_action
+from .previews import Preview, planned_entries
 from .users import require_user
 
 
@@ -37,15 +38,12 @@ def unknown_contribution(contribution_id: int) -> UnknownContribution:
     )
 
 
-@within_bounds
-def create_contribution(
-    session: Session,
-    contract: ServedContract,
-    now: datetime,
-    contributor_id: int,
-    type_name: str | None = None,
-) -> Contribution:
-    """The contributor pays the type's fee in tokens and the contribution opens."""
+def _plan_contribution(
+    session: Session, contract: ServedContract, contributor_id: int, type_name: str | None
+):
+    """Lock the contract and check a contribution as :func:`create_contribution` and
+    :func:`preview_contribution` both need it: the type, the contract row, the
+    contributor (who must afford the fee) and the fee's changes."""
     kind = contract.rules.contribution_type(type_name)
     row = lock_contract(session, contract.row_id)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
@@ -55,20 +53,63 @@ def create_contribution(
             f"{kind.fee:g}",
             "contributor_id",
         )
-    contribution = Contribution(
-        contract_id=contract.row_id,
-        contributor_id=contributor.id,
-        type=kind.name,
-        max_score=0.0,
-        token_fund=kind.token_fund_for_evaluators,
-        seq=next_action(row),
-        created_at=now,
-    )
+    fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
+    return kind, row, contributor, Entries.by_one(fee, 0)
+
+
+@within_bounds
+def create_contribution(
+    session: Session,
+    contract: ServedContract,
+    now: datetime,
+    contributor_id: int,
+    type_name: str | None = None,
+) -> Contribution:
+    """The contributor pays the type's fee in tokens and the contribution opens."""
+    kind, row, contributor, fee = _plan_contribution(session, contract, contributor_id, type_name)
+    contribution = _new_contribution(contract, kind, contributor.id, now)
+    contribution.seq = next_action(row)
     session.add(contribution)
     session.flush()
     row.contribution_count += 1
-    fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
     cause = Cause("contribution", contribution.id)
     record(session, row.id, cause, [contract.rules.fee_explanation(kind)], row.version)
-    apply_changes(session, row, cause, Entries.by_one(fee, 0), now)
+    apply_changes(session, row, cause, fee, now)
     return contribution
+
+
+def _new_contribution(contract: ServedContract, kind, contributor_id: int, now: datetime):
+    """A contribution of type ``kind``, not yet stored."""
+    return Contribution(
+        contract_id=contract.row_id,
+        contributor_id=contributor_id,
+        type=kind.name,
+        max_score=0.0,
+        token_fund=kind.token_fund_for_evaluators,
+        created_at=now,
+    )
+
+
+def preview_contribution(
+    session: Session,
+    contract: ServedContract,
+    now: datetime,
+    contributor_id: int,
+    type_name: str | None = None,
+) -> tuple[Preview, User]:
+    """What :func:`create_contribution` would do, writing nothing: the contribution
+    without an id and the fee's entry, and the contributor as it would be after."""
+    kind, row, contributor, fee = _plan_contribution(session, contract, contributor_id, type_name)
+    entries = planned_entries(
+        "contribution", fee, [contract.rules.fee_explanation(kind)], row.version
+    )
+    after = User(
+        id=contributor.id,
+        contract_id=contributor.contract_id,
+        reputation=contributor.reputation,
+        reputation_scale=contributor.reputation_scale,
+        tokens=contributor.tokens - kind.fee,
+        referrer_id=contributor.referrer_id,
+        created_at=contributor.created_at,
+    )
+    return Preview(_new_contribution(contract, kind, contributor.id, now), entries), after

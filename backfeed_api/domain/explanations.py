@@ -82,11 +82,25 @@ def explain(session: Session, contract_id: int, entries: Sequence[LedgerEntry]) 
 def _explain_one(entry: LedgerEntry, found: tuple[int, list[Explanation]] | None) -> dict:
     """One entry's explanation from its cause's terms (None: unexplained)."""
     if not entry.terms or found is None:
-        return {"rule": UNEXPLAINED, "inputs": {}, "formula": {}, "config_version": None}
+        return unexplained()
     version, terms = found
     own = json.loads(entry.inputs) if entry.inputs else {}
-    chosen = select_terms(terms, entry.terms)
-    shares_loss = any(e.rule == LOSS_RULE for e in chosen)
+    shares_loss = any(e.rule == LOSS_RULE for e in select_terms(terms, entry.terms))
     if shares_loss and entry.user_id is not None and BALANCE_BEFORE not in own:
         own[BALANCE_BEFORE] = entry.reputation - entry.reputation_delta
-    return {**combine(chosen, own).as_dict(), "config_version": version}
+    return explanation_of(terms, entry.terms, own, version)
+
+
+def unexplained() -> dict:
+    """The explanation of an entry that has none."""
+    return {"rule": UNEXPLAINED, "inputs": {}, "formula": {}, "config_version": None}
+
+
+def explanation_of(
+    terms: Sequence[Explanation], mask: int, own: dict[str, float], version: int
+) -> dict:
+    """The explanation of an entry made by the ``terms`` set in ``mask``, with its own
+    inputs, under configuration ``version``."""
+    if not mask:
+        return unexplained()
+    return {**combine(select_terms(terms, mask), own).as_dict(), "config_version": version}

@@ -5,7 +5,6 @@ from .session import get_engine, get_session_factory, get_tm_session_factory, in
 from .tables import (
     ApiToken,
     Contract,
-    ContractVersion,
     Contribution,
     Evaluation,
     Explanation,
@@ -21,7 +20,6 @@ __all__ = [
     "ApiToken",
     "Base",
     "Contract",
-    "ContractVersion",
     "Contribution",
     "Evaluation",
     "Explanation",

@@ -61,31 +61,9 @@ class Contract(Base):
     user's stored reputation divided by 2 as many times): the product of every loss factor
     so far is ``reputation_scale * 2 ** -scale_exponent``."""
     version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
-    """The configuration version in force (:class:`ContractVersion`)."""
+    """The version of the contract's configuration in force, which each action's
+    :class:`Explanation` records: 1, its parameters as the settings give them."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class ContractVersion(Base):
-    """One version of a contract's configuration: the overrides of its kind's defaults that
-    apply to its actions from the one numbered ``first_seq`` on, until the next version.
-    ``origin`` says who made it: ``settings`` (the ini file at start-up) or ``http``
-    (``PUT``/``PATCH /{contract}`` with the token ``token_id``)."""
-
-    __tablename__ = "contract_versions"
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    contract_id: Mapped[int] = mapped_column(Id, ForeignKey("contracts.id"))
-    version: Mapped[int] = mapped_column(BigInteger)
-    overrides: Mapped[str] = mapped_column(Text)
-    """The overrides as JSON, as given (``{"article.fee": 2}``)."""
-    first_seq: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    token_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    origin: Mapped[str] = mapped_column(String(10))
-
-    __table_args__ = (
-        Index("uq_contract_versions_version", "contract_id", "version", unique=True),
-    )
 
 
 USERS_FILLFACTOR = 80
@@ -301,8 +279,7 @@ class IdempotencyKey(Base):
 class ApiToken(Base):
     """A bearer token of one contract and one role; only the SHA-256 of the token is kept.
 
-    ``role`` is ``admin``, ``user`` (acting as ``user_id``) or ``read``; a ``service``
-    token has no contract and may create and configure every contract. ``origin`` says
+    ``role`` is ``admin``, ``user`` (acting as ``user_id``) or ``read``. ``origin`` says
     where it came from: ``cli`` (``backfeed token create``) or ``login`` (``POST
     /{contract}/auth``). A revoked token keeps its row, with ``revoked_at`` set. A login
     token is valid until ``expires_at``; a token from the CLI has none and lasts until it is
@@ -312,7 +289,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     role: Mapped[str] = mapped_column(String(10))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     token_hash: Mapped[str] = mapped_column(String(64))

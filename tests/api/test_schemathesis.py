@@ -94,6 +94,7 @@ def known(served: Served) -> dict[str, list[int]]:
         "contributions": [article, comment],
         "evaluations": votes,
         "auth": logins,
+        "ledger": [item["id"] for item in api.items(f"/example/users/{bob}/history")],
     }
 
 

@@ -76,11 +76,11 @@ ERROR: Schema = {
 }
 
 EXPLANATION: dict[str, Schema] = {
-    "user_id": {**ID, "type": ["integer", "null"]},
+    "user_id": {**ID, "x-nullable": True},
     "rule": STRING,
     "inputs": {"type": "object", "additionalProperties": NUMBER},
     "formula": {"type": "object", "additionalProperties": STRING},
-    "config_version": {"type": ["integer", "null"], "minimum": 1},
+    "config_version": {"type": "integer", "minimum": 1, "x-nullable": True},
 }
 """What every ledger entry says of itself: which rule, from which inputs, by which formula,
 under which configuration version (None: an entry written before explanations)."""
@@ -141,6 +141,19 @@ DEFINITIONS: dict[str, Schema] = {
             "reputation": NUMBER,
             "tokens": NUMBER,
             "created_at": TIME,
+            **EXPLANATION,
+        }
+    ),
+    "PlannedEntry": obj(
+        {
+            "cause": obj(
+                {
+                    "type": {**STRING, "enum": ["user", "contribution", "evaluation"]},
+                    "id": {"type": "null"},
+                }
+            ),
+            "reputation_delta": NUMBER,
+            "tokens_delta": NUMBER,
             **EXPLANATION,
         }
     ),
@@ -250,7 +263,10 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
     ("/", "get"): {"200": ("The service and its contracts.", "Service", {})},
     ("/{contract}", "get"): {"200": ("The contract.", "Contract", {})},
     ("/{contract}/users", "get"): {"200": ("A page of users.", "UserPage", {})},
-    ("/{contract}/users", "post"): {"201": ("The created user.", "User", LOCATION)},
+    ("/{contract}/users", "post"): {
+        "201": ("The created user.", "User", LOCATION),
+        "200": ("A dry run: the would-be user and its entry.", "UserPreview", {}),
+    },
     ("/{contract}/users/{id}", "get"): {"200": ("The user.", "User", {})},
     ("/{contract}/users/{id}/history", "get"): {
         "200": ("A page of the user's ledger, newest first.", "LedgerPage", {})
@@ -262,13 +278,23 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
         "200": ("A page of contributions.", "ContributionPage", {})
     },
     ("/{contract}/contributions", "post"): {
-        "201": ("The created contribution.", "Contribution", LOCATION)
+        "201": ("The created contribution.", "Contribution", LOCATION),
+        "200": (
+            "A dry run: the would-be contribution and its fee's entry.",
+            "ContributionPreview",
+            {},
+        ),
     },
     ("/{contract}/contributions/{id}", "get"): {"200": ("The contribution.", "Contribution", {})},
     ("/{contract}/evaluations", "get"): {"200": ("A page of evaluations.", "EvaluationPage", {})},
     ("/{contract}/evaluations", "post"): {
         "201": ("The new vote.", "Evaluation", LOCATION),
-        "200": ("The same vote again: the evaluation that stands, unchanged.", "Evaluation", {}),
+        "200": (
+            "The same vote again: the evaluation that stands, unchanged; or a dry run: the "
+            "would-be evaluation (its id null) with its entries and dry_run.",
+            "EvaluationAnswer",
+            {},
+        ),
     },
     ("/{contract}/evaluations/{id}", "get"): {"200": ("The evaluation.", "Evaluation", {})},
     ("/{contract}/auth", "post"): {
@@ -287,6 +313,35 @@ SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
     },
     ("/{contract}/auth/tokens/{id}", "delete"): {"204": ("The login token is revoked.", None, {})},
 }
+
+
+def preview(name: str) -> Schema:
+    """The answer to a dry run of creating a ``name``: its shape, without an id, with the
+    entries the action would write."""
+    shape = DEFINITIONS[name]
+    return {
+        **shape,
+        "properties": {
+            **shape["properties"],
+            "id": {**ID, "x-nullable": True, "enum": [None]},
+            "dry_run": {"type": "boolean", "enum": [True]},
+            "entries": {"type": "array", "items": ref("PlannedEntry")},
+        },
+        "required": [*shape["required"], "dry_run", "entries"],
+    }
+
+
+DEFINITIONS.update(
+    {f"{name}Preview": preview(name) for name in ("User", "Contribution", "Evaluation")}
+)
+DEFINITIONS["EvaluationAnswer"] = {
+    **DEFINITIONS["Evaluation"],
+    "properties": {
+        **DEFINITIONS["EvaluationPreview"]["properties"],
+        "id": {**ID, "x-nullable": True},
+    },
+}
+"""The 200 of a vote: the evaluation that stands, or a dry run's would-be one."""
 
 
 def operation_responses(path: str, method: str) -> dict[str, Schema]:

@@ -39,3 +39,13 @@ def query(request) -> dict:
 def body(request) -> dict:
     """The validated body."""
     return request.validated["body"]
+
+
+def is_dry_run(request) -> bool:
+    """Whether the validated query asks for a dry run (``dry_run=true``). If it does, the
+    request's transaction is doomed: nothing done in it can be committed, whatever the
+    action that follows writes or not."""
+    if not query(request).get("dry_run"):
+        return False
+    request.tm.doom()
+    return True

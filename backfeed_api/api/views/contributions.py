@@ -7,10 +7,10 @@ from cornice import Service
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import contributions as domain
 from ...domain.listing import list_contributions
-from ..presenters import Presenter, collection
+from ..presenters import Presenter, collection, preview
 from ..schemas import CreateContribution, ListContributions, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, not_found, path_id, query
 
 contributions = Service(
     name="contributions",
@@ -31,9 +31,21 @@ contribution = Service(
 def create_contribution(request) -> dict:
     """The contributor pays the type's fee and the contribution is created.
 
-    An admin token may name any contributor; a user token only its own user.
+    An admin token may name any contributor; a user token only its own user. With
+    ``dry_run=true``: 200 with the would-be contribution and its fee's entry; nothing is
+    written.
     """
     data = body(request)
+    if is_dry_run(request):
+        planned, contributor = domain.preview_contribution(
+            request.dbsession,
+            request.contract,
+            request.now,
+            contributor_id=data["contributor_id"],
+            type_name=data.get("type"),
+        )
+        presenter = Presenter(request.dbsession, request.contract, request.now)
+        return preview(presenter.new_contribution(planned.subject, contributor), planned.entries)
     new = domain.create_contribution(
         request.dbsession,
         request.contract,

@@ -7,10 +7,10 @@ from cornice import Service
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import evaluations as domain
 from ...domain.listing import list_evaluations
-from ..presenters import Presenter, collection
+from ..presenters import Presenter, collection, preview
 from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, not_found, path_id, query
 
 evaluations = Service(
     name="evaluations", path="/{contract}/evaluations", description="The votes of a contract."
@@ -29,9 +29,12 @@ evaluation = Service(
 def create_evaluation(request) -> dict:
     """Vote. Repeating one's active vote changes nothing and answers 200 with it.
 
-    An admin token may vote as any evaluator; a user token only as its own user.
+    An admin token may vote as any evaluator; a user token only as its own user. With
+    ``dry_run=true``: 200 with the would-be evaluation and the entries it would write,
+    explained (none for a repeat); nothing is written.
     """
     data = body(request)
+    dry_run = is_dry_run(request)
     outcome = domain.evaluate(
         request.dbsession,
         request.contract,
@@ -39,11 +42,14 @@ def create_evaluation(request) -> dict:
         evaluator_id=data["evaluator_id"],
         contribution_id=data["contribution_id"],
         value=data["value"],
+        dry_run=dry_run,
     )
     presenter = Presenter(
         request.dbsession, request.contract, request.now, outcome.total_reputation
     )
     rendered = presenter.vote(outcome)
+    if dry_run:
+        return preview(rendered, outcome.planned or [])
     if not outcome.created:
         return rendered
     return created(request, "evaluation", rendered, id=outcome.evaluation.id)

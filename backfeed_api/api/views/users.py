@@ -8,10 +8,10 @@ from ...auth.policy import ADMIN_ONLY, READ
 from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
-from ..presenters import Presenter, collection, ledger_entries
+from ..presenters import Presenter, collection, ledger_entries, preview
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, not_found, path_id, query
 
 users = Service(name="users", path="/{contract}/users", description="The users of a contract.")
 user = Service(name="user", path="/{contract}/users/{id}", description="One user.")
@@ -29,9 +29,22 @@ def create_user(request) -> dict:
     """Create a user; balances default to the contract's initial values. Admin only.
 
     A ``username`` and ``password`` let the user log in (``POST /{contract}/auth``) for a
-    token of its own; neither is ever shown again.
+    token of its own; neither is ever shown again. With ``dry_run=true``: 200 with the
+    would-be user and its opening entry; nothing is written.
     """
     data = body(request)
+    if is_dry_run(request):
+        planned, total = domain.preview_user(
+            request.dbsession,
+            request.contract,
+            request.now,
+            reputation=data.get("reputation"),
+            tokens=data.get("tokens"),
+            referrer_id=data.get("referrer_id"),
+            username=data.get("username"),
+        )
+        presenter = Presenter(request.dbsession, request.contract, request.now, total)
+        return preview(presenter.user(planned.subject), planned.entries)
     new = domain.create_user(
         request.dbsession,
         request.contract,
