@@ -44,6 +44,7 @@ tests_require = [
     "requests>=2.31",
     "schemathesis>=3.30",
     "http-sf>=1.0",  # an independent parser of the RateLimit header fields
+    "import-linter>=2.17",  # the layer contracts of pyproject.toml (tests/test_layers.py)
 ]
 
 docs_require = [

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 from functools import partial
 
-from cornice.renderer import CorniceRenderer
 from pyramid.config import Configurator
 from pyramid.renderers import JSON
+
+from .api.views.errors import ErrorRenderer
 
 
 def includeme(config: Configurator) -> None:
     """Wire the whole service into ``config``."""
     strict = partial(json.dumps, allow_nan=False)
+    config.include(".settings")
     config.include("cornice")
     config.commit()  # our JSON error views below replace Cornice's own handlers
     config.add_renderer("json", JSON(serializer=strict))
-    config.add_renderer("cornicejson", CorniceRenderer(serializer=strict))
+    config.add_renderer("cornicejson", ErrorRenderer(serializer=strict))
     config.include(".pipeline.ingress")
     config.include(".pipeline.urls")
     config.include(".pipeline.headers")

@@ -22,6 +22,7 @@ from pyramid_retry import RetryableExecutionPolicy
 from .api.views.errors import INTERNAL, RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
 from .errors import error_response
 from .pipeline.headers import secure
+from .settings import RETRY_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,10 @@ def last_resort(exc: Exception) -> Response:
     """The answer to a failure that no exception view answered: a 503 for a database that
     cannot serve now, else a 500."""
     if database_unavailable(exc):
-        response = error_response(503, "", "", UNAVAILABLE)
+        response = error_response(503, "unavailable", "", "", UNAVAILABLE)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     else:
-        response = error_response(500, "", "", INTERNAL)
+        response = error_response(500, "internal", "", "", INTERNAL)
     secure(response, storable=False)
     return response
 
@@ -60,5 +61,5 @@ def includeme(config: Configurator) -> None:
     """Execute every request through :func:`json_execution_policy`."""
     settings = config.get_settings()
     # deadlocks, serialization failures, connections lost before the commit
-    attempts = settings["retry.attempts"] = int(settings.get("retry.attempts") or 3)
+    attempts = settings[RETRY_ATTEMPTS.name] = RETRY_ATTEMPTS.read(settings)
     config.set_execution_policy(json_execution_policy(attempts))

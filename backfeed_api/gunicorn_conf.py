@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from pyramid.config import global_registries
 
+from .models import dialect_of
+
 worker_class = "gthread"
 preload_app = True
 """Load the application in the master, before forking: the workers share its pages (the
@@ -50,9 +52,7 @@ def on_starting(server: Any) -> None:
     in each worker, since each opens its own connections."""
     for engine in engines():
         url = engine.url
-        if engine.dialect.name == "sqlite" and (
-            url.database in (None, "", ":memory:") or "mode=memory" in str(url)
-        ):
+        if not dialect_of(engine).shared_by_processes(url):
             raise RuntimeError(
                 "gunicorn's workers need a database they share: use PostgreSQL or an "
                 f"SQLite file, not an in-memory SQLite database ({url})"

@@ -1,20 +1,33 @@
-"""Reading the ``backfeed.*`` settings of an ini file into typed values, with clear errors."""
+"""The settings of the ini file, each declared once: its name, parser, default and doc.
+
+Every setting the service reads is an :class:`Option` (or, for settings named by a pattern,
+a :class:`Family`) of :data:`DECLARED`, and is read only through it: ``OPTION.read(settings)``
+gives the typed value or stops the service with a message naming the setting. Start-up
+(:func:`includeme`) reads them all first, so that a wrong value anywhere stops the service
+before it serves anything, and refuses a ``backfeed.*`` setting that nothing declares (a
+misspelt name would otherwise be silently ignored). The settings reference of the
+deployment docs is generated from these declarations (``docs/_ext/settings_reference.py``).
+"""
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from pyramid.settings import asbool
-
-from protocol import ConfigurationError, Contract, create_contract, installed_kinds
+from protocol import ConfigurationError, ContractRules, create_contract, installed_kinds
 from protocol.parameters import parse_override
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
+    from pyramid.config import Configurator
+
+T = TypeVar("T")
 
 DATABASE_URL_VARIABLE = "BACKFEED_DATABASE_URL"
 CONTRACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -28,16 +41,498 @@ WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
 # The path of a public URL: segments of the characters RFC 3986 allows unescaped, or escapes.
 URL_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*")
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+RATE_LIMIT_STORES = ("memory", "redis", "rediss", "redis+unix")
+KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+
+LARGEST_SETTING = 10**9
+"""The largest count or number of seconds a setting may give: beyond it a login window
+reaches back before the year 1 (OverflowError at every login)."""
+LARGEST_TOKEN_DAYS = 36500
+"""The longest a login token may live: a hundred years, so its expiry is a valid date."""
+LARGEST_IDEMPOTENCY_HOURS = 24 * 36500
+"""The longest an idempotency key may be kept: a hundred years, so that the oldest moment
+a key is kept from is a valid date."""
+LARGEST_RETRY_ATTEMPTS = 100
+"""The most times a request may be tried: each attempt runs its whole transaction again."""
+
+
+class Refused(ValueError):
+    """What a setting's value must be, said by a parser when the value is not that."""
+
+
+@dataclass(frozen=True)
+class Option(Generic[T]):
+    """One setting of the ini file, declared once.
+
+    ``parser`` turns the setting's text (or ``default`` when it is left out) into the value
+    the service uses, raising :class:`Refused` with what the value must be; ``doc`` is its
+    row of the settings reference, in reStructuredText.
+    """
+
+    name: str
+    parser: Callable[[Any], T]
+    default: Any
+    doc: str
+    shown_default: str = ""
+    """How the docs show the default, when the literal ``default`` would not say it."""
+
+    def __post_init__(self) -> None:
+        if not self.doc.strip():
+            raise ValueError(f"the setting {self.name} is declared without a doc")
+
+    def read(self, settings: Mapping[str, Any]) -> T:
+        """The value of this setting in ``settings``; a ConfigurationError naming the
+        setting when it cannot be used."""
+        raw = settings.get(self.name, self.default)
+        try:
+            return self.parser(raw)
+        except Refused as refusal:
+            raise ConfigurationError(f"{self.name} {refusal}, not {raw!r}", self.name) from None
+
+    @property
+    def default_text(self) -> str:
+        """The default as the settings reference shows it."""
+        if self.shown_default:
+            return self.shown_default
+        if isinstance(self.default, bool):
+            return f"``{str(self.default).lower()}``"
+        return f"``{self.default}``" if self.default not in (None, "") else "none"
+
+
+@dataclass(frozen=True)
+class Family:
+    """Settings named by a pattern, such as ``backfeed.contract.<name>.<parameter>``: each
+    is read by the code that handles its ``prefix``; declared for the docs, and so that
+    start-up knows them."""
+
+    name: str
+    prefix: str
+    doc: str
+    shown_default: str
+
+    def __post_init__(self) -> None:
+        if not self.doc.strip():
+            raise ValueError(f"the settings {self.name} are declared without a doc")
+
+    @property
+    def default_text(self) -> str:
+        """The default as the settings reference shows it."""
+        return self.shown_default
+
+
+DECLARED: dict[str, Option | Family] = {}
+"""Every declared setting by name, in the order of the settings reference."""
+
+
+def declare(setting: Option[T] | Family) -> Any:
+    """Add ``setting`` to :data:`DECLARED` (once: a name declared twice is a mistake)."""
+    if setting.name in DECLARED:
+        raise ValueError(f"the setting {setting.name} is declared twice")
+    DECLARED[setting.name] = setting
+    return setting
+
+
+# The parsers: each takes the text of a setting (or its default) and returns its value.
+
+
+def text(raw: Any) -> str:
+    """Any text, spaces around it removed; an empty or missing value is ``""``."""
+    return str(raw if raw is not None else "").strip()
+
+
+def flag(raw: Any) -> bool:
+    """``true``/``yes``/``on``/``1`` or ``false``/``no``/``off``/``0``."""
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise Refused("must be true or false")
+    return word in TRUE_WORDS
+
+
+def positive(kind: type, largest: float) -> Callable[[Any], Any]:
+    """A parser of numbers of ``kind`` above zero and up to ``largest`` (not NaN or infinity)."""
+
+    def parse(raw: Any) -> Any:
+        try:
+            value = kind(raw)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not 0 < value <= largest:  # also refuses NaN and infinity
+            raise Refused(f"must be a positive number up to {largest:,}")
+        return value
+
+    return parse
+
+
+def whole(least: int, unit: str) -> Callable[[Any], int]:
+    """A parser of whole numbers of ``unit``, written in digits, at least ``least``."""
+
+    def parse(raw: Any) -> int:
+        digits = text(raw)
+        if not WHOLE_NUMBER.fullmatch(digits) or int(digits) < least:
+            raise Refused(f"must be a whole number of {unit}, at least {least}")
+        return int(digits)
+
+    return parse
+
+
+def rate(raw: Any) -> RateLimitItem:
+    """One rate, ``20/minute`` or ``600 per 10 minutes``, within :data:`LARGEST_SETTING`."""
+    from limits import parse_many  # imported here: ``limits`` is slow to import
+
+    try:
+        items = parse_many(text(raw))
+    except ValueError:
+        items = []
+    if len(items) != 1:
+        raise Refused("must be one rate like '20/minute' or '600 per 10 minutes'")
+    (item,) = items
+    if not 1 <= item.amount <= LARGEST_SETTING or item.get_expiry() > LARGEST_SETTING:
+        raise Refused(
+            f"must allow 1 to {LARGEST_SETTING:,} requests in a window of at most "
+            f"{LARGEST_SETTING:,} seconds"
+        )
+    return item
+
+
+def contract_entries(raw: Any) -> tuple[tuple[str, str], ...]:
+    """``name`` or ``name:kind`` entries, separated by spaces: (name, kind) pairs."""
+    entries = []
+    for entry in text(raw).split():
+        name, _, kind = entry.partition(":")
+        if not CONTRACT_NAME.fullmatch(name):
+            raise Refused(
+                f"must list contract names of letters, digits, '-' or '_', up to 100 "
+                f"(as {name!r} is not)"
+            )
+        if name in (known for known, _ in entries):
+            raise Refused(f"must name each contract once ({name!r} is listed twice)")
+        entries.append((name, kind or name))
+    return tuple(entries)
+
+
+def origins(raw: Any) -> frozenset[str]:
+    """Browser origins separated by spaces or new lines."""
+    listed = text(raw).split()
+    for origin in listed:
+        if not ORIGIN.fullmatch(origin):
+            raise Refused(
+                f"must be origins like https://app.example.org, lower case scheme and host, "
+                f"an optional port, no path, no wildcard ({origin!r} is not one)"
+            )
+    return frozenset(listed)
+
+
+def base_url(raw: Any) -> str | None:
+    """An ``http`` or ``https`` URL with a host and an optional port and path, without its
+    trailing slash; None when empty."""
+    given = text(raw)
+    if not given:
+        return None
+    problem = Refused("must be a URL like https://api.example.org")
+    parts = urlsplit(given)
+    try:
+        port = parts.port
+    except ValueError:
+        raise problem from None
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or "?" in given
+        or "#" in given
+        or not URL_PATH.fullmatch(parts.path)
+    ):
+        raise problem
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
+def storage_url(raw: Any) -> str:
+    """``memory://`` or a Redis URL."""
+    url = text(raw)
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme not in RATE_LIMIT_STORES:
+        raise Refused("must be memory:// or a Redis URL like redis://127.0.0.1:6379/0")
+    return url
+
+
+def key_prefix(raw: Any) -> str:
+    """1 to 100 letters, digits or ``_ . : -``."""
+    prefix = text(raw)
+    if not KEY_PREFIX.fullmatch(prefix):
+        raise Refused("must be 1 to 100 letters, digits or _ . : -")
+    return prefix
+
+
+def hours(raw: Any) -> timedelta:
+    """A positive number of hours, up to :data:`LARGEST_IDEMPOTENCY_HOURS`, as a duration."""
+    return timedelta(hours=positive(float, LARGEST_IDEMPOTENCY_HOURS)(raw))
+
+
+# The declarations, in the order of the settings reference.
+
+SQLALCHEMY_URL: Option[str] = declare(
+    Option(
+        "sqlalchemy.url",
+        text,
+        "",
+        "The database URL, e.g. ``postgresql+psycopg://user@host/dbname``, or "
+        "``sqlite:///path/to/file.sqlite`` for development. Required unless the environment "
+        f"variable ``{DATABASE_URL_VARIABLE}`` is set, which takes precedence over it.",
+    )
+)
+declare(
+    Family(
+        "sqlalchemy.*",
+        "sqlalchemy.",
+        "Any other option of SQLAlchemy's ``create_engine``; ``production.ini`` sets "
+        "``pool_size``, ``max_overflow`` and ``pool_pre_ping``.",
+        "SQLAlchemy's defaults",
+    )
+)
+CONTRACTS: Option[tuple[tuple[str, str], ...]] = declare(
+    Option(
+        "backfeed.contracts",
+        contract_entries,
+        "",
+        "The contracts served, separated by spaces or new lines. Each entry is ``name`` (a "
+        "contract of the kind with that name) or ``name:kind``, so one kind can be served "
+        "several times with different parameters. Names are letters, digits, ``-`` and "
+        "``_``, up to 100 characters, and must be unique.",
+        "every installed kind, under its own name",
+    )
+)
+CONTRACT_OVERRIDES: Family = declare(
+    Family(
+        "backfeed.contract.<name>.<parameter>",
+        "backfeed.contract.",
+        "Changes one parameter of the contract ``<name>``: a contract-wide parameter "
+        "(``backfeed.contract.mag2.beta = 0.4``) or a parameter of one contribution type "
+        "(``backfeed.contract.mag2.article.fee = 2``). The value is a number, ``true`` or "
+        "``false``. Unknown parameters and overrides of contracts that are not served stop "
+        "the service at start-up.",
+        "the kind's default",
+    )
+)
+CREATE_SCHEMA: Option[bool] = declare(
+    Option(
+        "backfeed.create_schema",
+        flag,
+        False,
+        "When true, the service applies the database migrations itself at start-up, as "
+        "``backfeed initdb`` does. ``development.ini`` turns it on; in production leave it "
+        "off and run ``initdb``.",
+    )
+)
+PUBLIC_URL: Option[str | None] = declare(
+    Option(
+        "backfeed.public_url",
+        base_url,
+        "",
+        "The address clients use, ``http`` or ``https`` with a host, an optional port and an "
+        "optional path (``https://api.example.org``). When set, it is the only base of every "
+        "absolute URL the service answers with, whatever ``Host`` a request carries. Set it "
+        "in production; see :ref:`reverse-proxy`.",
+        "none (each request's own address)",
+    )
+)
+IDEMPOTENCY_RETENTION: Option[timedelta] = declare(
+    Option(
+        "backfeed.idempotency_hours",
+        hours,
+        24,
+        "How long an ``Idempotency-Key`` is remembered, in hours (a fraction is allowed, at "
+        f"most {LARGEST_IDEMPOTENCY_HOURS}): a retry within that time is answered as the "
+        "first request was.",
+    )
+)
+MAX_BODY_BYTES: Option[int] = declare(
+    Option(
+        "backfeed.max_body_bytes",
+        whole(1, "bytes"),
+        DEFAULT_MAX_BODY_BYTES,
+        "The largest request body accepted, in bytes. A larger one is refused with ``413`` "
+        "before it is read. Under waitress (``development.ini``), keep its "
+        "``max_request_body_size`` (1 MiB there) well above it.",
+    )
+)
+CORS_ORIGINS: Option[frozenset[str]] = declare(
+    Option(
+        "backfeed.cors_origins",
+        origins,
+        "",
+        "The origins of browser applications allowed to call the API, separated by spaces "
+        "or new lines, each a scheme, host and optional port as browsers send it "
+        "(``https://app.example.org``, ``http://localhost:3000``). No wildcard. Left empty, "
+        "no response carries a CORS header. See :ref:`cors`.",
+        "none (CORS off)",
+    )
+)
+CORS_MAX_AGE: Option[int] = declare(
+    Option(
+        "backfeed.cors_max_age",
+        whole(0, "seconds"),
+        600,
+        "How long, in seconds, browsers may keep the answer to a CORS preflight.",
+    )
+)
+RETRY_ATTEMPTS: Option[int] = declare(
+    Option(
+        "retry.attempts",
+        positive(int, LARGEST_RETRY_ATTEMPTS),
+        3,
+        "How many times a request is tried when the database reports a deadlock or a "
+        "serialization failure, or drops the connection before the commit (pyramid_retry; "
+        f"see :ref:`database-faults`), at most {LARGEST_RETRY_ATTEMPTS}.",
+    )
+)
+PUBLIC_READS: Option[bool] = declare(
+    Option(
+        "backfeed.public_reads",
+        flag,
+        True,
+        "Whether the ``GET`` routes of a contract answer without a bearer token. When false, "
+        "they need a token of that contract, of any role (``GET /`` and ``GET /__api__`` "
+        "stay public). Writes always need a token.",
+    )
+)
+DEV_ADMIN_TOKEN: Option[str] = declare(
+    Option(
+        "backfeed.dev_admin_token",
+        text,
+        "",
+        "A token that is admin of every contract, for development: ``development.ini`` sets "
+        "``dev-admin-token`` so that the quick start works. Leave it out in production, "
+        "where tokens come from ``backfeed token create``; the service logs a warning at "
+        "start-up when it is set.",
+    )
+)
+
+
+def _count(name: str, default: int, doc: str) -> Option[int]:
+    return declare(Option(name, positive(int, LARGEST_SETTING), default, doc))
+
+
+LOGIN_MAX_FAILURES = _count(
+    "backfeed.login_max_failures",
+    5,
+    "Failed logins for one username of a contract from one client address, within the "
+    "window, after which ``POST /{contract}/auth`` answers ``429`` with ``Retry-After`` for "
+    "that username from that address. The owner logging in from another address is not "
+    "held up.",
+)
+LOGIN_MAX_FAILURES_PER_USERNAME = _count(
+    "backfeed.login_max_failures_per_username",
+    100,
+    "Failed logins for one username of a contract from any address, within the window, "
+    "after which every attempt for that username is answered ``429``: the limit on guessing "
+    "spread over many addresses. Keep it well above ``backfeed.login_max_failures``.",
+)
+LOGIN_MAX_FAILURES_PER_ADDRESS = _count(
+    "backfeed.login_max_failures_per_address",
+    20,
+    "Failed logins from one client address, for any username of any contract, after which "
+    "every attempt from that address is answered ``429``.",
+)
+LOGIN_WINDOW_SECONDS: Option[float] = declare(
+    Option(
+        "backfeed.login_window_seconds",
+        positive(float, LARGEST_SETTING),
+        900,
+        "The window, in seconds, over which failed logins are counted; older failures are "
+        "forgotten (and pruned).",
+    )
+)
+RATE_LIMITS: Option[bool] = declare(
+    Option(
+        "backfeed.rate_limits",
+        flag,
+        True,
+        "Whether requests are counted against the rate limits below, per client (its token, "
+        "else its address), and answered ``429`` with ``Retry-After`` beyond them. See "
+        ":ref:`rate-limits`.",
+    )
+)
+RATE_LIMIT_LOGINS: Option[RateLimitItem] = declare(
+    Option(
+        "backfeed.rate_limit_logins",
+        rate,
+        "20/minute",
+        "Logins (``POST /{contract}/auth``) per client address and window: a count, ``/`` or "
+        "``per``, and a window of an optional number of ``second``, ``minute``, ``hour`` or "
+        "``day`` units (``20/minute``, ``100 per 10 minutes``).",
+    )
+)
+RATE_LIMIT_WRITES: Option[RateLimitItem] = declare(
+    Option(
+        "backfeed.rate_limit_writes",
+        rate,
+        "300/minute",
+        "The other writes (``POST``, ``DELETE``) per client and window, written alike.",
+    )
+)
+RATE_LIMIT_READS: Option[RateLimitItem] = declare(
+    Option(
+        "backfeed.rate_limit_reads",
+        rate,
+        "600/minute",
+        "Reads (``GET``, ``HEAD``, ``OPTIONS``) per client and window, written alike.",
+    )
+)
+RATE_LIMIT_STORAGE_URL: Option[str] = declare(
+    Option(
+        "backfeed.rate_limit_storage_url",
+        storage_url,
+        "memory://",
+        "Where the counts are kept: ``memory://``, in each process alone (one process only), "
+        "or a Redis URL shared by every process (``redis://host:port/db``, ``rediss://`` for "
+        "TLS, ``redis+unix:///path/to/socket``), as ``production.ini`` sets "
+        "``redis://127.0.0.1:6379/0``. When Redis fails, requests are served without "
+        "limits, with warnings in the log.",
+    )
+)
+RATE_LIMIT_KEY_PREFIX: Option[str] = declare(
+    Option(
+        "backfeed.rate_limit_key_prefix",
+        key_prefix,
+        "backfeed",
+        "The start of every key in Redis: give each deployment sharing a Redis server its own.",
+    )
+)
+LOGIN_TOKEN_DAYS: Option[float] = declare(
+    Option(
+        "backfeed.login_token_days",
+        positive(float, LARGEST_TOKEN_DAYS),
+        30,
+        "How long the token of a login is valid, in days (a fraction is allowed, at most "
+        f"{LARGEST_TOKEN_DAYS}). Its ``expires_at`` is shown at login; after it the token is "
+        "a ``401``. Tokens from ``backfeed token create`` do not expire.",
+    )
+)
+LOGIN_MAX_TOKENS = _count(
+    "backfeed.login_max_tokens",
+    10,
+    "How many live (neither revoked nor expired) login tokens a user may hold; a login "
+    "beyond that revokes the user's oldest.",
+)
+
+
+# Settings read together.
 
 
 def database_url(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     """The database URL: ``BACKFEED_DATABASE_URL`` if set, else ``sqlalchemy.url``."""
-    url = environ.get(DATABASE_URL_VARIABLE) or settings.get("sqlalchemy.url", "")
-    if not url.strip():
+    url = text(environ.get(DATABASE_URL_VARIABLE)) or SQLALCHEMY_URL.read(settings)
+    if not url:
         raise ConfigurationError(
             f"no database configured: set {DATABASE_URL_VARIABLE} or sqlalchemy.url"
         )
-    return url.strip()
+    return url
 
 
 @dataclass(frozen=True)
@@ -48,7 +543,7 @@ class ContractSpec:
     kind: str
     overrides: Mapping[str, Any]
 
-    def build(self) -> Contract:
+    def build(self) -> ContractRules:
         """The engine contract for this spec; raises ConfigurationError when invalid."""
         try:
             return create_contract(self.kind, self.overrides, name=self.name)
@@ -66,26 +561,12 @@ def _override(key: str, value: Any) -> Any:
 
 
 def contract_specs(settings: Mapping[str, Any]) -> list[ContractSpec]:
-    """The contracts listed in ``backfeed.contracts`` (``name`` or ``name:kind`` entries).
-
-    Without that setting every installed kind is served under its own name. Overrides come
-    from ``backfeed.contract.<name>.<parameter>`` settings.
-    """
-    listed = settings.get("backfeed.contracts", "").split()
-    entries = listed or installed_kinds()
+    """The contracts of ``backfeed.contracts`` (every installed kind under its own name
+    when it is left out), with their ``backfeed.contract.<name>.<parameter>`` overrides."""
+    entries = CONTRACTS.read(settings) or tuple((kind, kind) for kind in installed_kinds())
     specs = []
-    seen: set[str] = set()
-    for entry in entries:
-        name, _, kind = entry.partition(":")
-        kind = kind or name
-        if not CONTRACT_NAME.fullmatch(name):
-            raise ConfigurationError(
-                f"contract name {name!r} must be letters, digits, '-' or '_', up to 100"
-            )
-        if name in seen:
-            raise ConfigurationError(f"contract {name!r} is listed twice")
-        seen.add(name)
-        prefix = f"backfeed.contract.{name}."
+    for name, kind in entries:
+        prefix = f"{CONTRACT_OVERRIDES.prefix}{name}."
         overrides = {
             key[len(prefix) :]: _override(key, value)
             for key, value in settings.items()
@@ -95,34 +576,13 @@ def contract_specs(settings: Mapping[str, Any]) -> list[ContractSpec]:
     unknown = {
         key.split(".")[2]
         for key in settings
-        if key.startswith("backfeed.contract.") and key.count(".") >= 3
-    } - seen
+        if key.startswith(CONTRACT_OVERRIDES.prefix) and key.count(".") >= 3
+    } - {name for name, _ in entries}
     if unknown:
         raise ConfigurationError(
             "overrides given for contracts that are not served: " + ", ".join(sorted(unknown))
         )
     return specs
-
-
-def create_schema(settings: Mapping[str, Any]) -> bool:
-    """Whether start-up brings the database schema up to date by itself (development)."""
-    return asbool(settings.get("backfeed.create_schema", False))
-
-
-def public_reads(settings: Mapping[str, Any]) -> bool:
-    """Whether the GET routes of a contract answer without a token (``backfeed.public_reads``,
-    true by default); when false they need a token of that contract, of any role."""
-    return asbool(settings.get("backfeed.public_reads", True))
-
-
-def dev_admin_token(settings: Mapping[str, Any]) -> str | None:
-    """The token that ``backfeed.dev_admin_token`` makes admin of every contract, or None.
-
-    Meant for development only (``development.ini`` sets one so that the quick start works);
-    production gives out tokens with ``backfeed token create`` instead.
-    """
-    token = str(settings.get("backfeed.dev_admin_token", "") or "").strip()
-    return token or None
 
 
 @dataclass(frozen=True)
@@ -148,120 +608,16 @@ class LoginLimits:
     revokes the oldest."""
 
 
-LARGEST_SETTING = 10**9
-"""The largest count or number of seconds a setting may give: beyond it a login window
-reaches back before the year 1 (OverflowError at every login)."""
-LARGEST_TOKEN_DAYS = 36500
-"""The longest a login token may live: a hundred years, so its expiry is a valid date."""
-
-
-def _positive(
-    settings: Mapping[str, Any], name: str, default: float, kind: type, largest: float
-) -> Any:
-    raw = settings.get(name, default)
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{name} must be a positive number, not {raw!r}") from None
-    if not 0 < value <= largest:  # also refuses NaN and infinity
-        raise ConfigurationError(
-            f"{name} must be a positive number up to {largest:,}, not {raw!r}"
-        )
-    return value
-
-
 def login_limits(settings: Mapping[str, Any]) -> LoginLimits:
-    """The login settings: ``backfeed.login_max_failures`` (5 per username and client
-    address), ``backfeed.login_max_failures_per_username`` (100, from any address),
-    ``backfeed.login_max_failures_per_address`` (20, for any username),
-    ``backfeed.login_window_seconds`` (900, a quarter of an hour),
-    ``backfeed.login_token_days`` (30) and ``backfeed.login_max_tokens`` (10 per user)."""
-
-    def count(name: str, default: int) -> int:
-        return _positive(settings, name, default, int, LARGEST_SETTING)
-
+    """The ``backfeed.login_*`` settings."""
     return LoginLimits(
-        per_username_address=count("backfeed.login_max_failures", 5),
-        per_username=count("backfeed.login_max_failures_per_username", 100),
-        per_address=count("backfeed.login_max_failures_per_address", 20),
-        window_seconds=_positive(
-            settings, "backfeed.login_window_seconds", 900, float, LARGEST_SETTING
-        ),
-        token_days=_positive(settings, "backfeed.login_token_days", 30, float, LARGEST_TOKEN_DAYS),
-        tokens_per_user=count("backfeed.login_max_tokens", 10),
+        per_username_address=LOGIN_MAX_FAILURES.read(settings),
+        per_username=LOGIN_MAX_FAILURES_PER_USERNAME.read(settings),
+        per_address=LOGIN_MAX_FAILURES_PER_ADDRESS.read(settings),
+        window_seconds=LOGIN_WINDOW_SECONDS.read(settings),
+        token_days=LOGIN_TOKEN_DAYS.read(settings),
+        tokens_per_user=LOGIN_MAX_TOKENS.read(settings),
     )
-
-
-def max_body_bytes(settings: Mapping[str, Any]) -> int:
-    """``backfeed.max_body_bytes``: the largest request body accepted, 64 KiB by default."""
-    text = str(settings.get("backfeed.max_body_bytes", DEFAULT_MAX_BODY_BYTES)).strip()
-    if not WHOLE_NUMBER.fullmatch(text) or int(text) < 1:
-        raise ConfigurationError(
-            f"backfeed.max_body_bytes must be a positive number of bytes, not {text!r}"
-        )
-    return int(text)
-
-
-def cors_origins(settings: Mapping[str, Any]) -> frozenset[str]:
-    """``backfeed.cors_origins``: the browser origins allowed to call the API (none by
-    default), e.g. ``https://app.example.org``, separated by spaces or new lines."""
-    origins = str(settings.get("backfeed.cors_origins", "")).split()
-    for origin in origins:
-        if not ORIGIN.fullmatch(origin):
-            raise ConfigurationError(
-                f"backfeed.cors_origins: {origin!r} is not an origin like "
-                "https://app.example.org (lower case scheme and host, an optional port, "
-                "no path, no wildcard)"
-            )
-    return frozenset(origins)
-
-
-def cors_max_age(settings: Mapping[str, Any]) -> int:
-    """``backfeed.cors_max_age``: how long browsers may keep a preflight answer, in seconds
-    (600 by default)."""
-    text = str(settings.get("backfeed.cors_max_age", 600)).strip()
-    if not WHOLE_NUMBER.fullmatch(text):
-        raise ConfigurationError(
-            f"backfeed.cors_max_age must be a number of seconds, not {text!r}"
-        )
-    return int(text)
-
-
-TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
-FALSE_WORDS = frozenset({"false", "no", "off", "0"})
-RATE_LIMIT_STORES = ("memory", "redis", "rediss", "redis+unix")
-KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-
-
-def _flag(settings: Mapping[str, Any], name: str, default: bool) -> bool:
-    raw = settings.get(name, default)
-    if isinstance(raw, bool):
-        return raw
-    word = str(raw).strip().lower()
-    if word not in TRUE_WORDS | FALSE_WORDS:
-        raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
-    return word in TRUE_WORDS
-
-
-def _rate(settings: Mapping[str, Any], name: str, default: str) -> RateLimitItem:
-    from limits import parse_many  # imported here: ``limits`` is slow to import
-
-    text = str(settings.get(name, default)).strip()
-    try:
-        items = parse_many(text)
-    except ValueError:
-        raise ConfigurationError(
-            f"{name} must be a rate like '20/minute' or '600 per 10 minutes', not {text!r}"
-        ) from None
-    if len(items) != 1:
-        raise ConfigurationError(f"{name} takes a single rate, not {text!r}")
-    (item,) = items
-    if not 1 <= item.amount <= LARGEST_SETTING or item.get_expiry() > LARGEST_SETTING:
-        raise ConfigurationError(
-            f"{name} must allow 1 to {LARGEST_SETTING:,} requests in a window of at most "
-            f"{LARGEST_SETTING:,} seconds, not {text!r}"
-        )
-    return item
 
 
 @dataclass(frozen=True)
@@ -281,57 +637,41 @@ class RateLimits:
 
 
 def rate_limits(settings: Mapping[str, Any]) -> RateLimits:
-    """The rate limits of ``backfeed.rate_limits`` (true by default), counted in
-    ``backfeed.rate_limit_storage_url`` (``memory://``, this process alone, by default;
-    ``redis://host:port/db`` to share the counts between processes) under the key prefix
-    ``backfeed.rate_limit_key_prefix`` (``backfeed``), at ``backfeed.rate_limit_logins``
-    (``20/minute`` per address), ``backfeed.rate_limit_writes`` (``300/minute``) and
-    ``backfeed.rate_limit_reads`` (``600/minute``) per client."""
-    url = str(settings.get("backfeed.rate_limit_storage_url", "memory://")).strip()
-    scheme, separator, _ = url.partition("://")
-    if not separator or scheme not in RATE_LIMIT_STORES:
-        raise ConfigurationError(
-            f"backfeed.rate_limit_storage_url must be memory:// or a Redis URL like "
-            f"redis://127.0.0.1:6379/0, not {url!r}"
-        )
-    prefix = str(settings.get("backfeed.rate_limit_key_prefix", "backfeed")).strip()
-    if not KEY_PREFIX.fullmatch(prefix):
-        raise ConfigurationError(
-            "backfeed.rate_limit_key_prefix must be 1 to 100 letters, digits or _ . : -, "
-            f"not {prefix!r}"
-        )
+    """The ``backfeed.rate_limit*`` settings."""
     return RateLimits(
-        enabled=_flag(settings, "backfeed.rate_limits", True),
-        storage_url=url,
-        key_prefix=prefix,
-        logins=_rate(settings, "backfeed.rate_limit_logins", "20/minute"),
-        writes=_rate(settings, "backfeed.rate_limit_writes", "300/minute"),
-        reads=_rate(settings, "backfeed.rate_limit_reads", "600/minute"),
+        enabled=RATE_LIMITS.read(settings),
+        storage_url=RATE_LIMIT_STORAGE_URL.read(settings),
+        key_prefix=RATE_LIMIT_KEY_PREFIX.read(settings),
+        logins=RATE_LIMIT_LOGINS.read(settings),
+        writes=RATE_LIMIT_WRITES.read(settings),
+        reads=RATE_LIMIT_READS.read(settings),
     )
 
 
-def public_url(settings: Mapping[str, Any]) -> str | None:
-    """``backfeed.public_url``: the base of every absolute URL the service gives out
-    (``https://api.example.org``, or with a path ``https://example.org/backfeed``), without
-    a trailing slash; None when left out, and URLs follow each request's own address."""
-    text = str(settings.get("backfeed.public_url", "") or "").strip()
-    if not text:
-        return None
-    problem = f"backfeed.public_url must be a URL like https://api.example.org, not {text!r}"
-    parts = urlsplit(text)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigurationError(problem) from None
-    if (
-        parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or "?" in text
-        or "#" in text
-        or not URL_PATH.fullmatch(parts.path)
-    ):
-        raise ConfigurationError(problem)
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    netloc = host if port is None else f"{host}:{port}"
-    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+def undeclared(settings: Mapping[str, Any]) -> list[str]:
+    """The ``backfeed.*`` settings in ``settings`` that no declaration knows."""
+    families = [s.prefix for s in DECLARED.values() if isinstance(s, Family)]
+    return sorted(
+        name
+        for name in settings
+        if name.startswith("backfeed.")
+        and name not in DECLARED
+        and not any(name.startswith(prefix) for prefix in families)
+    )
+
+
+def check(settings: Mapping[str, Any]) -> None:
+    """Refuse, naming the setting, a ``backfeed.*`` setting nothing declares and a value
+    that a declared setting cannot use: at start-up, before anything is served."""
+    for name in undeclared(settings):
+        close = difflib.get_close_matches(name, DECLARED, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigurationError(f"{name} is not a setting of the service{hint}", name)
+    for setting in DECLARED.values():
+        if isinstance(setting, Option):
+            setting.read(settings)
+
+
+def includeme(config: Configurator) -> None:
+    """Check every setting before the rest of the service reads any."""
+    check(config.get_settings())

@@ -190,7 +190,7 @@ def create_schema(engine: sa.Engine, plans: Sequence[ContractPlan]) -> dict[str,
     upgrade_database(engine)
     settings = {"backfeed.contracts": contract_setting(plans)}
     with get_session_factory(engine)() as session, session.begin():
-        catalog = load_catalog(session, settings)
+        catalog = load_catalog(session, settings, datetime.now(UTC))
         create_floor_table(session.connection())
     return {contract.name: contract.row_id for contract in catalog}
 

@@ -35,6 +35,7 @@ extensions = [
     "api_reference",
     "examples",
     "parameters",
+    "settings_reference",
 ]
 
 root_doc = "index"

@@ -4,7 +4,7 @@ Pure Python and numpy; it knows nothing of HTTP or databases. See ``PROTOCOL`` i
 """
 
 from .bounds import MAX_BALANCE, check_bounded, check_totals
-from .contracts import Contract
+from .contracts import Contract, ContractRules
 from .errors import (
     ActionError,
     BalanceLimitExceeded,
@@ -44,6 +44,7 @@ __all__ = [
     "Contract",
     "ContractLoadError",
     "ContractParameters",
+    "ContractRules",
     "ContributionType",
     "EvaluationEffects",
     "EvaluationState",

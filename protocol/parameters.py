@@ -136,8 +136,11 @@ class ContractParameters:
         types = dict(self.types)
         if not types:
             raise InvalidParameter("a contract needs at least one contribution type", "types")
-        for key, kind in types.items():
-            if not isinstance(kind, ContributionType) or kind.name != key:
+        for key, contribution_type in types.items():
+            if (
+                not isinstance(contribution_type, ContributionType)
+                or contribution_type.name != key
+            ):
                 raise InvalidParameter(f"contribution type {key!r} is malformed", "types")
         ordered = {name: types[name] for name in sorted(types)}
         object.__setattr__(self, "types", MappingProxyType(ordered))
@@ -170,17 +173,20 @@ class ContractParameters:
             else:
                 per_type.setdefault(type_name, {})[parameter] = value
         types = {
-            name: dataclasses.replace(kind, **per_type.get(name, {}))
-            for name, kind in self.types.items()
+            name: dataclasses.replace(contribution_type, **per_type.get(name, {}))
+            for name, contribution_type in self.types.items()
         }
         return dataclasses.replace(self, types=types, **contract_wide)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly view of every parameter, for clients and docs."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "types"}
-        data["types"] = {name: dataclasses.asdict(kind) for name, kind in self.types.items()}
-        for kind in data["types"].values():
-            kind["evaluation_set"] = list(kind["evaluation_set"])
+        data["types"] = {
+            name: dataclasses.asdict(contribution_type)
+            for name, contribution_type in self.types.items()
+        }
+        for described in data["types"].values():
+            described["evaluation_set"] = list(described["evaluation_set"])
         return data
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from .contracts.base import Contract
+from .contracts.base import ContractRules
 from .errors import ContractLoadError, UnknownContractKind
 
 ENTRY_POINT_GROUP = "backfeed.contracts"
@@ -24,7 +24,7 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 
 @functools.cache
-def _load(name: str) -> type[Contract]:
+def _load(name: str) -> type[ContractRules]:
     entry_point = _entry_points()[name]
     try:
         loaded = entry_point.load()
@@ -32,7 +32,7 @@ def _load(name: str) -> type[Contract]:
         raise ContractLoadError(
             f"contract kind {name!r} ({entry_point.value}) could not be loaded: {error}"
         ) from error
-    if not (isinstance(loaded, type) and issubclass(loaded, Contract)):
+    if not (isinstance(loaded, type) and issubclass(loaded, ContractRules)):
         raise ContractLoadError(
             f"contract kind {name!r} ({entry_point.value}) is not a Contract subclass"
         )
@@ -44,7 +44,7 @@ def installed_kinds() -> list[str]:
     return sorted(_entry_points())
 
 
-def load_kind(name: str) -> type[Contract]:
+def load_kind(name: str) -> type[ContractRules]:
     """The contract class registered as ``name``.
 
     Raises :class:`UnknownContractKind` (naming the installed kinds) or
@@ -60,7 +60,7 @@ def load_kind(name: str) -> type[Contract]:
 
 def create_contract(
     kind: str, overrides: Mapping[str, Any] | None = None, *, name: str | None = None
-) -> Contract:
+) -> ContractRules:
     """An instance of the kind ``kind`` with parameter overrides, named ``name``."""
     return load_kind(kind)(overrides, name=name)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bounds import check_totals
-from .contracts.base import Contract
-from .errors import InsufficientTokens, UnknownContribution, UnknownUser
+from .contracts.base import ContractRules
+from .errors import UnknownContribution, UnknownUser
 from .state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState, Party, Voters
 
 
@@ -71,7 +71,7 @@ class EvaluationOutcome:
 class Simulation:
     """One contract's community held in memory. Ids start at 1, in order of creation."""
 
-    def __init__(self, contract: Contract, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, contract: ContractRules, clock: Callable[[], float] = time.time) -> None:
         self.contract = contract
         self.clock = clock
         self.users = _Columns(
@@ -141,22 +141,17 @@ class Simulation:
     def create_contribution(self, contributor_id: int, type: str | None = None) -> int:
         """The contributor pays the type's fee and a new contribution is opened; return its id."""
         i = self._user_index(contributor_id, "contributor_id")
-        kind = self.contract.contribution_type(type)
-        if self.users.tokens[i] < kind.fee:
-            raise InsufficientTokens(
-                f"contributor has {self.users.tokens[i]:g} tokens; a {kind.name} costs "
-                f"{kind.fee:g}",
-                "contributor_id",
-            )
-        self.users.tokens[i] -= kind.fee
-        self.total_tokens -= kind.fee
+        contribution_type = self.contract.contribution_type(type)
+        fee = self.contract.contribution_fee(contribution_type, float(self.users.tokens[i]))
+        self.users.tokens[i] -= fee
+        self.total_tokens -= fee
         self.contributions.append(
             contributor=contributor_id,
             max_score=0.0,
-            token_fund=kind.token_fund_for_evaluators,
+            token_fund=contribution_type.token_fund_for_evaluators,
             created_at=self.clock(),
         )
-        self.contribution_types.append(kind.name)
+        self.contribution_types.append(contribution_type.name)
         self._ballots.append(_Ballot())
         return self.contributions.size
 
@@ -251,9 +246,11 @@ class Simulation:
         """``V(c, x)`` for each value ``x`` of the contribution's type, from current reputation."""
         c = self._contribution_index(contribution_id)
         slots = self._ballots[c].slots
-        kind = self.contract.contribution_type(self.contribution_types[c])
+        contribution_type = self.contract.contribution_type(self.contribution_types[c])
         reputations = self.users.reputation[slots.user - 1]
-        return {x: float(reputations[slots.value == x].sum()) for x in kind.evaluation_set}
+        return {
+            x: float(reputations[slots.value == x].sum()) for x in contribution_type.evaluation_set
+        }
 
     def scores(self) -> np.ndarray:
         """Every contribution's score now, in id order, computed in one vectorised pass."""

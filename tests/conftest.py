@@ -75,10 +75,10 @@ def issue_token(engine: sa.Engine, contract: str, role: str, user_id: int | None
     from sqlalchemy.orm import Session
 
     from backfeed_api.auth.credentials import issue_token as issue
-    from backfeed_api.models import Contract
+    from backfeed_api.models import ContractRow
 
     with Session(engine) as session, session.begin():
-        query = sa.select(Contract.id).where(Contract.name == contract)
+        query = sa.select(ContractRow.id).where(ContractRow.name == contract)
         contract_id = session.scalars(query).one()
         _, token = issue(session, contract_id, role, START, user_id=user_id)
     return token

@@ -18,7 +18,7 @@ from ..domain.evaluations import VoteOutcome
 from ..domain.explanations import explain
 from ..domain.previews import PlannedEntry
 from ..domain.stats import contribution_stats, voted_reputation
-from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from ..models import ContractRow, Contribution, Evaluation, LedgerEntry, User
 
 
 def iso(moment: datetime) -> str:
@@ -56,7 +56,7 @@ class Presenter:
         self.now = now
         if total_reputation is None:
             total_reputation = session.scalar(
-                select(Contract.total_reputation).where(Contract.id == contract.row_id)
+                select(ContractRow.total_reputation).where(ContractRow.id == contract.row_id)
             )
         self.total_reputation = total_reputation
 

@@ -102,7 +102,7 @@ def as_text(values: dict) -> dict:
 
 def _unsupported(request, description: str) -> dict:
     """Record a 415 on the Content-Type header; the body is then treated as empty."""
-    request.errors.add("header", "Content-Type", description)
+    request.errors.add("header", "Content-Type", description, code="unsupported_media_type")
     request.errors.status = 415
     return {}
 
@@ -125,7 +125,7 @@ def read_body(request) -> dict:
         if media == FORM_TYPE:
             return as_text(parse_form(raw))
     except ValueError as error:
-        request.errors.add("body", "", str(error))
+        request.errors.add("body", "", str(error), code="invalid")
         return {}
     if not media:
         return _unsupported(request, "a body needs a Content-Type: application/json")

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from ..models import ApiToken
 
-ADMIN, USER, READ = "admin", "user", "read"
-ROLES = (ADMIN, USER, READ)
+ADMIN, USER, READER = "admin", "user", "read"
+ROLES = (ADMIN, USER, READER)
 TOKEN_BYTES = 32
 TOKEN_TEXT = re.compile(r"[A-Za-z0-9\-._~+/]{1,200}=*")
 """RFC 6750's ``b64token``, bounded in length: anything else is not a bearer token."""

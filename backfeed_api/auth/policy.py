@@ -38,7 +38,8 @@ from zope.interface import implementer
 
 from protocol import ConfigurationError
 
-from ..settings import dev_admin_token, login_limits, public_reads
+from ..models import dialect_of
+from ..settings import DEV_ADMIN_TOKEN, PUBLIC_READS, login_limits
 from .credentials import ADMIN, TOKEN_TEXT, USER, Identity, find_identity, same_secret
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def read_credential(request) -> Credential:
     development = request.registry["dev_admin_token"]
     if development is not None and same_secret(token, development):
         return Credential(presented=True, identity=Identity(role=ADMIN, contract_id=None))
-    if request.registry["db_engine"].dialect.name != "sqlite":
+    if dialect_of(request.registry["db_engine"]).writes_after_reads:
         identity = find_identity(request.dbsession, token, request.now)
         return Credential(presented=True, identity=identity)
     with request.registry["dbsession_factory"]() as session:
@@ -203,7 +204,10 @@ def acts_as(field: str) -> Callable:
             return
         if request.validated["body"].get(field) != identity.user_id:
             request.errors.add(
-                "body", field, f"a user token may only act as its own user, {identity.user_id}"
+                "body",
+                field,
+                f"a user token may only act as its own user, {identity.user_id}",
+                code="forbidden",
             )
             request.errors.status = 403
 
@@ -216,7 +220,7 @@ def includeme(config: Configurator) -> None:
     and, as a safe default for a view that forgets to declare one, the permission
     :data:`ADMIN_ONLY`."""
     settings = config.get_settings()
-    token = dev_admin_token(settings)
+    token = DEV_ADMIN_TOKEN.read(settings) or None
     if token is not None and not TOKEN_TEXT.fullmatch(token):
         raise ConfigurationError(
             "backfeed.dev_admin_token may only hold letters, digits and - . _ ~ + / ="
@@ -227,5 +231,5 @@ def includeme(config: Configurator) -> None:
         log.warning("backfeed.dev_admin_token is set: that token is admin of every contract")
     config.add_request_method(read_credential, "credential", reify=True)
     config.set_root_factory(Resource)
-    config.set_security_policy(BearerTokenPolicy(public_reads(settings)))
+    config.set_security_policy(BearerTokenPolicy(PUBLIC_READS.read(settings)))
     config.set_default_permission(ADMIN_ONLY)

@@ -11,14 +11,19 @@ from .errors import UsageError
 
 
 def load_settings(ini: str) -> dict[str, Any]:
-    """The ``[app:main]`` settings of ``ini``, with logging configured from the file."""
+    """The ``[app:main]`` settings of ``ini``, with logging configured from the file, each
+    checked as the service checks them at start-up."""
     from pyramid.paster import get_appsettings, setup_logging
+
+    from ..settings import check
 
     path = Path(ini)
     if not path.is_file():
         raise UsageError(f"no such settings file: {ini}")
     setup_logging(str(path))
-    return dict(get_appsettings(str(path)))
+    settings = dict(get_appsettings(str(path)))
+    check(settings)
+    return settings
 
 
 @contextmanager

@@ -24,17 +24,17 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Audit the contracts and print a report."""
+    from ..clock import utc_now
     from ..domain.audit import audit
     from ..domain.catalog import load_catalog
-    from ..models import get_session_factory
+    from ..models import dialect_of, get_session_factory
 
     findings = []
     checked = []
     with database(args.ini) as (settings, engine):
-        if engine.dialect.name == "postgresql":  # one consistent snapshot while writers run
-            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        engine = dialect_of(engine).snapshot(engine)  # one consistent view while writers run
         with get_session_factory(engine)() as session, session.begin():
-            catalog = load_catalog(session, settings)
+            catalog = load_catalog(session, settings, utc_now())
             contracts = list(catalog)
             if args.contract:
                 contracts = [c for c in contracts if c.name == args.contract]

@@ -21,6 +21,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Migrate the database named by the settings."""
+    from ..clock import utc_now
     from ..domain.catalog import load_catalog
     from ..migrations import upgrade_database
     from ..models import get_session_factory
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     with database(args.ini) as (settings, engine):
         upgrade_database(engine)
         with get_session_factory(engine)() as session, session.begin():
-            catalog = load_catalog(session, settings)
+            catalog = load_catalog(session, settings, utc_now())
         where = engine.url.render_as_string(hide_password=True)
     names = ", ".join(contract.name for contract in catalog)
     print(f"database {where} is up to date; contracts: {names}")

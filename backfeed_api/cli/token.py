@@ -85,13 +85,14 @@ def run_create(args: argparse.Namespace) -> int:
         get_session_factory(engine)() as session,
         session.begin(),
     ):
-        contract = load_catalog(session, settings).get(args.contract)
+        now = utc_now()
+        contract = load_catalog(session, settings, now).get(args.contract)
         if contract is None:
             raise UsageError(f"no contract {args.contract!r} in {args.ini}")
         if user_id is not None and find_user(session, contract, user_id) is None:
             raise UsageError(f"user {user_id} is not a user of contract {args.contract!r}")
         row, token = issue_token(
-            session, contract.row_id, args.role, utc_now(), user_id=user_id, origin="cli"
+            session, contract.row_id, args.role, now, user_id=user_id, origin="cli"
         )
         described = f"token {row.id}: {args.role} of {contract.name}"
     if user_id is not None:
@@ -106,7 +107,7 @@ def run_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from ..api.presenters import iso
-    from ..models import ApiToken, Contract, get_session_factory
+    from ..models import ApiToken, ContractRow, get_session_factory
 
     with (
         database(args.ini) as (_, engine),
@@ -114,12 +115,12 @@ def run_list(args: argparse.Namespace) -> int:
         session.begin(),
     ):
         query = (
-            select(ApiToken, Contract.name)
-            .join(Contract, Contract.id == ApiToken.contract_id)
+            select(ApiToken, ContractRow.name)
+            .join(ContractRow, ContractRow.id == ApiToken.contract_id)
             .order_by(ApiToken.id)
         )
         if args.contract:
-            query = query.where(Contract.name == args.contract)
+            query = query.where(ContractRow.name == args.contract)
         rows = [
             (
                 str(token.id),

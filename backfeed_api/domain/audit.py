@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from protocol import Simulation
 
-from ..models import Contract, Contribution, Evaluation, LedgerEntry, User
+from ..models import ContractRow, Contribution, Evaluation, LedgerEntry, User
 from .catalog import ServedContract
 from .history import loss_changes
 
@@ -65,7 +65,7 @@ def _mismatches(contract, check, what, ids, stored, expected, limit=5) -> list[F
 def audit(session: Session, contract: ServedContract) -> list[Finding]:
     """Every broken invariant of the contract; an empty list means the books balance."""
     name = contract.name
-    row = session.get(Contract, contract.row_id)
+    row = session.get(ContractRow, contract.row_id)
     users = session.execute(
         select(User.id, User.reputation, User.tokens)
         .where(User.contract_id == row.id)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import ConfigurationError, Contract
+from protocol import ConfigurationError, ContractRules
 
-from ..clock import utc_now
-from ..models import Contract as ContractRow
+from ..errors import NotFound
+from ..models import ContractRow
 from ..settings import contract_specs
 from .ranking import VoteIndex
 
@@ -24,7 +24,7 @@ class ServedContract:
     index of its votes for ranking."""
 
     name: str
-    rules: Contract
+    rules: ContractRules
     row_id: int
     votes: VoteIndex
 
@@ -48,8 +48,11 @@ class ContractCatalog:
         return self._by_name.get(name)
 
 
-def ensure_contract_rows(session: Session, rules: list[Contract]) -> dict[str, int]:
-    """Create the rows of contracts served for the first time; return name → row id.
+def ensure_contract_rows(
+    session: Session, rules: list[ContractRules], now: datetime
+) -> dict[str, int]:
+    """Create the rows of contracts served for the first time, stamped ``now``; return
+    name → row id.
 
     A name already stored with another kind is refused: its users were scored by other rules.
     """
@@ -61,7 +64,7 @@ def ensure_contract_rows(session: Session, rules: list[Contract]) -> dict[str, i
     for contract in rules:
         row = stored.get(contract.name)
         if row is None:
-            row = ContractRow(name=contract.name, kind=contract.kind, created_at=utc_now())
+            row = ContractRow(name=contract.name, kind=contract.kind, created_at=now)
             session.add(row)
             stored[contract.name] = row
         elif row.kind != contract.kind:
@@ -73,10 +76,11 @@ def ensure_contract_rows(session: Session, rules: list[Contract]) -> dict[str, i
     return {name: row.id for name, row in stored.items()}
 
 
-def load_catalog(session: Session, settings) -> ContractCatalog:
-    """Build every configured contract and make sure each has its database row."""
+def load_catalog(session: Session, settings, now: datetime) -> ContractCatalog:
+    """Build every configured contract and make sure each has its database row (a new row
+    created ``now``)."""
     rules = [spec.build() for spec in contract_specs(settings)]
-    row_ids = ensure_contract_rows(session, rules)
+    row_ids = ensure_contract_rows(session, rules, now)
     return ContractCatalog(
         [
             ServedContract(
@@ -91,19 +95,20 @@ def find_contract(request) -> ServedContract:
     """The contract named in the URL, or a 404."""
     contract = request.registry["contracts"].get(request.matchdict.get("contract"))
     if contract is None:
-        raise HTTPNotFound("no such contract")
+        raise NotFound("no such contract")
     return contract
 
 
 def includeme(config: Configurator) -> None:
-    """Load the catalog at start-up (creating the schema first when so configured)."""
+    """Load the catalog at start-up (creating the schema first when so configured), new
+    contract rows stamped by the registry's clock."""
     from ..migrations import upgrade_database
-    from ..settings import create_schema
+    from ..settings import CREATE_SCHEMA
 
     settings = config.get_settings()
     engine = config.registry["db_engine"]
-    if create_schema(settings):
+    if CREATE_SCHEMA.read(settings):
         upgrade_database(engine)
     with config.registry["dbsession_factory"]() as session, session.begin():
-        config.registry["contracts"] = load_catalog(session, settings)
+        config.registry["contracts"] = load_catalog(session, settings, config.registry["clock"]())
     config.add_request_method(find_contract, "contract", reify=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import BalanceChanges, InsufficientTokens, UnknownContribution
+from protocol import BalanceChanges, UnknownContribution
 
 from ..models import Contribution, User
 from .bounds import within_bounds
@@ -47,14 +47,9 @@ def _plan_contribution(
     kind = contract.rules.contribution_type(type_name)
     row = lock_contract(session, contract.row_id)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
-    if contributor.tokens < kind.fee:
-        raise InsufficientTokens(
-            f"the contributor has {contributor.tokens:g} tokens and a {kind.name} costs "
-            f"{kind.fee:g}",
-            "contributor_id",
-        )
-    fee = BalanceChanges.combine([contributor.id], [0.0], [-kind.fee])
-    return kind, row, contributor, Entries.by_one(fee, 0)
+    fee = contract.rules.contribution_fee(kind, contributor.tokens)
+    payment = BalanceChanges.combine([contributor.id], [0.0], [-fee])
+    return kind, row, contributor, Entries.by_one(payment, 0)
 
 
 @within_bounds
@@ -108,7 +103,7 @@ def preview_contribution(
         contract_id=contributor.contract_id,
         reputation=contributor.reputation,
         reputation_scale=contributor.reputation_scale,
-        tokens=contributor.tokens - kind.fee,
+        tokens=contributor.tokens + float(fee.changes.tokens[0]),
         referrer_id=contributor.referrer_id,
         created_at=contributor.created_at,
     )

@@ -34,7 +34,7 @@ from protocol import (
 )
 from protocol.explanations import Explanation, share_of_loss
 
-from ..models import Contribution, Evaluation, User
+from ..models import Contribution, Evaluation, User, dialect_of
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .contributions import unknown_contribution
@@ -50,6 +50,16 @@ USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
 EPOCH = datetime(1970, 1, 1)
 SECOND = timedelta(seconds=1)
+PARTY_COLUMNS = (
+    "id",
+    "reputation",
+    "tokens",
+    "referrer_id",
+    "created_at",
+    "evaluation_id",
+    "value",
+)
+"""The columns of :func:`_parties`, in order: a user's, then a vote's."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ def _parties(
         "evaluator": evaluator_id,
         "contributor": evaluator_id if contributor_id is None else contributor_id,
     }
-    lateral = session.get_bind().dialect.name == "postgresql"
+    lateral = dialect_of(session).lateral_joins
     return session.execute(_parties_statement(lateral), parameters).all()
 
 
@@ -197,15 +207,21 @@ def _split_parties(rows, evaluator_id: int) -> _Parties:
     """Sort the rows of :func:`_parties` by what they are."""
     named, own, others, superseded = {}, None, [], {}
     for row in rows:
-        if row[5] is None:  # no evaluation: a named user
-            named[row[0]] = row
-        elif row[1] is None:  # no user columns: superseded votes of one value
-            superseded[row[6]] = row[5]
-        elif row[0] == evaluator_id:
+        if row.evaluation_id is None:  # no evaluation: a named user
+            named[row.id] = row
+        elif row.reputation is None:  # no user columns: superseded votes of one value
+            superseded[row.value] = row.evaluation_id
+        elif row.id == evaluator_id:
             own = row
         else:
             others.append(row)
     return _Parties(named, own, others, superseded)
+
+
+def _columns(rows: list[Any]) -> dict[str, tuple]:
+    """Rows of :func:`_parties` as columns, by name (each empty without rows)."""
+    columns = zip(*rows, strict=True) if rows else [()] * len(PARTY_COLUMNS)
+    return dict(zip(PARTY_COLUMNS, columns, strict=True))
 
 
 def _sum_by_value(values: np.ndarray, reputations: np.ndarray) -> dict[float, float]:
@@ -343,20 +359,20 @@ def _read_ballot(
         )
     if contribution is None:
         raise unknown_contribution(contribution_id)
-    kind = rules.contribution_type(contribution.type)
-    value = rules.check_value(kind, value)
-    columns = list(zip(*others, strict=True)) if others else [()] * 7
+    contribution_type = rules.contribution_type(contribution.type)
+    value = rules.check_value(contribution_type, value)
+    columns = _columns(others)
     scale = row.reputation_scale
     evaluator = _party(named[evaluator_id], scale)
     voters = Voters.of(
-        ids=columns[0],
-        reputations=np.asarray(columns[1], np.float64) * scale,
-        values=columns[6],
-        referrer_ids=[NO_USER if r is None else r for r in columns[3]],
-        created_at=_epoch_seconds(columns[4]),
+        ids=columns["id"],
+        reputations=np.asarray(columns["reputation"], np.float64) * scale,
+        values=columns["value"],
+        referrer_ids=[NO_USER if r is None else r for r in columns["referrer_id"]],
+        created_at=_epoch_seconds(columns["created_at"]),
     )
     state = EvaluationState(
-        contribution_type=kind,
+        contribution_type=contribution_type,
         max_score=contribution.max_score,
         token_fund=contribution.token_fund,
         evaluator=evaluator,

@@ -45,7 +45,7 @@ from zope.sqlalchemy import mark_changed
 from protocol import BalanceChanges
 from protocol.explanations import Term, entry_terms
 
-from ..models import Contract, LedgerEntry, LedgerExemption, User
+from ..models import ContractRow, LedgerEntry, LedgerExemption, User, dialect_of
 from ..models.arrays import PgArray, float8_array, int8_array
 from ..models.meta import UTCDateTime
 
@@ -122,7 +122,7 @@ def own_inputs_json(own: dict[str, np.ndarray], size: int) -> list[str | None]:
 
 def apply_changes(
     session: Session,
-    contract: Contract,
+    contract: ContractRow,
     cause: Cause,
     entries: Entries,
     now: datetime,
@@ -154,7 +154,7 @@ def write_changes(
     changes = entries.changes
     if not len(changes):
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session).writes_in_one_statement:
         session.execute(
             _write_statement(spared_by is not None),
             {

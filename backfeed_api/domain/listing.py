@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import ContractRow, Contribution, Evaluation, User
 from .catalog import ServedContract
 from .ranking import RankedPage
 
@@ -28,7 +28,7 @@ class Page:
 
 
 def _counter(session: Session, contract: ServedContract, column) -> int:
-    return session.scalar(select(column).where(Contract.id == contract.row_id))
+    return session.scalar(select(column).where(ContractRow.id == contract.row_id))
 
 
 def _count(session: Session, query: Select) -> int:
@@ -55,7 +55,7 @@ def list_users(
         .offset(start)
         .limit(limit)
     )
-    return Page(list(session.scalars(query)), _counter(session, contract, Contract.user_count))
+    return Page(list(session.scalars(query)), _counter(session, contract, ContractRow.user_count))
 
 
 def list_contributions(
@@ -102,7 +102,7 @@ def list_contributions(
     total = (
         _count(session, query)
         if filtered
-        else _counter(session, contract, Contract.contribution_count)
+        else _counter(session, contract, ContractRow.contribution_count)
     )
     return Page(list(rows), total)
 
@@ -133,7 +133,7 @@ def list_evaluations(
     rows = session.scalars(query.order_by(Evaluation.seq).offset(start).limit(limit))
     unfiltered = len(conditions) == 2 and not include_superseded
     total = (
-        _counter(session, contract, Contract.evaluation_count)
+        _counter(session, contract, ContractRow.evaluation_count)
         if unfiltered
         else _count(session, query)
     )

@@ -32,17 +32,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from protocol.errors import ActionError
-
 from ..auth.credentials import dummy_password_hash, verify_password
+from ..errors import ClientError
 from ..models import LoginFailure, User, UserLogin
 from ..settings import LoginLimits
 from .catalog import ServedContract
 from .locking import lock_username
 
 
-class UsernameTaken(ActionError):
+class UsernameTaken(ClientError):
     """The username is already someone's in this contract."""
+
+    code = "username_taken"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def check_username_free(session: Session, contract_id: int, username: str) -> No
         )
     )
     if taken is not None:
-        raise UsernameTaken(f"username {username!r} is taken in this contract", "username")
+        raise UsernameTaken(f"username {username!r} is taken in this contract", name="username")
 
 
 def set_login(

@@ -25,9 +25,9 @@ import numpy as np
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from protocol.contracts.base import Contract as Rules
+from protocol import ContractRules
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import ContractRow, Contribution, Evaluation, User, dialect_of
 from .stats import age_days, contract_scale
 
 NO_ID = -1
@@ -129,7 +129,7 @@ class VoteIndex:
     def rank(
         self,
         session: Session,
-        rules: Rules,
+        rules: ContractRules,
         now: datetime,
         *,
         descending: bool,
@@ -157,7 +157,7 @@ class VoteIndex:
 
     def _rank(
         self,
-        rules: Rules,
+        rules: ContractRules,
         now: datetime,
         total_reputation: float,
         reputation: np.ndarray,
@@ -201,8 +201,8 @@ class VoteIndex:
         for _ in range(2):
             self._read_new(session)
             stored, total_reputation = session.execute(
-                select(Contract.evaluation_count, Contract.total_reputation).where(
-                    Contract.id == self.contract_id
+                select(ContractRow.evaluation_count, ContractRow.total_reputation).where(
+                    ContractRow.id == self.contract_id
                 )
             ).one()
             if stored == self._votes.count:
@@ -282,7 +282,7 @@ def _reputations(session: Session, contract_id: int) -> np.ndarray:
     """
     where = User.contract_id == contract_id
     scale = contract_scale(contract_id)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session).aggregates_arrays:
         ids, reputations, factor = session.execute(
             select(func.array_agg(User.id), func.array_agg(User.reputation), scale).where(where)
         ).one()

@@ -14,12 +14,12 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from protocol.contracts.base import Contract as Rules
+from protocol import ContractRules
 from protocol.state import SECONDS_PER_DAY
 from protocol.stats import normalised
 from protocol.stats import quality as contribution_quality
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import ContractRow, Contribution, Evaluation, User
 
 
 def voted_reputation(
@@ -50,7 +50,9 @@ def voted_reputation(
 def contract_scale(contract_id: int):
     """The contract's reputation scale, as a subquery of the statement that reads stored
     reputations (so that both come from one snapshot)."""
-    return select(Contract.reputation_scale).where(Contract.id == contract_id).scalar_subquery()
+    return (
+        select(ContractRow.reputation_scale).where(ContractRow.id == contract_id).scalar_subquery()
+    )
 
 
 def age_days(created_at: datetime | np.ndarray, now: datetime) -> np.ndarray:
@@ -66,14 +68,14 @@ def value_key(value: float) -> str:
 
 
 def contribution_stats(
-    rules: Rules,
+    rules: ContractRules,
     contribution: Contribution,
     voted: dict[float, float],
     total_reputation: float,
     now: datetime,
 ) -> dict:
     """The ``stats`` object of a contribution, normalised by the total reputation."""
-    kind = rules.contribution_type(contribution.type)
+    contribution_type = rules.contribution_type(contribution.type)
     up, down = voted.get(1.0, 0.0), voted.get(0.0, 0.0)
     score = rules.scores(
         np.array([up]),
@@ -85,7 +87,7 @@ def contribution_stats(
     return {
         "evaluations": {
             value_key(x): {"reputation": float(normalised(voted.get(x, 0.0), total_reputation))}
-            for x in kind.evaluation_set
+            for x in contribution_type.evaluation_set
         },
         "engaged_reputation": float(normalised(sum(voted.values()), total_reputation)),
         "quality": float(quality),

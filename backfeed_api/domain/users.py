@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from protocol import BalanceChanges, UnknownUser, check_totals
 
 from ..auth.credentials import hash_password
-from ..models import Contract, User
+from ..models import ContractRow, User
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .explanations import record
@@ -45,7 +45,7 @@ class _NewUser:
     reputation: float
     tokens: float
     referrer_id: int | None
-    row: Contract
+    row: ContractRow
 
 
 def _plan_user(

@@ -21,7 +21,7 @@ from zope.sqlalchemy import mark_changed
 
 from protocol.explanations import Explanation
 
-from ..models import Contract, Contribution, Evaluation, User
+from ..models import ContractRow, Contribution, Evaluation, User, dialect_of
 from ..models import Explanation as ExplanationRow
 from .explanations import record, terms_json
 from .ledger import (
@@ -40,7 +40,7 @@ from .scale import Scale
 USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
 CONTRIBUTIONS = Contribution.__table__
-CONTRACTS = Contract.__table__
+CONTRACTS = ContractRow.__table__
 EXPLANATIONS = ExplanationRow.__table__
 EVALUATION_COLUMNS = (
     "contract_id",
@@ -100,8 +100,8 @@ def store_vote(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
             .where(EVALUATIONS.c.id == write.replaced_id)
             .values(active=False, superseded_at=now)
         )
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql and write.loss is None and len(write.entries):
+    one_statement = dialect_of(session).writes_in_one_statement
+    if one_statement and write.loss is None and len(write.entries):
         stored = _in_one_statement(session, write, now)
     else:
         stored = _step_by_step(session, write, now)
@@ -127,8 +127,10 @@ def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> Stor
             "watched_second": write.watched[-1],
         },
     ).all()
-    balances = {row[1]: (row[2], row[3]) for row in rows if row[1] is not None}
-    return StoredVote(rows[0][0], balances, write.scale)
+    balances = {
+        row.user_id: (row.reputation, row.tokens) for row in rows if row.user_id is not None
+    }
+    return StoredVote(rows[0].evaluation_id, balances, write.scale)
 
 
 @cache
@@ -173,7 +175,12 @@ def _vote_statement():
     # Two plain parameters, not an expanding list: see ``evaluations._parties_statement``.
     watched = changed.c.id.in_((bindparam("watched_first"), bindparam("watched_second")))
     return (
-        select(new_vote.c.id, changed.c.id, changed.c.reputation, changed.c.tokens)
+        select(
+            new_vote.c.id.label("evaluation_id"),
+            changed.c.id.label("user_id"),
+            changed.c.reputation,
+            changed.c.tokens,
+        )
         .select_from(new_vote.outerjoin(changed, watched))
         .add_cte(entries, explanation.cte("explanation"), contribution, contract)
     )
@@ -202,7 +209,9 @@ def _step_by_step(session: Session, write: VoteWrite, now: datetime) -> StoredVo
         .where(Contribution.id == write.evaluation["contribution_id"])
         .values(write.contribution_values)
     )
-    session.execute(update(Contract).where(Contract.id == contract_id).values(contract_values))
+    session.execute(
+        update(ContractRow).where(ContractRow.id == contract_id).values(contract_values)
+    )
     balances = {
         row.id: (row.reputation, row.tokens)
         for row in session.execute(

@@ -1,10 +1,11 @@
 """Persistence: SQLAlchemy models and the per-request session joined to ``pyramid_tm``."""
 
+from .dialects import Dialect, dialect_of
 from .meta import Base
 from .session import get_engine, get_session_factory, get_tm_session_factory, includeme
 from .tables import (
     ApiToken,
-    Contract,
+    ContractRow,
     Contribution,
     Evaluation,
     Explanation,
@@ -19,8 +20,9 @@ from .tables import (
 __all__ = [
     "ApiToken",
     "Base",
-    "Contract",
+    "ContractRow",
     "Contribution",
+    "Dialect",
     "Evaluation",
     "Explanation",
     "IdempotencyKey",
@@ -29,6 +31,7 @@ __all__ = [
     "LoginFailure",
     "User",
     "UserLogin",
+    "dialect_of",
     "get_engine",
     "get_session_factory",
     "get_tm_session_factory",

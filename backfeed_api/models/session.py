@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import zope.sqlalchemy
-from psycopg.pq import TransactionStatus
 from pyramid.config import Configurator
 from pyramid_tm import default_commit_veto
 from sqlalchemy import Engine, engine_from_config, event
@@ -15,50 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from transaction import ThreadTransactionManager, TransactionManager
 
 from ..settings import database_url
-from .arrays import register_arrays
+from .dialects import Dialect, dialect_of
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """Make SQLite enforce foreign keys and wait for the write lock instead of failing."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-
-def _register_arrays(dbapi_connection, _record) -> None:
-    """Let the connection send numpy arrays as binary PostgreSQL arrays."""
-    register_arrays(dbapi_connection.adapters)
-
-
-def _sqlite_in_transaction(dbapi_connection) -> bool:
-    return dbapi_connection.in_transaction
-
-
-def _postgresql_in_transaction(dbapi_connection) -> bool:
-    return dbapi_connection.info.transaction_status in (
-        TransactionStatus.INTRANS,
-        TransactionStatus.INERROR,
-    )
-
-
-IN_TRANSACTION: dict[str, Callable[[Any], bool]] = {
-    "sqlite": _sqlite_in_transaction,
-    "postgresql": _postgresql_in_transaction,
-}
-"""Per dialect, whether a driver connection still has a transaction open."""
-
-
-def _roll_back_leftovers(engine: Engine) -> None:
+def _roll_back_leftovers(engine: Engine, dialect: Dialect) -> None:
     """Make every connection go back to the pool with no transaction open.
 
     After a COMMIT that failed, SQLAlchemy counts the transaction as ended and skips the
@@ -67,7 +26,7 @@ def _roll_back_leftovers(engine: Engine) -> None:
     constraint), and so does any server the COMMIT never reached: the next request to take
     the connection would run inside it, and commit the failed request's writes with its own.
     """
-    in_transaction = IN_TRANSACTION[engine.dialect.name]
+    in_transaction = dialect.in_transaction
 
     @event.listens_for(engine, "reset")
     def _on_reset(dbapi_connection, _record, state) -> None:
@@ -80,11 +39,9 @@ def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engi
     options = dict(settings)
     options[prefix + "url"] = database_url(settings, os.environ)
     engine = engine_from_config(options, prefix)
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
-    if engine.dialect.name == "postgresql":
-        event.listen(engine, "connect", _register_arrays)
-    _roll_back_leftovers(engine)
+    dialect = dialect_of(engine)
+    dialect.configure(engine)
+    _roll_back_leftovers(engine, dialect)
     return engine
 
 

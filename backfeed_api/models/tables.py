@@ -3,7 +3,7 @@
 Balances are float64 (``double precision``) like the engine. The contract row keeps running
 totals updated in the same transaction as every change, so reads never sum a whole contract.
 A user's reputation is stored in units of its contract's ``reputation_scale``: the balance is
-the product of the two (:class:`Contract`).
+the product of the two (:class:`ContractRow`).
 
 The database holds every token balance, fund and total within ``protocol.MAX_BALANCE`` as
 the engine does, and a stored reputation finite: every reputation is part of its contract's
@@ -36,7 +36,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 """Primary keys: 64-bit on PostgreSQL; SQLite needs INTEGER for its rowid alias."""
 
 
-class Contract(Base):
+class ContractRow(Base):
     """A served contract: its kind and live totals, and the row writers lock."""
 
     __tablename__ = "contracts"
@@ -84,7 +84,7 @@ class User(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reputation_scale: Mapped[float] = column_property(
-        select(Contract.reputation_scale).where(Contract.id == contract_id).scalar_subquery()
+        select(ContractRow.reputation_scale).where(ContractRow.id == contract_id).scalar_subquery()
     )
     """The contract's scale, read in the same statement as the user: a vote that changes the
     scale changes the stored reputation of some users with it, and a balance is the product

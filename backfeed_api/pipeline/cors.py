@@ -32,7 +32,7 @@ from pyramid.config import Configurator
 from pyramid.events import NewResponse
 from pyramid.response import Response
 
-from ..settings import cors_max_age, cors_origins
+from ..settings import CORS_MAX_AGE, CORS_ORIGINS
 
 METHODS = "GET, HEAD, POST, DELETE"
 REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
@@ -105,7 +105,7 @@ def add_cors_headers(event: NewResponse) -> None:
 def includeme(config: Configurator) -> None:
     """Install CORS when ``backfeed.cors_origins`` lists origins; otherwise do nothing."""
     settings = config.get_settings()
-    policy = CorsPolicy(cors_origins(settings), cors_max_age(settings))
+    policy = CorsPolicy(CORS_ORIGINS.read(settings), CORS_MAX_AGE.read(settings))
     config.registry["cors_policy"] = policy
     if not policy.origins:
         return

@@ -37,11 +37,12 @@ from datetime import datetime, timedelta
 
 from pyramid.config import Configurator
 from pyramid.response import Response
-from sqlalchemy import delete, false, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..errors import error_response
-from ..models import IdempotencyKey
+from ..models import IdempotencyKey, dialect_of
+from ..settings import IDEMPOTENCY_RETENTION
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
@@ -76,19 +77,15 @@ def client_scope(request) -> str:
 
 
 def _try_lock(session: Session, scope: str, route: str, key: str) -> bool:
-    """On PostgreSQL, take a transaction lock on this key, or say it is taken.
+    """Take a transaction lock on this key, or say it is taken
+    (:meth:`~backfeed_api.models.Dialect.try_lock_key`).
 
-    On SQLite, take the database write lock (waiting for it) before the claim is read: a
+    On SQLite that is the database write lock (waited for) taken before the claim is read: a
     transaction that reads first cannot write after another writer committed ("database is
     locked"), and its read could miss a claim committed meanwhile.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        session.execute(update(IdempotencyKey).where(false()).values(key=IdempotencyKey.key))
-    if dialect != "postgresql":
-        return True
     lock_id = struct.unpack(">q", bytes.fromhex(digest(f"{scope}\0{route}\0{key}"))[:8])[0]
-    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(lock_id))))
+    return dialect_of(session).try_lock_key(session, lock_id)
 
 
 def _relative_location(request, location: str) -> str | None:
@@ -132,14 +129,18 @@ class Claims:
             return view(context, request)
         if not KEY_PATTERN.fullmatch(key):
             return error_response(
-                400, "header", HEADER, "must be 1 to 255 visible ASCII characters"
+                400, "invalid", "header", HEADER, "must be 1 to 255 visible ASCII characters"
             )
         session: Session = request.dbsession
         now: datetime = request.now
         scope, route, key_digest = client_scope(request), digest(request.path), digest(key)
         if not _try_lock(session, scope, route, key_digest):
             return error_response(
-                409, "header", HEADER, "a request with this key is still running"
+                409,
+                "idempotency_key_in_use",
+                "header",
+                HEADER,
+                "a request with this key is still running",
             )
         fingerprint = request_fingerprint(request)
         claim = session.scalars(
@@ -156,7 +157,11 @@ class Claims:
         if claim is not None:
             if claim.request_hash != fingerprint:
                 return error_response(
-                    422, "header", HEADER, "this key was used for a different request"
+                    422,
+                    "idempotency_key_reused",
+                    "header",
+                    HEADER,
+                    "this key was used for a different request",
                 )
             return _replay(request, claim)
 
@@ -211,6 +216,6 @@ def _methods(request_method) -> tuple[str, ...]:
 def includeme(config: Configurator) -> None:
     """Claim keys in every view that takes POSTs, after the permission check and inside the
     request's transaction."""
-    hours = float(config.get_settings().get("backfeed.idempotency_hours", 24))
-    config.registry["idempotency_claims"] = Claims(timedelta(hours=hours))
+    retention = IDEMPOTENCY_RETENTION.read(config.get_settings())
+    config.registry["idempotency_claims"] = Claims(retention)
     config.add_view_deriver(idempotent_view)

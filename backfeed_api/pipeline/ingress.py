@@ -33,10 +33,10 @@ from urllib.parse import parse_qsl
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from ..errors import error_response
-from ..settings import max_body_bytes
+from ..errors import error_response, status_code
+from ..settings import MAX_BODY_BYTES
 
-REFUSAL = "backfeed_api.refusal"  # the environ key: (status, location, name, description)
+REFUSAL = "backfeed_api.refusal"  # the environ key: (status, code, location, name, description)
 DIGITS = re.compile(r"[0-9]{1,19}")
 CHUNK = 64 * 1024
 
@@ -53,7 +53,8 @@ def form_pairs(raw: bytes) -> list[tuple[str, str]]:
 
 def _refuse(environ: dict, status: int, name: str, description: str) -> None:
     """Note why the request is refused, and make its body empty so that nothing reads it."""
-    environ[REFUSAL] = (status, "header" if name else "body", name, description)
+    location = "header" if name else "body"
+    environ[REFUSAL] = (status, status_code(status), location, name, description)
     environ["wsgi.input"] = io.BytesIO()
     environ["CONTENT_LENGTH"] = "0"
     environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -144,7 +145,7 @@ def ingress_tween_factory(handler: Callable, registry) -> Callable:
         problem = url_problem(request.environ)
         if problem is not None:
             location, description = problem
-            return error_response(400, location, "", description)
+            return error_response(400, "invalid", location, "", description)
         return handler(request)
 
     return tween
@@ -152,7 +153,7 @@ def ingress_tween_factory(handler: Callable, registry) -> Callable:
 
 def includeme(config: Configurator) -> None:
     """Install the screening request factory and the tween that answers refusals."""
-    limit = max_body_bytes(config.get_settings())
+    limit = MAX_BODY_BYTES.read(config.get_settings())
     config.set_request_factory(request_factory(limit))
     config.add_tween(
         "backfeed_api.pipeline.ingress.ingress_tween_factory", over="pyramid_tm.tm_tween_factory"

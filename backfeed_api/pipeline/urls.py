@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 from pyramid.config import Configurator
 
-from ..settings import public_url
+from ..settings import PUBLIC_URL
 
 
 def includeme(config: Configurator) -> None:
     """Put ``backfeed.public_url``, when it is set, under every absolute URL."""
-    base = public_url(config.get_settings())
+    base = PUBLIC_URL.read(config.get_settings())
     if base is None:
         return
     parts = urlsplit(base)

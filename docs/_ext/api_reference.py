@@ -12,6 +12,8 @@ Usage::
 
     .. backfeed-services::
        :modules: backfeed_api.api.views, backfeed_api.api.openapi
+
+``.. backfeed-error-codes::`` is the table of the error document's codes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from cornice_sphinx import ServiceDirective, format_docstring
 from docutils import nodes
 from pyramid.path import DottedNameResolver
 from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
 from sphinx.util.parsing import nested_parse_to_nodes
+
+import backfeed_api.errors as errors_module
 
 LOCATIONS = ("path", "header", "querystring", "body")
 PATH_PARAMETER = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -39,59 +44,6 @@ ESCAPED = re.compile(r"([\\`*_|])")
 PATH_PARAMETERS = {
     "contract": "The name of a contract served here (see ``GET /``); unknown names are a 404.",
     "id": "The integer id of an object of this contract; any other value is a 404.",
-}
-
-# What each method answers when it succeeds. A view that declares Cornice
-# ``response_schemas`` is documented from them instead; anything else gets a plain 200.
-SUCCESS = {
-    ("service", "GET"): [("200", "The service document: its version and its contracts.")],
-    ("contract", "GET"): [
-        (
-            "200",
-            "The contract document: kind, parameters, contribution types (fees, "
-            "evaluation sets), default type and live totals.",
-        )
-    ],
-    ("users", "GET"): [("200", "A collection of users.")],
-    ("users", "POST"): [("201", "The new user; ``Location`` is its URL.")],
-    ("user", "GET"): [("200", "The user.")],
-    ("user_history", "GET"): [
-        ("200", "A collection of ledger entries, newest first, each with its explanation.")
-    ],
-    ("ledger_entry", "GET"): [
-        ("200", "The ledger entry (a user's, or a collective loss) with its explanation.")
-    ],
-    ("contributions", "GET"): [("200", "A collection of contributions.")],
-    ("contributions", "POST"): [("201", "The new contribution; ``Location`` is its URL.")],
-    ("contribution", "GET"): [("200", "The contribution with its stats.")],
-    ("evaluations", "GET"): [("200", "A collection of evaluations.")],
-    ("evaluations", "POST"): [
-        ("201", "The new evaluation; ``Location`` is its URL."),
-        (
-            "200",
-            "The evaluator's active evaluation, unchanged, when the vote repeats it: "
-            "nothing is charged or paid.",
-        ),
-    ],
-    ("evaluation", "GET"): [("200", "The evaluation, active or superseded.")],
-    ("openapi", "GET"): [("200", "The OpenAPI (Swagger 2.0) document of every route above.")],
-    ("auth", "POST"): [
-        (
-            "201",
-            '``{"token", "token_id", "user_id", "role": "user", "contract", "expires_at"}``: '
-            "a new user token, shown this once (``Cache-Control: no-store``), valid until "
-            "``expires_at``.",
-        )
-    ],
-    ("auth", "DELETE"): [("204", "The token of the request is revoked; no body.")],
-    ("login_tokens", "GET"): [
-        (
-            "200",
-            'A collection of ``{"id", "created_at", "expires_at", "current"}``: the user\'s '
-            "live login tokens, oldest first, never the tokens themselves.",
-        )
-    ],
-    ("login_token", "DELETE"): [("204", "The login token is revoked; no body.")],
 }
 
 # Who may call a method, by the permission of its view (see backfeed_api/auth/policy.py).
@@ -250,15 +202,19 @@ def field_table(title: str, fields: Iterable[Field]) -> list[str]:
     return [*lines, ""]
 
 
-def responses(service: Service, method: str, args: dict) -> list[tuple[str, str]]:
-    """Success statuses and what they carry."""
-    declared = args.get("response_schemas")
-    if declared:
-        return [
-            (str(status), rst_text(getattr(as_schema(schema), "description", "") or ""))
-            for status, schema in sorted(declared.items())
-        ]
-    return SUCCESS.get((service.name, method), [("200", "A JSON document.")])
+def responses(args: dict) -> list[tuple[str, str]]:
+    """Success statuses and what they carry, from the view's ``response_schemas``."""
+    found = []
+    for status, node in args["response_schemas"].items():
+        if not status.startswith("2"):
+            continue
+        text = rst_text(node.description)
+        if "Location" in node.headers:
+            text += " ``Location`` is its URL."
+        if status == "204":
+            text += " No body."
+        found.append((status, text))
+    return found
 
 
 def errors(service: Service, method: str, args: dict) -> list[tuple[str, str]]:
@@ -396,7 +352,7 @@ class BackfeedServicesDirective(ServiceDirective):
                 types = " or ".join(f"``{t}``" for t in to_list(args["content_type"]))
                 lines += [f"The body is sent as {types}.", ""]
         lines += [f"Access: {access(args)}", ""]
-        lines += ["Responses:", "", *status_list(responses(service, method, args))]
+        lines += ["Responses:", "", *status_list(responses(args))]
         failures = errors(service, method, args)
         if failures:
             lines += ["Errors (in the error format below):", "", *status_list(failures)]
@@ -404,9 +360,34 @@ class BackfeedServicesDirective(ServiceDirective):
         return section
 
 
+class ErrorCodesDirective(SphinxDirective):
+    """``.. backfeed-error-codes::``: the table of every error ``code``, from
+    :data:`backfeed_api.errors.CODES`."""
+
+    def run(self) -> list[nodes.Node]:
+        self.env.note_dependency(errors_module.__file__)
+        lines = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 25 10 65",
+            "",
+            "   * - code",
+            "     - status",
+            "     - meaning",
+        ]
+        for code, meaning in errors_module.CODES.items():
+            lines += [
+                f"   * - ``{code}``",
+                f"     - {meaning.status}",
+                f"     - {meaning.meaning}",
+            ]
+        return nested_parse_to_nodes(self.state, "\n".join(lines), source="<error codes>")
+
+
 def setup(app: Sphinx) -> dict:
-    """Register the directive, and the fixed one under cornice_sphinx's name."""
+    """Register the directives, and the fixed one under cornice_sphinx's name."""
     app.setup_extension("cornice_sphinx")
     app.add_directive("backfeed-services", BackfeedServicesDirective)
+    app.add_directive("backfeed-error-codes", ErrorCodesDirective)
     app.add_directive("cornice-autodoc", BackfeedServicesDirective, override=True)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..bounds import MAX_BALANCE, check_bounded
 from ..errors import (
+    InsufficientTokens,
     InvalidEvaluationValue,
     InvalidInput,
     SelfEvaluationRefused,
@@ -43,7 +44,7 @@ def checked_amount(field: str, value: Any, *, default: float) -> float:
     return number
 
 
-class Contract(ABC):
+class ContractRules(ABC):
     """A contract kind: its default parameters and how an evaluation changes balances.
 
     Subclasses set ``kind`` and ``defaults`` and implement :meth:`evaluate`, whose effects
@@ -100,6 +101,21 @@ class Contract(ABC):
             raise UnknownContributionType(
                 f"unknown contribution type {name!r}; this contract has: {known}", "type"
             ) from None
+
+    def contribution_fee(
+        self, contribution_type: ContributionType, contributor_tokens: float
+    ) -> float:
+        """The tokens a contributor holding ``contributor_tokens`` pays to open a contribution
+        of ``contribution_type``; raises :class:`~protocol.errors.InsufficientTokens` when
+        they cannot pay it. The service and the simulator both charge through it."""
+        fee = contribution_type.fee
+        if contributor_tokens < fee:
+            raise InsufficientTokens(
+                f"the contributor has {contributor_tokens:g} tokens and a "
+                f"{contribution_type.name} costs {fee:g}",
+                "contributor_id",
+            )
+        return fee
 
     def check_value(self, contribution_type: ContributionType, value: Any) -> float:
         """Return the vote as a float if the type accepts it, else raise."""
@@ -207,3 +223,7 @@ class Contract(ABC):
             max_score=state.max_score,
             token_fund=state.token_fund,
         )
+
+
+Contract = ContractRules
+"""The class's earlier name, kept for the plugins that subclass ``protocol.Contract``."""

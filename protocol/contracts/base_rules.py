@@ -14,7 +14,7 @@ import numpy as np
 
 from ..explanations import ZERO, Terms
 from ..state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState
-from .base import Contract
+from .base import ContractRules
 
 # The formulas of the rules (protocol/explanations.py), over the names of their inputs.
 TOKEN_REWARD = "token_fund * evaluator_reputation / unvoted_reputation"
@@ -29,7 +29,7 @@ GAIN_ABOVE_HIGH = "approving_reputation / total_reputation - max_score"
 GAIN_FROM_ZERO = "approving_reputation / total_reputation"
 
 
-class BaseRulesContract(Contract):
+class BaseRulesContract(ContractRules):
     """A contract evaluated with the base rules; kinds differ only in their parameters."""
 
     def referral_active(self, created_at: np.ndarray | float, now: float) -> np.ndarray:

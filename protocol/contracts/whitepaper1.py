@@ -9,7 +9,7 @@ conserved. Only the first vote of each value by an evaluator on a contribution m
 from ..explanations import LOSS_RULE, Explanation, Terms
 from ..parameters import ContractParameters, ContributionType
 from ..state import EvaluationEffects, EvaluationState
-from .base import Contract
+from .base import ContractRules
 
 MOVED = (
     "min(evaluator_reputation * reputation_reward_factor * non_voter_reputation, "
@@ -18,7 +18,7 @@ MOVED = (
 """The formula of ``D``, the reputation a vote moves from the non-voters."""
 
 
-class Whitepaper1Contract(Contract):
+class Whitepaper1Contract(ContractRules):
     """The rule of the first Backfeed white paper."""
 
     kind = "whitepaper1"

@@ -114,7 +114,7 @@ def parse_scenario(document: Any) -> Scenario:
     return Scenario(contract=contract, overrides=overrides, setup=setup, steps=steps)
 
 
-_STEP_KINDS = ("advance_days", "contribute", "evaluate", "join")
+_STEP_ACTIONS = ("advance_days", "contribute", "evaluate", "join")
 
 
 def _step(item: Any, number: int) -> Action:
@@ -122,21 +122,21 @@ def _step(item: Any, number: int) -> Action:
     where = f"step {number}"
     if not isinstance(item, Mapping) or len(item) != 1:
         raise ScenarioError(
-            f"{where}: must be a mapping with exactly one of {', '.join(_STEP_KINDS)}, "
+            f"{where}: must be a mapping with exactly one of {', '.join(_STEP_ACTIONS)}, "
             f"not {item!r}"
         )
-    ((kind, body),) = item.items()
-    where = f"{where} ({kind})"
-    if kind == "join":
+    ((action, body),) = item.items()
+    where = f"{where} ({action})"
+    if action == "join":
         return _join(body, where)
-    if kind == "contribute":
+    if action == "contribute":
         return _contribute(body, where)
-    if kind == "evaluate":
+    if action == "evaluate":
         return _evaluate(body, where)
-    if kind == "advance_days":
+    if action == "advance_days":
         return AdvanceDays(_days(body, where))
     raise ScenarioError(
-        f"step {number}: unknown action {kind!r}; use one of {', '.join(_STEP_KINDS)}"
+        f"step {number}: unknown action {action!r}; use one of {', '.join(_STEP_ACTIONS)}"
     )
 
 

@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cornice import Service
+from cornice.service import SERVICES
 from webtest import TestApp, TestResponse
 
 from backfeed_api import main
+from backfeed_api.errors import CODES
 from backfeed_api.models import Base
 
 from ..conftest import (
@@ -27,7 +30,7 @@ from ..conftest import (
     reset_database,
 )
 
-ERROR_KEYS = {"location", "name", "description"}
+ERROR_KEYS = {"location", "name", "description", "code"}
 # Nothing an error body may ever show: markup, a traceback, the database or its settings.
 LEAKS = ("<html", "<!doctype", "traceback", "sqlalchemy", "sqlite", "postgresql", "psycopg")
 
@@ -125,6 +128,8 @@ def assert_error(
         assert set(error) == ERROR_KEYS
         assert all(isinstance(error[key], str) for key in ERROR_KEYS)
         assert error["description"]
+        assert error["code"] in CODES, error
+    assert any(CODES[e["code"]].status == status for e in errors), errors
     if location is not None or name is not None:
         assert any(
             (location is None or e["location"] == location) and (name is None or e["name"] == name)
@@ -214,3 +219,14 @@ def counting_statements(engine: sa.Engine) -> Iterator[list[str]]:
         yield executed
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def throwaway() -> Iterator[Service]:
+    """A new route added the wrong way: a Cornice service whose view declares neither its
+    responses nor its permission, registered as the view modules register theirs, and
+    removed afterwards."""
+    service = Service(name="throwaway", path="/{contract}/throwaway")
+    service.add_view("GET", lambda request: {})
+    yield service
+    SERVICES.remove(service)

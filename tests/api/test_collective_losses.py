@@ -26,7 +26,7 @@ from webtest import TestApp
 
 from backfeed_api.domain import scale
 from backfeed_api.domain.audit import audit
-from backfeed_api.models import Contract, LedgerEntry, LedgerExemption
+from backfeed_api.models import ContractRow, LedgerEntry, LedgerExemption
 from protocol import ProtocolError, Simulation, create_contract
 from tests.conftest import TEST_CONTRACTS, Clock
 
@@ -51,7 +51,9 @@ def app(make_app: Callable[..., TestApp]) -> TestApp:
 def written(db: sa.Engine, contract: str) -> int:
     """The rows of the contract's ledger and exemptions."""
     with db.connect() as connection:
-        contract_id = connection.scalar(sa.select(Contract.id).where(Contract.name == contract))
+        contract_id = connection.scalar(
+            sa.select(ContractRow.id).where(ContractRow.name == contract)
+        )
         entries = connection.scalar(
             sa.select(sa.func.count())
             .select_from(LedgerEntry)
@@ -261,7 +263,7 @@ def test_every_balance_list_and_history_is_exact_after_many_votes(
     check_histories(twin)
     with Session(db) as session:
         assert audit(session, app.app.registry["contracts"].get(contract)) == []
-        row = session.scalars(sa.select(Contract).where(Contract.name == contract)).one()
+        row = session.scalars(sa.select(ContractRow).where(ContractRow.name == contract)).one()
         collective = session.scalar(
             sa.select(sa.func.count())
             .select_from(LedgerEntry)

@@ -198,7 +198,12 @@ def test_an_unexpected_failure_shows_nothing(
     assert response.json == {
         "status": "error",
         "errors": [
-            {"location": "", "name": "", "description": "internal error; it has been logged"}
+            {
+                "location": "",
+                "name": "",
+                "description": "internal error; it has been logged",
+                "code": "internal",
+            }
         ],
     }
 

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import jsonschema_rs
 import pytest
+from cornice import Service
 from schemathesis.specs.openapi import definitions
+
+from backfeed_api.api.openapi.responses import (
+    UndeclaredResponses,
+    document_responses,
+    undeclared,
+)
+from backfeed_api.api.responses import routes, services
 
 from .conftest import Served
 
-ROUTES = {
-    "/": {"get"},
-    "/{contract}": {"get"},
-    "/{contract}/users": {"get", "post"},
-    "/{contract}/users/{id}": {"get"},
-    "/{contract}/users/{id}/history": {"get"},
-    "/{contract}/ledger/{id}": {"get"},
-    "/{contract}/contributions": {"get", "post"},
-    "/{contract}/contributions/{id}": {"get"},
-    "/{contract}/evaluations": {"get", "post"},
-    "/{contract}/evaluations/{id}": {"get"},
-    "/{contract}/auth": {"post", "delete"},
-    "/{contract}/auth/tokens": {"get"},
-    "/{contract}/auth/tokens/{id}": {"delete"},
-}
+
+def documented_routes(service_list: list[Service]) -> dict[str, set[str]]:
+    """The operations (path → methods) the document must have: every route of the Cornice
+    services but ``/__api__`` itself."""
+    found: dict[str, set[str]] = {}
+    for service, method, _args in routes(service_list):
+        if service.path != "/__api__":
+            found.setdefault(service.path, set()).add(method.lower())
+    return found
+
+
+ROUTES = documented_routes(services())
 BODIES = {
     "/{contract}/users": (
         {"reputation", "tokens", "referrer_id", "username", "password"},
@@ -76,6 +81,21 @@ def test_lists_every_route_and_method(document):
         path: {m for m in item if m in METHODS} for path, item in document["paths"].items()
     }
     assert documented == ROUTES
+
+
+def test_every_view_declares_its_responses() -> None:
+    assert undeclared(routes(services())) == []
+    assert len(ROUTES) >= 12
+
+
+def test_a_route_without_declared_responses_fails(throwaway: Service) -> None:
+    """A new route whose view declares no ``response_schemas`` (nor permission) cannot be
+    documented: the document of every registered service is refused, naming the route."""
+    assert "/{contract}/throwaway" in documented_routes(services())
+    assert undeclared(routes(services())) == ["GET /{contract}/throwaway"]
+    document = {"paths": {"/{contract}/throwaway": {"get": {"responses": {}}}}}
+    with pytest.raises(UndeclaredResponses, match="throwaway"):
+        document_responses(document, routes([throwaway]))
 
 
 def test_documents_every_route_the_application_serves(served, document):

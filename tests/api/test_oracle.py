@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from webtest import TestApp
 
-from backfeed_api.models import Contract, Contribution, User
+from backfeed_api.models import ContractRow, Contribution, User
 from protocol import (
     BalanceLimitExceeded,
     ProtocolError,
@@ -188,9 +188,9 @@ def check_state(twin: Twin, db: sa.Engine) -> None:
             for row in connection.execute(
                 sa.select(
                     User.id,
-                    (User.reputation * Contract.reputation_scale).label("reputation"),
+                    (User.reputation * ContractRow.reputation_scale).label("reputation"),
                     User.tokens,
-                ).join(Contract, Contract.id == User.contract_id)
+                ).join(ContractRow, ContractRow.id == User.contract_id)
             )
         }
         contributions = {
@@ -200,7 +200,7 @@ def check_state(twin: Twin, db: sa.Engine) -> None:
             )
         }
         total = connection.scalar(
-            sa.select(Contract.total_reputation).where(Contract.name == twin.contract)
+            sa.select(ContractRow.total_reputation).where(ContractRow.name == twin.contract)
         )
     for api_id, simulation_id in twin.users:
         stored = users[api_id]

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from backfeed_api.domain.vote_store import EVALUATION_COLUMNS
-from backfeed_api.models import Contract, Evaluation, User
+from backfeed_api.models import ContractRow, Evaluation, User
 
 from ..conftest import bearer, issue_token
 from .conftest import Served, counting_statements
@@ -154,7 +154,7 @@ def seed_voters(db: sa.Engine, contract: str, contribution_id: int, count: int) 
     straight into the database, keeping the contract's totals and counters right."""
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with db.begin() as connection:
-        row = connection.execute(sa.select(Contract).where(Contract.name == contract)).one()
+        row = connection.execute(sa.select(ContractRow).where(ContractRow.name == contract)).one()
         users = connection.execute(
             sa.insert(User).returning(User.id),
             [
@@ -184,13 +184,13 @@ def seed_voters(db: sa.Engine, contract: str, contribution_id: int, count: int) 
             ],
         )
         connection.execute(
-            sa.update(Contract)
-            .where(Contract.id == row.id)
+            sa.update(ContractRow)
+            .where(ContractRow.id == row.id)
             .values(
-                total_reputation=Contract.total_reputation + count,
-                user_count=Contract.user_count + count,
-                evaluation_count=Contract.evaluation_count + count,
-                action_count=Contract.action_count + 2 * count,
+                total_reputation=ContractRow.total_reputation + count,
+                user_count=ContractRow.user_count + count,
+                evaluation_count=ContractRow.evaluation_count + count,
+                action_count=ContractRow.action_count + 2 * count,
             )
         )
 
@@ -231,7 +231,9 @@ def vote_read_plan(
     postgresql = served.db.dialect.name == "postgresql"
     statement = _parties_statement(postgresql).compile(dialect=served.db.dialect)
     with served.db.begin() as connection:
-        contract_id = connection.scalar(sa.select(Contract.id).where(Contract.name == contract))
+        contract_id = connection.scalar(
+            sa.select(ContractRow.id).where(ContractRow.name == contract)
+        )
         parameters = {"contract": contract_id, "contribution": contribution}
         parameters |= {"evaluator": evaluator, "contributor": contributor}
         if postgresql:

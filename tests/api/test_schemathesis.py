@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from cornice import Service
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -34,31 +35,28 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from backfeed_api.api.responses import routes, services
+
 from ..conftest import issue_token
 from .conftest import Served, bearer
 
 EXAMPLES = 25
 SAM_PASSWORD = "a long secret of his"
-# Writes first, so that the reads then meet what the generated writes stored.
-OPERATIONS = [
-    ("POST", "/{contract}/users"),
-    ("POST", "/{contract}/contributions"),
-    ("POST", "/{contract}/evaluations"),
-    ("POST", "/{contract}/auth"),
-    ("DELETE", "/{contract}/auth"),
-    ("GET", "/{contract}/auth/tokens"),
-    ("DELETE", "/{contract}/auth/tokens/{id}"),
-    ("GET", "/"),
-    ("GET", "/{contract}"),
-    ("GET", "/{contract}/users"),
-    ("GET", "/{contract}/users/{id}"),
-    ("GET", "/{contract}/users/{id}/history"),
-    ("GET", "/{contract}/ledger/{id}"),
-    ("GET", "/{contract}/contributions"),
-    ("GET", "/{contract}/contributions/{id}"),
-    ("GET", "/{contract}/evaluations"),
-    ("GET", "/{contract}/evaluations/{id}"),
-]
+METHOD_ORDER = {"POST": 0, "DELETE": 1, "GET": 2}
+
+
+def fuzzed_operations(service_list: list[Service]) -> list[tuple[str, str]]:
+    """(method, path) of every route of the Cornice services but ``/__api__``: writes
+    first, so that the reads then meet what the generated writes stored."""
+    found = {
+        (method, service.path)
+        for service, method, _args in routes(service_list)
+        if service.path != "/__api__"
+    }
+    return sorted(found, key=lambda op: (METHOD_ORDER.get(op[0], 1), op[1]))
+
+
+OPERATIONS = fuzzed_operations(services())
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -161,6 +159,23 @@ RUNS = [
     for who in ("anonymous", "admin", "user")
     if who != "user" or path.startswith("/{contract}/auth/tokens")
 ]
+
+
+def test_every_operation_of_the_document_is_fuzzed(served: Served) -> None:
+    document = served.app.get("/__api__").json
+    documented = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert set(OPERATIONS) == documented
+    assert len(OPERATIONS) == len(documented) >= 16
+
+
+def test_a_new_route_is_fuzzed(throwaway: Service) -> None:
+    """The operations are read from the Cornice services: a new route is among them."""
+    assert ("GET", "/{contract}/throwaway") in fuzzed_operations(services())
 
 
 @pytest.mark.parametrize(("method", "path", "mode", "who"), RUNS)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from backfeed_api.clock import utc_now
 from backfeed_api.domain.audit import audit
 from backfeed_api.domain.catalog import load_catalog
 from backfeed_api.models import get_session_factory
@@ -79,7 +80,7 @@ def test_seeded_state_balances(tmp_path: Path) -> None:
         settings = {"backfeed.contracts": " ".join(f"{plan.name}:example" for plan in plans)}
         try:
             with get_session_factory(engine)() as session:
-                for contract in load_catalog(session, settings):
+                for contract in load_catalog(session, settings, utc_now()):
                     plan = seeding.contracts[contract.name].plan
                     checks = {finding.check for finding in audit(session, contract)}
                     assert checks <= ({"c"} if plan.evaluations else set()), contract.name

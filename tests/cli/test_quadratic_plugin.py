@@ -41,6 +41,12 @@ def test_the_registry_finds_the_plugin() -> None:
     assert issubclass(kind, protocol.Contract)
 
 
+def test_a_plugin_of_the_earlier_base_name_is_a_contract_rules() -> None:
+    """The example subclasses ``protocol.Contract``, the base class's earlier name."""
+    assert protocol.Contract is protocol.ContractRules
+    assert issubclass(protocol.load_kind("quadratic"), protocol.ContractRules)
+
+
 def vote(
     contract: protocol.Contract,
     value: float,

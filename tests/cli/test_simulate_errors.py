@@ -107,7 +107,7 @@ REFUSED = [
             users=[{"name": "ann", "tokens": 0.5}],
             contributions=[{"name": "c1", "contributor": "ann"}],
         ),
-        "contribution 'c1': contributor has 0.5 tokens; a article costs 1",
+        "contribution 'c1': the contributor has 0.5 tokens and a article costs 1",
         id="cannot-pay",
     ),
     pytest.param(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from backfeed_api.models import Contract, Contribution, Evaluation, LedgerEntry, User
+from backfeed_api.models import ContractRow, Contribution, Evaluation, LedgerEntry, User
 
 from .servers import Server, backfeed
 
@@ -85,7 +85,7 @@ class Books:
 def rows_by_contract(engine: sa.Engine) -> dict[str, dict[str, dict[int, object]]]:
     """The users, contributions and evaluations of each contract, shaped like :class:`Books`."""
     with engine.connect() as connection:
-        names = dict(connection.execute(sa.select(Contract.id, Contract.name)).all())
+        names = dict(connection.execute(sa.select(ContractRow.id, ContractRow.name)).all())
         found: dict[str, dict[str, dict[int, object]]] = {
             name: {"users": {}, "contributions": {}, "evaluations": {}} for name in names.values()
         }

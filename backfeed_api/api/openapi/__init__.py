@@ -1,6 +1,7 @@
 """``GET /__api__``: the OpenAPI (Swagger 2.0) document generated from the Cornice services.
 
-cornice_swagger writes the requests; the responses come from :mod:`.responses`, and
+cornice_swagger writes the requests; the responses come from the ``response_schemas``
+that each view declares (:mod:`..responses`), with the definitions of :mod:`.responses`, and
 the path parameters are made precise here: ``{contract}`` is one of the contracts this
 deployment serves, ``{id}`` an integer id.
 """
@@ -23,7 +24,8 @@ from pyramid.config import Configurator
 from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
 from ...pipeline.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ...pipeline.idempotency import KEY_PATTERN
-from ...settings import public_reads
+from ...settings import PUBLIC_READS
+from ..responses import answer, routes
 from ..schemas import KnownKeys, StrictInteger, StrictNumber, StrictString, VoteValue
 from .responses import ID, RATE_LIMIT_HEADERS, document_responses, ref
 
@@ -173,14 +175,15 @@ IDEMPOTENCY_PARAMETER = {
 }
 
 
-def refine(document: dict, contracts: list[str]) -> dict:
-    """Precise path parameters, the Idempotency-Key header of POSTs, and the responses."""
+def refine(document: dict, contracts: list[str], services: list[Service]) -> dict:
+    """Precise path parameters, the Idempotency-Key header of POSTs, and the responses
+    declared by the views."""
     for item in document["paths"].values():
         parameters = item.get("parameters", [])
         item["parameters"] = [path_parameter(p["name"], contracts) or p for p in parameters]
         if "post" in item:
             item["post"].setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
-    return document_responses(document)
+    return document_responses(document, routes(services))
 
 
 def openapi_document(request) -> dict:
@@ -191,17 +194,22 @@ def openapi_document(request) -> dict:
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
     document = generator.generate(title="backfeed-api", version=__version__)
     contracts = [contract.name for contract in request.registry["contracts"]]
-    document = refine(document, contracts)
-    document_security(document, services, public_reads(request.registry.settings))
+    document = refine(document, contracts, services)
+    document_security(document, services, PUBLIC_READS.read(request.registry.settings))
     return document
 
 
-@api_service.get(permission=PUBLIC)
+@api_service.get(
+    permission=PUBLIC,
+    response_schemas={"200": answer("The OpenAPI (Swagger 2.0) document of every route above.")},
+)
 def get_openapi(request) -> dict:
     """Serve the document."""
     return openapi_document(request)
 
 
 def includeme(config: Configurator) -> None:
-    """Register ``/__api__`` before the ``/{contract}`` route can shadow it."""
+    """Register ``/__api__`` before the ``/{contract}`` route can shadow it, and
+    cornice_swagger's view arguments (``response_schemas``) that every view declares."""
+    config.include("cornice_swagger")
     config.scan(".")

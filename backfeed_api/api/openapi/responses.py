@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol import MAX_BALANCE
+import colander
+from cornice import Service
 
+from ...errors import CODES
 from ..schemas import MAX_ID
 
 Schema = dict[str, Any]
@@ -65,8 +67,9 @@ ERROR: Schema = {
                     "location": STRING,
                     "name": STRING,
                     "description": {**STRING, "minLength": 1},
+                    "code": {**STRING, "enum": sorted(CODES)},
                 },
-                "required": ["location", "name", "description"],
+                "required": ["location", "name", "description", "code"],
                 "additionalProperties": False,
             },
         },
@@ -223,20 +226,6 @@ WRITE_ERRORS = {
     "409": "A request with this Idempotency-Key is still running.",
     "422": "This Idempotency-Key was used for a different request.",
 }
-# Refusals of the contract's rules that are not validation errors, by operation; each adds
-# to what the status already says for every operation.
-REFUSALS: dict[tuple[str, str], dict[str, str]] = {
-    ("/{contract}/evaluations", "post"): {
-        "403": "Or the evaluator is the contribution's contributor, in a contract whose "
-        "allow_self_evaluation is false.",
-        "409": "Or the evaluator has changed its value on this contribution as many times as "
-        "the contract's max_vote_changes allows, or the vote would carry a balance, a fund "
-        f"or a total above {MAX_BALANCE:g}.",
-    },
-    ("/{contract}/users", "post"): {
-        "409": f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}.",
-    },
-}
 LOCATION = {"Location": {"type": "string", "description": "the URL of the created object"}}
 # The IETF httpapi draft's header fields, on every answer while rate limits are on.
 RATE_LIMIT_HEADERS = {
@@ -257,63 +246,6 @@ TOO_MANY_REQUESTS = (
     "Too many requests from this client (its token, or its address) for the limit named in "
     "`RateLimit-Policy`; wait `Retry-After` seconds."
 )
-
-# (path, method) → {status: (description, definition or None for no body, headers)}
-SUCCESS: dict[tuple[str, str], dict[str, tuple[str, str | None, dict]]] = {
-    ("/", "get"): {"200": ("The service and its contracts.", "Service", {})},
-    ("/{contract}", "get"): {"200": ("The contract.", "Contract", {})},
-    ("/{contract}/users", "get"): {"200": ("A page of users.", "UserPage", {})},
-    ("/{contract}/users", "post"): {
-        "201": ("The created user.", "User", LOCATION),
-        "200": ("A dry run: the would-be user and its entry.", "UserPreview", {}),
-    },
-    ("/{contract}/users/{id}", "get"): {"200": ("The user.", "User", {})},
-    ("/{contract}/users/{id}/history", "get"): {
-        "200": ("A page of the user's ledger, newest first.", "LedgerPage", {})
-    },
-    ("/{contract}/ledger/{id}", "get"): {
-        "200": ("The ledger entry and its explanation.", "LedgerEntry", {})
-    },
-    ("/{contract}/contributions", "get"): {
-        "200": ("A page of contributions.", "ContributionPage", {})
-    },
-    ("/{contract}/contributions", "post"): {
-        "201": ("The created contribution.", "Contribution", LOCATION),
-        "200": (
-            "A dry run: the would-be contribution and its fee's entry.",
-            "ContributionPreview",
-            {},
-        ),
-    },
-    ("/{contract}/contributions/{id}", "get"): {"200": ("The contribution.", "Contribution", {})},
-    ("/{contract}/evaluations", "get"): {"200": ("A page of evaluations.", "EvaluationPage", {})},
-    ("/{contract}/evaluations", "post"): {
-        "201": ("The new vote.", "Evaluation", LOCATION),
-        "200": (
-            "The same vote again: the evaluation that stands, unchanged; or a dry run: the "
-            "would-be evaluation (its id null) with its entries and dry_run.",
-            "EvaluationAnswer",
-            {},
-        ),
-    },
-    ("/{contract}/evaluations/{id}", "get"): {"200": ("The evaluation.", "Evaluation", {})},
-    ("/{contract}/auth", "post"): {
-        "201": ("A new user token, shown this once.", "Login", {}),
-        "401": ("Wrong username or password.", "Error", {}),
-        "429": (
-            "Too many logins from this address, or too many failed logins for this username "
-            "or from this address; wait `Retry-After` seconds.",
-            "Error",
-            RETRY_AFTER,
-        ),
-    },
-    ("/{contract}/auth", "delete"): {"204": ("Logged out: the token is revoked.", None, {})},
-    ("/{contract}/auth/tokens", "get"): {
-        "200": ("A page of the user's live login tokens, oldest first.", "LoginTokenPage", {})
-    },
-    ("/{contract}/auth/tokens/{id}", "delete"): {"204": ("The login token is revoked.", None, {})},
-}
-
 
 def preview(name: str) -> Schema:
     """The answer to a dry run of creating a ``name``: its shape, without an id, with the
@@ -344,17 +276,39 @@ DEFINITIONS["EvaluationAnswer"] = {
 """The 200 of a vote: the evaluation that stands, or a dry run's would-be one."""
 
 
-def operation_responses(path: str, method: str) -> dict[str, Schema]:
-    """The ``responses`` object of one operation."""
+HEADERS = {**LOCATION, **RETRY_AFTER}
+"""The headers a view may name in an :func:`~..responses.answer`."""
+
+
+class UndeclaredResponses(Exception):
+    """A route whose view does not declare its ``response_schemas``."""
+
+
+def undeclared(routes: list[tuple[Service, str, dict]]) -> list[str]:
+    """The routes (``METHOD path``) whose view declares no ``response_schemas`` or no
+    permission: a route must say what it answers and who may call it."""
+    return [
+        f"{method} {service.path}"
+        for service, method, args in routes
+        if not args.get("response_schemas") or "permission" not in args
+    ]
+
+
+def operation_responses(method: str, declared: dict[str, colander.SchemaNode]) -> dict:
+    """The ``responses`` object of one operation, from its view's declared responses."""
     responses: dict[str, Schema] = {}
-    for status, (description, definition, headers) in SUCCESS[(path, method)].items():
-        responses[status] = {"description": description}
-        if definition is not None:
-            responses[status]["schema"] = ref(definition)
-        if headers:
-            responses[status]["headers"] = headers
+    refusals: dict[str, str] = {}
+    for status, node in declared.items():
+        if node.refusal:
+            refusals[status] = node.description
+            continue
+        responses[status] = {"description": node.description}
+        if node.definition is not None:
+            responses[status]["schema"] = ref(node.definition)
+        if node.headers:
+            responses[status]["headers"] = {name: HEADERS[name] for name in node.headers}
     errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
-    for status, refusal in REFUSALS.get((path, method), {}).items():
+    for status, refusal in refusals.items():
         errors[status] = f"{errors[status]} {refusal}" if status in errors else refusal
     for status, description in sorted(errors.items()):
         responses[status] = {"description": description, "schema": ref("Error")}
@@ -368,11 +322,15 @@ def operation_responses(path: str, method: str) -> dict[str, Schema]:
     return responses
 
 
-def document_responses(document: dict) -> dict:
+def document_responses(document: dict, routes: list[tuple[Service, str, dict]]) -> dict:
     """Put the responses of every operation, and their definitions, in ``document``."""
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and "responses" in operation:
-                operation["responses"] = operation_responses(path, method)
+    missing = undeclared(routes)
+    if missing:
+        raise UndeclaredResponses(
+            f"declare response_schemas and a permission on: {', '.join(missing)}"
+        )
+    for service, method, args in routes:
+        operation = document["paths"][service.path][method.lower()]
+        operation["responses"] = operation_responses(method.lower(), args["response_schemas"])
     document.setdefault("definitions", {}).update(DEFINITIONS)
     return document

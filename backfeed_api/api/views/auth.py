@@ -13,11 +13,12 @@ from ...auth.credentials import USER, revoke_token
 from ...auth.policy import CHALLENGE, LOGOUT, SESSIONS
 from ...domain.login_tokens import close_session, list_sessions, open_session
 from ...domain.logins import log_in
-from ...errors import error_body
+from ...errors import error_body, not_found
 from ..presenters import collection, iso
+from ..responses import answer
 from ..schemas import ListPage, LogIn, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, not_found, path_id, query
+from .common import JSON_AND_FORM, body, path_id, query
 
 auth = Service(
     name="auth",
@@ -43,6 +44,16 @@ WRONG_CREDENTIALS = "wrong username or password"
     validators=(validate,),
     content_type=JSON_AND_FORM,
     permission=NO_PERMISSION_REQUIRED,
+    response_schemas={
+        "201": answer("A new user token, shown this once.", "Login"),
+        "401": answer("Wrong username or password.", "Error"),
+        "429": answer(
+            "Too many logins from this address, or too many failed logins for this username "
+            "or from this address; wait `Retry-After` seconds.",
+            "Error",
+            ("Retry-After",),
+        ),
+    },
 )
 def create_session(request) -> dict:
     """Log in: a new ``user`` token for the user with this username and password.
@@ -75,7 +86,7 @@ def create_session(request) -> dict:
         request.keep_writes = True  # the refusal is counted although the answer is a 401
         request.response.status_code = 401
         request.response.headers["WWW-Authenticate"] = CHALLENGE
-        return error_body("body", "", WRONG_CREDENTIALS)
+        return error_body("wrong_credentials", "body", "", WRONG_CREDENTIALS)
     row, token = open_session(
         request.dbsession,
         request.contract.row_id,
@@ -96,7 +107,12 @@ def create_session(request) -> dict:
     }
 
 
-@auth.delete(schema=ReadOne(), validators=(validate,), permission=LOGOUT)
+@auth.delete(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=LOGOUT,
+    response_schemas={"204": answer("Logged out: the token is revoked.")},
+)
 def delete_session(request) -> Response:
     """Log out: revoke the bearer token of this request (204). Later requests with it get
     401. An ``admin`` or ``user`` token of this contract may revoke itself this way."""
@@ -111,7 +127,14 @@ def no_content() -> Response:
     return response
 
 
-@login_tokens.get(schema=ListPage(), validators=(validate,), permission=SESSIONS)
+@login_tokens.get(
+    schema=ListPage(),
+    validators=(validate,),
+    permission=SESSIONS,
+    response_schemas={
+        "200": answer("A page of the user's live login tokens, oldest first.", "LoginTokenPage")
+    },
+)
 def get_login_tokens(request) -> dict:
     """The login tokens of the calling token's user that are neither revoked nor expired,
     oldest first: ``{"id", "created_at", "expires_at", "current"}`` each, ``current`` true
@@ -138,7 +161,12 @@ def get_login_tokens(request) -> dict:
     return collection(items, page.total, q["limit"], q["start"])
 
 
-@login_token.delete(schema=ReadOne(), validators=(validate,), permission=SESSIONS)
+@login_token.delete(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=SESSIONS,
+    response_schemas={"204": answer("The login token is revoked.")},
+)
 def delete_login_token(request) -> Response:
     """Revoke one of the calling token's user's live login tokens (204), this request's own
     included: logging out elsewhere. Any other id, another user's token among them, is a

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pyramid.httpexceptions import HTTPNotFound
-
+from ...errors import NotFound
 from ..schemas import INTEGER_TEXT, MAX_ID
 
 JSON_AND_FORM = ("application/json", "application/x-www-form-urlencoded")
@@ -13,13 +12,8 @@ def path_id(request, name: str = "id") -> int:
     """The integer id in the URL; anything that is not an id of ours is a 404."""
     text = request.matchdict.get(name, "")
     if not INTEGER_TEXT.fullmatch(text) or not 0 <= int(text) <= MAX_ID:
-        raise HTTPNotFound(f"no such {name}")
+        raise NotFound(f"no such {name}")
     return int(text)
-
-
-def not_found(what: str) -> HTTPNotFound:
-    """A 404 for an object of this contract that does not exist."""
-    return HTTPNotFound(f"no such {what} in this contract")
 
 
 def created(request, route: str, body: dict, **route_args) -> dict:

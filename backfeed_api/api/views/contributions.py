@@ -7,10 +7,12 @@ from cornice import Service
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import contributions as domain
 from ...domain.listing import list_contributions
+from ...errors import not_found
 from ..presenters import Presenter, collection, preview
+from ..responses import answer
 from ..schemas import CreateContribution, ListContributions, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, is_dry_run, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, path_id, query
 
 contributions = Service(
     name="contributions",
@@ -27,6 +29,13 @@ contribution = Service(
     validators=(validate, acts_as("contributor_id")),
     content_type=JSON_AND_FORM,
     permission=WRITE,
+    response_schemas={
+        "201": answer("The created contribution.", "Contribution", ("Location",)),
+        "200": answer(
+            "A dry run: the would-be contribution and its fee's entry; nothing written.",
+            "ContributionPreview",
+        ),
+    },
 )
 def create_contribution(request) -> dict:
     """The contributor pays the type's fee and the contribution is created.
@@ -57,7 +66,12 @@ def create_contribution(request) -> dict:
     return created(request, "contribution", rendered, id=new.id)
 
 
-@contributions.get(schema=ListContributions(), validators=(validate,), permission=READ)
+@contributions.get(
+    schema=ListContributions(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("A page of contributions.", "ContributionPage")},
+)
 def get_contributions(request) -> dict:
     """List contributions, best score first by default."""
     q = query(request)
@@ -82,7 +96,12 @@ def get_contributions(request) -> dict:
     return collection(items, page.total, q["limit"], q["start"])
 
 
-@contribution.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@contribution.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The contribution.", "Contribution")},
+)
 def get_contribution(request) -> dict:
     """One contribution with its stats."""
     found = domain.find_contribution(request.dbsession, request.contract, path_id(request))

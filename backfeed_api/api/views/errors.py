@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from cornice.renderer import JSONError
+from cornice.renderer import CorniceRenderer, JSONError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPInternalServerError
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from pyramid_retry import mark_error_retryable
@@ -20,14 +20,9 @@ from pyramid_tm import is_tm_active
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from protocol import (
-    BalanceLimitExceeded,
-    ProtocolError,
-    SelfEvaluationRefused,
-    TooManyVoteChanges,
-)
+from protocol import ProtocolError
 
-from ...errors import error_body
+from ...errors import ClientError, engine_refusal, error_body, status_code
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +32,24 @@ UNAVAILABLE = "the database is unavailable; try again later"
 INTERNAL = "internal error; it has been logged"
 
 
-def _respond(request, status: int, location: str, name: str, description: str) -> dict:
+def _respond(request, status: int, code: str, location: str, name: str, description: str) -> dict:
     request.response.status_code = status
     request.response.headers.pop("Location", None)
-    return error_body(location, name, description)
+    return error_body(code, location, name, description)
 
 
 @notfound_view_config(renderer="json")
-def not_found(exc, request) -> dict:
-    """Unknown routes and missing objects."""
+def unknown_route(exc, request) -> dict:
+    """A URL that no route matches."""
     description = exc.detail if isinstance(exc.detail, str) and exc.detail else "not found"
-    return _respond(request, 404, "url", "", description)
+    return _respond(request, 404, "not_found", "url", "", description)
+
+
+@exception_view_config(ClientError, renderer="json")
+def client_error(exc: ClientError, request) -> dict:
+    """A refusal of the web service (:class:`~backfeed_api.errors.ClientError`): a missing
+    object, a username taken."""
+    return _respond(request, exc.status, exc.code, exc.location, exc.name, exc.description)
 
 
 @forbidden_view_config(renderer="json")
@@ -61,35 +63,20 @@ def forbidden(exc: HTTPForbidden, request) -> dict:
     refusal = exc.result
     status = getattr(refusal, "status", 403)
     description = getattr(refusal, "description", "this token may not do this")
-    body = _respond(request, status, "header", "Authorization", description)
+    code = "unauthorized" if status == 401 else "forbidden"
+    body = _respond(request, status, code, "header", "Authorization", description)
     challenge = getattr(refusal, "challenge", None)
     if challenge:
         request.response.headers["WWW-Authenticate"] = challenge
     return body
 
 
-REFUSAL_STATUS: dict[type[ProtocolError], int] = {
-    SelfEvaluationRefused: 403,
-    TooManyVoteChanges: 409,
-    BalanceLimitExceeded: 409,
-}
-"""The statuses of the contract's refusals that are not a 400: a vote its rules forbid the
-evaluator (403), a valid request that the state of the contract forbids (409)."""
-
-
-def refusal_status(exc: ProtocolError) -> int:
-    """The HTTP status of a refusal of the contract: by its class, 400 by default."""
-    for cls in type(exc).__mro__:
-        if cls in REFUSAL_STATUS:
-            return REFUSAL_STATUS[cls]
-    return 400
-
-
 @exception_view_config(ProtocolError, renderer="json")
 def protocol_error(exc: ProtocolError, request) -> dict:
-    """An action the contract refuses: an error on the field at fault, a 400 unless
-    :data:`REFUSAL_STATUS` says otherwise."""
-    return _respond(request, refusal_status(exc), "body", exc.field or "", exc.message)
+    """An action the contract refuses: an error on the field at fault, with the status and
+    code of :data:`~backfeed_api.errors.ENGINE_REFUSALS`."""
+    status, code = engine_refusal(exc)
+    return _respond(request, status, code, "body", exc.field or "", exc.message)
 
 
 @exception_view_config(HTTPException, renderer="json")
@@ -103,7 +90,7 @@ def http_error(exc: HTTPException, request):
         return exc
     detail = getattr(exc, "detail", None)
     description = detail if isinstance(detail, str) and detail else exc.title
-    body = _respond(request, exc.code, "url", "", description)
+    body = _respond(request, exc.code, status_code(exc.code), "url", "", description)
     for header in ("Allow", "WWW-Authenticate", "Retry-After"):
         if header in exc.headers:
             request.response.headers[header] = exc.headers[header]
@@ -142,7 +129,7 @@ def database_error(exc: Exception, request) -> dict:
     )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated and is_tm_active(request):
         mark_error_retryable(exc)
-    body = _respond(request, 503, "", "", UNAVAILABLE)
+    body = _respond(request, 503, "unavailable", "", "", UNAVAILABLE)
     request.response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return body
 
@@ -154,4 +141,25 @@ def server_error(exc: Exception, request) -> dict:
     # may have caused the error.
     log.exception("unhandled error on %s %r", request.method, request.environ.get("PATH_INFO"))
     status = HTTPInternalServerError.code
-    return _respond(request, status, "", "", INTERNAL)
+    return _respond(request, status, "internal", "", "", INTERNAL)
+
+
+def cornice_code(error: dict) -> str:
+    """The code of an error that Cornice records itself: a required field left out, a
+    media type the route does not consume, or another value its schema refuses."""
+    if error.get("description") == "Required":
+        return "missing"
+    if (error.get("location"), error.get("name")) == ("header", "Content-Type"):
+        return "unsupported_media_type"
+    return "invalid"
+
+
+class ErrorRenderer(CorniceRenderer):
+    """Cornice's renderer, giving each error that Cornice records without a ``code``
+    (:func:`cornice_code`) one."""
+
+    def render_errors(self, request) -> JSONError:
+        """The error response of ``request.errors``, every error with its code."""
+        for error in request.errors:
+            error.setdefault("code", cornice_code(error))
+        return super().render_errors(request)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from cornice import Service
 
+from protocol import MAX_BALANCE
+
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import evaluations as domain
 from ...domain.listing import list_evaluations
+from ...errors import not_found
 from ..presenters import Presenter, collection, preview
+from ..responses import answer, refusal
 from ..schemas import CreateEvaluation, ListEvaluations, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, is_dry_run, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, path_id, query
 
 evaluations = Service(
     name="evaluations", path="/{contract}/evaluations", description="The votes of a contract."
@@ -25,6 +29,23 @@ evaluation = Service(
     validators=(validate, acts_as("evaluator_id")),
     content_type=JSON_AND_FORM,
     permission=WRITE,
+    response_schemas={
+        "201": answer("The new vote.", "Evaluation", ("Location",)),
+        "200": answer(
+            "The same vote again: the evaluation that stands, unchanged; or a dry run: the "
+            "would-be evaluation (its id null), dry_run and its entries; nothing written.",
+            "EvaluationAnswer",
+        ),
+        "403": refusal(
+            "Or the evaluator is the contribution's contributor, in a contract whose "
+            "allow_self_evaluation is false."
+        ),
+        "409": refusal(
+            "Or the evaluator has changed its value on this contribution as many times as "
+            "the contract's max_vote_changes allows, or the vote would carry a balance, a "
+            f"fund or a total above {MAX_BALANCE:g}."
+        ),
+    },
 )
 def create_evaluation(request) -> dict:
     """Vote. Repeating one's active vote changes nothing and answers 200 with it.
@@ -55,7 +76,12 @@ def create_evaluation(request) -> dict:
     return created(request, "evaluation", rendered, id=outcome.evaluation.id)
 
 
-@evaluations.get(schema=ListEvaluations(), validators=(validate,), permission=READ)
+@evaluations.get(
+    schema=ListEvaluations(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("A page of evaluations.", "EvaluationPage")},
+)
 def get_evaluations(request) -> dict:
     """List votes, oldest first; superseded ones only with ``include_superseded``."""
     q = query(request)
@@ -73,7 +99,12 @@ def get_evaluations(request) -> dict:
     return collection(items, page.total, q["limit"], q["start"])
 
 
-@evaluation.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@evaluation.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The evaluation.", "Evaluation")},
+)
 def get_evaluation(request) -> dict:
     """One vote, superseded or not."""
     found = domain.find_evaluation(request.dbsession, request.contract, path_id(request))

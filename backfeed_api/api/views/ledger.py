@@ -6,10 +6,12 @@ from cornice import Service
 
 from ...auth.policy import READ
 from ...domain.ledger import find_entry
+from ...errors import not_found
 from ..presenters import ledger_entries
+from ..responses import answer
 from ..schemas import ReadOne
 from ..validation import validate
-from .common import not_found, path_id
+from .common import path_id
 
 entry = Service(
     name="ledger_entry",
@@ -18,7 +20,12 @@ entry = Service(
 )
 
 
-@entry.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@entry.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The ledger entry and its explanation.", "LedgerEntry")},
+)
 def get_entry(request) -> dict:
     """A user's entry, or a collective loss (no user), with its rule, inputs and formulas."""
     found = find_entry(request.dbsession, request.contract.row_id, path_id(request))

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from ... import __version__
 from ...auth.policy import PUBLIC, READ
-from ...models import Contract
+from ...models import ContractRow
+from ..responses import answer
 from ..schemas import ReadOne
 from ..validation import validate
 
@@ -19,7 +20,12 @@ contract_service = Service(
 )
 
 
-@service.get(schema=ReadOne(), validators=(validate,), permission=PUBLIC)
+@service.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=PUBLIC,
+    response_schemas={"200": answer("The service and its contracts.", "Service")},
+)
 def get_service(request) -> dict:
     """The version and the contracts served."""
     return {
@@ -31,11 +37,18 @@ def get_service(request) -> dict:
     }
 
 
-@contract_service.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@contract_service.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The contract.", "Contract")},
+)
 def get_contract(request) -> dict:
     """What clients need to know to act in the contract, and how big it is now."""
     contract = request.contract
-    row = request.dbsession.scalars(select(Contract).where(Contract.id == contract.row_id)).one()
+    row = request.dbsession.scalars(
+        select(ContractRow).where(ContractRow.id == contract.row_id)
+    ).one()
     parameters = contract.rules.params.as_dict()
     return {
         "name": contract.name,

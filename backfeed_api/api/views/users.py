@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from cornice import Service
 
+from protocol import MAX_BALANCE
+
 from ...auth.policy import ADMIN_ONLY, READ
 from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
+from ...errors import not_found
 from ..presenters import Presenter, collection, ledger_entries, preview
+from ..responses import answer, refusal
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, is_dry_run, not_found, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, path_id, query
 
 users = Service(name="users", path="/{contract}/users", description="The users of a contract.")
 user = Service(name="user", path="/{contract}/users/{id}", description="One user.")
@@ -23,7 +27,19 @@ history = Service(
 
 
 @users.post(
-    schema=CreateUser(), validators=(validate,), content_type=JSON_AND_FORM, permission=ADMIN_ONLY
+    schema=CreateUser(),
+    validators=(validate,),
+    content_type=JSON_AND_FORM,
+    permission=ADMIN_ONLY,
+    response_schemas={
+        "201": answer("The created user.", "User", ("Location",)),
+        "200": answer(
+            "A dry run: the would-be user and its opening entry; nothing written.", "UserPreview"
+        ),
+        "409": refusal(
+            f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}."
+        ),
+    },
 )
 def create_user(request) -> dict:
     """Create a user; balances default to the contract's initial values. Admin only.
@@ -59,7 +75,12 @@ def create_user(request) -> dict:
     return created(request, "user", rendered, id=new.id)
 
 
-@users.get(schema=ListUsers(), validators=(validate,), permission=READ)
+@users.get(
+    schema=ListUsers(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("A page of users.", "UserPage")},
+)
 def get_users(request) -> dict:
     """List users, by creation time or as a leaderboard."""
     q = query(request)
@@ -68,7 +89,12 @@ def get_users(request) -> dict:
     return collection(items, page.total, q["limit"], q["start"])
 
 
-@user.get(schema=ReadOne(), validators=(validate,), permission=READ)
+@user.get(
+    schema=ReadOne(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("The user.", "User")},
+)
 def get_user(request) -> dict:
     """One user of this contract."""
     found = domain.find_user(request.dbsession, request.contract, path_id(request))
@@ -77,7 +103,12 @@ def get_user(request) -> dict:
     return Presenter(request.dbsession, request.contract, request.now).user(found)
 
 
-@history.get(schema=ListPage(), validators=(validate,), permission=READ)
+@history.get(
+    schema=ListPage(),
+    validators=(validate,),
+    permission=READ,
+    response_schemas={"200": answer("A page of the user's ledger, newest first.", "LedgerPage")},
+)
 def get_history(request) -> dict:
     """The user's ledger entries, newest first, its shares of collective losses included."""
     found = domain.find_user(request.dbsession, request.contract, path_id(request))

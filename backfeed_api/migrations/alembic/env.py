@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from backfeed_api.models import Base
+from backfeed_api.models import Base, dialect_of
 
 config = context.config
 
@@ -22,7 +22,7 @@ def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=dialect_of(connection).rebuilds_tables_to_alter,
     )
     with context.begin_transaction():
         context.run_migrations()
