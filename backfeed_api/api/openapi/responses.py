@@ -247,6 +247,7 @@ TOO_MANY_REQUESTS = (
     "`RateLimit-Policy`; wait `Retry-After` seconds."
 )
 
+
 def preview(name: str) -> Schema:
     """The answer to a dry run of creating a ``name``: its shape, without an id, with the
     entries the action would write."""
