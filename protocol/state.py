@@ -9,10 +9,14 @@ user with the evaluation as cause.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .parameters import ContributionType
+
+if TYPE_CHECKING:
+    from .explanations import Explanation, Term
 
 NO_USER = -1
 """The id used in referrer arrays for "no referrer"."""
@@ -145,6 +149,10 @@ class EvaluationEffects:
     stored and nothing changes. ``non_voter_factor``, when not None, multiplies the reputation
     of every user with no active evaluation of the contribution other than the evaluator
     (``whitepaper1``); ``non_voter_delta`` is the total reputation that moves that way.
+
+    ``terms`` explain ``changes``, whose sum they are (:mod:`protocol.explanations`), and
+    ``loss`` the non-voters' loss; a plugin kind that gives none leaves its changes
+    unexplained.
     """
 
     recorded: bool
@@ -153,6 +161,8 @@ class EvaluationEffects:
     token_fund: float
     non_voter_factor: float | None = None
     non_voter_delta: float = 0.0
+    terms: tuple[Term, ...] = ()
+    loss: Explanation | None = None
     reputation_delta: float = field(init=False)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from ..clock import iso
 from ..domain.catalog import ServedContract
 from ..domain.evaluations import VoteOutcome
+from ..domain.explanations import explain
+from ..domain.previews import PlannedEntry
 from ..domain.stats import contribution_stats, voted_reputation
 from ..models import (
     ContractRow,
@@ -128,6 +130,10 @@ class Presenter:
         """One contribution."""
         return self.contributions([contribution])[0]
 
+    def new_contribution(self, contribution: Contribution, contributor: User) -> dict:
+        """A contribution no one has voted on, whose contributor is known: no query."""
+        return self._contribution(contribution, contributor, {})
+
     def evaluations(self, evaluations: Sequence[Evaluation]) -> list[dict]:
         """Many evaluations with evaluators and contributions: four queries in all."""
         ids = {e.contribution_id for e in evaluations}
@@ -168,16 +174,46 @@ class Presenter:
         return self._evaluation(evaluation, users[evaluation.evaluator_id], rendered)
 
 
-def ledger_entry(entry: LedgerEntry) -> dict:
-    """One change of a user's balances and its cause."""
+def ledger_entries(session: Session, contract_id: int, entries: Sequence[LedgerEntry]) -> list:
+    """Many ledger entries with their explanations: one query in all."""
+    explained = explain(session, contract_id, entries)
+    return [
+        ledger_entry(entry, explanation)
+        for entry, explanation in zip(entries, explained, strict=True)
+    ]
+
+
+def ledger_entry(entry: LedgerEntry, explanation: dict) -> dict:
+    """One change of a user's balances (or, with no user, a collective loss), its cause and
+    why it is what it is (:mod:`..domain.explanations`)."""
     return {
         "id": entry.id,
+        "user_id": entry.user_id,
         "cause": {"type": entry.cause_type, "id": entry.cause_id},
         "reputation_delta": entry.reputation_delta,
         "tokens_delta": entry.tokens_delta,
         "reputation": entry.reputation,
         "tokens": entry.tokens,
         "created_at": iso(entry.created_at),
+        **explanation,
+    }
+
+
+def preview(rendered: dict, planned: Sequence[PlannedEntry]) -> dict:
+    """The answer to a dry run: the would-be object (``id`` null), marked as such, with the
+    entries the action would write."""
+    return {**rendered, "dry_run": True, "entries": [planned_entry(e) for e in planned]}
+
+
+def planned_entry(entry: PlannedEntry) -> dict:
+    """A ledger entry an action would write: as stored ones show, without what only
+    writing it gives (its id, its cause's id, the balances after)."""
+    return {
+        "user_id": entry.user_id,
+        "cause": {"type": entry.cause_type, "id": None},
+        "reputation_delta": entry.reputation_delta,
+        "tokens_delta": entry.tokens_delta,
+        **entry.explanation,
     }
 
 

@@ -20,6 +20,7 @@ from ..domain import passwords
 from ..domain.events import EVENT_TYPES
 from ..domain.leaderboard import METRICS
 from ..domain.periods import DEFAULT_BUCKETS, MAX_BUCKETS, PERIOD_NAMES
+from ..pipeline.idempotency import DRY_RUN_TRUE
 
 MAX_ID = 2**63 - 1
 INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
@@ -146,6 +147,17 @@ class NoQuery(StrictMapping):
 
 class NoBody(StrictMapping):
     """No body field is accepted."""
+
+
+class DryRun(StrictMapping):
+    """``dry_run``: answer with what a creating POST would do, and write nothing."""
+
+    dry_run = colander.SchemaNode(
+        colander.Boolean(false_choices=("false", "0"), true_choices=DRY_RUN_TRUE),
+        missing=False,
+        description="answer 200 with the would-be object and its ledger entries, explained, "
+        "and write nothing",
+    )
 
 
 def page_limit() -> colander.SchemaNode:
@@ -306,7 +318,7 @@ class UserQuery(Paging):
 
 class CreateUser(colander.MappingSchema):
     body = UserBody()
-    querystring = NoQuery()
+    querystring = DryRun()
 
 
 class ListUsers(colander.MappingSchema):
@@ -350,7 +362,7 @@ class ContributionQuery(Paging):
 
 class CreateContribution(colander.MappingSchema):
     body = ContributionBody()
-    querystring = NoQuery()
+    querystring = DryRun()
 
 
 class ListContributions(colander.MappingSchema):
@@ -384,7 +396,7 @@ class EvaluationQuery(Paging):
 
 class CreateEvaluation(colander.MappingSchema):
     body = EvaluationBody()
-    querystring = NoQuery()
+    querystring = DryRun()
 
 
 MAX_BATCH = 100

@@ -46,6 +46,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/{contract}/users"): "create_user",
     ("GET", "/{contract}/users/{id}"): "user",
     ("GET", "/{contract}/users/{id}/history"): "history",
+    ("GET", "/{contract}/ledger/{id}"): "ledger_entry",
     ("GET", "/{contract}/contributions"): "contributions",
     ("POST", "/{contract}/contributions"): "create_contribution",
     ("GET", "/{contract}/contributions/{id}"): "contribution",
@@ -224,6 +225,10 @@ class Client:
     def iter_history(self, user_id: int, **params: Any) -> Iterator[LedgerEntry]:
         """The user's whole ledger, newest first."""
         return self._pages(self._path("users", user_id, "history"), LedgerEntry.of, **params)
+
+    def ledger_entry(self, entry_id: int) -> LedgerEntry:
+        """``GET /{contract}/ledger/{id}``: one ledger entry and its explanation."""
+        return LedgerEntry.of(self._get(self._path("ledger", entry_id)))
 
     # -- contributions -----------------------------------------------------------------------
 

@@ -111,9 +111,12 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One change of a user's balances, with its cause (``cause_type``, ``cause_id``)."""
+    """One change of a user's balances (``user_id`` None: a collective loss), with its cause
+    (``cause_type``, ``cause_id``) and its explanation: the ``rule`` that made it, its
+    ``inputs``, the ``formula`` of each delta and the contract's ``config_version``."""
 
     id: int
+    user_id: int | None
     cause_type: str
     cause_id: int
     reputation_delta: float
@@ -121,6 +124,10 @@ class LedgerEntry:
     reputation: float
     tokens: float
     created_at: datetime
+    rule: str
+    inputs: dict[str, float]
+    formula: dict[str, str]
+    config_version: int | None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -128,6 +135,7 @@ class LedgerEntry:
         """The ledger entry document ``data``."""
         return cls(
             id=data["id"],
+            user_id=data["user_id"],
             cause_type=data["cause"]["type"],
             cause_id=data["cause"]["id"],
             reputation_delta=data["reputation_delta"],
@@ -135,6 +143,10 @@ class LedgerEntry:
             reputation=data["reputation"],
             tokens=data["tokens"],
             created_at=moment(data["created_at"]),
+            rule=data["rule"],
+            inputs=data["inputs"],
+            formula=data["formula"],
+            config_version=data["config_version"],
             raw=data,
         )
 

@@ -9,12 +9,14 @@ from sqlalchemy.orm import Session
 
 from protocol import BalanceChanges, UnknownContribution
 
-from ..models import Contribution
+from ..models import Contribution, User
 from .bounds import within_bounds
 from .catalog import ServedContract
 from .events import Change, moved
-from .ledger import Cause, apply_changes
+from .explanations import record
+from .ledger import Cause, Entries, apply_changes
 from .locking import lock_contract, next_action
+from .previews import Preview, planned_entries
 from .users import require_user
 
 
@@ -37,6 +39,20 @@ def unknown_contribution(contribution_id: int) -> UnknownContribution:
     )
 
 
+def _plan_contribution(
+    session: Session, contract: ServedContract, contributor_id: int, type_name: str | None
+):
+    """Lock the contract and check a contribution as :func:`create_contribution` and
+    :func:`preview_contribution` both need it: the type, the contract row, the
+    contributor (who must afford the fee) and the fee's changes."""
+    kind = contract.rules.contribution_type(type_name)
+    row = lock_contract(session, contract.row_id)
+    contributor = require_user(session, contract, contributor_id, "contributor_id")
+    fee = contract.rules.contribution_fee(kind, contributor.tokens)
+    payment = BalanceChanges.combine([contributor.id], [0.0], [-fee])
+    return kind, row, contributor, Entries.by_one(payment, 0)
+
+
 @within_bounds
 def create_contribution(
     session: Session,
@@ -47,23 +63,52 @@ def create_contribution(
 ) -> tuple[Contribution, list[Change]]:
     """The contributor pays the type's fee in tokens and the contribution opens. The
     contribution, and the balance it moved (the fee, if any)."""
-    contribution_type = contract.rules.contribution_type(type_name)
-    row = lock_contract(session, contract.row_id)
-    contributor = require_user(session, contract, contributor_id, "contributor_id")
-    fee = contract.rules.contribution_fee(contribution_type, contributor.tokens)
-    contribution = Contribution(
-        contract_id=contract.row_id,
-        contributor_id=contributor.id,
-        type=contribution_type.name,
-        max_score=0.0,
-        token_fund=contribution_type.token_fund_for_evaluators,
-        seq=next_action(row),
-        created_at=now,
-    )
+    kind, row, contributor, fee = _plan_contribution(session, contract, contributor_id, type_name)
+    contribution = _new_contribution(contract, kind, contributor.id, now)
+    contribution.seq = next_action(row)
     session.add(contribution)
     session.flush()
     row.contribution_count += 1
-    payment = BalanceChanges.combine([contributor.id], [0.0], [-fee])
-    balances = {contributor.id: (contributor.reputation, contributor.tokens - fee)}
-    apply_changes(session, row, Cause("contribution", contribution.id), payment, now)
-    return contribution, moved(payment, balances, row.reputation_scale)
+    cause = Cause("contribution", contribution.id)
+    record(session, row.id, cause, [contract.rules.fee_explanation(kind)], row.version)
+    after = contributor.tokens + float(fee.changes.tokens[0])
+    apply_changes(session, row, cause, fee, now)
+    balances = {contributor.id: (contributor.reputation, after)}
+    return contribution, moved(fee.changes, balances, row.reputation_scale)
+
+
+def _new_contribution(contract: ServedContract, kind, contributor_id: int, now: datetime):
+    """A contribution of type ``kind``, not yet stored."""
+    return Contribution(
+        contract_id=contract.row_id,
+        contributor_id=contributor_id,
+        type=kind.name,
+        max_score=0.0,
+        token_fund=kind.token_fund_for_evaluators,
+        created_at=now,
+    )
+
+
+def preview_contribution(
+    session: Session,
+    contract: ServedContract,
+    now: datetime,
+    contributor_id: int,
+    type_name: str | None = None,
+) -> tuple[Preview, User]:
+    """What :func:`create_contribution` would do, writing nothing: the contribution
+    without an id and the fee's entry, and the contributor as it would be after."""
+    kind, row, contributor, fee = _plan_contribution(session, contract, contributor_id, type_name)
+    entries = planned_entries(
+        "contribution", fee, [contract.rules.fee_explanation(kind)], row.version
+    )
+    after = User(
+        id=contributor.id,
+        contract_id=contributor.contract_id,
+        reputation=contributor.reputation,
+        reputation_scale=contributor.reputation_scale,
+        tokens=contributor.tokens + float(fee.changes.tokens[0]),
+        referrer_id=contributor.referrer_id,
+        created_at=contributor.created_at,
+    )
+    return Preview(_new_contribution(contract, kind, contributor.id, now), entries), after

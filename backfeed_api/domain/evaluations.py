@@ -32,6 +32,7 @@ from protocol import (
     UnknownUser,
     Voters,
 )
+from protocol.explanations import Explanation, share_of_loss
 
 from ..models import Contribution, Evaluation, User, dialect_of
 from .allowances import counts_allowances, evaluations_today
@@ -39,8 +40,11 @@ from .bounds import within_bounds
 from .catalog import ServedContract
 from .contributions import unknown_contribution
 from .events import Change, moved
+from .explanations import explanation_of
+from .ledger import Entries
 from .locking import lock_contract_row
 from .losses import NonVoterLoss, non_voters
+from .previews import PlannedEntry, planned_entries
 from .scale import Scale
 from .vote_store import StoredVote, VoteWrite, store_vote
 
@@ -67,7 +71,9 @@ class VoteOutcome:
     ``users`` holds the evaluator and the contributor with their balances after the vote,
     ``voted`` the reputation behind each value on the contribution after it and
     ``total_reputation`` the contract's total: all known without reading them back.
-    ``changes`` are the balances a recorded vote moved (none for a repeat).
+    ``changes`` are the balances a recorded vote moved (none for a repeat or a dry run). A
+    dry run's outcome (nothing stored, the evaluation without an id) has the ``planned``
+    entries.
     """
 
     evaluation: Evaluation
@@ -77,6 +83,7 @@ class VoteOutcome:
     voted: dict[float, float]
     total_reputation: float
     changes: list[Change]
+    planned: list[PlannedEntry] | None = None
 
 
 def _party(row, scale: float) -> Party:
@@ -258,9 +265,12 @@ def evaluate(
     evaluator_id: int,
     contribution_id: int,
     value: float,
+    *,
+    dry_run: bool = False,
 ) -> VoteOutcome:
     """Record a vote and apply its rewards and fees. A repeat of the active vote creates
-    nothing and changes nothing (``created`` false).
+    nothing and changes nothing (``created`` false). With ``dry_run``, the vote is checked
+    and computed alike and nothing is written (:mod:`.previews`).
 
     A constant number of statements whatever the number of users and earlier voters: lock
     the contract, read the contribution, read every party in one query, write (one
@@ -284,6 +294,8 @@ def evaluate(
         contribution = Contribution(**ballot.contribution._mapping)
         total = ballot.contract.total_reputation
         return VoteOutcome(standing, False, contribution, users, voted, total, [])
+    if dry_run:
+        return _preview(ballot, effects, voted, now)
     evaluation, contribution, total, stored = _record(session, ballot, effects, now)
     users = {
         user_id: _user(row, stored.balances, stored.scale.value)
@@ -293,6 +305,39 @@ def evaluate(
     collective = None if loss is None else Change(None, loss.delta, 0.0, loss.remaining, 0.0)
     changes = moved(effects.changes, stored.balances, stored.scale.value, collective)
     return VoteOutcome(evaluation, True, contribution, users, voted, total, changes)
+
+
+def _preview(
+    ballot: _Ballot, effects: EvaluationEffects, voted: dict[float, float], now: datetime
+) -> VoteOutcome:
+    """The vote as :func:`_record` would store it, with the entries it would write, from
+    what the ballot read: nothing is written."""
+    row, state = ballot.contract, ballot.state
+    entries = Entries.of(effects.changes, effects.terms)
+    explanations = vote_explanations(effects)
+    planned = planned_entries("evaluation", entries, explanations, row.version)
+    loss = _loss(ballot.contribution.id, state, effects)
+    if loss is not None and 0.0 < loss.factor < 1.0:
+        planned.append(
+            PlannedEntry(
+                None,
+                "evaluation",
+                loss.delta,
+                0.0,
+                explanation_of(explanations, loss.mask, {}, row.version),
+            )
+        )
+    evaluation = Evaluation(id=None, **_evaluation_values(ballot, now))
+    contribution = Contribution(
+        **{
+            **ballot.contribution._mapping,
+            "max_score": effects.max_score,
+            "token_fund": effects.token_fund,
+        }
+    )
+    users = _preview_users(ballot, effects.changes, loss)
+    total = _contract_after(row, effects, new_voter=ballot.own is None)["total_reputation"]
+    return VoteOutcome(evaluation, True, contribution, users, voted, total, [], planned)
 
 
 def _read_ballot(
@@ -388,6 +433,41 @@ def _non_voter_reputation(
     return float(stored) * row.reputation_scale
 
 
+def _preview_users(
+    ballot: _Ballot, changes: BalanceChanges, loss: NonVoterLoss | None
+) -> dict[int, User]:
+    """The evaluator and the contributor with their balances after the vote, were it
+    stored (a non-voter of a loss keeps its share ``factor`` of its reputation)."""
+    scale = ballot.contract.reputation_scale
+    users = {}
+    for user_id, named in ballot.named.items():
+        reputation = named.reputation * scale
+        if loss is not None and user_id not in loss.spared:
+            reputation *= loss.factor
+        at = int(np.searchsorted(changes.user_ids, user_id))
+        if at < len(changes) and changes.user_ids[at] == user_id:
+            reputation += float(changes.reputation[at])
+            tokens = named.tokens + float(changes.tokens[at])
+        else:
+            tokens = named.tokens
+        users[user_id] = _user(named, {user_id: (reputation, tokens)}, 1.0)
+    return users
+
+
+def _evaluation_values(ballot: _Ballot, now: datetime) -> dict:
+    """The columns of the vote's new evaluation."""
+    return {
+        "contract_id": ballot.contract.id,
+        "contribution_id": ballot.contribution.id,
+        "evaluator_id": ballot.state.evaluator.id,
+        "value": ballot.state.value,
+        "active": True,
+        "seq": ballot.contract.action_count + 1,
+        "created_at": now,
+        "superseded_at": None,
+    }
+
+
 def _record(
     session: Session, ballot: _Ballot, effects: EvaluationEffects, now: datetime
 ) -> tuple[Evaluation, Contribution, float, StoredVote]:
@@ -396,18 +476,11 @@ def _record(
     users' balances that changed, the contract's scale)."""
     row, contribution, own, state = ballot.contract, ballot.contribution, ballot.own, ballot.state
     write = VoteWrite(
-        evaluation={
-            "contract_id": row.id,
-            "contribution_id": contribution.id,
-            "evaluator_id": ballot.state.evaluator.id,
-            "value": ballot.state.value,
-            "active": True,
-            "seq": row.action_count + 1,
-            "created_at": now,
-            "superseded_at": None,
-        },
+        evaluation=_evaluation_values(ballot, now),
         replaced_id=None if own is None else own.evaluation_id,
-        changes=effects.changes,
+        entries=Entries.of(effects.changes, effects.terms),
+        explanations=vote_explanations(effects),
+        version=row.version,
         loss=_loss(contribution.id, state, effects),
         scale=Scale(row.reputation_scale, row.scale_exponent),
         contract_values=_contract_after(row, effects, new_voter=own is None),
@@ -419,6 +492,15 @@ def _record(
     contribution = Contribution(**{**contribution._mapping, **write.contribution_values})
     total = write.contract_values["total_reputation"]
     return evaluation, contribution, total, stored
+
+
+def vote_explanations(effects: EvaluationEffects) -> list[Explanation]:
+    """The explanations of a vote's entries: its terms', then, with a loss of every
+    non-voter, the loss's (the collective entry's) and that of each user's share of it."""
+    explanations = [term.explanation for term in effects.terms]
+    if effects.loss is not None and effects.non_voter_factor is not None:
+        explanations += [effects.loss, share_of_loss(effects.non_voter_factor)]
+    return explanations
 
 
 def _loss(
@@ -434,6 +516,7 @@ def _loss(
         delta=effects.non_voter_delta,
         remaining=state.non_voter_reputation + effects.non_voter_delta,
         spared=np.append(state.voters.ids, state.evaluator.id),
+        position=len(effects.terms),
     )
 
 

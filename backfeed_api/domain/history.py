@@ -295,7 +295,8 @@ def _read_losses(
 
 def _entries(user_id: int, run: _Run, losses: list, count: int) -> list[LedgerEntry]:
     """The user's entries for the first ``count`` of ``losses`` (newest first; one more,
-    older, may follow), as ledger entries that are not stored."""
+    older, may follow), as ledger entries that are not stored, explained by the share of
+    the loss (the term after the loss's own, :mod:`.explanations`)."""
     balances = [
         run.reputation * Scale(loss.scale, loss.scale_exponent).since(run.scale) for loss in losses
     ]
@@ -316,6 +317,7 @@ def _entries(user_id: int, run: _Run, losses: list, count: int) -> list[LedgerEn
                 created_at=loss.created_at,
                 factor=loss.factor,
                 contribution_id=loss.contribution_id,
+                terms=None if loss.terms is None else loss.terms << 1,
             )
         )
     return entries

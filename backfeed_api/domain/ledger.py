@@ -15,6 +15,8 @@ gets no ledger entry.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -24,19 +26,23 @@ from sqlalchemy import (
     BigInteger,
     Double,
     String,
+    Text,
     bindparam,
+    cast,
     func,
     insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import NullType
 from zope.sqlalchemy import mark_changed
 
 from protocol import BalanceChanges
+from protocol.explanations import Term, entry_terms
 
 from ..models import ContractRow, LedgerEntry, LedgerExemption, User, dialect_of
 from ..models.arrays import PgArray, float8_array, int8_array
@@ -55,6 +61,8 @@ LEDGER_COLUMNS = [
     "reputation",
     "tokens",
     "created_at",
+    "terms",
+    "inputs",
 ]
 
 
@@ -66,26 +74,84 @@ class Cause:
     id: int
 
 
+@dataclass(frozen=True)
+class Entries:
+    """Balance changes with what explains each changed user: the mask of the action's terms
+    that changed it and its own inputs as JSON (None when it has none)."""
+
+    changes: BalanceChanges
+    masks: np.ndarray
+    inputs: list[str | None]
+
+    @classmethod
+    def of(cls, changes: BalanceChanges, terms: Sequence[Term]) -> Entries:
+        """The changes made by ``terms`` (the first terms of the action's explanation)."""
+        found = entry_terms(terms, changes.user_ids)
+        return cls(changes, found.masks, own_inputs_json(found.own_inputs, len(changes)))
+
+    @classmethod
+    def by_one(cls, changes: BalanceChanges, position: int) -> Entries:
+        """Changes all made by the term at ``position`` alone, without own inputs."""
+        masks = np.full(len(changes), 1 << position, dtype=np.int64)
+        return cls(changes, masks, [None] * len(changes))
+
+    def subset(self, keep: np.ndarray) -> Entries:
+        """The entries where ``keep`` (booleans, one per entry) is true."""
+        changes = BalanceChanges(
+            self.changes.user_ids[keep], self.changes.reputation[keep], self.changes.tokens[keep]
+        )
+        inputs = [value for value, kept in zip(self.inputs, keep.tolist(), strict=True) if kept]
+        return Entries(changes, self.masks[keep], inputs)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+
+def own_inputs_json(own: dict[str, np.ndarray], size: int) -> list[str | None]:
+    """Each entry's own inputs (columns by name, NaN where absent) as a JSON object.
+
+    Written by hand rather than by :func:`json.dumps` per entry, which a vote rewarding
+    thousands of voters would pay for each: a finite float's ``repr`` is its JSON."""
+    if not own:
+        return [None] * size
+    columns = []
+    for name, column in own.items():
+        key = json.dumps(name)
+        present = (~np.isnan(column)).tolist()
+        columns.append(
+            [
+                f"{key}: {value!r}" if known else None
+                for value, known in zip(column.tolist(), present, strict=True)
+            ]
+        )
+    rows = []
+    for parts in zip(*columns, strict=True):
+        kept = [part for part in parts if part is not None]
+        rows.append("{" + ", ".join(kept) + "}" if kept else None)
+    return rows
+
+
 def apply_changes(
     session: Session,
     contract: ContractRow,
     cause: Cause,
-    changes: BalanceChanges,
+    entries: Entries,
     now: datetime,
 ) -> None:
     """Add the deltas to the users' balances and to the contract totals, and record them."""
+    changes = entries.changes
     if not len(changes):
         return
     contract.total_reputation += float(np.sum(changes.reputation))
     contract.total_tokens += float(np.sum(changes.tokens))
-    write_changes(session, contract.id, cause, changes, now, scale=contract.reputation_scale)
+    write_changes(session, contract.id, cause, entries, now, scale=contract.reputation_scale)
 
 
 def write_changes(
     session: Session,
     contract_id: int,
     cause: Cause,
-    changes: BalanceChanges,
+    entries: Entries,
     now: datetime,
     *,
     scale: float,
@@ -96,34 +162,38 @@ def write_changes(
     totals are the caller's); with ``spared_by``, the users are the voters that collective
     loss spared (see the module). The caller holds the contract lock, so the balances the
     deltas apply to are the current ones and the ledger's balances-after are exact."""
+    changes = entries.changes
     if not len(changes):
         return
     if dialect_of(session).writes_in_one_statement:
         session.execute(
             _write_statement(spared_by is not None),
             {
-                **balance_parameters(changes, scale, carry),
+                **balance_parameters(entries, scale, carry),
                 **ledger_parameters(contract_id, cause.type, now),
                 "ledger_cause_id": cause.id,
                 **({} if spared_by is None else {"spared_by": spared_by}),
             },
         )
     else:
-        _write_row_by_row(session, contract_id, cause, changes, now, scale, carry, spared_by)
+        _write_row_by_row(session, contract_id, cause, entries, now, scale, carry, spared_by)
     mark_changed(session)
     expire_users(session, set(changes.user_ids.tolist()))
 
 
 def balance_parameters(
-    changes: BalanceChanges, scale: float, carry: float = 1.0
-) -> dict[str, PgArray | float]:
-    """The parameters of :func:`changed_balances`: the changes as three arrays in
-    PostgreSQL's binary form (:mod:`..models.arrays`), the contract's scale and the carry
-    of the stored reputations (see the module)."""
+    entries: Entries, scale: float, carry: float = 1.0
+) -> dict[str, PgArray | list | float]:
+    """The parameters of :func:`changed_balances`: the changes and their terms as four
+    arrays in PostgreSQL's binary form (:mod:`..models.arrays`) and their own inputs as
+    text, the contract's scale and the carry of the stored reputations (see the module)."""
+    changes = entries.changes
     return {
         "delta_ids": int8_array(changes.user_ids),
         "delta_reputation": float8_array(changes.reputation),
         "delta_tokens": float8_array(changes.tokens),
+        "delta_terms": int8_array(entries.masks),
+        "delta_inputs": entries.inputs,
         "delta_scale": scale,
         "delta_carry": carry,
     }
@@ -136,9 +206,10 @@ def ledger_parameters(contract_id: int, cause_type: str, now: datetime) -> dict:
 
 
 def changed_balances():
-    """PostgreSQL: a CTE that adds the deltas (three array parameters, see
+    """PostgreSQL: a CTE that adds the deltas (array parameters, see
     :func:`balance_parameters`) to the users' balances and returns ``id, d_rep, d_tok,
-    reputation, tokens`` (the balances after, reputation as stored) per changed user.
+    reputation, tokens`` (the balances after, reputation as stored) and the entry's
+    ``terms`` and ``inputs`` per changed user.
 
     The stored reputation becomes ``reputation * carry + d_rep / scale``: ``reputation +
     d_rep`` exactly when both are 1, as in every contract without collective losses."""
@@ -147,8 +218,10 @@ def changed_balances():
             bindparam("delta_ids", type_=NullType()),
             bindparam("delta_reputation", type_=NullType()),
             bindparam("delta_tokens", type_=NullType()),
+            bindparam("delta_terms", type_=NullType()),
+            cast(bindparam("delta_inputs", type_=NullType()), ARRAY(Text())),
         )
-        .table_valued("id", "d_rep", "d_tok")
+        .table_valued("id", "d_rep", "d_tok", "terms", "inputs")
         .render_derived(name="deltas")
     )
     return (
@@ -159,7 +232,15 @@ def changed_balances():
             + deltas.c.d_rep / bindparam("delta_scale", type_=Double()),
             tokens=USERS.c.tokens + deltas.c.d_tok,
         )
-        .returning(USERS.c.id, deltas.c.d_rep, deltas.c.d_tok, USERS.c.reputation, USERS.c.tokens)
+        .returning(
+            USERS.c.id,
+            deltas.c.d_rep,
+            deltas.c.d_tok,
+            USERS.c.reputation,
+            USERS.c.tokens,
+            deltas.c.terms,
+            deltas.c.inputs,
+        )
         .cte("changed")
     )
 
@@ -179,6 +260,8 @@ def ledger_entries(changed, cause_id: ColumnElement, *, only_changes: bool = Fal
         changed.c.reputation * bindparam("delta_scale", type_=Double()),
         changed.c.tokens,
         bindparam("ledger_now", type_=UTCDateTime()),
+        changed.c.terms,
+        changed.c.inputs,
     )
     if only_changes:
         rows = rows.where(or_(changed.c.d_rep != 0, changed.c.d_tok != 0))
@@ -215,13 +298,14 @@ def _write_row_by_row(
     session: Session,
     contract_id: int,
     cause: Cause,
-    changes: BalanceChanges,
+    entries: Entries,
     now: datetime,
     scale: float,
     carry: float,
     spared_by: int | None,
 ) -> None:
     """Any database: read the balances, then write them and the ledger with executemany."""
+    changes = entries.changes
     ids = changes.user_ids.tolist()
     current = {
         row.id: (row.reputation, row.tokens)
@@ -230,8 +314,13 @@ def _write_row_by_row(
         )
     }
     rows = []
-    for user_id, d_rep, d_tok in zip(
-        ids, changes.reputation.tolist(), changes.tokens.tolist(), strict=True
+    for user_id, d_rep, d_tok, terms, inputs in zip(
+        ids,
+        changes.reputation.tolist(),
+        changes.tokens.tolist(),
+        entries.masks.tolist(),
+        entries.inputs,
+        strict=True,
     ):
         reputation, tokens = current[user_id]
         rows.append(
@@ -241,6 +330,8 @@ def _write_row_by_row(
                 "d_tok": d_tok,
                 "rep_after": reputation * carry + d_rep / scale,
                 "tok_after": tokens + d_tok,
+                "terms": terms,
+                "inputs": inputs,
             }
         )
     write_balances(session, contract_id, cause, rows, now, scale=scale, spared_by=spared_by)
@@ -264,8 +355,8 @@ def write_balances(
     spared_by: int | None = None,
 ) -> None:
     """Store new balances and their ledger entries (``user_id, d_rep, d_tok, *_after``,
-    ``rep_after`` as stored); with ``spared_by``, an exemption row for each and a ledger
-    entry only for the rows that change a balance."""
+    ``rep_after`` as stored, ``terms`` and ``inputs``); with ``spared_by``, an exemption
+    row for each and a ledger entry only for the rows that change a balance."""
     session.connection().execute(
         update(USERS)
         .where(USERS.c.id == bindparam("user_id"))
@@ -283,12 +374,15 @@ def write_balances(
             "reputation": row["rep_after"] * scale,
             "tokens": row["tok_after"],
             "created_at": now,
+            "terms": row["terms"],
+            "inputs": row["inputs"],
         }
         for row in rows
         if spared_by is None or row["d_rep"] or row["d_tok"]
     ]
     if entries:
-        session.execute(insert(LedgerEntry), entries)
+        # every row in one executemany: the ORM would group rows by which values are None
+        session.execute(insert(LedgerEntry).execution_options(render_nulls=True), entries)
     if spared_by is not None:
         session.execute(
             insert(LedgerExemption),
@@ -303,3 +397,13 @@ def write_balances(
             ],
         )
     mark_changed(session)
+
+
+def find_entry(session: Session, contract_id: int, entry_id: int) -> LedgerEntry | None:
+    """The ledger entry ``entry_id`` of this contract (a user's or a collective one), or
+    None."""
+    return session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.id == entry_id, LedgerEntry.contract_id == contract_id
+        )
+    ).one_or_none()

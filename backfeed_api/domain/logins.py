@@ -55,6 +55,17 @@ class LoginResult:
     """Seconds to wait before trying again, when the attempt was throttled."""
 
 
+def check_username_free(session: Session, contract_id: int, username: str) -> None:
+    """Refuse a username another user of the contract has."""
+    taken = session.scalar(
+        select(UserLogin.user_id).where(
+            UserLogin.contract_id == contract_id, UserLogin.username == username
+        )
+    )
+    if taken is not None:
+        raise UsernameTaken(f"username {username!r} is taken in this contract", name="username")
+
+
 def set_login(
     session: Session, user: User, username: str, password_hash: str, now: datetime
 ) -> UserLogin:
@@ -64,13 +75,7 @@ def set_login(
     Call it under the contract lock (as :func:`~.users.create_user` holds it), which makes
     the uniqueness check and the insert atomic.
     """
-    taken = session.scalar(
-        select(UserLogin.user_id).where(
-            UserLogin.contract_id == user.contract_id, UserLogin.username == username
-        )
-    )
-    if taken is not None:
-        raise UsernameTaken(f"username {username!r} is taken in this contract", name="username")
+    check_username_free(session, user.contract_id, username)
     login = UserLogin(
         user_id=user.id,
         contract_id=user.contract_id,

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import BigInteger, and_, insert, literal, select, update
+from sqlalchemy import BigInteger, and_, insert, literal, null, select, update
 from sqlalchemy.orm import Session
 
 from protocol import BalanceChanges
 
 from ..models import Evaluation, LedgerEntry, User
 from ..models.meta import UTCDateTime
-from .ledger import LEDGER_COLUMNS, Cause, write_changes
+from .ledger import LEDGER_COLUMNS, Cause, Entries, write_changes
 from .scale import Scale
 
 
@@ -39,7 +39,8 @@ class NonVoterLoss:
 
     ``factor`` multiplies their reputation, ``delta`` (negative) is their summed change and
     ``remaining`` what they hold after it; ``spared`` are the users it does not apply to:
-    the evaluator and the other voters of the contribution.
+    the evaluator and the other voters of the contribution. ``position`` is that of the
+    loss's explanation among the vote's; the explanation of each user's share follows it.
     """
 
     contribution_id: int
@@ -47,6 +48,17 @@ class NonVoterLoss:
     delta: float
     remaining: float
     spared: np.ndarray
+    position: int
+
+    @property
+    def mask(self) -> int:
+        """The terms of the collective entry: the loss's explanation."""
+        return 1 << self.position
+
+    @property
+    def share_mask(self) -> int:
+        """The terms of a user's share of the loss."""
+        return 1 << (self.position + 1)
 
 
 def write_loss(
@@ -54,17 +66,17 @@ def write_loss(
     contract_id: int,
     cause: Cause,
     loss: NonVoterLoss,
-    changes: BalanceChanges,
+    entries: Entries,
     scale: Scale,
     now: datetime,
 ) -> Scale:
-    """Apply ``loss`` and the vote's other ``changes`` (the caller holds the contract lock
-    and has stored the vote); return the contract's scale after them."""
+    """Apply ``loss`` and the vote's other changes, ``entries`` (the caller holds the
+    contract lock and has stored the vote); return the contract's scale after them."""
     if 0.0 < loss.factor < 1.0:
-        return _collective(session, contract_id, cause, loss, changes, scale, now)
+        return _collective(session, contract_id, cause, loss, entries, scale, now)
     if loss.factor != 1.0:
         _each_non_voter(session, contract_id, cause, loss, scale.value, now)
-    write_changes(session, contract_id, cause, changes, now, scale=scale.value)
+    write_changes(session, contract_id, cause, entries, now, scale=scale.value)
     return scale
 
 
@@ -73,11 +85,12 @@ def _collective(
     contract_id: int,
     cause: Cause,
     loss: NonVoterLoss,
-    changes: BalanceChanges,
+    entries: Entries,
     scale: Scale,
     now: datetime,
 ) -> Scale:
     """The loss as one ledger entry and a new scale; the spared voters' rows written."""
+    changes = entries.changes
     after, rescale = scale.after_loss(loss.factor)
     if rescale != 1.0:  # exact: a power of two
         session.execute(
@@ -102,6 +115,7 @@ def _collective(
             contribution_id=loss.contribution_id,
             scale=after.value,
             scale_exponent=after.exponent,
+            terms=loss.mask,
         )
         .returning(LedgerEntry.id)
     ).scalar_one()
@@ -110,28 +124,32 @@ def _collective(
         session,
         contract_id,
         cause,
-        _spared_changes(loss.spared, changes),
+        _spared_entries(loss.spared, entries),
         now,
         scale=after.value,
         carry=scale.since(after),  # undoes the factor, in the stored units after any rescale
         spared_by=entry,
     )
-    others = BalanceChanges(
-        changes.user_ids[~spared], changes.reputation[~spared], changes.tokens[~spared]
-    )
-    write_changes(session, contract_id, cause, others, now, scale=after.value)
+    write_changes(session, contract_id, cause, entries.subset(~spared), now, scale=after.value)
     return after
 
 
-def _spared_changes(spared: np.ndarray, changes: BalanceChanges) -> BalanceChanges:
-    """One entry per spared user, with its deltas in ``changes`` (0 when it has none)."""
+def _spared_entries(spared: np.ndarray, entries: Entries) -> Entries:
+    """One entry per spared user, with its deltas and terms in ``entries`` (none when it
+    has none)."""
+    changes = entries.changes
     ids = np.unique(spared.astype(np.int64))
     reputation, tokens = np.zeros(ids.size), np.zeros(ids.size)
+    masks = np.zeros(ids.size, dtype=np.int64)
+    inputs: list[str | None] = [None] * ids.size
     position = np.searchsorted(ids, changes.user_ids)
     found = (position < ids.size) & (ids[np.minimum(position, ids.size - 1)] == changes.user_ids)
     reputation[position[found]] = changes.reputation[found]
     tokens[position[found]] = changes.tokens[found]
-    return BalanceChanges(ids, reputation, tokens)
+    masks[position[found]] = entries.masks[found]
+    for at, index in zip(position[found].tolist(), np.flatnonzero(found).tolist(), strict=True):
+        inputs[at] = entries.inputs[index]
+    return Entries(BalanceChanges(ids, reputation, tokens), masks, inputs)
 
 
 def non_voters(contract_id: int, contribution_id: int, evaluator_id: int | None = None):
@@ -169,6 +187,8 @@ def _each_non_voter(
                 User.reputation * loss.factor * scale,
                 User.tokens,
                 literal(now, UTCDateTime()),
+                literal(loss.share_mask, BigInteger),
+                null(),
             ).where(condition),
         )
     )

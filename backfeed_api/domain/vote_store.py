@@ -15,15 +15,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, true, update
+from sqlalchemy import BigInteger, Text, bindparam, insert, literal, select, true, update
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
-from protocol import BalanceChanges
+from protocol.explanations import Explanation
 
 from ..models import ContractRow, Contribution, Evaluation, User, dialect_of
+from ..models import Explanation as ExplanationRow
+from .explanations import record, terms_json
 from .ledger import (
     Cause,
+    Entries,
     balance_parameters,
     changed_balances,
     expire_users,
@@ -38,6 +41,7 @@ USERS = User.__table__
 EVALUATIONS = Evaluation.__table__
 CONTRIBUTIONS = Contribution.__table__
 CONTRACTS = ContractRow.__table__
+EXPLANATIONS = ExplanationRow.__table__
 EVALUATION_COLUMNS = (
     "contract_id",
     "contribution_id",
@@ -57,6 +61,9 @@ class VoteWrite:
     """Everything a recorded vote changes.
 
     ``replaced_id`` is the evaluator's previous active vote on the contribution, if any;
+    ``entries`` its balance changes with what explains each, ``explanations`` the terms'
+    explanations (then the loss's and its shares', see ``evaluations.vote_explanations``)
+    and ``version`` the configuration version in force;
     ``loss`` what it takes from every user without an active vote on it (``whitepaper1``);
     ``scale`` is the contract's scale before the vote; ``contract_values`` and
     ``contribution_values`` are the rows' new column values; ``watched`` are the users
@@ -65,7 +72,9 @@ class VoteWrite:
 
     evaluation: dict[str, Any]
     replaced_id: int | None
-    changes: BalanceChanges
+    entries: Entries
+    explanations: list[Explanation]
+    version: int
     loss: NonVoterLoss | None
     scale: Scale
     contract_values: dict[str, Any]
@@ -93,7 +102,7 @@ def store_vote(session: Session, write: VoteWrite, now: datetime) -> StoredVote:
             .values(active=False, superseded_at=now)
         )
     one_statement = dialect_of(session).writes_in_one_statement
-    if one_statement and write.loss is None and len(write.changes):
+    if one_statement and write.loss is None and len(write.entries):
         stored = _in_one_statement(session, write, now)
     else:
         stored = _step_by_step(session, write, now)
@@ -108,7 +117,9 @@ def _in_one_statement(session: Session, write: VoteWrite, now: datetime) -> Stor
     rows = session.execute(
         _vote_statement(),
         {
-            **balance_parameters(write.changes, write.scale.value),
+            **balance_parameters(write.entries, write.scale.value),
+            "explanation_version": write.version,
+            "explanation_terms": terms_json(write.explanations),
             **ledger_parameters(write.evaluation["contract_id"], "evaluation", now),
             **{f"vote_{key}": value for key, value in write.evaluation.items()},
             **{f"contract_{key}": value for key, value in write.contract_values.items()},
@@ -136,7 +147,18 @@ def _vote_statement():
         .cte("new_vote")
     )
     changed = changed_balances()
-    entries = ledger_entries(changed, select(new_vote.c.id).scalar_subquery()).cte("entries")
+    vote_id = select(new_vote.c.id).scalar_subquery()
+    entries = ledger_entries(changed, vote_id).cte("entries")
+    explanation = insert(EXPLANATIONS).from_select(
+        ["contract_id", "cause_type", "cause_id", "config_version", "terms"],
+        select(
+            bindparam("vote_contract_id"),
+            literal("evaluation"),
+            vote_id,
+            bindparam("explanation_version", type_=BigInteger),
+            bindparam("explanation_terms", type_=Text),
+        ),
+    )
     contribution = (
         update(CONTRIBUTIONS)
         .where(CONTRIBUTIONS.c.id == bindparam("vote_contribution_id"))
@@ -157,7 +179,7 @@ def _vote_statement():
             changed.c.tokens,
         )
         .select_from(new_vote.outerjoin(changed, true()))
-        .add_cte(entries, contribution, contract)
+        .add_cte(entries, explanation.cte("explanation"), contribution, contract)
     )
 
 
@@ -168,11 +190,12 @@ def _step_by_step(session: Session, write: VoteWrite, now: datetime) -> StoredVo
         insert(EVALUATIONS).values(write.evaluation).returning(EVALUATIONS.c.id)
     ).scalar_one()
     cause = Cause("evaluation", evaluation_id)
+    record(session, contract_id, cause, write.explanations, write.version)
     scale, contract_values = write.scale, write.contract_values
     if write.loss is None:
-        write_changes(session, contract_id, cause, write.changes, now, scale=scale.value)
+        write_changes(session, contract_id, cause, write.entries, now, scale=scale.value)
     else:
-        scale = write_loss(session, contract_id, cause, write.loss, write.changes, scale, now)
+        scale = write_loss(session, contract_id, cause, write.loss, write.entries, scale, now)
         contract_values = {
             **contract_values,
             "reputation_scale": scale.value,
@@ -190,7 +213,7 @@ def _step_by_step(session: Session, write: VoteWrite, now: datetime) -> StoredVo
         row.id: (row.reputation, row.tokens)
         for row in session.execute(
             select(USERS.c.id, USERS.c.reputation, USERS.c.tokens).where(
-                USERS.c.id.in_({*write.watched, *write.changes.user_ids.tolist()})
+                USERS.c.id.in_({*write.watched, *write.entries.changes.user_ids.tolist()})
             )
         )
     }

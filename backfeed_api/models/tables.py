@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     select,
     text,
 )
@@ -61,6 +62,9 @@ class ContractRow(Base):
     """How many times the scale was multiplied by 2 to stay above its lower bound (every
     user's stored reputation divided by 2 as many times): the product of every loss factor
     so far is ``reputation_scale * 2 ** -scale_exponent``."""
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    """The version of the contract's configuration in force, which each action's
+    :class:`Explanation` records: 1, its parameters as the settings give them."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -199,6 +203,11 @@ class LedgerEntry(Base):
     contribution_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     scale: Mapped[float | None] = mapped_column(Double, default=None)
     scale_exponent: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    terms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Which terms of its cause's :class:`Explanation` made the entry, as a bit mask over
+    their positions; None for an entry written before explanations, ``unexplained``."""
+    inputs: Mapped[str | None] = mapped_column(Text, default=None)
+    """The entry's own inputs as a JSON object (those its terms do not share), or None."""
 
     __table_args__ = (
         Index("ix_ledger_user", "user_id", "id"),
@@ -209,6 +218,25 @@ class LedgerEntry(Base):
             postgresql_where=text("user_id IS NULL"),
             sqlite_where=text("user_id IS NULL"),
         ),
+    )
+
+
+class Explanation(Base):
+    """Why an action's ledger entries are what they are: the terms of the rules that made
+    them, as a JSON list of ``{"rule", "formula", "inputs"}`` (the inputs they share), and
+    the configuration version the action ran under (``protocol.explanations``)."""
+
+    __tablename__ = "explanations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(Id)
+    cause_type: Mapped[str] = mapped_column(String(20))
+    cause_id: Mapped[int] = mapped_column(BigInteger)
+    config_version: Mapped[int] = mapped_column(BigInteger)
+    terms: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("uq_explanations_cause", "contract_id", "cause_type", "cause_id", unique=True),
     )
 
 

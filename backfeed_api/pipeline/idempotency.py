@@ -105,6 +105,11 @@ def _replay(request, claim: IdempotencyKey) -> Response:
     return response
 
 
+DRY_RUN_TRUE = ("true", "1")
+"""The values of ``dry_run`` that make a creating POST a dry run (``api.schemas.DryRun``),
+which writes nothing and so claims no key."""
+
+
 class Claims:
     """What every view that claims keys shares: how long keys are kept, and a count of the
     claims made, to prune the expired ones every :data:`PRUNE_EVERY` claims."""
@@ -119,6 +124,8 @@ class Claims:
         # A token no longer (or never) valid gets its 401 from the view, never the replay of
         # what the token got while it was valid.
         if request.method != "POST" or key is None or request.credential.refused:
+            return view(context, request)
+        if request.GET.get("dry_run") in DRY_RUN_TRUE:
             return view(context, request)
         if not KEY_PATTERN.fullmatch(key):
             return error_response(

@@ -50,6 +50,13 @@ SCENARIO = [
         201,
     ),
     (
+        "dry-vote",
+        "POST",
+        "/example/evaluations?dry_run=true",
+        {"evaluator_id": 2, "contribution_id": 1, "value": 1},
+        200,
+    ),
+    (
         "vote",
         "POST",
         "/example/evaluations",
@@ -67,6 +74,8 @@ SCENARIO = [
     ("ann", "GET", "/example/users/1", None, 200),
     ("bonnie", "GET", "/example/users/2", None, 200),
     ("history", "GET", "/example/users/1/history", None, 200),
+    ("bonnie-history", "GET", "/example/users/2/history", None, 200),
+    ("ledger-entry", "GET", "/example/ledger/4", None, 200),
     ("contract", "GET", "/example", None, 200),
     (
         "error-value",

@@ -19,6 +19,7 @@ from ..errors import (
     TooManyVoteChanges,
     UnknownContributionType,
 )
+from ..explanations import Explanation
 from ..parameters import ContractParameters, ContributionType
 from ..state import SECONDS_PER_DAY, BalanceChanges, EvaluationEffects, EvaluationState
 from ..stats import contribution_scores
@@ -47,8 +48,9 @@ def checked_amount(field: str, value: Any, *, default: float) -> float:
 class ContractRules(ABC):
     """A contract kind: its default parameters and how an evaluation changes balances.
 
-    Subclasses set ``kind`` and ``defaults`` and implement :meth:`evaluate`. An instance is
-    the kind with optional parameter overrides, validated here.
+    Subclasses set ``kind`` and ``defaults`` and implement :meth:`evaluate`, whose effects
+    give the terms that explain their changes (:mod:`protocol.explanations`). An instance
+    is the kind with optional parameter overrides, validated here.
     """
 
     kind: ClassVar[str]
@@ -71,6 +73,22 @@ class ContractRules(ABC):
         return (
             checked_amount("reputation", reputation, default=self.params.user_initial_reputation),
             checked_amount("tokens", tokens, default=self.params.user_initial_tokens),
+        )
+
+    @staticmethod
+    def opening_explanation(reputation: float, tokens: float) -> Explanation:
+        """Why a new user holds its first balances (those of :meth:`new_user_balances`)."""
+        return Explanation(
+            "initial_balance",
+            {"reputation_delta": "initial_reputation", "tokens_delta": "initial_tokens"},
+            {"initial_reputation": reputation, "initial_tokens": tokens},
+        )
+
+    @staticmethod
+    def fee_explanation(contribution_type: ContributionType) -> Explanation:
+        """Why a contributor pays in tokens for a contribution of ``contribution_type``."""
+        return Explanation(
+            "contribution_fee", {"tokens_delta": "-fee"}, {"fee": contribution_type.fee}
         )
 
     def contribution_type(self, name: str | None = None) -> ContributionType:

@@ -6,9 +6,16 @@ to the earlier evaluators who voted the same value, in proportion to theirs; the
 conserved. Only the first vote of each value by an evaluator on a contribution moves anything.
 """
 
+from ..explanations import LOSS_RULE, Explanation, Terms
 from ..parameters import ContractParameters, ContributionType
-from ..state import BalanceChanges, EvaluationEffects, EvaluationState
+from ..state import EvaluationEffects, EvaluationState
 from .base import ContractRules
+
+MOVED = (
+    "min(evaluator_reputation * reputation_reward_factor * non_voter_reputation, "
+    "non_voter_reputation)"
+)
+"""The formula of ``D``, the reputation a vote moves from the non-voters."""
 
 
 class Whitepaper1Contract(ContractRules):
@@ -49,12 +56,28 @@ class Whitepaper1Contract(ContractRules):
         if agreeing_others == 0 or moved == 0:
             return self.unchanged(state, recorded=True)
         moved = min(moved, non_voters)
-        gains = voters.reputations[same] / agreeing_others * moved
+        reputations = voters.reputations[same]
+        inputs = {
+            "evaluator_reputation": state.evaluator.reputation,
+            "reputation_reward_factor": kind.reputation_reward_factor,
+            "non_voter_reputation": non_voters,
+        }
+        terms = Terms()
+        terms.add(
+            "agreement_gain",
+            voters.ids[same],
+            reputation=reputations / agreeing_others * moved,
+            formula={"reputation_delta": f"reputation / earlier_agreeing_reputation * {MOVED}"},
+            inputs={**inputs, "earlier_agreeing_reputation": agreeing_others},
+            own={"reputation": reputations},
+        )
         return EvaluationEffects(
             recorded=True,
-            changes=BalanceChanges.combine(voters.ids[same], gains, 0.0 * gains),
+            changes=terms.changes(),
             max_score=state.max_score,
             token_fund=state.token_fund,
             non_voter_factor=1.0 - moved / non_voters,
             non_voter_delta=-moved,
+            terms=terms.freeze(),
+            loss=Explanation(LOSS_RULE, {"reputation_delta": f"-{MOVED}"}, inputs),
         )

@@ -65,6 +65,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("leaderboard", "GET"):    (200, 200, 200, 200, 200, 401, 401, 200),
     ("dashboard", "GET"):      (200, 200, 200, 200, 200, 401, 401, 200),
     ("dashboard_user", "GET"): (200, 200, 200, 200, 200, 401, 401, 200),
+    ("ledger_entry", "GET"):   (200, 200, 200, 200, 200, 401, 401, 200),
     ("contributions", "GET"):  (200, 200, 200, 200, 200, 401, 401, 200),
     ("contributions", "POST"): (401, 403, 201, 403, 201, 401, 401, 201),
     ("contribution", "GET"):   (200, 200, 200, 200, 200, 401, 401, 200),
@@ -98,6 +99,7 @@ PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
     ("leaderboard", "GET"):    (401, 200, 200, 200, 200, 401, 401, 200),
     ("dashboard", "GET"):      (200, 200, 200, 200, 200, 401, 401, 200),
     ("dashboard_user", "GET"): (200, 200, 200, 200, 200, 401, 401, 200),
+    ("ledger_entry", "GET"):   (401, 200, 200, 200, 200, 401, 401, 200),
     ("contributions", "GET"):  (401, 200, 200, 200, 200, 401, 401, 200),
     ("contribution", "GET"):   (401, 200, 200, 200, 200, 401, 401, 200),
     ("evaluations", "GET"):    (401, 200, 200, 200, 200, 401, 401, 200),
@@ -168,6 +170,7 @@ class Matrix:
     bob: int
     contribution: int
     evaluation: int
+    entry: int
 
 
 def login(username: str) -> dict[str, str]:
@@ -210,7 +213,8 @@ def matrix(request: pytest.FixtureRequest) -> Iterator[Matrix]:
         {"evaluator_id": ann["id"], "contribution_id": work["id"], "value": 1},
     )
     db = apps[0].registry["db_engine"]
-    yield Matrix(public, private, db, ann["id"], bob["id"], work["id"], vote["id"])
+    entry = public.get(f"/example/users/{ann['id']}/history").json["items"][0]["id"]
+    yield Matrix(public, private, db, ann["id"], bob["id"], work["id"], vote["id"], entry)
     for wsgi in apps:
         wsgi.registry["db_engine"].dispose()
 
@@ -269,6 +273,7 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
         ("leaderboard", "GET"): ("/example/leaderboard", None),
         ("dashboard", "GET"): ("/example/dashboard", None),
         ("dashboard_user", "GET"): (f"/example/dashboard/users/{user}", None),
+        ("ledger_entry", "GET"): (f"/example/ledger/{m.entry}", None),
         ("contributions", "GET"): ("/example/contributions", None),
         ("contributions", "POST"): ("/example/contributions", {"contributor_id": user}),
         ("contribution", "GET"): (f"/example/contributions/{m.contribution}", None),

@@ -226,3 +226,57 @@ def test_the_answer_of_a_refused_batch_has_the_error_shape(app: TestApp, communi
 def test_get_is_not_a_route_of_the_batch(app: TestApp) -> None:
     response = app.get(BATCH, expect_errors=True)
     assert response.status_int in (404, 405)
+
+
+EXPLAINED = ("user_id", "rule", "inputs", "formula", "config_version")
+CHANGES_OF_MIND = ((1, 1), (2, 0), (3, 1), (1, 0))
+"""(voter, value): the first voter changes its mind last."""
+
+
+@pytest.mark.parametrize(
+    ("single", "kind"), [("rewarded", "example"), ("whitepaper1", "whitepaper1")]
+)
+def test_a_batch_s_votes_are_explained_as_single_votes(make_app, single, kind) -> None:
+    """Every entry a batch writes explains itself as the same votes sent one by one do (in
+    a twin contract), the collective losses of ``whitepaper1`` included."""
+    twin = f"batched{kind}"
+    contracts = TEST_CONTRACTS["backfeed.contracts"] + f" {twin}:{kind}"
+    rewards = "true" if single == "rewarded" else "false"
+    app = make_app(
+        **{
+            "backfeed.contracts": contracts,
+            f"backfeed.contract.{twin}.reward_tokens_to_evaluators": rewards,
+        }
+    )
+    api = Api(app)
+    users, items = {}, {}
+    for contract in (single, twin):
+        users[contract] = [
+            api.user(contract, reputation=20 + i, tokens=50)["id"] for i in range(5)
+        ]
+        made = api.contribution(users[contract][0], contract)["id"]
+        items[contract] = [vote(users[contract][i], made, v) for i, v in CHANGES_OF_MIND]
+    app.post_json(f"/{twin}/evaluations/batch", {"evaluations": items[twin]}, status=201)
+    for item in items[single]:
+        api.vote(item["evaluator_id"], item["contribution_id"], item["value"], single)
+
+    def explained(contract: str) -> list[list[tuple]]:
+        histories = []
+        for user in users[contract]:
+            entries = api.items(f"/{contract}/users/{user}/history", limit=100)
+            assert all(e["rule"] != "unexplained" for e in entries)
+            ledger = [api.get(f"/{contract}/ledger/{e['id']}") for e in entries]
+            histories.append(
+                [
+                    (
+                        *(repr(e[name]) for name in EXPLAINED[1:]),
+                        e["user_id"] is None,
+                        round(e["reputation_delta"], 9),
+                        round(e["tokens_delta"], 9),
+                    )
+                    for e in entries + ledger
+                ]
+            )
+        return histories
+
+    assert explained(twin) == explained(single)

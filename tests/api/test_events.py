@@ -93,6 +93,23 @@ def test_refused_actions_and_repeated_votes_write_no_event(api: Api, db: sa.Engi
     assert count(db, Event) == before
 
 
+def test_a_dry_run_writes_no_event(api: Api, db: sa.Engine) -> None:
+    ann = api.user(reputation=10, tokens=10)
+    bob = api.user(reputation=10, tokens=10)
+    work = api.contribution(bob["id"])
+    before = count(db, Event)
+    for path, body in (
+        ("/example/users", {"reputation": 5, "tokens": 5}),
+        ("/example/contributions", {"contributor_id": ann["id"]}),
+        (
+            "/example/evaluations",
+            {"evaluator_id": ann["id"], "contribution_id": work["id"], "value": 1},
+        ),
+    ):
+        assert api.app.post_json(f"{path}?dry_run=true", body, status=200).json["dry_run"]
+    assert count(db, Event) == before
+
+
 def test_a_batch_writes_one_event_per_recorded_vote(api: Api, db: sa.Engine) -> None:
     ann = api.user(reputation=10, tokens=10)
     bob = api.user(reputation=20, tokens=10)

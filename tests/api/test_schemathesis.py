@@ -94,8 +94,9 @@ def known(served: Served) -> dict[str, list[int]]:
         "users": [ann, bob, sam],
         "contributions": [article, comment],
         "evaluations": votes,
-        "auth": logins,
+        "tokens": logins,  # /{contract}/auth/tokens/{id}
         "webhooks": hooks,
+        "ledger": [item["id"] for item in api.items(f"/example/users/{bob}/history")],
     }
 
 

@@ -71,6 +71,8 @@ def test_users_contributions_votes_and_pages(admin: Client, anonymous: Client) -
     history = anonymous.history(ann.id)
     assert all(isinstance(entry, LedgerEntry) for entry in history.items)
     assert [e.id for e in anonymous.iter_history(ann.id, limit=1)] == [e.id for e in history.items]
+    assert [anonymous.ledger_entry(e.id) for e in history.items] == history.items
+    assert history.items[-1].rule == "initial_balance"  # the oldest: ann's opening balances
 
 
 def test_a_batch_and_its_refusal(admin: Client) -> None:

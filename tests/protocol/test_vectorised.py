@@ -44,6 +44,7 @@ LOOPS = (
 EVALUATION_PATH: list[Callable[..., Any]] = [
     BaseRulesContract.evaluate,
     BaseRulesContract._reward_contributor,
+    BaseRulesContract._reward_agreement,
     BaseRulesContract.referral_active,
     Whitepaper1Contract.evaluate,
     Contract.vote,

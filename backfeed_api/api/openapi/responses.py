@@ -108,6 +108,16 @@ WEBHOOK: dict[str, Schema] = {
     "created_at": TIME,
 }
 
+EXPLANATION: dict[str, Schema] = {
+    "user_id": {**ID, "x-nullable": True},
+    "rule": STRING,
+    "inputs": {"type": "object", "additionalProperties": NUMBER},
+    "formula": {"type": "object", "additionalProperties": STRING},
+    "config_version": {"type": "integer", "minimum": 1, "x-nullable": True},
+}
+"""What every ledger entry says of itself: which rule, from which inputs, by which formula,
+under which configuration version (None: an entry written before explanations)."""
+
 DEFINITIONS: dict[str, Schema] = {
     "Error": ERROR,
     "User": obj(
@@ -164,6 +174,20 @@ DEFINITIONS: dict[str, Schema] = {
             "reputation": NUMBER,
             "tokens": NUMBER,
             "created_at": TIME,
+            **EXPLANATION,
+        }
+    ),
+    "PlannedEntry": obj(
+        {
+            "cause": obj(
+                {
+                    "type": {**STRING, "enum": ["user", "contribution", "evaluation"]},
+                    "id": {"type": "null"},
+                }
+            ),
+            "reputation_delta": NUMBER,
+            "tokens_delta": NUMBER,
+            **EXPLANATION,
         }
     ),
     "Stats": obj(
@@ -360,6 +384,36 @@ TOO_MANY_REQUESTS = (
     "Too many requests from this client (its token, or its address) for the limit named in "
     "`RateLimit-Policy`; wait `Retry-After` seconds."
 )
+
+
+def preview(name: str) -> Schema:
+    """The answer to a dry run of creating a ``name``: its shape, without an id, with the
+    entries the action would write."""
+    shape = DEFINITIONS[name]
+    return {
+        **shape,
+        "properties": {
+            **shape["properties"],
+            "id": {**ID, "x-nullable": True, "enum": [None]},
+            "dry_run": {"type": "boolean", "enum": [True]},
+            "entries": {"type": "array", "items": ref("PlannedEntry")},
+        },
+        "required": [*shape["required"], "dry_run", "entries"],
+    }
+
+
+DEFINITIONS.update(
+    {f"{name}Preview": preview(name) for name in ("User", "Contribution", "Evaluation")}
+)
+DEFINITIONS["EvaluationAnswer"] = {
+    **DEFINITIONS["Evaluation"],
+    "properties": {
+        **DEFINITIONS["EvaluationPreview"]["properties"],
+        "id": {**ID, "x-nullable": True},
+    },
+}
+"""The 200 of a vote: the evaluation that stands, or a dry run's would-be one."""
+
 
 HEADERS = {**LOCATION, **RETRY_AFTER, **LINK}
 """The headers a view may name in an :func:`~..responses.answer`."""

@@ -42,3 +42,13 @@ def no_content() -> Response:
     response = Response(status=204)
     response.content_type = None
     return response
+
+
+def is_dry_run(request) -> bool:
+    """Whether the validated query asks for a dry run (``dry_run=true``). If it does, the
+    request's transaction is doomed: nothing done in it can be committed, whatever the
+    action that follows writes or not."""
+    if not query(request).get("dry_run"):
+        return False
+    request.tm.doom()
+    return True

@@ -10,11 +10,11 @@ from ...domain import events
 from ...domain.listing import list_contributions
 from ...errors import not_found
 from ..paging import id_window, page
-from ..presenters import Presenter
+from ..presenters import Presenter, preview
 from ..responses import answer
 from ..schemas import CreateContribution, ListContributions, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, path_id, query
 
 contributions = Service(
     name="contributions",
@@ -31,14 +31,32 @@ contribution = Service(
     validators=(validate, acts_as("contributor_id")),
     content_type=JSON_AND_FORM,
     permission=WRITE,
-    response_schemas={"201": answer("The created contribution.", "Contribution", ("Location",))},
+    response_schemas={
+        "201": answer("The created contribution.", "Contribution", ("Location",)),
+        "200": answer(
+            "A dry run: the would-be contribution and its fee's entry; nothing written.",
+            "ContributionPreview",
+        ),
+    },
 )
 def create_contribution(request) -> dict:
     """The contributor pays the type's fee and the contribution is created.
 
-    An admin token may name any contributor; a user token only its own user.
+    An admin token may name any contributor; a user token only its own user. With
+    ``dry_run=true``: 200 with the would-be contribution and its fee's entry; nothing is
+    written.
     """
     data = body(request)
+    if is_dry_run(request):
+        planned, contributor = domain.preview_contribution(
+            request.dbsession,
+            request.contract,
+            request.now,
+            contributor_id=data["contributor_id"],
+            type_name=data.get("type"),
+        )
+        presenter = Presenter(request.dbsession, request.contract, request.now)
+        return preview(presenter.new_contribution(planned.subject, contributor), planned.entries)
     new, changes = domain.create_contribution(
         request.dbsession,
         request.contract,

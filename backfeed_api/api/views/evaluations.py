@@ -14,11 +14,11 @@ from ...domain.listing import list_evaluations
 from ...errors import not_found
 from ...pipeline.ratelimits import charge_items
 from ..paging import id_window, page
-from ..presenters import Presenter
+from ..presenters import Presenter, preview
 from ..responses import answer, refusal
 from ..schemas import CreateEvaluation, CreateEvaluationBatch, ListEvaluations, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, path_id, query
 from .errors import batch_validation_errors
 
 # Declared before ``evaluation``, so that its route is matched before /evaluations/{id}.
@@ -49,7 +49,11 @@ evaluation = Service(
     permission=WRITE,
     response_schemas={
         "201": answer("The new vote.", "Evaluation", ("Location",)),
-        "200": answer("The same vote again: the evaluation that stands, unchanged.", "Evaluation"),
+        "200": answer(
+            "The same vote again: the evaluation that stands, unchanged; or a dry run: the "
+            "would-be evaluation (its id null), dry_run and its entries; nothing written.",
+            "EvaluationAnswer",
+        ),
         "403": refusal(
             "Or the evaluator is the contribution's contributor, in a contract whose "
             "allow_self_evaluation is false."
@@ -65,9 +69,12 @@ evaluation = Service(
 def create_evaluation(request) -> dict:
     """Vote. Repeating one's active vote changes nothing and answers 200 with it.
 
-    An admin token may vote as any evaluator; a user token only as its own user.
+    An admin token may vote as any evaluator; a user token only as its own user. With
+    ``dry_run=true``: 200 with the would-be evaluation and the entries it would write,
+    explained (none for a repeat); nothing is written.
     """
     data = body(request)
+    dry_run = is_dry_run(request)
     outcome = domain.evaluate(
         request.dbsession,
         request.contract,
@@ -75,11 +82,14 @@ def create_evaluation(request) -> dict:
         evaluator_id=data["evaluator_id"],
         contribution_id=data["contribution_id"],
         value=data["value"],
+        dry_run=dry_run,
     )
     presenter = Presenter(
         request.dbsession, request.contract, request.now, outcome.total_reputation
     )
     rendered = presenter.vote(outcome)
+    if dry_run:
+        return preview(rendered, outcome.planned or [])
     if not outcome.created:
         return rendered
     record_vote(request, outcome, rendered)

@@ -13,11 +13,11 @@ from ...domain.history import user_history
 from ...domain.listing import list_users
 from ...errors import not_found
 from ..paging import id_window, page
-from ..presenters import Presenter, ledger_entry
+from ..presenters import Presenter, ledger_entries, preview
 from ..responses import answer, refusal
 from ..schemas import CreateUser, ListPage, ListUsers, ReadOne
 from ..validation import validate
-from .common import JSON_AND_FORM, body, created, path_id, query
+from .common import JSON_AND_FORM, body, created, is_dry_run, path_id, query
 
 users = Service(name="users", path="/{contract}/users", description="The users of a contract.")
 user = Service(name="user", path="/{contract}/users/{id}", description="One user.")
@@ -35,6 +35,9 @@ history = Service(
     permission=ADMIN_ONLY,
     response_schemas={
         "201": answer("The created user.", "User", ("Location",)),
+        "200": answer(
+            "A dry run: the would-be user and its opening entry; nothing written.", "UserPreview"
+        ),
         "409": refusal(
             f"Or the new user would carry the contract's totals above {MAX_BALANCE:g}."
         ),
@@ -44,9 +47,22 @@ def create_user(request) -> dict:
     """Create a user; balances default to the contract's initial values. Admin only.
 
     A ``username`` and ``password`` let the user log in (``POST /{contract}/auth``) for a
-    token of its own; neither is ever shown again.
+    token of its own; neither is ever shown again. With ``dry_run=true``: 200 with the
+    would-be user and its opening entry; nothing is written.
     """
     data = body(request)
+    if is_dry_run(request):
+        planned, total = domain.preview_user(
+            request.dbsession,
+            request.contract,
+            request.now,
+            reputation=data.get("reputation"),
+            tokens=data.get("tokens"),
+            referrer_id=data.get("referrer_id"),
+            username=data.get("username"),
+        )
+        presenter = Presenter(request.dbsession, request.contract, request.now, total)
+        return preview(presenter.user(planned.subject), planned.entries)
     new, changes = domain.create_user(
         request.dbsession,
         request.contract,
@@ -121,4 +137,5 @@ def get_history(request) -> dict:
         limit=q["limit"],
         window=id_window(q),
     )
-    return page(request, [ledger_entry(e) for e in entries.items], entries.total, q)
+    items = ledger_entries(request.dbsession, request.contract.row_id, entries.items)
+    return page(request, items, entries.total, q)

@@ -25,13 +25,19 @@ from __future__ import annotations
 import numpy as np
 
 from protocol import (
-    BalanceChanges,
     Contract,
     ContractParameters,
     ContributionType,
     EvaluationEffects,
     EvaluationState,
 )
+from protocol.explanations import Terms
+
+# The formulas of the rules above, over the names of their inputs (protocol.explanations).
+FEE = "-(stake * evaluator_reputation * (1 - (engaged_reputation / total_reputation) ** beta))"
+SHARE = "distribution_stake * evaluator_reputation * reputation ** 0.5 / agreeing_root_reputation"
+GAIN_FROM_ZERO = "(approving_reputation / total_reputation) ** 0.5"
+GAIN_ABOVE_HIGH = "(approving_reputation / total_reputation) ** 0.5 - max_score"
 
 
 class QuadraticContract(Contract):
@@ -73,24 +79,79 @@ class QuadraticContract(Contract):
         up = float(voters.reputations[voters.values == 1].sum()) + (r if value == 1 else 0.0)
 
         fee = kind.stake * r * (1.0 - (engaged / total) ** self.params.beta)
+        terms = Terms()
+        terms.add(
+            "quadratic_evaluation_fee",
+            evaluator.id,
+            reputation=-fee,
+            formula={"reputation_delta": FEE},
+            inputs={
+                "stake": kind.stake,
+                "evaluator_reputation": r,
+                "engaged_reputation": engaged,
+                "total_reputation": total,
+                "beta": self.params.beta,
+            },
+        )
         agreeing = voters.values == value
-        pot = 0.0 if self.held_before(state) else kind.distribution_stake * r
-        shares = self.agreement_shares(voters.reputations[agreeing], pot)
+        if not self.held_before(state):
+            self.share_pot(state, voters.reputations[agreeing], voters.ids[agreeing], terms)
 
         max_score = state.max_score
-        reward = 0.0
         if value == 1:
             score = float(np.sqrt(up / total))
             reward = self.contributor_reward(score, max_score, kind.reward_threshold)
+            if reward > 0:
+                gain = GAIN_FROM_ZERO if max_score < kind.reward_threshold else GAIN_ABOVE_HIGH
+                terms.add(
+                    "quadratic_contributor_reward",
+                    state.contributor.id,
+                    reputation=kind.reputation_reward_factor * reward,
+                    tokens=kind.token_reward_factor * reward,
+                    formula={
+                        "reputation_delta": f"reputation_reward_factor * ({gain})",
+                        "tokens_delta": f"token_reward_factor * ({gain})",
+                    },
+                    inputs={
+                        "approving_reputation": up,
+                        "total_reputation": total,
+                        "max_score": max_score,
+                        "reward_threshold": kind.reward_threshold,
+                        "reputation_reward_factor": kind.reputation_reward_factor,
+                        "token_reward_factor": kind.token_reward_factor,
+                    },
+                )
             max_score = max(max_score, score)
 
-        changes = BalanceChanges.combine(
-            np.concatenate(([evaluator.id, state.contributor.id], voters.ids[agreeing])),
-            np.concatenate(([-fee, kind.reputation_reward_factor * reward], shares)),
-            np.concatenate(([0.0, kind.token_reward_factor * reward], np.zeros_like(shares))),
-        )
         return EvaluationEffects(
-            recorded=True, changes=changes, max_score=max_score, token_fund=state.token_fund
+            recorded=True,
+            changes=terms.changes(),
+            max_score=max_score,
+            token_fund=state.token_fund,
+            terms=terms.freeze(),
+        )
+
+    def share_pot(
+        self, state: EvaluationState, reputations: np.ndarray, ids: np.ndarray, terms: Terms
+    ) -> None:
+        """Share the pot of ``distribution_stake * r`` among the agreeing earlier voters."""
+        kind = state.contribution_type
+        roots = float(np.sqrt(reputations).sum())
+        if roots <= 0:
+            return
+        pot = kind.distribution_stake * state.evaluator.reputation
+        shares = self.agreement_shares(reputations, pot)
+        terms.add(
+            "quadratic_agreement_share",
+            ids,
+            reputation=shares,
+            formula={"reputation_delta": SHARE},
+            inputs={
+                "distribution_stake": kind.distribution_stake,
+                "evaluator_reputation": state.evaluator.reputation,
+                "agreeing_root_reputation": roots,
+            },
+            own={"reputation": reputations},
         )
 
     @staticmethod
