@@ -59,6 +59,16 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/{contract}/auth/tokens"): "login_tokens",
     ("DELETE", "/{contract}/auth/tokens/{id}"): "revoke_login_token",
     ("GET", "/{contract}/events"): "events",
+    ("GET", "/{contract}/stats"): "stats",
+    ("GET", "/{contract}/leaderboard"): "leaderboard",
+    ("GET", "/{contract}/dashboard"): "dashboard",
+    ("GET", "/{contract}/dashboard/users/{id}"): "user_dashboard",
+    ("GET", "/{contract}/webhooks"): "webhooks",
+    ("POST", "/{contract}/webhooks"): "create_webhook",
+    ("GET", "/{contract}/webhooks/{id}"): "webhook",
+    ("PATCH", "/{contract}/webhooks/{id}"): "update_webhook",
+    ("DELETE", "/{contract}/webhooks/{id}"): "delete_webhook",
+    ("GET", "/{contract}/webhooks/{id}/deliveries"): "webhook_deliveries",
 }
 """The method of :class:`Client` for each route of the API."""
 
@@ -304,6 +314,51 @@ class Client:
     def revoke_login_token(self, token_id: int) -> None:
         """``DELETE /{contract}/auth/tokens/{id}``: revoke one of the user's login tokens."""
         self.request("DELETE", self._path("auth", "tokens", token_id))
+
+    # -- the community ---------------------------------------------------------------------
+
+    def stats(self, **params: Any) -> dict:
+        """``GET /{contract}/stats``: the contract's activity and reputation spread, as JSON."""
+        return self._get(self._path("stats"), **params)
+
+    def leaderboard(self, **params: Any) -> dict:
+        """``GET /{contract}/leaderboard``: the users ranked by a metric, as JSON."""
+        return self._get(self._path("leaderboard"), **params)
+
+    def dashboard(self) -> str:
+        """``GET /{contract}/dashboard``: the contract's HTML dashboard."""
+        return self.request("GET", self._path("dashboard")).text
+
+    def user_dashboard(self, user_id: int) -> str:
+        """``GET /{contract}/dashboard/users/{id}``: one user's HTML page."""
+        return self.request("GET", self._path("dashboard", "users", user_id)).text
+
+    # -- webhooks (an admin token) -------------------------------------------------------------
+
+    def webhooks(self, **params: Any) -> Page[dict]:
+        """``GET /{contract}/webhooks``: a page of the contract's webhooks."""
+        return self._page(self._path("webhooks"), dict, **params)
+
+    def create_webhook(self, url: str, **fields: Any) -> dict:
+        """``POST /{contract}/webhooks`` (``url``, ``types``, ``description``)."""
+        return self._post(self._path("webhooks"), {"url": url, **fields})
+
+    def webhook(self, webhook_id: int) -> dict:
+        """``GET /{contract}/webhooks/{id}``."""
+        return self._get(self._path("webhooks", webhook_id))
+
+    def update_webhook(self, webhook_id: int, **fields: Any) -> dict:
+        """``PATCH /{contract}/webhooks/{id}``: change the given fields."""
+        path = self._path("webhooks", webhook_id)
+        return self.request("PATCH", path, body=fields).json()
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """``DELETE /{contract}/webhooks/{id}``."""
+        self.request("DELETE", self._path("webhooks", webhook_id))
+
+    def webhook_deliveries(self, webhook_id: int, **params: Any) -> Page[dict]:
+        """``GET /{contract}/webhooks/{id}/deliveries``: a page of its delivery attempts."""
+        return self._page(self._path("webhooks", webhook_id, "deliveries"), dict, **params)
 
     # -- events --------------------------------------------------------------------------------
 

@@ -12,7 +12,11 @@ from backfeed_api.client import Client
 from tests.concurrency.servers import ADMIN_TOKEN, Server, free_port, initdb, write_ini
 
 CONTRACTS = "example limited:example"
-SETTINGS = {"backfeed.contract.limited.evaluations_per_day": "1"}
+SETTINGS = {
+    "backfeed.contract.limited.evaluations_per_day": "1",
+    # The webhook the tests register is on 127.0.0.1 (and never called: no worker runs).
+    "backfeed.webhooks.allow_private_targets": "true",
+}
 
 
 @pytest.fixture(scope="session")

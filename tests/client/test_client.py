@@ -75,6 +75,21 @@ def test_users_contributions_votes_and_pages(admin: Client, anonymous: Client) -
     assert history.items[-1].rule == "initial_balance"  # the oldest: ann's opening balances
 
 
+def test_the_community_and_the_webhooks(admin: Client) -> None:
+    ann = admin.create_user(tokens=10)
+    assert "reputation" in admin.stats()
+    assert admin.leaderboard()["metric"]
+    assert "<html" in admin.dashboard().lower()
+    assert "<html" in admin.user_dashboard(ann.id).lower()
+    hook = admin.create_webhook("http://127.0.0.1:9/hook", description="ours")
+    assert admin.webhook(hook["id"])["description"] == "ours"
+    assert admin.update_webhook(hook["id"], enabled=False)["enabled"] is False
+    assert [h["id"] for h in admin.webhooks().items] == [hook["id"]]
+    assert admin.webhook_deliveries(hook["id"]).items == []
+    admin.delete_webhook(hook["id"])
+    assert admin.webhooks().items == []
+
+
 def test_a_batch_and_its_refusal(admin: Client) -> None:
     author, voter = admin.create_user(tokens=10), admin.create_user()
     made = [admin.create_contribution(author.id).id for _ in range(2)]
