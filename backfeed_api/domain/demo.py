@@ -77,7 +77,7 @@ def seed_community(
     for number in range(users):
         referrer = rng.choice(logins).user_id if logins and rng.random() < 0.3 else None
         username, password = f"demo{first + number}", _password()
-        user = create_user(
+        user, _ = create_user(
             session,
             contract,
             next(moments),
@@ -93,7 +93,8 @@ def seed_community(
         author = rng.choice(ids)
         kind = types[number % len(types)]
         try:
-            made.append(create_contribution(session, contract, next(moments), author, kind))
+            contribution, _ = create_contribution(session, contract, next(moments), author, kind)
+            made.append(contribution)
         except ProtocolError:
             continue
     evaluations = 0
