@@ -24,14 +24,18 @@ from .errors import error_from
 from .models import (
     Contract,
     Contribution,
+    Delivery,
     Evaluation,
     Event,
+    Leaderboard,
     LedgerEntry,
     Login,
     LoginToken,
     Page,
     Service,
+    Stats,
     User,
+    Webhook,
 )
 
 Item = TypeVar("Item")
@@ -59,16 +63,16 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/{contract}/auth/tokens"): "login_tokens",
     ("DELETE", "/{contract}/auth/tokens/{id}"): "revoke_login_token",
     ("GET", "/{contract}/events"): "events",
+    ("POST", "/{contract}/webhooks"): "create_webhook",
+    ("GET", "/{contract}/webhooks"): "webhooks",
+    ("GET", "/{contract}/webhooks/{id}"): "webhook",
+    ("PATCH", "/{contract}/webhooks/{id}"): "change_webhook",
+    ("DELETE", "/{contract}/webhooks/{id}"): "delete_webhook",
+    ("GET", "/{contract}/webhooks/{id}/deliveries"): "deliveries",
     ("GET", "/{contract}/stats"): "stats",
     ("GET", "/{contract}/leaderboard"): "leaderboard",
     ("GET", "/{contract}/dashboard"): "dashboard",
     ("GET", "/{contract}/dashboard/users/{id}"): "user_dashboard",
-    ("GET", "/{contract}/webhooks"): "webhooks",
-    ("POST", "/{contract}/webhooks"): "create_webhook",
-    ("GET", "/{contract}/webhooks/{id}"): "webhook",
-    ("PATCH", "/{contract}/webhooks/{id}"): "update_webhook",
-    ("DELETE", "/{contract}/webhooks/{id}"): "delete_webhook",
-    ("GET", "/{contract}/webhooks/{id}/deliveries"): "webhook_deliveries",
 }
 """The method of :class:`Client` for each route of the API."""
 
@@ -315,51 +319,6 @@ class Client:
         """``DELETE /{contract}/auth/tokens/{id}``: revoke one of the user's login tokens."""
         self.request("DELETE", self._path("auth", "tokens", token_id))
 
-    # -- the community ---------------------------------------------------------------------
-
-    def stats(self, **params: Any) -> dict:
-        """``GET /{contract}/stats``: the contract's activity and reputation spread, as JSON."""
-        return self._get(self._path("stats"), **params)
-
-    def leaderboard(self, **params: Any) -> dict:
-        """``GET /{contract}/leaderboard``: the users ranked by a metric, as JSON."""
-        return self._get(self._path("leaderboard"), **params)
-
-    def dashboard(self) -> str:
-        """``GET /{contract}/dashboard``: the contract's HTML dashboard."""
-        return self.request("GET", self._path("dashboard")).text
-
-    def user_dashboard(self, user_id: int) -> str:
-        """``GET /{contract}/dashboard/users/{id}``: one user's HTML page."""
-        return self.request("GET", self._path("dashboard", "users", user_id)).text
-
-    # -- webhooks (an admin token) -------------------------------------------------------------
-
-    def webhooks(self, **params: Any) -> Page[dict]:
-        """``GET /{contract}/webhooks``: a page of the contract's webhooks."""
-        return self._page(self._path("webhooks"), dict, **params)
-
-    def create_webhook(self, url: str, **fields: Any) -> dict:
-        """``POST /{contract}/webhooks`` (``url``, ``types``, ``description``)."""
-        return self._post(self._path("webhooks"), {"url": url, **fields})
-
-    def webhook(self, webhook_id: int) -> dict:
-        """``GET /{contract}/webhooks/{id}``."""
-        return self._get(self._path("webhooks", webhook_id))
-
-    def update_webhook(self, webhook_id: int, **fields: Any) -> dict:
-        """``PATCH /{contract}/webhooks/{id}``: change the given fields."""
-        path = self._path("webhooks", webhook_id)
-        return self.request("PATCH", path, body=fields).json()
-
-    def delete_webhook(self, webhook_id: int) -> None:
-        """``DELETE /{contract}/webhooks/{id}``."""
-        self.request("DELETE", self._path("webhooks", webhook_id))
-
-    def webhook_deliveries(self, webhook_id: int, **params: Any) -> Page[dict]:
-        """``GET /{contract}/webhooks/{id}/deliveries``: a page of its delivery attempts."""
-        return self._page(self._path("webhooks", webhook_id, "deliveries"), dict, **params)
-
     # -- events --------------------------------------------------------------------------------
 
     def events(
@@ -367,7 +326,7 @@ class Client:
         after: int | None = None,
         types: list[str] | None = None,
         limit: int | None = None,
-        wait: float | None = None,
+        wait: int | None = None,
     ) -> list[Event]:
         """``GET /{contract}/events``: the events after the id ``after``, of ``types``; with
         ``wait``, the service holds the request up to that many seconds for the first."""
@@ -378,17 +337,14 @@ class Client:
             limit=limit,
             wait=wait,
         )
-        items = (
-            answer.get("items", answer.get("events", [])) if isinstance(answer, dict) else answer
-        )
-        return [Event.of(item) for item in items]
+        return [Event.of(item) for item in answer["items"]]
 
     def iter_events(
         self,
         after: int | None = None,
         types: list[str] | None = None,
         *,
-        wait: float = 25.0,
+        wait: int = 25,
         until_idle: bool = False,
     ) -> Iterator[Event]:
         """Every event after ``after``, as they are committed: long polls, each waiting up
@@ -401,6 +357,62 @@ class Client:
             for event in found:
                 after = event.id
                 yield event
+
+    # -- webhooks (admin tokens) -----------------------------------------------------------
+
+    def create_webhook(
+        self, url: str, types: list[str] | None = None, description: str | None = None
+    ) -> Webhook:
+        """``POST /{contract}/webhooks``: subscribe ``url`` to the events of ``types`` (every
+        type when None); the answer's ``secret`` is shown this once."""
+        body: dict[str, Any] = {"url": url}
+        if types is not None:
+            body["types"] = types
+        if description is not None:
+            body["description"] = description
+        return Webhook.of(self._post(self._path("webhooks"), body))
+
+    def webhooks(self, **params: Any) -> Page[Webhook]:
+        """``GET /{contract}/webhooks``: a page of the contract's webhooks."""
+        return self._page(self._path("webhooks"), Webhook.of, **params)
+
+    def webhook(self, webhook_id: int) -> Webhook:
+        """``GET /{contract}/webhooks/{id}``."""
+        return Webhook.of(self._get(self._path("webhooks", webhook_id)))
+
+    def change_webhook(self, webhook_id: int, **changes: Any) -> Webhook:
+        """``PATCH /{contract}/webhooks/{id}``: change ``url``, ``types``, ``description`` or
+        ``enabled`` (true resumes a failing webhook)."""
+        answer = self.request("PATCH", self._path("webhooks", webhook_id), body=changes)
+        return Webhook.of(answer.json())
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """``DELETE /{contract}/webhooks/{id}``: stop and forget the webhook."""
+        self.request("DELETE", self._path("webhooks", webhook_id))
+
+    def deliveries(self, webhook_id: int, **params: Any) -> Page[Delivery]:
+        """``GET /{contract}/webhooks/{id}/deliveries``: a page of its delivery attempts."""
+        return self._page(self._path("webhooks", webhook_id, "deliveries"), Delivery.of, **params)
+
+    # -- statistics and pages ------------------------------------------------------------
+
+    def stats(self, period: str | None = None, buckets: int | None = None) -> Stats:
+        """``GET /{contract}/stats``: the community's figures over ``period`` (``day``,
+        ``week``, ``month``, ``year`` or ``all``)."""
+        return Stats.of(self._get(self._path("stats"), period=period, buckets=buckets))
+
+    def leaderboard(self, **params: Any) -> Leaderboard:
+        """``GET /{contract}/leaderboard`` (``metric``, ``period``, ``user_id``, ``limit``,
+        ``start``)."""
+        return Leaderboard.of(self._get(self._path("leaderboard"), **params))
+
+    def dashboard(self) -> str:
+        """``GET /{contract}/dashboard``: the dashboard's HTML page."""
+        return self.request("GET", self._path("dashboard")).text
+
+    def user_dashboard(self, user_id: int) -> str:
+        """``GET /{contract}/dashboard/users/{id}``: a user's HTML page."""
+        return self.request("GET", self._path("dashboard", "users", user_id)).text
 
 
 def _json(response: httpx.Response) -> object:

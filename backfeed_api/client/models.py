@@ -264,6 +264,135 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """A subscription to the contract's events; ``secret`` only in the answer that made it."""
+
+    id: int
+    url: str
+    types: list[str]
+    description: str
+    enabled: bool
+    failing: bool
+    last_event_id: int
+    created_at: datetime
+    secret: str | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, data: dict) -> Webhook:
+        """The webhook document ``data``."""
+        return cls(
+            id=data["id"],
+            url=data["url"],
+            types=list(data["types"]),
+            description=data["description"],
+            enabled=data["enabled"],
+            failing=data["failing"],
+            last_event_id=data["last_event_id"],
+            created_at=moment(data["created_at"]),
+            secret=data.get("secret"),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to deliver an event to a webhook: the answer's status or the error."""
+
+    id: int
+    event_id: int
+    attempt: int
+    status: int | None
+    error: str | None
+    delivered: bool
+    duration_ms: float
+    attempted_at: datetime
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, data: dict) -> Delivery:
+        """The delivery document ``data``."""
+        return cls(
+            id=data["id"],
+            event_id=data["event_id"],
+            attempt=data["attempt"],
+            status=data["status"],
+            error=data["error"],
+            delivered=data["delivered"],
+            duration_ms=data["duration_ms"],
+            attempted_at=moment(data["attempted_at"]),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The community's figures over a period: the pulse, the most active users, how
+    reputation is spread, the agreement rate and what was issued (see the API reference)."""
+
+    period_from: datetime
+    period_to: datetime
+    pulse: list[dict[str, Any]]
+    most_active: list[dict[str, Any]]
+    reputation: dict[str, Any]
+    agreement_rate: float | None
+    issued: dict[str, Any]
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, data: dict) -> Stats:
+        """The statistics document ``data``."""
+        return cls(
+            period_from=moment(data["period"]["from"]),
+            period_to=moment(data["period"]["to"]),
+            pulse=data["pulse"],
+            most_active=data["most_active"],
+            reputation=data["reputation"],
+            agreement_rate=data["agreement_rate"],
+            issued=data["issued"],
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Rank:
+    """A place on a leaderboard: equal values share a rank."""
+
+    rank: int
+    value: float
+    user: User | None = None
+
+    @classmethod
+    def of(cls, data: dict) -> Rank:
+        """The leaderboard item (or ``me``) document ``data``."""
+        user = data.get("user")
+        return cls(
+            rank=data["rank"], value=data["value"], user=None if user is None else User.of(user)
+        )
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """One page of a leaderboard, and the asked-for user's own place in ``me``."""
+
+    metric: str
+    period: str
+    page: Page[Rank]
+    me: Rank | None = None
+
+    @classmethod
+    def of(cls, data: dict) -> Leaderboard:
+        """The leaderboard document ``data``."""
+        me = data.get("me")
+        return cls(
+            metric=data["metric"],
+            period=data["period"],
+            page=Page.of(data, Rank.of),
+            me=None if me is None else Rank.of(me),
+        )
+
+
+@dataclass(frozen=True)
 class Page(Generic[Item]):
     """One page of a list: its items, how many the list holds in all, and the URLs of the
     next and the previous page (None at either end)."""

@@ -93,8 +93,8 @@ def seed_community(
         author = rng.choice(ids)
         kind = types[number % len(types)]
         try:
-            new, _ = create_contribution(session, contract, next(moments), author, kind)
-            made.append(new)
+            contribution, _ = create_contribution(session, contract, next(moments), author, kind)
+            made.append(contribution)
         except ProtocolError:
             continue
     evaluations = 0

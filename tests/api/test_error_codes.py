@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from webtest import TestResponse
 
 from backfeed_api.errors import CODES, ENGINE_REFUSALS, STATUS_CODES, ClientError, error_body
-from protocol.errors import ActionError
+from protocol.errors import ActionError, AllowanceExceeded
 
 from ..conftest import issue_token
 from .conftest import Served, assert_error
@@ -111,6 +111,12 @@ def text_body(served: Served) -> TestResponse:
     return served.app.post(U, "reputation=1", content_type="text/plain", expect_errors=True)
 
 
+def fresh_vote(served: Served) -> TestResponse:
+    """A first vote on another user's contribution: nothing refuses it but a patch."""
+    author, voter = served.api.user()["id"], served.api.user(reputation=5)["id"]
+    return vote(served, voter, served.api.contribution(author)["id"], 1)
+
+
 def post(path: str, body: dict, **headers: str) -> Callable[[Served], TestResponse]:
     return lambda served: served.app.post_json(path, body, headers=headers, expect_errors=True)
 
@@ -151,6 +157,11 @@ TRIGGERS: dict[str, Callable[[Served], TestResponse]] = {
     "unavailable": post(U, {}),
     "webhook_target_refused": post("/example/webhooks", {"url": "ftp://127.0.0.1/hook"}),
     "too_many_waiting": get("/example/events?after=1000000&wait=1"),
+    "batch_refused": post(
+        f"{E}/batch",
+        {"evaluations": [{"evaluator_id": 10**6, "contribution_id": 10**6, "value": 1}]},
+    ),
+    "allowance_exceeded": fresh_vote,
 }
 PATCHES: dict[str, tuple[str, object]] = {
     "refused": failing_user_creation(ActionError("a plugin's own refusal")),
@@ -160,6 +171,11 @@ PATCHES: dict[str, tuple[str, object]] = {
     ),
     "idempotency_key_in_use": ("backfeed_api.pipeline.idempotency._try_lock", lambda *a: False),
     "too_many_waiting": ("backfeed_api.api.views.events.waiting_slots", lambda request: NO_SLOT),
+    # the allowance's own counting is tested in test_allowances.py, on contracts that set one
+    "allowance_exceeded": (
+        "protocol.contracts.base.ContractRules.check_allowances",
+        fail_with(AllowanceExceeded("one evaluation a day", "evaluations_per_day", 60)),
+    ),
 }
 
 

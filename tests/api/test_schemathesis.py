@@ -128,8 +128,7 @@ def steer(case, data: st.DataObject, known: dict[str, list[int]]) -> None:
     if "contract" in (case.path_parameters or {}):
         case.path_parameters["contract"] = "example"
     if "id" in (case.path_parameters or {}):
-        parts = case.operation.path.split("/")
-        kind = parts[parts.index("{id}") - 1]
+        kind = case.operation.path.replace("/dashboard", "", 1).split("/")[2]
         case.path_parameters["id"] = data.draw(st.sampled_from(known[kind]), label="id")
     if isinstance(case.body, dict):
         items = case.body.get("evaluations")

@@ -1,5 +1,6 @@
 """A live server for the client's tests: ``pserve`` on 127.0.0.1 and a SQLite file, with
-allowances on one contract; stopped by its PID at the end of the session."""
+allowances on one contract and webhooks delivered in-process; stopped by its PID at the end
+of the session."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tests.concurrency.servers import ADMIN_TOKEN, Server, free_port, initdb, wr
 CONTRACTS = "example limited:example"
 SETTINGS = {
     "backfeed.contract.limited.evaluations_per_day": "1",
-    # The webhook the tests register is on 127.0.0.1 (and never called: no worker runs).
+    # webhooks to the tests' receiver on 127.0.0.1, delivered by the server itself
     "backfeed.webhooks.allow_private_targets": "true",
+    "backfeed.worker.in_process": "true",
 }
 
 

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import http.server
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
 import pytest
+import standardwebhooks
 
 from backfeed_api.client import (
     ApiError,
     BatchRefused,
     Client,
     Contribution,
+    Delivery,
     Evaluation,
+    Event,
+    Leaderboard,
     LedgerEntry,
     Page,
+    Stats,
     User,
+    Webhook,
 )
 from backfeed_api.client.client import ROUTES
 from tests.concurrency.servers import ADMIN_TOKEN
@@ -73,21 +85,6 @@ def test_users_contributions_votes_and_pages(admin: Client, anonymous: Client) -
     assert [e.id for e in anonymous.iter_history(ann.id, limit=1)] == [e.id for e in history.items]
     assert [anonymous.ledger_entry(e.id) for e in history.items] == history.items
     assert history.items[-1].rule == "initial_balance"  # the oldest: ann's opening balances
-
-
-def test_the_community_and_the_webhooks(admin: Client) -> None:
-    ann = admin.create_user(tokens=10)
-    assert "reputation" in admin.stats()
-    assert admin.leaderboard()["metric"]
-    assert "<html" in admin.dashboard().lower()
-    assert "<html" in admin.user_dashboard(ann.id).lower()
-    hook = admin.create_webhook("http://127.0.0.1:9/hook", description="ours")
-    assert admin.webhook(hook["id"])["description"] == "ours"
-    assert admin.update_webhook(hook["id"], enabled=False)["enabled"] is False
-    assert [h["id"] for h in admin.webhooks().items] == [hook["id"]]
-    assert admin.webhook_deliveries(hook["id"]).items == []
-    admin.delete_webhook(hook["id"])
-    assert admin.webhooks().items == []
 
 
 def test_a_batch_and_its_refusal(admin: Client) -> None:
@@ -166,3 +163,83 @@ def test_posts_carry_an_idempotency_key(admin: Client) -> None:
     assert all(keys)
     assert keys[0] != keys[1]
     assert [key for method, key in sent if method == "GET"] == [None]
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Records each delivery it gets (body and headers) and answers 204."""
+
+    received: queue.Queue
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.put((body, dict(self.headers)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, queue.Queue]]:
+    """An HTTP receiver on 127.0.0.1: its URL and the queue of what it received."""
+    handler = type("Handler", (Receiver,), {"received": queue.Queue()})
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/hook", handler.received
+    httpd.shutdown()
+    thread.join(5)
+
+
+def test_the_event_feed_follows_the_actions(admin: Client, anonymous: Client) -> None:
+    after = max((event.id for event in anonymous.events(limit=1000)), default=0)
+    ann = admin.create_user(tokens=10)
+    found = list(anonymous.iter_events(after=after, wait=1, until_idle=True))
+    assert [(event.type, event.data["id"]) for event in found] == [("user.created", ann.id)]
+    assert isinstance(found[0], Event)
+    assert anonymous.events(after=found[0].id, wait=0) == []
+    work = admin.create_contribution(ann.id)
+    typed = anonymous.events(after=after, types=["contribution.created"])
+    assert [event.data["id"] for event in typed] == [work.id]
+
+
+def test_webhooks_deliver_signed_events(admin: Client, receiver) -> None:
+    url, received = receiver
+    hook = admin.create_webhook(url, types=["user.created"], description="client test")
+    assert isinstance(hook, Webhook)
+    assert hook.secret.startswith("whsec_")
+    assert admin.webhook(hook.id).secret is None  # shown once
+    assert hook.id in [h.id for h in admin.webhooks().items]
+    ann = admin.create_user()
+    body, headers = received.get(timeout=30)
+    verified = standardwebhooks.Webhook(hook.secret).verify(body, headers)
+    assert verified["type"] == "user.created"
+    assert verified["data"]["id"] == ann.id
+    attempts = admin.deliveries(hook.id).items
+    deadline = time.monotonic() + 10
+    while not attempts and time.monotonic() < deadline:
+        time.sleep(0.1)
+        attempts = admin.deliveries(hook.id).items
+    assert isinstance(attempts[0], Delivery)
+    assert attempts[0].delivered
+    assert not admin.change_webhook(hook.id, enabled=False).enabled
+    admin.delete_webhook(hook.id)
+    with pytest.raises(ApiError) as refused:
+        admin.webhook(hook.id)
+    assert refused.value.status == 404
+
+
+def test_stats_leaderboard_and_dashboard(admin: Client, anonymous: Client) -> None:
+    ann = admin.create_user(tokens=10, reputation=5)
+    stats = anonymous.stats(period="week", buckets=4)
+    assert isinstance(stats, Stats)
+    assert len(stats.pulse) == 4
+    assert stats.period_from < stats.period_to
+    board = anonymous.leaderboard(metric="reputation", user_id=ann.id, limit=2)
+    assert isinstance(board, Leaderboard)
+    assert board.me is not None
+    assert board.me.value == pytest.approx(anonymous.user(ann.id).reputation)
+    assert all(isinstance(place.user, User) for place in board.page.items)
+    assert "<html" in anonymous.dashboard().lower()
+    assert "<html" in anonymous.user_dashboard(ann.id).lower()
