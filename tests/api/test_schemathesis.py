@@ -94,7 +94,7 @@ def known(served: Served) -> dict[str, list[int]]:
         "users": [ann, bob, sam],
         "contributions": [article, comment],
         "evaluations": votes,
-        "tokens": logins,  # /{contract}/auth/tokens/{id}
+        "auth": logins,  # /{contract}/auth/tokens/{id}: known by its resource
         "webhooks": hooks,
         "ledger": [item["id"] for item in api.items(f"/example/users/{bob}/history")],
     }
