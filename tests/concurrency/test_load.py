@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -74,8 +75,17 @@ def test_sixteen_writers(servers, database, count: int, workers: int) -> None:
     errors: list[str] = []
 
     def post(session, server, contract: str, kind: str, body: dict) -> dict | None:
+        # Each write carries an Idempotency-Key and is sent once more when the connection
+        # breaks before an answer, as a careful client does: a server closes a kept-alive
+        # connection that idled past its keep-alive time (2 s in gunicorn), and a client
+        # alternating between servers can send on one just as it closes.
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        url = f"{server.url}/{contract}/{kind}"
         try:
-            response = session.post(f"{server.url}/{contract}/{kind}", json=body, timeout=TIMEOUT)
+            try:
+                response = session.post(url, json=body, headers=headers, timeout=TIMEOUT)
+            except requests.ConnectionError:
+                response = session.post(url, json=body, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as error:
             errors.append(f"POST /{contract}/{kind} {body} on {server.url}: {error!r}")
             return None
