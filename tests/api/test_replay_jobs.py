@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -125,21 +126,55 @@ def test_a_running_replay_shows_its_progress(
     real = replay_jobs.compare
 
     def watched(history, rules, overrides, on_progress, every):
-        on_progress(5, 10)  # halfway: the job writes its progress, then is looked at
-        seen.append(app.get(job["url"]).json)
+        on_progress(5, 10)  # halfway: the heartbeat writes it, then it is looked at
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            seen.append(app.get(job["url"]).json)
+            if seen[-1]["progress"] == 0.5:
+                break
+            time.sleep(0.02)
         return real(history, rules, overrides, on_progress, every)
 
     monkeypatch.setattr(replay_jobs, "compare", watched)
-    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
     drain(worker(app))
 
-    (running,) = seen
+    running = seen[-1]
     assert running["status"] == "running"
     assert running["progress"] == 0.5
     assert running["started_at"] is not None
     assert running["finished_at"] is None
     assert running["result"] is None
+    assert {state["status"] for state in seen} == {"running"}
     assert app.get(job["url"]).json["status"] == "done"
+
+
+def test_a_worker_stops_a_replay_whose_lease_it_lost(
+    app: TestApp, db: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(app)
+    job = ask(app, STAKE)
+    real = replay_jobs.compare
+    went_on: list[bool] = []
+
+    def overtaken(history, rules, overrides, on_progress, every):
+        with db.begin() as connection:  # another worker took the job over
+            connection.execute(sa.update(ReplayJob).values(lease_id="another worker's"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            on_progress(1, 2)  # raises once the heartbeat has found the lease lost
+            time.sleep(0.02)
+        went_on.append(True)
+        return real(history, rules, overrides, on_progress, every)
+
+    monkeypatch.setattr(replay_jobs, "compare", overtaken)
+    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
+    assert worker(app)()
+    assert not went_on
+    taken = app.get(job["url"]).json
+    assert taken["status"] == "running"  # the other worker's, untouched by the first
+    assert taken["result"] is None
+    assert taken["error"] is None
 
 
 def test_a_replay_of_a_contract_no_longer_served_fails(app: TestApp) -> None:
