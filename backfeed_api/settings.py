@@ -614,6 +614,16 @@ REPLAYS_MAX_QUEUED = declare(
         "worker runs one replay of a contract at a time.",
     )
 )
+REPLAYS_MAX_KEPT = declare(
+    Option(
+        "backfeed.replays.max_kept",
+        positive(int, 10_000),
+        50,
+        "How many ended (done or failed) replay jobs of one contract are kept, with their "
+        "outputs (at most 10,000): a job that ends beyond them deletes the oldest, so that "
+        "asking again and again cannot fill the database before they expire.",
+    )
+)
 REPLAYS_LEASE_SECONDS: Option[float] = declare(
     Option(
         "backfeed.replays.lease_seconds",
@@ -789,6 +799,7 @@ class ReplaySettings:
 
     keep_hours: float
     max_queued: int
+    max_kept: int
     lease_seconds: float
 
 
@@ -797,6 +808,7 @@ def replay_settings(settings: Mapping[str, Any]) -> ReplaySettings:
     return ReplaySettings(
         keep_hours=REPLAYS_KEEP_HOURS.read(settings),
         max_queued=REPLAYS_MAX_QUEUED.read(settings),
+        max_kept=REPLAYS_MAX_KEPT.read(settings),
         lease_seconds=REPLAYS_LEASE_SECONDS.read(settings),
     )
 

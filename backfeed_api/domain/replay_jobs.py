@@ -263,36 +263,46 @@ class Outcome:
     plot_png: bytes
 
 
-def finish(
-    session: Session, held: Claim, now: datetime, keep_hours: float, outcome: Outcome
+def _end(
+    session: Session, held: Claim, values: dict, now: datetime, options: ReplaySettings
 ) -> bool:
-    """Store the outcome of a held job, which is kept ``keep_hours`` from now; False when
-    the lease was lost (another worker runs it again)."""
+    """End a held job with ``values``, kept ``keep_hours`` from now, and delete the oldest
+    ended jobs of its contract beyond ``max_kept``; False, and nothing changed, when the
+    lease was lost (another worker runs it again)."""
+    values = {
+        **values,
+        "finished_at": now,
+        "expires_at": now + timedelta(hours=options.keep_hours),
+        "lease_id": None,
+        "leased_until": None,
+    }
+    if not session.execute(update(ReplayJob).where(_held(held)).values(values)).rowcount:
+        return False
+    ended = and_(ReplayJob.contract_id == held.contract_id, ReplayJob.status.in_((DONE, FAILED)))
+    kept = select(ReplayJob.id).where(ended).order_by(ReplayJob.id.desc()).limit(options.max_kept)
+    session.execute(delete(ReplayJob).where(ended, ReplayJob.id.not_in(kept)))
+    return True
+
+
+def finish(
+    session: Session, held: Claim, now: datetime, options: ReplaySettings, outcome: Outcome
+) -> bool:
+    """Store the outcome of a held job (:func:`_end`)."""
     values = {
         "status": DONE,
         "progress": 1.0,
         "result": outcome.report,
         "users_csv": outcome.users_csv,
         "plot_png": outcome.plot_png,
-        "finished_at": now,
-        "expires_at": now + timedelta(hours=keep_hours),
-        "lease_id": None,
-        "leased_until": None,
     }
-    return bool(session.execute(update(ReplayJob).where(_held(held)).values(values)).rowcount)
+    return _end(session, held, values, now, options)
 
 
-def fail(session: Session, held: Claim, now: datetime, keep_hours: float, message: str) -> bool:
-    """Mark a held job failed with ``message``; False when the lease was lost."""
-    values = {
-        "status": FAILED,
-        "error": message[:500],
-        "finished_at": now,
-        "expires_at": now + timedelta(hours=keep_hours),
-        "lease_id": None,
-        "leased_until": None,
-    }
-    return bool(session.execute(update(ReplayJob).where(_held(held)).values(values)).rowcount)
+def fail(
+    session: Session, held: Claim, now: datetime, options: ReplaySettings, message: str
+) -> bool:
+    """Mark a held job failed with ``message`` (:func:`_end`)."""
+    return _end(session, held, {"status": FAILED, "error": message[:500]}, now, options)
 
 
 def delete_expired(session: Session, now: datetime) -> int:

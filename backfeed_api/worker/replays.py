@@ -112,12 +112,12 @@ class ReplayRunner:
             log.exception("replay job %s failed", held.job_id)
             self._end(held, "the replay failed unexpectedly; the worker's log says why")
             return
-        if not self.write(replay_jobs.finish, held, context.clock(), options.keep_hours, outcome):
+        if not self.write(replay_jobs.finish, held, context.clock(), options, outcome):
             log.warning("replay job %s ended after its lease ran out", held.job_id)
 
     def _end(self, held: Claim, message: str) -> None:
         """Record the job as failed with ``message``."""
-        self.write(replay_jobs.fail, held, self.context.clock(), self.options.keep_hours, message)
+        self.write(replay_jobs.fail, held, self.context.clock(), self.options, message)
 
     def write(self, change: Callable[..., bool], *arguments: Any) -> bool:
         """Run ``change(session, *arguments)`` in a transaction of its own; whether the job

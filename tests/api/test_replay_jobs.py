@@ -25,6 +25,7 @@ from webtest import TestApp
 from backfeed_api.cli import main as backfeed_main
 from backfeed_api.domain import replay_jobs
 from backfeed_api.models import ReplayJob
+from backfeed_api.settings import replay_settings
 from backfeed_api.worker import context_for
 from backfeed_api.worker.replays import ReplayRunner
 
@@ -264,7 +265,7 @@ def test_a_worker_that_lost_its_lease_records_nothing(
     outcome = replay_jobs.Outcome({}, b"", b"")
     with Session(db) as session, session.begin():
         assert not replay_jobs.heartbeat(session, held, 0.5, clock(), 60)
-        assert not replay_jobs.finish(session, held, clock(), 24, outcome)
+        assert not replay_jobs.finish(session, held, clock(), replay_settings({}), outcome)
         assert replay_jobs.heartbeat(session, taken, 0.5, clock(), 60)
     assert app.get(job["url"]).json["progress"] == 0.5
 
@@ -309,6 +310,22 @@ def test_the_queue_of_a_contract_is_bounded(make_app: Callable[..., TestApp]) ->
     ask(app, {}, contract="dmag")  # another contract's queue is its own
     drain(worker(app))
     ask(app, {})  # room again once they are done
+
+
+def test_only_the_newest_ended_replays_are_kept(make_app: Callable[..., TestApp]) -> None:
+    app = make_app(**{"backfeed.replays.max_kept": "2"})
+    db = app.app.registry["db_engine"]
+    jobs = []
+    for _ in range(4):
+        jobs.append(ask(app, {}))
+        drain(worker(app, **{"backfeed.replays.max_kept": "2"}))
+    waiting = ask(app, {})  # never counted among the ended
+    assert [job["id"] for job in app.get("/example/replays").json["items"]] == [
+        waiting["id"],
+        jobs[3]["id"],
+        jobs[2]["id"],
+    ]
+    assert count(db, ReplayJob) == 3
 
 
 @pytest.mark.parametrize(
