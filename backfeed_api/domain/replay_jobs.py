@@ -305,6 +305,14 @@ def fail(
     return _end(session, held, {"status": FAILED, "error": message[:500]}, now, options)
 
 
+def has_work(session: Session, now: datetime) -> bool:
+    """Whether a job is there to claim or to delete: a read, so that an idle worker never
+    takes SQLite's write lock, which the requests would then wait for."""
+    expired = select(ReplayJob.id).where(ReplayJob.expires_at <= now).exists()
+    claimable = _claimable(now).with_only_columns(ReplayJob.id).exists()
+    return bool(session.scalar(select(or_(expired, claimable))))
+
+
 def delete_expired(session: Session, now: datetime) -> int:
     """Delete the jobs that have expired, with their outputs; how many."""
     return session.execute(delete(ReplayJob).where(ReplayJob.expires_at <= now)).rowcount

@@ -88,6 +88,9 @@ class ReplayRunner:
         """Delete the expired jobs and run one job; whether there was anything to do."""
         context = self.context
         with context.session_factory() as session, session.begin():
+            if not replay_jobs.has_work(session, context.clock()):
+                return False
+        with context.session_factory() as session, session.begin():
             deleted = replay_jobs.delete_expired(session, context.clock())
             held = replay_jobs.claim(session, context.clock(), self.options.lease_seconds)
         if held is not None:
