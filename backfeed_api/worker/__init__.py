@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pyramid.config import Configurator
 
-from ..settings import event_settings
+from ..settings import event_settings, replay_settings
 from .runner import WorkerContext, jobs, start
 
 
@@ -26,13 +26,14 @@ def context_for(registry, settings: dict) -> WorkerContext:
 
 
 def includeme(config: Configurator) -> None:
-    """Read the event settings (a wrong value stops the service at start-up) and, with
-    ``backfeed.worker.in_process``, start each job on a thread of its own once the
-    application is made (its context is ``registry["worker_context"]``, whose ``stopping``
-    ends them)."""
+    """Read the event and replay settings (a wrong value stops the service at start-up)
+    and, with ``backfeed.worker.in_process``, start each job on a thread of its own once
+    the application is made (its context is ``registry["worker_context"]``, whose
+    ``stopping`` ends them)."""
     settings = config.get_settings()
     options = event_settings(settings)
     config.registry["event_settings"] = options
+    config.registry["replay_settings"] = replay_settings(settings)
     if not options.worker_in_process:
         return
 

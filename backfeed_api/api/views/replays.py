@@ -13,7 +13,6 @@ from ...auth.policy import ADMIN_ONLY
 from ...domain import replay_jobs as domain
 from ...errors import not_found
 from ...models import ReplayJob
-from ...settings import replay_settings
 from ..presenters import collection, replay_job
 from ..responses import answer, refusal
 from ..schemas import CreateReplay, ListPage, ReadOne
@@ -85,7 +84,7 @@ def create_replay(request) -> dict:
         request.contract,
         request.now,
         body(request)["parameters"],
-        replay_settings(request.registry.settings),
+        request.registry["replay_settings"],
     )
     document = _present(request, job)
     request.response.status_code = 202
