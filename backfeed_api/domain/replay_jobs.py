@@ -17,7 +17,6 @@ disk), and they go with the row when it expires.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import secrets
@@ -36,6 +35,7 @@ from ..errors import ClientError
 from ..models import ContractRow, ReplayJob, dialect_of
 from ..settings import ReplaySettings, contract_specs
 from .catalog import ServedContract
+from .locking import lock_key
 from .replay import compare, load_history, what_if_rules
 from .replay_report import draw_what_if, what_if_title, write_users_csv
 
@@ -45,9 +45,9 @@ MAX_ATTEMPTS = 3
 """Claims of one job before it is given up: a job whose replay kills its worker (out of
 memory, say) must not take every worker down in turn for ever."""
 PROGRESS_EVERY = 500
-"""Actions between two looks at the clock to report progress."""
+"""Actions between two calls of a running replay's progress callback."""
 PROGRESS_SECONDS = 0.5
-"""The least time between two progress writes of one job."""
+"""How often a running job's progress is written and its lease renewed (its heartbeat)."""
 
 
 class InvalidParameters(ClientError):
@@ -71,12 +71,6 @@ class ReplayQueueFull(ClientError):
             "once one has ended",
             "parameters",
         )
-
-
-def _key(purpose: str, contract_id: int) -> int:
-    """A 64-bit lock key for ``purpose`` on one contract's jobs."""
-    digest = hashlib.blake2b(f"{purpose}\0{contract_id}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def check_parameters(rules: Rules, parameters: Mapping[str, Any]) -> None:
@@ -103,7 +97,7 @@ def create_job(
     full queue, queueing nothing. The admissions of one contract are taken one at a time,
     so that concurrent requests cannot pass the bound together."""
     check_parameters(contract.rules, parameters)
-    dialect_of(session).lock_key(session, _key("replay-queue", contract.row_id))
+    dialect_of(session).lock_key(session, lock_key("replay-queue", contract.row_id))
     waiting = session.scalar(
         select(func.count())
         .select_from(ReplayJob)
@@ -219,7 +213,7 @@ def claim(session: Session, now: datetime, lease_seconds: float) -> Claim | None
     ).one_or_none()
     if job is None:
         return None
-    if not dialect.try_lock_key(session, _key("replay-claim", job.contract_id)):
+    if not dialect.try_lock_key(session, lock_key("replay-claim", job.contract_id)):
         return None
     # Read again under the lock: another worker may have started one of its jobs since.
     if session.scalars(_claimable(now).where(ReplayJob.id == job.id)).one_or_none() is None:
