@@ -97,6 +97,11 @@ CODES: dict[str, ErrorCode] = {
     "balance_limit_exceeded": ErrorCode(
         409, "The action would carry a balance, a fund or a contract total above the limit."
     ),
+    "replay_queue_full": ErrorCode(
+        409,
+        "As many replays of the contract are queued or running as the deployment allows "
+        "(``backfeed.replays.max_queued``); ask again once one has ended.",
+    ),
     "idempotency_key_in_use": ErrorCode(
         409, "A request with this ``Idempotency-Key`` is still running."
     ),

@@ -578,8 +578,9 @@ WORKER_IN_PROCESS: Option[bool] = declare(
         "backfeed.worker.in_process",
         flag,
         False,
-        "Whether the web process delivers webhooks itself, on a thread of its own, so that "
-        "no ``backfeed worker`` is needed. Meant for a single development server.",
+        "Whether the web process runs the worker's jobs itself (webhook deliveries, replay "
+        "jobs), on threads of its own, so that no ``backfeed worker`` is needed. Meant for a "
+        "single development server.",
         "``false`` (``true`` in ``development.ini``)",
     )
 )
@@ -590,6 +591,47 @@ WORKER_THREADS: Option[int] = declare(
         8,
         "How many deliveries a ``backfeed worker`` process makes at once (at most 64): each "
         "thread delivers to one webhook at a time, so more threads serve more webhooks.",
+    )
+)
+
+REPLAYS_KEEP_HOURS: Option[float] = declare(
+    Option(
+        "backfeed.replays.keep_hours",
+        positive(float, 24 * 366),
+        24,
+        "How long a replay job (``POST /{contract}/replays``) is kept, in hours from when it "
+        "was asked and again from when it ended: after it ``GET`` of the job and of its CSV "
+        "and plot is a ``404``, and the worker deletes it.",
+    )
+)
+REPLAYS_MAX_QUEUED = declare(
+    Option(
+        "backfeed.replays.max_queued",
+        positive(int, 1000),
+        5,
+        "How many replay jobs of one contract may be waiting or running at once (at most "
+        "1,000); one more is refused with ``409`` ``replay_queue_full`` until one ends. The "
+        "worker runs one replay of a contract at a time.",
+    )
+)
+REPLAYS_MAX_KEPT = declare(
+    Option(
+        "backfeed.replays.max_kept",
+        positive(int, 10_000),
+        50,
+        "How many ended (done or failed) replay jobs of one contract are kept, with their "
+        "outputs (at most 10,000): a job that ends beyond them deletes the oldest, so that "
+        "asking again and again cannot fill the database before they expire.",
+    )
+)
+REPLAYS_LEASE_SECONDS: Option[float] = declare(
+    Option(
+        "backfeed.replays.lease_seconds",
+        positive(float, 3600),
+        60,
+        "How long a worker holds a replay job without a sign of progress, in seconds (at "
+        "most 3,600): it renews the hold as the replay goes on, and a job whose worker died "
+        "is taken up by another once it runs out.",
     )
 )
 
@@ -748,6 +790,26 @@ def event_settings(settings: Mapping[str, Any]) -> EventSettings:
         timeout_seconds=WEBHOOKS_TIMEOUT.read(settings),
         worker_in_process=WORKER_IN_PROCESS.read(settings),
         worker_threads=WORKER_THREADS.read(settings),
+    )
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """How the replay jobs of the HTTP API are kept, bounded and held by the workers."""
+
+    keep_hours: float
+    max_queued: int
+    max_kept: int
+    lease_seconds: float
+
+
+def replay_settings(settings: Mapping[str, Any]) -> ReplaySettings:
+    """The ``backfeed.replays.*`` settings."""
+    return ReplaySettings(
+        keep_hours=REPLAYS_KEEP_HOURS.read(settings),
+        max_queued=REPLAYS_MAX_QUEUED.read(settings),
+        max_kept=REPLAYS_MAX_KEPT.read(settings),
+        lease_seconds=REPLAYS_LEASE_SECONDS.read(settings),
     )
 
 

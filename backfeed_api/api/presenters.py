@@ -2,7 +2,7 @@
 
 Shapes (see ``docs/api.rst``): user, contribution (with its contributor and stats),
 evaluation (with its evaluator and contribution), collection, ledger entry, event, webhook
-and delivery attempt. Numbers are
+delivery attempt and replay job. Numbers are
 plain floats, ids ints.
 """
 
@@ -26,6 +26,7 @@ from ..models import (
     Evaluation,
     Event,
     LedgerEntry,
+    ReplayJob,
     User,
     Webhook,
     WebhookDelivery,
@@ -247,4 +248,27 @@ def delivery(row: WebhookDelivery) -> dict:
         "delivered": row.delivered,
         "duration_ms": row.duration_ms,
         "attempted_at": iso(row.attempted_at),
+    }
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+def replay_job(row: ReplayJob, url: str, links: dict[str, str]) -> dict:
+    """A replay job at ``url``; once done its ``result`` is the report, with the ``links``
+    to its CSV and plot."""
+    result = None if row.result is None else {**row.result, "links": links}
+    return {
+        "id": row.id,
+        "url": url,
+        "status": row.status,
+        "progress": row.progress,
+        "parameters": dict(row.parameters),
+        "created_at": iso(row.created_at),
+        "started_at": _moment(row.started_at),
+        "finished_at": _moment(row.finished_at),
+        "expires_at": iso(row.expires_at),
+        "result": result,
+        "error": row.error,
     }

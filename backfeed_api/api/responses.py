@@ -18,12 +18,20 @@ from cornice.service import Service, get_services
 
 
 def answer(
-    description: str, definition: str | None = None, headers: tuple[str, ...] = ()
+    description: str,
+    definition: str | None = None,
+    headers: tuple[str, ...] = (),
+    media_type: str | None = None,
 ) -> colander.SchemaNode:
     """A response of the view: what it means, the definition of its body (None: none to
-    document) and the headers it sets besides the ones every response has."""
+    document), the headers it sets besides the ones every response has, and the media type
+    of a body that is not JSON (a CSV, an image)."""
     return colander.MappingSchema(
-        description=description, definition=definition, headers=headers, refusal=False
+        description=description,
+        definition=definition,
+        headers=headers,
+        refusal=False,
+        media_type=media_type,
     )
 
 

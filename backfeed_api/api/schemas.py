@@ -623,3 +623,47 @@ class LeaderboardQuery(Paging):
 class ReadLeaderboard(colander.MappingSchema):
     body = NoBody()
     querystring = LeaderboardQuery()
+
+
+# -- replays ----------------------------------------------------------------------------------
+
+MAX_PARAMETERS = 64
+PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}(\.[A-Za-z_][A-Za-z0-9_]{0,99})?")
+
+
+class Parameters(colander.Mapping):
+    """Contract parameters to change, ``{"alpha": 0.7, "article.stake": 0.05}``: names of at
+    most two dotted parts and number or boolean values, at most :data:`MAX_PARAMETERS` of
+    them. Whether the contract has them, and takes the values, is for its rules to say."""
+
+    def __init__(self) -> None:
+        super().__init__(unknown="preserve")
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if not isinstance(cstruct, dict):
+            raise colander.Invalid(node, "must be an object of parameter names and values")
+        if len(cstruct) > MAX_PARAMETERS:
+            raise colander.Invalid(node, f"may change at most {MAX_PARAMETERS} parameters")
+        for name, value in cstruct.items():
+            if not PARAMETER_NAME.fullmatch(name):
+                raise colander.Invalid(node, "a name is not a parameter name (like article.stake)")
+            if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
+                raise colander.Invalid(node, f"{name} is too large")
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise colander.Invalid(node, f"{name} must be a finite number or a boolean")
+        return dict(cstruct)
+
+
+class ReplayBody(StrictMapping):
+    parameters = colander.SchemaNode(
+        Parameters(),
+        description="the contract parameters to change, by name, e.g. "
+        '{"article.stake": 0.05, "alpha": 0.7}; {} replays under the rules as they are',
+    )
+
+
+class CreateReplay(colander.MappingSchema):
+    body = ReplayBody()
+    querystring = NoQuery()

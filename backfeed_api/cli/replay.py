@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..clock import utc_now
     from ..domain.catalog import load_catalog
     from ..domain.replay import what_if
-    from ..domain.replay_report import draw_what_if, report_text, write_users_csv
+    from ..domain.replay_report import draw_what_if, report_text, what_if_title, write_users_csv
     from ..models import dialect_of, get_session_factory
 
     if args.top < 0:
@@ -113,11 +113,8 @@ def run(args: argparse.Namespace) -> int:
                     ) from error
             write_users_csv(stream, result)
     if args.plot is not None:
-        title = f"{args.contract}: what if " + (
-            " ".join(f"{key}={value}" for key, value in overrides.items()) or "nothing changed"
-        )
         try:
-            draw_what_if(result, args.plot, title=title)
+            draw_what_if(result, args.plot, title=what_if_title(args.contract, overrides))
         except (OSError, ValueError) as error:
             raise CommandError(f"cannot write the plot {args.plot}: {error}") from error
     return EXIT_OK

@@ -32,6 +32,7 @@ from .models import (
     Login,
     LoginToken,
     Page,
+    Replay,
     Service,
     Stats,
     User,
@@ -69,6 +70,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("PATCH", "/{contract}/webhooks/{id}"): "change_webhook",
     ("DELETE", "/{contract}/webhooks/{id}"): "delete_webhook",
     ("GET", "/{contract}/webhooks/{id}/deliveries"): "deliveries",
+    ("POST", "/{contract}/replays"): "create_replay",
+    ("GET", "/{contract}/replays"): "replays",
+    ("GET", "/{contract}/replays/{id}"): "replay",
+    ("GET", "/{contract}/replays/{id}/users.csv"): "replay_users_csv",
+    ("GET", "/{contract}/replays/{id}/plot.png"): "replay_plot",
     ("GET", "/{contract}/stats"): "stats",
     ("GET", "/{contract}/leaderboard"): "leaderboard",
     ("GET", "/{contract}/dashboard"): "dashboard",
@@ -393,6 +399,44 @@ class Client:
     def deliveries(self, webhook_id: int, **params: Any) -> Page[Delivery]:
         """``GET /{contract}/webhooks/{id}/deliveries``: a page of its delivery attempts."""
         return self._page(self._path("webhooks", webhook_id, "deliveries"), Delivery.of, **params)
+
+    # -- replays (admin tokens) ------------------------------------------------------------
+
+    def create_replay(self, parameters: dict[str, Any]) -> Replay:
+        """``POST /{contract}/replays``: queue a what-if replay of the contract's history
+        with ``parameters`` changed (``{}``: as they are)."""
+        return Replay.of(self._post(self._path("replays"), {"parameters": parameters}))
+
+    def replays(self, **params: Any) -> Page[Replay]:
+        """``GET /{contract}/replays``: a page of the replays not expired, newest first."""
+        return self._page(self._path("replays"), Replay.of, **params)
+
+    def replay(self, replay_id: int) -> Replay:
+        """``GET /{contract}/replays/{id}``: its status, progress and, once done, report."""
+        return Replay.of(self._get(self._path("replays", replay_id)))
+
+    def wait_for_replay(
+        self, replay_id: int, timeout: float = 300.0, every: float = 0.5
+    ) -> Replay:
+        """Poll the replay every ``every`` seconds until it is done or failed; raise
+        ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            replay = self.replay(replay_id)
+            if replay.finished:
+                return replay
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"replay {replay_id} is still {replay.status}")
+            self._sleep(every)
+
+    def replay_users_csv(self, replay_id: int) -> str:
+        """``GET /{contract}/replays/{id}/users.csv``: every user's balances, actual and
+        what-if, as CSV text."""
+        return self.request("GET", self._path("replays", replay_id, "users.csv")).text
+
+    def replay_plot(self, replay_id: int) -> bytes:
+        """``GET /{contract}/replays/{id}/plot.png``: the replay's plot, as PNG bytes."""
+        return self.request("GET", self._path("replays", replay_id, "plot.png")).content
 
     # -- statistics and pages ------------------------------------------------------------
 

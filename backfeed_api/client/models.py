@@ -296,6 +296,48 @@ class Webhook:
 
 
 @dataclass(frozen=True)
+class Replay:
+    """A what-if replay job: where it stands and, once ``done``, its report (``result``,
+    whose ``links`` point at its CSV and plot); ``error`` says why one ``failed``."""
+
+    id: int
+    url: str
+    status: str
+    progress: float
+    parameters: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict | None = None
+    error: str | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has ended, done or failed."""
+        return self.status in ("done", "failed")
+
+    @classmethod
+    def of(cls, data: dict) -> Replay:
+        """The replay document ``data``."""
+        return cls(
+            id=data["id"],
+            url=data["url"],
+            status=data["status"],
+            progress=data["progress"],
+            parameters=dict(data["parameters"]),
+            created_at=moment(data["created_at"]),
+            expires_at=moment(data["expires_at"]),
+            started_at=None if data["started_at"] is None else moment(data["started_at"]),
+            finished_at=None if data["finished_at"] is None else moment(data["finished_at"]),
+            result=data["result"],
+            error=data["error"],
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One attempt to deliver an event to a webhook: the answer's status or the error."""
 

@@ -61,9 +61,14 @@ def lock_username(session: Session, contract_id: int, username: str) -> None:
     lock (as :func:`lock_contract` does). Either way, whatever a login then reads and writes
     happens as if no other login of that username ran at the same time.
     """
-    digest = hashlib.blake2b(f"login\0{contract_id}\0{username}".encode(), digest_size=8)
-    key = int.from_bytes(digest.digest(), "big", signed=True)
-    dialect_of(session).lock_key(session, key)
+    dialect_of(session).lock_key(session, lock_key("login", contract_id, username))
+
+
+def lock_key(*parts: object) -> int:
+    """A 64-bit key for :meth:`.Dialect.lock_key`: a hash of ``parts``, the first naming
+    what is locked, so that locks of different purposes never share a key."""
+    digest = hashlib.blake2b("\0".join(map(str, parts)).encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def next_action(contract: ContractRow) -> int:

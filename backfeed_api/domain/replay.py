@@ -27,6 +27,8 @@ from protocol.scenarios import gini
 from ..models import ContractRow, Contribution, Evaluation, LedgerEntry, User
 
 USER, CONTRIBUTION, EVALUATION = "user", "contribution", "evaluation"
+PROGRESS_EVERY = 10_000
+"""Actions between two calls of a replay's progress callback, unless told otherwise."""
 
 
 @dataclass
@@ -153,13 +155,14 @@ def replay(
     *,
     stop_at_refusal: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    progress_every: int = PROGRESS_EVERY,
 ) -> Replayed:
     """Apply every action of ``history`` to a fresh simulation under ``rules``.
 
     A refused action changes nothing and is listed, and the replay goes on (an action
     naming a refused user or contribution is refused too); with ``stop_at_refusal`` the
     first refusal raises :class:`ReplayRefused` instead. ``on_progress`` is
-    called now and then with the number of actions done.
+    called after every ``progress_every`` actions with the number of actions done.
     """
     moment = [0.0]
     simulation = Simulation(rules, clock=lambda: moment[0])
@@ -186,7 +189,7 @@ def replay(
             if stop_at_refusal:
                 raise ReplayRefused(refusal) from error
             result.refused.append(refusal)
-        if on_progress is not None and done % 10_000 == 0:
+        if on_progress is not None and done % progress_every == 0:
             on_progress(done)
     return result
 
@@ -310,10 +313,11 @@ def compare(
     rules: Rules,
     overrides: Mapping[str, Any],
     on_progress: Callable[[int, int], None] | None = None,
+    progress_every: int = PROGRESS_EVERY,
 ) -> WhatIf:
     """Replay ``history`` under ``rules`` with ``overrides`` on top, and set the outcome
-    beside the history's actual balances. ``on_progress`` is called now and then with the
-    actions done and their number. Raises the engine's
+    beside the history's actual balances. ``on_progress`` is called after every
+    ``progress_every`` actions with the actions done and their number. Raises the engine's
     :class:`~protocol.ConfigurationError` for a bad override."""
     changed = what_if_rules(rules, overrides)
     total = history.action_count
@@ -321,6 +325,7 @@ def compare(
         history,
         changed,
         on_progress=None if on_progress is None else lambda done: on_progress(done, total),
+        progress_every=progress_every,
     )
     position = {user_id: index for index, user_id in enumerate(history.user_ids.tolist())}
     rows = np.array([position[user_id] for user_id in replayed.user_ids], dtype=np.int64)

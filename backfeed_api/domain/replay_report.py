@@ -9,6 +9,7 @@ what-if, and each user's what-if reputation against its actual one.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 import numpy as np
@@ -36,6 +37,12 @@ def write_users_csv(stream: TextIO, result: WhatIf) -> None:
             f"{user},{a!r},{b!r},{c!r},{d!r}\n" for user, a, b, c, d in zip(*columns, strict=True)
         )
     )
+
+
+def what_if_title(contract: str, overrides: Mapping[str, Any]) -> str:
+    """The title of a what-if plot: the contract and the parameters changed."""
+    changed = " ".join(f"{key}={value}" for key, value in overrides.items())
+    return f"{contract}: what if {changed or 'nothing changed'}"
 
 
 def report_text(contract: str, summary: dict[str, Any]) -> str:

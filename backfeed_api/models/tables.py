@@ -1,5 +1,5 @@
 """The tables: contracts, users, contributions, evaluations, the ledger, credentials, events
-and their webhooks.
+and their webhooks, and the replay jobs.
 
 Balances are float64 (``double precision``) like the engine. The contract row keeps running
 totals updated in the same transaction as every change, so reads never sum a whole contract.
@@ -416,3 +416,42 @@ class WebhookDelivery(Base):
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),)
+
+
+class ReplayJob(Base):
+    """A what-if replay of one contract asked over HTTP, and where it stands.
+
+    It is ``queued`` until a worker claims it (``lease_id`` until ``leased_until``, renewed
+    as the replay goes on), ``running`` while that worker holds it, then ``done`` with its
+    report, CSV and plot, or ``failed`` with a message. A running job whose lease ran out
+    (its worker died) is claimed again; ``attempts`` counts the claims, so that a job that
+    keeps killing its workers is given up. The row and its outputs are deleted once
+    ``expires_at`` has passed.
+    """
+
+    __tablename__ = "replay_jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    status: Mapped[str] = mapped_column(String(10))
+    parameters: Mapped[dict] = mapped_column(JSON)
+    progress: Mapped[float] = mapped_column(Double, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    result: Mapped[dict | None] = mapped_column(JSON, default=None)
+    """The report (:meth:`~backfeed_api.domain.replay.WhatIf.summary`) once done."""
+    users_csv: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
+    plot_png: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
+    """The outputs, read only when asked for (``deferred``): they can be large."""
+    lease_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_replay_jobs_contract_id", "contract_id", "id"),
+        Index("ix_replay_jobs_status", "status", "id"),
+        Index("ix_replay_jobs_expires_at", "expires_at"),
+    )

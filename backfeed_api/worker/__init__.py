@@ -1,17 +1,17 @@
-"""Background work outside the requests: delivering webhooks, and later jobs beside it.
+"""Background work outside the requests: delivering webhooks and running replay jobs.
 
 ``backfeed worker INI`` runs the jobs of :func:`.runner.jobs` in a process of its own (as
 many as wanted, on PostgreSQL); with ``backfeed.worker.in_process = true`` (as in
-``development.ini``) the web process runs them on a thread of its own, so the quick start
-needs no second process.
+``development.ini``) the web process runs them, each job on a thread of its own, so the
+quick start needs no second process.
 """
 
 from __future__ import annotations
 
 from pyramid.config import Configurator
 
-from ..settings import event_settings
-from .runner import WorkerContext, start
+from ..settings import event_settings, replay_settings
+from .runner import WorkerContext, jobs, start
 
 
 def context_for(registry, settings: dict) -> WorkerContext:
@@ -26,19 +26,22 @@ def context_for(registry, settings: dict) -> WorkerContext:
 
 
 def includeme(config: Configurator) -> None:
-    """Read the event settings (a wrong value stops the service at start-up) and, with
-    ``backfeed.worker.in_process``, start the jobs on one thread once the application is
-    made (its context is ``registry["worker_context"]``, whose ``stopping`` ends it)."""
+    """Read the event and replay settings (a wrong value stops the service at start-up)
+    and, with ``backfeed.worker.in_process``, start each job on a thread of its own once
+    the application is made (its context is ``registry["worker_context"]``, whose
+    ``stopping`` ends them)."""
     settings = config.get_settings()
     options = event_settings(settings)
     config.registry["event_settings"] = options
+    config.registry["replay_settings"] = replay_settings(settings)
     if not options.worker_in_process:
         return
 
     def start_in_process(_event) -> None:
         context = context_for(config.registry, settings)
         config.registry["worker_context"] = context
-        start(context, 1)
+        for job in jobs():  # a thread each: a long replay holds up no webhook delivery
+            start(context, 1, (job,))
 
     from pyramid.events import ApplicationCreated
 

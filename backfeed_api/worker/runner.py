@@ -59,9 +59,10 @@ JobFactory = Callable[[WorkerContext], Job]
 
 def jobs() -> tuple[JobFactory, ...]:
     """The jobs every worker runs, in order."""
+    from .replays import ReplayRunner
     from .webhooks import WebhookRunner
 
-    return (WebhookRunner,)
+    return (WebhookRunner, ReplayRunner)
 
 
 def run_thread(context: WorkerContext, factories: Sequence[JobFactory]) -> None:

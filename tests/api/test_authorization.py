@@ -37,6 +37,8 @@ from backfeed_api import main
 from backfeed_api.api.responses import services
 from backfeed_api.auth.credentials import token_digest
 from backfeed_api.models import ApiToken
+from backfeed_api.worker import context_for
+from backfeed_api.worker.replays import ReplayRunner
 
 from ..conftest import (
     ADMIN_TOKEN,
@@ -84,6 +86,11 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("webhook", "PATCH"):      (401, 403, 403, 403, 200, 401, 401, 200),
     ("webhook", "DELETE"):     (401, 403, 403, 403, 204, 401, 401, 204),
     ("webhook_deliveries", "GET"): (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replays", "GET"):        (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replays", "POST"):       (401, 403, 403, 403, 202, 401, 401, 202),
+    ("replay", "GET"):         (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replay_users", "GET"):   (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replay_plot", "GET"):    (401, 403, 403, 403, 200, 401, 401, 200),
 }
 """HEAD answers as GET does, without a body."""
 
@@ -109,6 +116,10 @@ PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
     ("webhooks", "GET"):       (401, 403, 403, 403, 200, 401, 401, 200),
     ("webhook", "GET"):        (401, 403, 403, 403, 200, 401, 401, 200),
     ("webhook_deliveries", "GET"): (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replays", "GET"):        (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replay", "GET"):         (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replay_users", "GET"):   (401, 403, 403, 403, 200, 401, 401, 200),
+    ("replay_plot", "GET"):    (401, 403, 403, 403, 200, 401, 401, 200),
 }
 # fmt: on
 
@@ -171,6 +182,8 @@ class Matrix:
     contribution: int
     evaluation: int
     entry: int
+    replay: str | None = None
+    """The path of a replay that is done, made by the first cell that needs one."""
 
 
 def login(username: str) -> dict[str, str]:
@@ -285,7 +298,11 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
         ("events", "GET"): ("/example/events", None),
         ("webhooks", "GET"): ("/example/webhooks", None),
         ("webhooks", "POST"): ("/example/webhooks", {"url": HOOK_URL}),
+        ("replays", "GET"): ("/example/replays", None),
+        ("replays", "POST"): ("/example/replays", {"parameters": {"article.stake": 0.05}}),
     }
+    if name in REPLAY_OUTPUTS:
+        return done_replay(m) + REPLAY_OUTPUTS[name], None
     if name in ("webhook", "webhook_deliveries"):  # a webhook of its own: DELETE removes it
         hook = admin_post(m.public, "/example/webhooks", {"url": HOOK_URL})
         suffix = "/deliveries" if name == "webhook_deliveries" else ""
@@ -295,6 +312,21 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
         token_id = login_token(m, "bob" if column == "other" else "ann")["token_id"]
         return f"/example/auth/tokens/{token_id}", None
     return requests[(name, "GET" if method == "HEAD" else method)]
+
+
+REPLAY_OUTPUTS = {"replay": "", "replay_users": "/users.csv", "replay_plot": "/plot.png"}
+
+
+def done_replay(m: Matrix) -> str:
+    """The path of a replay of ``example`` that the worker has run."""
+    if m.replay is None:
+        response = m.public.post_json(
+            "/example/replays", {"parameters": {}}, headers=bearer(ADMIN_TOKEN), status=202
+        )
+        registry = m.public.app.registry
+        ReplayRunner(context_for(registry, registry.settings))()
+        m.replay = f"/example/replays/{response.json['id']}"
+    return m.replay
 
 
 def send(

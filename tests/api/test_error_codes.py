@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from webtest import TestResponse
 
 from backfeed_api.errors import CODES, ENGINE_REFUSALS, STATUS_CODES, ClientError, error_body
+from backfeed_api.settings import REPLAYS_MAX_QUEUED
 from protocol.errors import ActionError, AllowanceExceeded
 
 from ..conftest import issue_token
@@ -117,6 +118,15 @@ def fresh_vote(served: Served) -> TestResponse:
     return vote(served, voter, served.api.contribution(author)["id"], 1)
 
 
+def full_replay_queue(served: Served) -> TestResponse:
+    """More replays of a contract than may wait (``backfeed.replays.max_queued``)."""
+    for _ in range(REPLAYS_MAX_QUEUED.default + 1):
+        response = served.app.post_json("/dmag/replays", {"parameters": {}}, expect_errors=True)
+        if response.status_int != 202:
+            break
+    return response
+
+
 def post(path: str, body: dict, **headers: str) -> Callable[[Served], TestResponse]:
     return lambda served: served.app.post_json(path, body, headers=headers, expect_errors=True)
 
@@ -162,6 +172,7 @@ TRIGGERS: dict[str, Callable[[Served], TestResponse]] = {
         {"evaluations": [{"evaluator_id": 10**6, "contribution_id": 10**6, "value": 1}]},
     ),
     "allowance_exceeded": fresh_vote,
+    "replay_queue_full": full_replay_queue,
 }
 PATCHES: dict[str, tuple[str, object]] = {
     "refused": failing_user_creation(ActionError("a plugin's own refusal")),

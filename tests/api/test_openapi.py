@@ -205,6 +205,11 @@ NEEDS_TOKEN = {
     ("/{contract}/webhooks/{id}", "patch"),
     ("/{contract}/webhooks/{id}", "delete"),
     ("/{contract}/webhooks/{id}/deliveries", "get"),
+    ("/{contract}/replays", "get"),
+    ("/{contract}/replays", "post"),
+    ("/{contract}/replays/{id}", "get"),
+    ("/{contract}/replays/{id}/users.csv", "get"),
+    ("/{contract}/replays/{id}/plot.png", "get"),
 }
 
 

@@ -36,6 +36,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from backfeed_api.api.responses import routes, services
+from backfeed_api.worker import context_for
+from backfeed_api.worker.replays import ReplayRunner
 
 from ..conftest import issue_token
 from .conftest import Served, bearer
@@ -90,12 +92,18 @@ def known(served: Served) -> dict[str, list[int]]:
     logins = [served.app.post_json("/example/auth", login).json["token_id"] for _ in range(3)]
     hook = {"url": HOOK_URL}
     hooks = [api.app.post_json("/example/webhooks", hook).json["id"] for _ in range(3)]
+    asked = {"parameters": {"article.stake": 0.05}}
+    replays = [api.app.post_json("/example/replays", asked, status=202).json["id"]]
+    registry = served.app.app.registry
+    ReplayRunner(context_for(registry, registry.settings))()  # one done, with its outputs
+    replays.append(api.app.post_json("/example/replays", asked, status=202).json["id"])
     return {
         "users": [ann, bob, sam],
         "contributions": [article, comment],
         "evaluations": votes,
         "auth": logins,  # /{contract}/auth/tokens/{id}: known by its resource
         "webhooks": hooks,
+        "replays": replays,
         "ledger": [item["id"] for item in api.items(f"/example/users/{bob}/history")],
     }
 

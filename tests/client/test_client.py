@@ -22,6 +22,7 @@ from backfeed_api.client import (
     Leaderboard,
     LedgerEntry,
     Page,
+    Replay,
     Stats,
     User,
     Webhook,
@@ -228,6 +229,26 @@ def test_webhooks_deliver_signed_events(admin: Client, receiver) -> None:
     with pytest.raises(ApiError) as refused:
         admin.webhook(hook.id)
     assert refused.value.status == 404
+
+
+def test_a_replay_runs_in_the_servers_worker(admin: Client, anonymous: Client) -> None:
+    ann = admin.create_user(tokens=10, reputation=5)
+    admin.evaluate(admin.create_user(reputation=20).id, admin.create_contribution(ann.id).id, 1)
+    asked = admin.create_replay({"article.stake": 0.05})
+    assert isinstance(asked, Replay)
+    assert asked.status == "queued"
+    done = admin.wait_for_replay(asked.id, timeout=60)
+    assert done.status == "done", done.error
+    assert done.result["overrides"] == {"article.stake": 0.05}
+    assert asked.id in [replay.id for replay in admin.replays().items]
+    assert admin.replay_users_csv(asked.id).startswith("user,actual_reputation,")
+    assert admin.replay_plot(asked.id).startswith(b"\x89PNG")
+    with pytest.raises(ApiError) as refused:
+        anonymous.replay(asked.id)
+    assert refused.value.status == 401
+    with pytest.raises(ApiError) as refused:
+        admin.create_replay({"nope": 1})
+    assert refused.value.status == 400
 
 
 def test_stats_leaderboard_and_dashboard(admin: Client, anonymous: Client) -> None:

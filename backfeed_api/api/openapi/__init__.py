@@ -29,8 +29,10 @@ from ...pipeline.idempotency import KEY_PATTERN
 from ...settings import PUBLIC_READS
 from ..responses import answer, routes
 from ..schemas import (
+    MAX_PARAMETERS,
     EventTypes,
     KnownKeys,
+    Parameters,
     StrictBoolean,
     StrictInteger,
     StrictNumber,
@@ -57,6 +59,15 @@ class ClosedObjectConverter(ObjectTypeConverter):
         converted = super().convert_type(schema_node)
         if schema_node.typ.unknown == "raise":
             converted["additionalProperties"] = False
+        return converted
+
+
+class ParametersConverter(ObjectTypeConverter):
+    """The contract parameters of a replay: an object of any names, numbers or booleans."""
+
+    def convert_type(self, schema_node: colander.SchemaNode) -> dict:
+        converted = super().convert_type(schema_node)
+        converted["maxProperties"] = MAX_PARAMETERS
         return converted
 
 
@@ -97,6 +108,7 @@ class ServiceSwagger(CorniceSwagger):
         StrictSequence: ArrayTypeConverter,
         colander.Mapping: ClosedObjectConverter,
         KnownKeys: ClosedObjectConverter,
+        Parameters: ParametersConverter,
     }
     parameters = OperationParameters
 

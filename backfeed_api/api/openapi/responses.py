@@ -31,6 +31,7 @@ TIME: Schema = {"type": "string", "format": "date-time"}
 SHARE: Schema = {"type": "number", "minimum": 0, "maximum": 1}
 AMOUNT: Schema = {"type": "number", "minimum": 0}
 RANK: Schema = {"type": "integer", "minimum": 1}
+URL: Schema = {"type": "string", "format": "uri"}
 
 
 def ref(name: str) -> Schema:
@@ -338,6 +339,59 @@ DEFINITIONS: dict[str, Schema] = {
     ),
 }
 
+FIGURES = obj({"total_reputation": NUMBER, "total_tokens": NUMBER, "gini": SHARE})
+MOVED = {
+    "type": "array",
+    "items": obj(
+        {
+            "user_id": ID,
+            "actual_reputation": NUMBER,
+            "what_if_reputation": NUMBER,
+            "change": NUMBER,
+        }
+    ),
+}
+REPLAY_REPORT = {
+    **obj(
+        {
+            "overrides": {"type": "object"},
+            "actions": COUNT,
+            "users": COUNT,
+            "actual": FIGURES,
+            "what_if": FIGURES,
+            "gainers": MOVED,
+            "losers": MOVED,
+            "refused": obj(
+                {
+                    "counts": obj({"users": COUNT, "contributions": COUNT, "evaluations": COUNT}),
+                    "first": {
+                        "type": "array",
+                        "items": obj({"kind": STRING, "id": ID, "reason": STRING}),
+                    },
+                }
+            ),
+            "links": obj({"users_csv": URL, "plot": URL}),
+        }
+    ),
+    "x-nullable": True,
+}
+DEFINITIONS["Replay"] = obj(
+    {
+        "id": ID,
+        "url": URL,
+        "status": {**STRING, "enum": ["queued", "running", "done", "failed"]},
+        "progress": SHARE,
+        "parameters": {"type": "object"},
+        "created_at": TIME,
+        "started_at": {**TIME, "x-nullable": True},
+        "finished_at": {**TIME, "x-nullable": True},
+        "expires_at": TIME,
+        "result": REPLAY_REPORT,
+        "error": {**STRING, "x-nullable": True},
+    }
+)
+DEFINITIONS["ReplayPage"] = page("Replay")
+
 RETRY_AFTER = {"Retry-After": {"type": "integer", "minimum": 1, "description": "seconds to wait"}}
 
 # What every operation may answer with besides its success: a request that fails
@@ -501,5 +555,12 @@ def document_responses(document: dict, routes: list[tuple[Service, str, dict]]) 
         operation["responses"] = operation_responses(method.lower(), args["response_schemas"])
         if str(args.get("renderer", "")).endswith(".jinja2"):  # a web page; errors are JSON
             operation["produces"] = ["text/html", "application/json"]
+        media_types = [
+            node.media_type
+            for node in args["response_schemas"].values()
+            if getattr(node, "media_type", None)
+        ]
+        if media_types:  # a file; errors are JSON
+            operation["produces"] = [*media_types, "application/json"]
     document.setdefault("definitions", {}).update(DEFINITIONS)
     return document

@@ -1,0 +1,354 @@
+"""What-if replays asked over HTTP: a queue of jobs per contract, run by the worker.
+
+``POST /{contract}/replays`` checks the parameters as ``backfeed replay --override`` does
+and queues a job (:func:`create_job`), at most ``backfeed.replays.max_queued`` waiting or
+running per contract. A worker claims the oldest job of a contract that has none running
+(:func:`claim`: a lease, taken with ``FOR UPDATE SKIP LOCKED`` so that workers do not wait
+on each other), replays the contract's history from one consistent snapshot, outside any
+lock of the contract (:func:`run_replay`), renews its lease as it goes
+(:func:`heartbeat`, with the progress) and stores the report, the CSV and the plot
+(:func:`finish`). A worker killed mid-way stops renewing; once its lease runs out another
+claims the job and starts it over, up to :data:`MAX_ATTEMPTS` times. Every job is deleted
+once it expires (:func:`delete_expired`).
+
+The outputs are kept in the database: the web process and the workers share it (not a
+disk), and they go with the row when it expires.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from protocol import ConfigurationError
+from protocol import Contract as Rules
+
+from ..errors import ClientError
+from ..models import ContractRow, ReplayJob, dialect_of
+from ..settings import ReplaySettings, contract_specs
+from .catalog import ServedContract
+from .locking import lock_key
+from .replay import compare, load_history, what_if_rules
+from .replay_report import draw_what_if, what_if_title, write_users_csv
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+STATUSES = (QUEUED, RUNNING, DONE, FAILED)
+MAX_ATTEMPTS = 3
+"""Claims of one job before it is given up: a job whose replay kills its worker (out of
+memory, say) must not take every worker down in turn for ever."""
+PROGRESS_EVERY = 500
+"""Actions between two calls of a running replay's progress callback."""
+PROGRESS_SECONDS = 0.5
+"""How often a running job's progress is written and its lease renewed (its heartbeat)."""
+
+
+class InvalidParameters(ClientError):
+    """A parameter the contract does not have, or a value its rules refuse."""
+
+    code = "invalid"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description, "parameters")
+
+
+class ReplayQueueFull(ClientError):
+    """As many replays of the contract are waiting or running as the deployment allows."""
+
+    status = 409
+    code = "replay_queue_full"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"{limit} replays of this contract are already queued or running; ask again "
+            "once one has ended",
+            "parameters",
+        )
+
+
+def check_parameters(rules: Rules, parameters: Mapping[str, Any]) -> None:
+    """Refuse parameters the contract's rules would not take, as ``--override`` does."""
+    try:
+        what_if_rules(rules, parameters)
+    except ConfigurationError as error:
+        raise InvalidParameters(error.message) from error
+
+
+def _live(now: datetime):
+    """The jobs that have not expired."""
+    return ReplayJob.expires_at > now
+
+
+def create_job(
+    session: Session,
+    contract: ServedContract,
+    now: datetime,
+    parameters: Mapping[str, Any],
+    options: ReplaySettings,
+) -> ReplayJob:
+    """Queue a replay of ``contract`` under ``parameters``; refuse bad parameters and a
+    full queue, queueing nothing. The admissions of one contract are taken one at a time,
+    so that concurrent requests cannot pass the bound together."""
+    check_parameters(contract.rules, parameters)
+    dialect_of(session).lock_key(session, lock_key("replay-queue", contract.row_id))
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(ReplayJob)
+        .where(
+            ReplayJob.contract_id == contract.row_id,
+            ReplayJob.status.in_((QUEUED, RUNNING)),
+            _live(now),
+        )
+    )
+    if waiting >= options.max_queued:
+        raise ReplayQueueFull(options.max_queued)
+    job = ReplayJob(
+        contract_id=contract.row_id,
+        status=QUEUED,
+        parameters=dict(parameters),
+        progress=0.0,
+        attempts=0,
+        created_at=now,
+        expires_at=now + timedelta(hours=options.keep_hours),
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def find_job(
+    session: Session, contract: ServedContract, job_id: int, now: datetime
+) -> ReplayJob | None:
+    """The unexpired job ``job_id`` of this contract, or None."""
+    return session.scalars(
+        select(ReplayJob).where(
+            ReplayJob.id == job_id, ReplayJob.contract_id == contract.row_id, _live(now)
+        )
+    ).one_or_none()
+
+
+@dataclass(frozen=True)
+class Page:
+    """Some jobs and how many there are in all."""
+
+    items: list[ReplayJob]
+    total: int
+
+
+def list_jobs(
+    session: Session, contract: ServedContract, now: datetime, start: int, limit: int
+) -> Page:
+    """The contract's unexpired jobs, newest first, without their CSV and plot."""
+    where = and_(ReplayJob.contract_id == contract.row_id, _live(now))
+    items = session.scalars(
+        select(ReplayJob).where(where).order_by(ReplayJob.id.desc()).offset(start).limit(limit)
+    )
+    total = session.scalar(select(func.count()).select_from(ReplayJob).where(where))
+    return Page(list(items), total)
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job a worker holds until ``leased_until`` (renewed by :func:`heartbeat`)."""
+
+    job_id: int
+    contract_id: int
+    contract: str
+    parameters: dict
+    lease_id: str
+    leased_until: datetime
+
+
+def _claimable(now: datetime):
+    """The oldest unexpired job waiting, or left by a worker whose lease ran out, of a
+    contract that has no other job running."""
+    other = aliased(ReplayJob)
+    running = (
+        select(other.id)
+        .where(
+            other.contract_id == ReplayJob.contract_id,
+            other.id != ReplayJob.id,
+            other.status == RUNNING,
+            other.leased_until > now,
+        )
+        .exists()
+    )
+    return (
+        select(ReplayJob)
+        .where(
+            _live(now),
+            or_(
+                ReplayJob.status == QUEUED,
+                and_(ReplayJob.status == RUNNING, ReplayJob.leased_until <= now),
+            ),
+            ~running,
+        )
+        .order_by(ReplayJob.id)
+        .limit(1)
+    )
+
+
+def claim(session: Session, now: datetime, lease_seconds: float) -> Claim | None:
+    """Lease the next job to run to this worker, or None.
+
+    On PostgreSQL a job another worker is claiming is skipped rather than waited for, and a
+    transaction-scoped lock on the contract keeps two workers from starting two jobs of one
+    contract at the same moment; SQLite runs one claim at a time under its write lock. A
+    job claimed :data:`MAX_ATTEMPTS` times already is failed instead.
+    """
+    dialect = dialect_of(session)
+    dialect.take_write_lock(session)
+    job = session.scalars(
+        _claimable(now).with_for_update(skip_locked=True, of=ReplayJob)
+    ).one_or_none()
+    if job is None:
+        return None
+    if not dialect.try_lock_key(session, lock_key("replay-claim", job.contract_id)):
+        return None
+    # Read again under the lock: another worker may have started one of its jobs since.
+    if session.scalars(_claimable(now).where(ReplayJob.id == job.id)).one_or_none() is None:
+        return None
+    if job.attempts >= MAX_ATTEMPTS:
+        job.status, job.finished_at, job.lease_id, job.leased_until = FAILED, now, None, None
+        job.error = f"the replay stopped its worker {job.attempts} times; it was given up"
+        return None
+    lease_id, until = secrets.token_hex(16), now + timedelta(seconds=lease_seconds)
+    job.status, job.lease_id, job.leased_until = RUNNING, lease_id, until
+    job.attempts += 1
+    job.started_at, job.progress = now, 0.0
+    name = session.scalar(select(ContractRow.name).where(ContractRow.id == job.contract_id))
+    return Claim(job.id, job.contract_id, name, dict(job.parameters), lease_id, until)
+
+
+def _held(held: Claim):
+    """The job's row, if this worker still holds it."""
+    return and_(ReplayJob.id == held.job_id, ReplayJob.lease_id == held.lease_id)
+
+
+def heartbeat(
+    session: Session, held: Claim, progress: float, now: datetime, lease_seconds: float
+) -> bool:
+    """Record the job's progress and renew its lease; False when the lease was lost."""
+    return bool(
+        session.execute(
+            update(ReplayJob)
+            .where(_held(held))
+            .values(progress=progress, leased_until=now + timedelta(seconds=lease_seconds))
+        ).rowcount
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a replay job stores: the report, every user's balances as CSV, the plot."""
+
+    report: dict
+    users_csv: bytes
+    plot_png: bytes
+
+
+def _end(
+    session: Session, held: Claim, values: dict, now: datetime, options: ReplaySettings
+) -> bool:
+    """End a held job with ``values``, kept ``keep_hours`` from now, and delete the oldest
+    ended jobs of its contract beyond ``max_kept``; False, and nothing changed, when the
+    lease was lost (another worker runs it again)."""
+    values = {
+        **values,
+        "finished_at": now,
+        "expires_at": now + timedelta(hours=options.keep_hours),
+        "lease_id": None,
+        "leased_until": None,
+    }
+    if not session.execute(update(ReplayJob).where(_held(held)).values(values)).rowcount:
+        return False
+    ended = and_(ReplayJob.contract_id == held.contract_id, ReplayJob.status.in_((DONE, FAILED)))
+    kept = select(ReplayJob.id).where(ended).order_by(ReplayJob.id.desc()).limit(options.max_kept)
+    session.execute(delete(ReplayJob).where(ended, ReplayJob.id.not_in(kept)))
+    return True
+
+
+def finish(
+    session: Session, held: Claim, now: datetime, options: ReplaySettings, outcome: Outcome
+) -> bool:
+    """Store the outcome of a held job (:func:`_end`)."""
+    values = {
+        "status": DONE,
+        "progress": 1.0,
+        "result": outcome.report,
+        "users_csv": outcome.users_csv,
+        "plot_png": outcome.plot_png,
+    }
+    return _end(session, held, values, now, options)
+
+
+def fail(
+    session: Session, held: Claim, now: datetime, options: ReplaySettings, message: str
+) -> bool:
+    """Mark a held job failed with ``message`` (:func:`_end`)."""
+    return _end(session, held, {"status": FAILED, "error": message[:500]}, now, options)
+
+
+def has_work(session: Session, now: datetime) -> bool:
+    """Whether a job is there to claim or to delete: a read, so that an idle worker never
+    takes SQLite's write lock, which the requests would then wait for."""
+    expired = select(ReplayJob.id).where(ReplayJob.expires_at <= now).exists()
+    claimable = _claimable(now).with_only_columns(ReplayJob.id).exists()
+    return bool(session.scalar(select(or_(expired, claimable))))
+
+
+def delete_expired(session: Session, now: datetime) -> int:
+    """Delete the jobs that have expired, with their outputs; how many."""
+    return session.execute(delete(ReplayJob).where(ReplayJob.expires_at <= now)).rowcount
+
+
+class NotFinite(Exception):
+    """The outcome of a replay holds a number that is not finite, which no JSON answer can
+    carry."""
+
+
+class ContractGone(Exception):
+    """The job's contract is no longer served by the deployment's settings."""
+
+
+def served_rules(settings: Mapping[str, Any], name: str) -> Rules:
+    """The rules the deployment serves the contract ``name`` under."""
+    for spec in contract_specs(settings):
+        if spec.name == name:
+            return spec.build()
+    raise ContractGone(f"the contract {name!r} is no longer served")
+
+
+def run_replay(
+    snapshot: sessionmaker[Session],
+    held: Claim,
+    rules: Rules,
+    on_progress: Callable[[int, int], None],
+) -> Outcome:
+    """Replay the held job's contract under its parameters: its history is read in one
+    transaction of ``snapshot`` (one consistent view while writers go on, and no lock of
+    the contract), then replayed in memory. Raises :class:`NotFinite` when the outcome holds
+    a number that is not finite."""
+    with snapshot() as session, session.begin():
+        history = load_history(session, held.contract_id)
+    result = compare(history, rules, held.parameters, on_progress, PROGRESS_EVERY)
+    report = result.summary()
+    try:
+        json.dumps(report, allow_nan=False)
+    except ValueError:
+        raise NotFinite("the replay gave a balance that is not a finite number") from None
+    text = io.StringIO()
+    write_users_csv(text, result)
+    image = io.BytesIO()
+    draw_what_if(result, image, title=what_if_title(held.contract, held.parameters))
+    return Outcome(report, text.getvalue().encode(), image.getvalue())

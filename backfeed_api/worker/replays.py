@@ -1,0 +1,132 @@
+"""The worker's second job: run the what-if replays asked over HTTP.
+
+Each call first deletes the jobs that have expired, then claims one job
+(:func:`backfeed_api.domain.replay_jobs.claim`) and runs it: the history is read from one
+consistent snapshot (REPEATABLE READ on PostgreSQL) and replayed in memory, with no lock of
+the contract held, so the service goes on serving it. While it runs, a heartbeat thread
+writes the job's progress and renews its lease every
+:data:`~..domain.replay_jobs.PROGRESS_SECONDS` (or a third of the lease, if shorter), from
+the start: reading a long history counts too. A process that is killed stops beating, and
+its lease runs out; a worker that finds its lease lost (another took the job over) stops.
+A replay that fails is recorded as failed with a message; what went wrong is logged, not
+shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..domain import replay_jobs
+from ..domain.replay_jobs import Claim, ContractGone, NotFinite
+from ..models import dialect_of, get_session_factory
+from ..settings import replay_settings
+from .runner import WorkerContext
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now: this one must stop working on it."""
+
+
+class Heartbeat:
+    """Renews a held job's lease and writes its progress, on a thread of its own, until
+    stopped; ``lost`` is set once the lease is found taken by another worker."""
+
+    def __init__(self, runner: ReplayRunner, held: Claim) -> None:
+        self.runner, self.held = runner, held
+        self.progress = 0.0
+        self.lost = threading.Event()
+        self.stopped = threading.Event()
+        lease = runner.options.lease_seconds
+        self.interval = min(replay_jobs.PROGRESS_SECONDS, lease / 3)
+        self.thread = threading.Thread(target=self._beat, name="replay-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        runner, held = self.runner, self.held
+        while not self.stopped.wait(self.interval):
+            progress, now = self.progress, runner.context.clock()
+            lease = runner.options.lease_seconds
+            try:
+                kept = runner.write(replay_jobs.heartbeat, held, progress, now, lease)
+            except Exception:  # the database away for a moment: the lease may yet hold
+                log.exception("could not renew the lease of replay job %s", held.job_id)
+                continue
+            if not kept:
+                self.lost.set()
+                return
+
+    def report(self, done: int, total: int) -> None:
+        """The replay's progress callback: note it for the next beat; stop the replay if
+        the job is no longer this worker's."""
+        if self.lost.is_set():
+            raise LeaseLost()
+        self.progress = done / max(total, 1)
+
+
+class ReplayRunner:
+    """Runs replay jobs for one worker thread."""
+
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
+        self.options = replay_settings(context.settings)
+        engine = context.session_factory.kw["bind"]
+        self.snapshot = get_session_factory(dialect_of(engine).snapshot(engine))
+
+    def __call__(self) -> bool:
+        """Delete the expired jobs and run one job; whether there was anything to do."""
+        context = self.context
+        with context.session_factory() as session, session.begin():
+            if not replay_jobs.has_work(session, context.clock()):
+                return False
+        with context.session_factory() as session, session.begin():
+            deleted = replay_jobs.delete_expired(session, context.clock())
+            held = replay_jobs.claim(session, context.clock(), self.options.lease_seconds)
+        if held is not None:
+            self._run(held)
+        return bool(deleted) or held is not None
+
+    def _run(self, held: Claim) -> None:
+        context, options = self.context, self.options
+        try:
+            with Heartbeat(self, held) as beat:
+                rules = replay_jobs.served_rules(context.settings, held.contract)
+                outcome = replay_jobs.run_replay(self.snapshot, held, rules, beat.report)
+            if beat.lost.is_set():
+                raise LeaseLost()
+        except LeaseLost:
+            log.warning("replay job %s was taken over by another worker", held.job_id)
+            return
+        except (ContractGone, NotFinite) as error:
+            self._end(held, str(error))
+            return
+        except Exception:
+            log.exception("replay job %s failed", held.job_id)
+            self._end(held, "the replay failed unexpectedly; the worker's log says why")
+            return
+        if not self.write(replay_jobs.finish, held, context.clock(), options, outcome):
+            log.warning("replay job %s ended after its lease ran out", held.job_id)
+
+    def _end(self, held: Claim, message: str) -> None:
+        """Record the job as failed with ``message``."""
+        self.write(replay_jobs.fail, held, self.context.clock(), self.options, message)
+
+    def write(self, change: Callable[..., bool], *arguments: Any) -> bool:
+        """Run ``change(session, *arguments)`` in a transaction of its own; whether the job
+        was still held."""
+        with self.context.session_factory() as session, session.begin():
+            return change(session, *arguments)
+
+    def close(self) -> None:
+        """Nothing is held between calls."""
