@@ -570,9 +570,9 @@ WEBHOOKS_TIMEOUT: Option[float] = declare(
         "backfeed.webhooks.timeout_seconds",
         positive(float, 60),
         10,
-        "How long a delivery waits to connect, to send, and for each read of the answer, "
-        "in seconds (at most 60); an answer that is not a ``2xx`` in time is a failed "
-        "attempt.",
+        "How long one delivery attempt may take, in seconds (at most 60), from the start of "
+        "the connection to the answer's status line and headers, however the receiver "
+        "spaces its bytes; an answer that is not a ``2xx`` in time is a failed attempt.",
     )
 )
 WEBHOOKS_ALLOW_PRIVATE: Option[bool] = declare(
@@ -744,8 +744,7 @@ class EventSettings:
     signing_key: bytes
     """What the subscriptions' signing secrets are derived from (empty: not set)."""
     timeout_seconds: float
-    """How long a delivery waits for the receiver's connection, or for each read of its
-    answer."""
+    """How long one delivery attempt may take, connection, request and answer."""
     worker_in_process: bool
     """Whether the web process itself delivers, on a thread of its own (development)."""
     worker_threads: int
