@@ -35,9 +35,11 @@ install_requires = [
     "matplotlib>=3.8",
     # Its list of the 30,000 most common passwords refuses easily guessed ones.
     "zxcvbn>=4.4,<5",
-    # Webhook deliveries: sent with httpx (timeouts on every phase, streamed answers), signed
-    # by the Standard Webhooks reference library their receivers verify with.
+    # Webhook deliveries: sent with httpcore, the engine of httpx (its network backend lets
+    # every wait of an attempt end by one deadline), signed by the Standard Webhooks
+    # reference library their receivers verify with.
     "httpx>=0.27,<1",
+    "httpcore>=1.0,<2",
     "standardwebhooks>=1.1,<2",
     # The dashboard's pages (backfeed_api/api/dashboard/) are Jinja2 templates.
     "pyramid_jinja2>=2.10",

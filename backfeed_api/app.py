@@ -29,7 +29,7 @@ def includeme(config: Configurator) -> None:
     config.include(".models")
     config.include(".domain.catalog")
     config.include(".worker")
-    config.include(".domain.demo")
+    config.include(".api.demo")
     config.include(".auth.policy")
     config.include(".pipeline.ratelimits")
     config.include(".pipeline.idempotency")

@@ -130,6 +130,12 @@ CODES: dict[str, ErrorCode] = {
         "Too many requests are already waiting for events (``wait``); try again after "
         "``Retry-After`` seconds.",
     ),
+    "too_many_waiting_per_client": ErrorCode(
+        429,
+        "This client (its token, or its address without one) already has as many requests "
+        "waiting for events as one client may; try again after ``Retry-After`` seconds, or "
+        "when its waiting request has answered.",
+    ),
 }
 """Every ``code`` an error of the document may carry; the API reference is made from it."""
 

@@ -542,6 +542,17 @@ EVENTS_MAX_WAITERS = declare(
         "below them.",
     )
 )
+EVENTS_MAX_WAITERS_PER_CLIENT = declare(
+    Option(
+        "backfeed.events.max_waiters_per_client",
+        positive(int, 10_000),
+        1,
+        "How many of those waiting requests one client may hold at once: its token, or "
+        "without a valid token its address (an IPv6 address by its /64), as the rate limits "
+        "count clients. Beyond them its answer is a ``429`` with ``Retry-After``, so that one "
+        "client cannot take every permit and deny the others.",
+    )
+)
 WEBHOOKS_SIGNING_KEY: Option[str] = declare(
     Option(
         "backfeed.webhooks.signing_key",
@@ -559,9 +570,9 @@ WEBHOOKS_TIMEOUT: Option[float] = declare(
         "backfeed.webhooks.timeout_seconds",
         positive(float, 60),
         10,
-        "How long a delivery waits to connect, to send, and for each read of the answer, "
-        "in seconds (at most 60); an answer that is not a ``2xx`` in time is a failed "
-        "attempt.",
+        "How long one delivery attempt may take, in seconds (at most 60), from the start of "
+        "the connection to the answer's status line and headers, however the receiver "
+        "spaces its bytes; an answer that is not a ``2xx`` in time is a failed attempt.",
     )
 )
 WEBHOOKS_ALLOW_PRIVATE: Option[bool] = declare(
@@ -768,13 +779,14 @@ class EventSettings:
 
     max_waiters: int
     """How many feed requests of one process may wait for an event at once."""
+    max_waiters_per_client: int
+    """How many of them one client (token or address) may hold."""
     allow_private_targets: bool
     """Whether webhooks may point anywhere, over http too (development, tests)."""
     signing_key: bytes
     """What the subscriptions' signing secrets are derived from (empty: not set)."""
     timeout_seconds: float
-    """How long a delivery waits for the receiver's connection, or for each read of its
-    answer."""
+    """How long one delivery attempt may take, connection, request and answer."""
     worker_in_process: bool
     """Whether the web process itself delivers, on a thread of its own (development)."""
     worker_threads: int
@@ -785,6 +797,7 @@ def event_settings(settings: Mapping[str, Any]) -> EventSettings:
     """The settings of events, webhooks and the worker."""
     return EventSettings(
         max_waiters=EVENTS_MAX_WAITERS.read(settings),
+        max_waiters_per_client=EVENTS_MAX_WAITERS_PER_CLIENT.read(settings),
         allow_private_targets=WEBHOOKS_ALLOW_PRIVATE.read(settings),
         signing_key=WEBHOOKS_SIGNING_KEY.read(settings).encode(),
         timeout_seconds=WEBHOOKS_TIMEOUT.read(settings),

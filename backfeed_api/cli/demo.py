@@ -29,6 +29,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Seed the contract and print the logins."""
+    from ..api.outbox import ActionEvents
     from ..clock import utc_now
     from ..domain.catalog import load_catalog
     from ..domain.demo import seed_community
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         if not chosen:
             raise UsageError(f"no contract {args.contract!r} in {args.ini}")
         contract = chosen[0]
-        community = seed_community(session, contract, now, args.users, args.seed)
+        recorder = ActionEvents(session, contract)
+        community = seed_community(session, contract, now, recorder, args.users, args.seed)
     print(
         f"seeded {contract.name}: {len(community.logins)} users, {community.contributions} "
         f"contributions, {community.evaluations} evaluations"

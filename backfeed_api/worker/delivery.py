@@ -6,17 +6,28 @@ the headers ``webhook-id`` (the event's id, the same on every attempt), ``webhoo
 by the ``standardwebhooks`` library). The URL is checked again each time the subscription
 is claimed (:mod:`backfeed_api.domain.webhook_targets`) and the requests go to the address
 checked, with the URL's host name for the ``Host`` header and TLS. Redirects are not
-followed. Only
-the status is needed: at most :data:`MAX_ANSWER_BYTES` of the answer are read, and every
-connect, write and read waits at most the configured timeout.
+followed. Only the status is needed: at most :data:`MAX_ANSWER_BYTES` of the answer are
+read.
+
+An attempt has one deadline, the configured timeout, from the connection to the answer's
+status line and headers: every connect, TLS handshake, write and read of the attempt waits
+only for what is left of it. Timeouts per read alone would let a receiver that drips its
+answer, a byte a second, hold a worker for hours. The requests are made with ``httpcore``
+(the engine of ``httpx``), whose network backend is public: :class:`DeadlineBackend` wraps
+the stock one to clamp each wait.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import ssl
 import time
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+import httpcore
 import httpx
 from standardwebhooks import Webhook as Signer
 
@@ -28,6 +39,8 @@ from ..settings import EventSettings
 
 MAX_ANSWER_BYTES = 64 * 1024
 USER_AGENT = "backfeed-webhooks/1"
+KEEPALIVE_SECONDS = 5.0
+"""How long an idle connection to a receiver is kept for the next attempt."""
 
 
 def payload(event: Event) -> str:
@@ -50,9 +63,92 @@ def signed_headers(secret: bytes, message_id: str, body: str, moment: datetime) 
     }
 
 
-def _pinned_url(target: Target, address: str, url: httpx.URL) -> httpx.URL:
-    """``url`` with its host replaced by the checked address."""
-    return url.copy_with(host=address, port=target.port)
+WRITE_CHUNK = 16 * 1024
+"""The most bytes given the socket in one write, so that each write waits for the time left:
+one write of the whole body could wait that long for every part of it."""
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait ends by its backend's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, backend: DeadlineBackend) -> None:
+        self.stream = stream
+        self.backend = backend
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Read, waiting at most ``timeout`` and never past the deadline."""
+        return self.stream.read(max_bytes, self.backend.left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Write, a chunk at a time, each waiting at most ``timeout`` and never past the
+        deadline."""
+        for start in range(0, len(buffer), WRITE_CHUNK):
+            chunk = buffer[start : start + WRITE_CHUNK]
+            self.stream.write(chunk, self.backend.left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        """The connection over TLS, the handshake ending by the deadline."""
+        left = self.backend.left(timeout, httpcore.ConnectTimeout)
+        return DeadlineStream(
+            self.stream.start_tls(ssl_context, server_hostname, left), self.backend
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        """What the wrapped connection says (the pool asks whether it is still usable)."""
+        return self.stream.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own backend, every wait of whose connections ends by :attr:`deadline`
+    (a :func:`time.monotonic` time, set before each attempt). One per :class:`Sender`, so
+    one per worker thread."""
+
+    def __init__(self) -> None:
+        self.backend = httpcore.SyncBackend()
+        self.deadline = math.inf
+
+    def left(self, timeout: float | None, expired: type[httpcore.TimeoutException]) -> float:
+        """The wait allowed now: ``timeout``, but no later than the deadline; ``expired``
+        raised when it has passed."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise expired("the attempt's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        """A connection to ``host``, made by the deadline."""
+        left = self.left(timeout, httpcore.ConnectTimeout)
+        stream = self.backend.connect_tcp(host, port, left, local_address, socket_options)
+        return DeadlineStream(stream, self)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        """Refused: webhooks are delivered over TCP only."""
+        raise httpcore.ConnectError("webhooks are delivered over TCP only")
+
+
+FAILURES = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol)
+"""What a failed exchange with a receiver raises, timeouts apart."""
 
 
 class Sender:
@@ -60,16 +156,16 @@ class Sender:
 
     def __init__(self, options: EventSettings) -> None:
         self.options = options
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(options.timeout_seconds),
-            follow_redirects=False,
-            headers={"user-agent": USER_AGENT, "content-type": "application/json"},
-            trust_env=False,
+        self.backend = DeadlineBackend()
+        self.pool = httpcore.ConnectionPool(
+            network_backend=self.backend, keepalive_expiry=KEEPALIVE_SECONDS
         )
+        timeout = options.timeout_seconds
+        self.timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self.client.close()
+        self.pool.close()
 
     def target(self, held: Claim) -> Target:
         """The claimed subscription's URL, checked and resolved once for the events sent to
@@ -80,8 +176,9 @@ class Sender:
         self, held: Claim, target: Target | TargetRefused, event: Event, attempted_at: datetime
     ) -> Attempt:
         """Attempt the delivery of ``event`` to the claimed subscription at ``target`` (or
-        record why it could not be): delivered on a 2xx."""
+        record why it could not be): delivered on a 2xx within the timeout."""
         started = time.monotonic()
+        self.backend.deadline = started + self.options.timeout_seconds
         status, error = None, None
         try:
             if isinstance(target, TargetRefused):
@@ -89,37 +186,54 @@ class Sender:
             status = self._post(held, target, event)
         except TargetRefused as refusal:
             error = refusal.description
-        except httpx.TimeoutException:
+        except httpcore.TimeoutException:
             error = f"no answer within {self.options.timeout_seconds:g} s"
-        except httpx.HTTPError as failure:
+        except FAILURES as failure:
             error = f"{type(failure).__name__}: {failure}"[:500]
+        finally:
+            self.backend.deadline = math.inf
         duration_ms = (time.monotonic() - started) * 1000
         delivered = status is not None and 200 <= status < 300
         return Attempt(event.id, status, error, duration_ms, delivered, attempted_at)
 
     def _post(self, held: Claim, target: Target, event: Event) -> int:
-        body = payload(event)
+        text = payload(event)
+        body = text.encode()
         secret = signing_secret(self.options.signing_key, held.secret_salt)
         # The wall clock, not the service's: receivers refuse a signature more than five
         # minutes from their own time (a replay), whatever clock the service runs on.
-        headers = signed_headers(secret, str(event.id), body, utc_now())
+        signed = signed_headers(secret, str(event.id), text, utc_now())
         url = httpx.URL(held.url)
-        headers["host"] = url.netloc.decode("ascii")
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        request = self.client.build_request(
-            "POST",
-            _pinned_url(target, target.addresses[0], url),
-            content=body.encode(),
-            headers=headers,
-            extensions=extensions,
+        headers = {
+            "host": url.netloc.decode("ascii"),
+            "user-agent": USER_AGENT,
+            "content-type": "application/json",
+            "content-length": str(len(body)),
+            **signed,
+        }
+        extensions: dict[str, Any] = {"timeout": self.timeouts}
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.host
+        pinned = httpcore.URL(
+            scheme=target.scheme.encode(),
+            host=target.addresses[0].encode(),
+            port=target.port,
+            target=url.raw_path,
         )
-        response = self.client.send(request, stream=True)
+        with self.pool.stream(
+            "POST", pinned, headers=list(headers.items()), content=body, extensions=extensions
+        ) as response:
+            self._discard(response)
+        return response.status
+
+    def _discard(self, response: httpcore.Response) -> None:
+        """Read some of the answer, so that the connection may serve the next attempt; not
+        needed for the status, so a receiver slow to send it is not waited for."""
+        read = 0
         try:
-            read = 0
-            for chunk in response.iter_raw():
+            for chunk in response.iter_stream():
                 read += len(chunk)
                 if read > MAX_ANSWER_BYTES:
                     break
-        finally:
-            response.close()
-        return response.status_code
+        except (httpcore.TimeoutException, *FAILURES):
+            pass  # the connection is closed, not reused

@@ -5,13 +5,13 @@ table, ``/__api__`` lists them as the enum the schemathesis run checks)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy.exc import OperationalError
 from webtest import TestResponse
 
+from backfeed_api.api.views.events import WaitingSlots
 from backfeed_api.errors import CODES, ENGINE_REFUSALS, STATUS_CODES, ClientError, error_body
 from backfeed_api.settings import REPLAYS_MAX_QUEUED
 from protocol.errors import ActionError, AllowanceExceeded
@@ -22,8 +22,10 @@ from .conftest import Served, assert_error
 U, C, E = "/example/users", "/example/contributions", "/example/evaluations"
 NO_TOKEN = {"HTTP_AUTHORIZATION": ""}
 PASSWORD = "a long secret of hers"
-NO_SLOT = threading.BoundedSemaphore(1)
-NO_SLOT.acquire()  # every permit to wait taken
+NO_SLOT = WaitingSlots(total=1, per_client=1)
+NO_SLOT.take("another client")  # every permit to wait taken
+NO_SHARE = WaitingSlots(total=2, per_client=1)
+NO_SHARE.take("settings")  # the development token's share taken
 
 
 def fail_with(exc: Exception) -> Callable:
@@ -167,6 +169,7 @@ TRIGGERS: dict[str, Callable[[Served], TestResponse]] = {
     "unavailable": post(U, {}),
     "webhook_target_refused": post("/example/webhooks", {"url": "ftp://127.0.0.1/hook"}),
     "too_many_waiting": get("/example/events?after=1000000&wait=1"),
+    "too_many_waiting_per_client": get("/example/events?after=1000000&wait=1"),
     "batch_refused": post(
         f"{E}/batch",
         {"evaluations": [{"evaluator_id": 10**6, "contribution_id": 10**6, "value": 1}]},
@@ -182,6 +185,10 @@ PATCHES: dict[str, tuple[str, object]] = {
     ),
     "idempotency_key_in_use": ("backfeed_api.pipeline.idempotency._try_lock", lambda *a: False),
     "too_many_waiting": ("backfeed_api.api.views.events.waiting_slots", lambda request: NO_SLOT),
+    "too_many_waiting_per_client": (
+        "backfeed_api.api.views.events.waiting_slots",
+        lambda request: NO_SHARE,
+    ),
     # the allowance's own counting is tested in test_allowances.py, on contracts that set one
     "allowance_exceeded": (
         "protocol.contracts.base.ContractRules.check_allowances",

@@ -3,6 +3,7 @@ and the balances it moved; none for a refused action or a repeated vote; long-po
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -10,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from webtest import TestApp
 
+from backfeed_api.domain.events import Change, event_json
 from backfeed_api.models import Event
 
 from ..conftest import count
@@ -219,22 +221,75 @@ def test_a_waiting_request_gets_the_event_committed_while_it_waits(api: Api) -> 
     assert [e["data"]["id"] for e in page["items"]] == [new["id"]]
 
 
+def wait_in_thread(app: TestApp, path: str, **environ: str) -> threading.Thread:
+    """Send ``GET path`` on a thread of its own, and return once the request waits."""
+    slots_before = waiting(app)
+    thread = threading.Thread(target=lambda: app.get(path, extra_environ=environ))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while waiting(app) == slots_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert waiting(app) > slots_before, "the request never started waiting"
+    return thread
+
+
+def waiting(app: TestApp) -> int:
+    """How many requests of the application wait for events now."""
+    slots = app.app.registry.get("event_waiting_slots")
+    return slots.held.total() if slots is not None else 0
+
+
 def test_waiting_requests_beyond_the_limit_are_503(make_app) -> None:
     app = make_app(**{"backfeed.events.max_waiters": "1"})
     app.post_json("/example/users", {}, status=201)
-    slots = threading.Thread(target=lambda: app.get("/example/events?after=1&wait=3"))
-    slots.start()
-    deadline = time.monotonic() + 5
-    registry = app.app.registry
-    while "event_waiting_slots" not in registry and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    response = app.get("/example/events?after=1&wait=3", status=503)
+    slots = wait_in_thread(app, "/example/events?after=1&wait=3")
+    response = app.get("/example/events?after=1&wait=3", extra_environ=ANONYMOUS_THERE, status=503)
     assert_error(response, 503)
     assert response.headers["Retry-After"] == "1"
     app.get("/example/events?after=1", status=200)  # not waiting: served
     slots.join(timeout=10)
     app.get("/example/events?after=1&wait=1", status=200)  # the permit is back
+
+
+ANONYMOUS_HERE = {"HTTP_AUTHORIZATION": "", "REMOTE_ADDR": "192.0.2.1"}
+ANONYMOUS_THERE = {"HTTP_AUTHORIZATION": "", "REMOTE_ADDR": "198.51.100.7"}
+
+
+def test_one_client_filling_its_share_cannot_deny_another(make_app) -> None:
+    """An anonymous client that asks for every permit gets its share only: the next
+    client, anonymous from another address, still waits."""
+    app = make_app(
+        **{"backfeed.events.max_waiters": "2", "backfeed.events.max_waiters_per_client": "1"}
+    )
+    app.post_json("/example/users", {}, status=201)
+    path = "/example/events?after=1&wait=2"
+    held = wait_in_thread(app, path, **ANONYMOUS_HERE)
+    beyond = app.get(path, extra_environ=ANONYMOUS_HERE, status=429)
+    assert_error(beyond, 429)
+    assert {e["code"] for e in beyond.json["errors"]} == {"too_many_waiting_per_client"}
+    assert beyond.headers["Retry-After"] == "1"
+    started = time.monotonic()
+    assert app.get(path, extra_environ=ANONYMOUS_THERE, status=200).json["items"] == []
+    assert time.monotonic() - started >= 2  # it did wait
+    held.join(timeout=10)
+    assert waiting(app) == 0
+
+
+def test_a_token_is_one_client_wherever_it_comes_from(make_app) -> None:
+    """The share is the token's, not its address's: another address does not widen it, and
+    an anonymous reader at the token's address keeps its own."""
+    app = make_app(
+        **{"backfeed.events.max_waiters": "3", "backfeed.events.max_waiters_per_client": "1"}
+    )
+    app.post_json("/example/users", {}, status=201)
+    path = "/example/events?after=1&wait=2"
+    held = wait_in_thread(app, path, REMOTE_ADDR="192.0.2.1")  # the admin token
+    refused = app.get(path, extra_environ={"REMOTE_ADDR": "198.51.100.7"}, status=429)
+    assert_error(refused, 429)
+    other = wait_in_thread(app, path, **ANONYMOUS_HERE)
+    assert waiting(app) == 2
+    held.join(timeout=10)
+    other.join(timeout=10)
 
 
 def test_a_collective_loss_is_one_change_without_a_user(api: Api) -> None:
@@ -254,3 +309,37 @@ def test_a_collective_loss_is_one_change_without_a_user(api: Api) -> None:
         assert api.items(f"/whitepaper1/users/{change['user_id']}/history")[0]["reputation"] == (
             pytest.approx(change["reputation"])
         )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [],
+        [Change(7, 10, 10, 10, 10)],
+        [
+            Change(1, 0.1 + 0.2, -1e-07, 1e16, 123456.789),
+            Change(2, -0.0, 5e-324, 1.7976931348623157e308, 0.0),
+            Change(None, -2.5, 0.0, 3.0, 0.0),
+        ],
+    ],
+    ids=["none", "ints", "awkward floats and a collective loss"],
+)
+def test_the_event_json_is_what_json_writes(changes: list[Change]) -> None:
+    """The text the outbox writes is the JSON of the documented shape, number for number."""
+    data = {"id": 3, "value": 1.0, "evaluator": {"id": 1}, "changes": "replaced"}
+    expected = {
+        **data,
+        "changes": [
+            {
+                "user_id": change.user_id,
+                "reputation_delta": change.reputation_delta,
+                "tokens_delta": change.tokens_delta,
+                "reputation": change.reputation,
+                "tokens": change.tokens,
+            }
+            for change in changes
+        ],
+    }
+    text = event_json(data, changes)
+    assert text == json.dumps(expected)
+    assert json.loads(text) == expected

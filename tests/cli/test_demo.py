@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from webtest import TestApp
 
 from backfeed_api import main
-from backfeed_api.models import Contribution, Evaluation, User
+from backfeed_api.models import Contribution, Evaluation, Event, User
 
 from .conftest import Runner
 
@@ -42,6 +42,25 @@ def rows(ini: Path, query) -> list:
         engine.dispose()
 
 
+def assert_one_event_per_action(ini: Path) -> None:
+    """Each user, contribution and recorded vote has its event, in the order they were made,
+    with its answer's id and the balances it moved."""
+    made = {
+        "user.created": rows(ini, sa.select(User.contract_id, User.id)),
+        "contribution.created": rows(ini, sa.select(Contribution.contract_id, Contribution.id)),
+        "evaluation.created": rows(ini, sa.select(Evaluation.contract_id, Evaluation.id)),
+    }
+    written = rows(ini, sa.select(Event.contract_id, Event.type, Event.data).order_by(Event.id))
+    for kind, expected in made.items():
+        seen = [(c, data["id"]) for c, t, data in written if t == kind]
+        assert sorted(seen) == sorted(tuple(row) for row in expected), kind
+        for contract_id in {c for c, _ in seen}:
+            ids = [i for c, i in seen if c == contract_id]
+            assert ids == sorted(ids), kind
+    openings = [data["changes"] for _, t, data in written if t == "user.created"]
+    assert all(change["tokens_delta"] == 100 for (change,) in openings)
+
+
 def test_demo_seeds_a_community_whose_books_balance(ini: Path, backfeed: Runner) -> None:
     done = backfeed("demo", ini, "--contract", "dmag", "--users", "8", "--seed", "4")
     assert done.code == 0, done.err
@@ -49,6 +68,7 @@ def test_demo_seeds_a_community_whose_books_balance(ini: Path, backfeed: Runner)
     assert [name for _, name, _ in logins] == [f"demo{n}" for n in range(1, 9)]
     assert len({password for _, _, password in logins}) == 8
     assert backfeed("check", ini).code == 0
+    assert_one_event_per_action(ini)
     types = {row.type for row in rows(ini, sa.select(Contribution.type))}
     assert types == {"article", "comment"}  # every type of dmag
     votes = rows(ini, sa.select(Evaluation.value, Evaluation.active))
@@ -69,6 +89,11 @@ def test_demo_seeds_a_community_whose_books_balance(ini: Path, backfeed: Runner)
             "/dmag/auth", {"username": username, "password": password}, status=201
         )
         assert login.json["user_id"] == int(user_id)
+        feed = TestApp(wsgi).get("/dmag/events", params={"limit": 1000}).json
+        evaluations = feed["items"][-1]
+        assert evaluations["type"] == "evaluation.created"
+        answer = TestApp(wsgi).get(f"/dmag/evaluations/{evaluations['data']['id']}").json
+        assert {k: evaluations["data"][k] for k in answer} == answer
     finally:
         wsgi.registry["db_engine"].dispose()
 
@@ -79,6 +104,7 @@ def test_demo_again_adds_more_users(ini: Path, backfeed: Runner) -> None:
     assert again.code == 0, again.err
     assert [name for _, name, _ in LOGIN.findall(again.out)] == ["demo4", "demo5", "demo6"]
     assert backfeed("check", ini).code == 0
+    assert_one_event_per_action(ini)
 
 
 @pytest.mark.parametrize("arguments", [("--users", "1"), ("--contract", "nope"), ("--users", "x")])
@@ -99,6 +125,7 @@ def test_the_setting_seeds_empty_contracts_once(ini: Path, backfeed: Runner) -> 
     main({}, **settings).registry["db_engine"].dispose()  # not empty any more: nothing added
     assert len(rows(ini, sa.select(User.id))) == 30
     assert backfeed("check", ini).code == 0
+    assert_one_event_per_action(ini)
 
 
 def test_development_ini_turns_it_on() -> None:

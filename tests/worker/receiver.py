@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -90,3 +91,54 @@ def start_receiver() -> Receiver:
     receiver = Receiver(server)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver
+
+
+@dataclass
+class Dripper:
+    """A receiver on a raw socket that reads the request, sends ``at_once``, then
+    ``dripped`` one byte a second: every read of the sender gets a byte long before any
+    timeout per read."""
+
+    sock: socket.socket
+    at_once: bytes
+    dripped: bytes
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def url(self) -> str:
+        """The URL of this receiver."""
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}/hook"
+
+    def serve(self) -> None:
+        """Answer each connection in turn, until stopped."""
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            with connection:
+                connection.settimeout(5)
+                request = b""
+                try:
+                    while b"\r\n\r\n" not in request:
+                        request += connection.recv(65536) or b"\r\n\r\n"
+                    connection.sendall(self.at_once)
+                    for byte in self.dripped:
+                        if self.stop.wait(1.0):
+                            return
+                        connection.sendall(bytes([byte]))
+                except OSError:  # the sender gave up
+                    continue
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.stop.set()
+        self.sock.close()
+
+
+def start_dripper(at_once: bytes, dripped: bytes) -> Dripper:
+    """Serve a :class:`Dripper` on a free port of 127.0.0.1."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    dripper = Dripper(sock, at_once, dripped)
+    threading.Thread(target=dripper.serve, daemon=True).start()
+    return dripper

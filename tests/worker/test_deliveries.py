@@ -23,7 +23,7 @@ from backfeed_api.worker.runner import WorkerContext
 from backfeed_api.worker.webhooks import WebhookRunner
 
 from ..conftest import Clock
-from .receiver import Receiver, start_receiver
+from .receiver import Receiver, start_dripper, start_receiver
 
 
 @pytest.fixture
@@ -188,6 +188,40 @@ def test_a_slow_receiver_is_a_timeout(app: TestApp, receiver: Receiver) -> None:
     assert attempt["status"] is None
     assert "no answer within 0.5 s" in attempt["error"]
     assert attempt["duration_ms"] < 1900
+
+
+OK = b"HTTP/1.1 200 OK\r\n"
+DRIPPED_HEADERS = (b"", OK + b"content-length: 0\r\nx-padding: " + b"x" * 30 + b"\r\n\r\n")
+DRIPPED_BODY = (OK + b"content-length: 30\r\n\r\n", b"x" * 30)
+
+
+@pytest.mark.parametrize(
+    ("answer", "delivered"),
+    [(DRIPPED_HEADERS, False), (DRIPPED_BODY, True)],
+    ids=["headers", "body"],
+)
+def test_a_receiver_that_drips_its_answer_is_not_waited_for(
+    app: TestApp, answer: tuple[bytes, bytes], delivered: bool
+) -> None:
+    """A byte a second passes every timeout per read, yet the attempt ends by its one
+    deadline: a failure when the status line and headers are not in by then; delivered when
+    they are (the rest of the answer is not needed)."""
+    dripper = start_dripper(*answer)
+    try:
+        hook = subscribe(app, dripper.url())
+        app.post_json("/example/users", {})
+        started = time.monotonic()
+        drain(WebhookRunner(context(app, **{"backfeed.webhooks.timeout_seconds": "3"})))
+        took = time.monotonic() - started
+    finally:
+        dripper.close()
+    (attempt,) = app.get(f"/example/webhooks/{hook['id']}/deliveries").json["items"]
+    assert took < 3 + 1.5
+    assert attempt["delivered"] is delivered
+    assert attempt["duration_ms"] < 3500
+    if not delivered:
+        assert attempt["status"] is None
+        assert "no answer within 3 s" in attempt["error"]
 
 
 def test_a_huge_answer_is_not_read_whole(app: TestApp, receiver: Receiver) -> None:

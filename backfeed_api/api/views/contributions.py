@@ -6,9 +6,9 @@ from cornice import Service
 
 from ...auth.policy import READ, WRITE, acts_as
 from ...domain import contributions as domain
-from ...domain import events
 from ...domain.listing import list_contributions
 from ...errors import not_found
+from ..outbox import ActionEvents
 from ..paging import id_window, page
 from ..presenters import Presenter, preview
 from ..responses import answer
@@ -64,10 +64,8 @@ def create_contribution(request) -> dict:
         contributor_id=data["contributor_id"],
         type_name=data.get("type"),
     )
-    rendered = Presenter(request.dbsession, request.contract, request.now).contribution(new)
-    events.record(
-        request.dbsession, request.contract, "contribution.created", rendered, changes, request.now
-    )
+    recorder = ActionEvents(request.dbsession, request.contract)
+    rendered = recorder.contribution(request.now, new, changes)
     return created(request, "contribution", rendered, id=new.id)
 
 

@@ -8,11 +8,11 @@ from protocol import MAX_BALANCE
 
 from ...auth.policy import READ, WRITE, acts_as, each_acts_as
 from ...domain import evaluations as domain
-from ...domain import events
 from ...domain.batches import Ballot, evaluate_batch
 from ...domain.listing import list_evaluations
 from ...errors import not_found
 from ...pipeline.ratelimits import charge_items
+from ..outbox import ActionEvents
 from ..paging import id_window, page
 from ..presenters import Presenter, preview
 from ..responses import answer, refusal
@@ -84,28 +84,15 @@ def create_evaluation(request) -> dict:
         value=data["value"],
         dry_run=dry_run,
     )
-    presenter = Presenter(
-        request.dbsession, request.contract, request.now, outcome.total_reputation
-    )
-    rendered = presenter.vote(outcome)
     if dry_run:
-        return preview(rendered, outcome.planned or [])
+        presenter = Presenter(
+            request.dbsession, request.contract, request.now, outcome.total_reputation
+        )
+        return preview(presenter.vote(outcome), outcome.planned or [])
+    rendered = ActionEvents(request.dbsession, request.contract).vote(request.now, outcome)
     if not outcome.created:
         return rendered
-    record_vote(request, outcome, rendered)
     return created(request, "evaluation", rendered, id=outcome.evaluation.id)
-
-
-def record_vote(request, outcome: domain.VoteOutcome, rendered: dict) -> None:
-    """Write the event of a recorded vote, whether it came alone or in a batch."""
-    events.record(
-        request.dbsession,
-        request.contract,
-        "evaluation.created",
-        rendered,
-        outcome.changes,
-        request.now,
-    )
 
 
 @batch.post(
@@ -133,13 +120,8 @@ def create_evaluation_batch(request) -> dict:
     ballots = [Ballot(**item) for item in body(request)["evaluations"]]
     charge_items(request, len(ballots))  # a batch counts as its votes against the writes
     outcomes = evaluate_batch(request.dbsession, request.contract, request.now, ballots)
-    rendered = [
-        Presenter(request.dbsession, request.contract, request.now, o.total_reputation).vote(o)
-        for o in outcomes
-    ]
-    for outcome, document in zip(outcomes, rendered, strict=True):
-        if outcome.created:
-            record_vote(request, outcome, document)
+    recorder = ActionEvents(request.dbsession, request.contract)
+    rendered = [recorder.vote(request.now, outcome) for outcome in outcomes]
     if any(outcome.created for outcome in outcomes):
         request.response.status_code = 201
     return {"evaluations": rendered}

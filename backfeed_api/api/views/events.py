@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from cornice import Service
 
 from ...auth.policy import READ
 from ...domain.events import EventPage, list_events
 from ...errors import ClientError
+from ...pipeline.ratelimits import READS, client_of
 from ..presenters import event
 from ..responses import answer, refusal
 from ..schemas import ListEvents
@@ -28,6 +32,15 @@ class TooManyWaiting(ClientError):
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+class TooManyWaitingPerClient(ClientError):
+    """The client holds its share of the permits already (429, ``Retry-After``)."""
+
+    status = 429
+    code = "too_many_waiting_per_client"
+    location = "querystring"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 feed = Service(
     name="events",
     path="/{contract}/events",
@@ -35,13 +48,57 @@ feed = Service(
 )
 
 
-def waiting_slots(request) -> threading.BoundedSemaphore:
-    """The process's permits to wait (``backfeed.events.max_waiters``)."""
+class WaitingSlots:
+    """The process's permits to wait for events: ``total`` in all, ``per_client`` for one
+    client, so that a few clients (anonymous readers from one address, say) cannot take them
+    all and leave every other client a 503 for as long as they wait."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total = total
+        self.per_client = per_client
+        self.held: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def take(self, client: str) -> None:
+        """Take a permit for ``client``, or refuse: a 429 beyond the client's share, a 503
+        when every permit is taken."""
+        with self.lock:
+            if self.held[client] >= self.per_client:
+                raise TooManyWaitingPerClient(
+                    "this client has as many requests waiting for events as it may", "wait"
+                )
+            if self.held.total() >= self.total:
+                raise TooManyWaiting("too many requests are waiting for events; try again", "wait")
+            self.held[client] += 1
+
+    def give_back(self, client: str) -> None:
+        """Return a permit :meth:`take` gave ``client``."""
+        with self.lock:
+            self.held[client] -= 1
+            if not self.held[client]:
+                del self.held[client]
+
+    @contextmanager
+    def permit(self, client: str) -> Iterator[None]:
+        """Hold a permit for ``client`` for the ``with`` block (see :meth:`take`)."""
+        self.take(client)
+        try:
+            yield
+        finally:
+            self.give_back(client)
+
+
+def waiting_slots(request) -> WaitingSlots:
+    """The process's permits to wait (``backfeed.events.max_waiters`` and
+    ``backfeed.events.max_waiters_per_client``)."""
     registry = request.registry
     slots = registry.get("event_waiting_slots")
     if slots is None:
-        limit = registry["event_settings"].max_waiters
-        slots = registry.setdefault("event_waiting_slots", threading.BoundedSemaphore(limit))
+        settings = registry["event_settings"]
+        slots = registry.setdefault(
+            "event_waiting_slots",
+            WaitingSlots(settings.max_waiters, settings.max_waiters_per_client),
+        )
     return slots
 
 
@@ -70,6 +127,9 @@ def _wait_for_events(request, q: dict) -> EventPage:
     permission=READ,
     response_schemas={
         "200": answer("A page of events, oldest first.", "EventPage"),
+        "429": refusal(
+            "Or this client already has as many requests waiting for events as it may (`wait`)."
+        ),
         "503": refusal("Or too many requests are already waiting for events (`wait`)."),
     },
 )
@@ -78,18 +138,14 @@ def get_events(request) -> dict:
 
     With ``wait`` and no such event yet, the answer waits until one is committed or
     ``wait`` seconds pass (then with no items). A server lets only so many requests wait
-    at once: beyond them the answer is a 503 with ``Retry-After``.
+    at once, and only so many of one client (its token, else its address): beyond them the
+    answer is a 503, beyond the client's share a 429, both with ``Retry-After``.
     """
     q = query(request)
     page = _read(request, q)
     if not page.items and q["wait"]:
-        slots = waiting_slots(request)
-        if not slots.acquire(blocking=False):
-            raise TooManyWaiting("too many requests are waiting for events; try again", "wait")
-        try:
+        with waiting_slots(request).permit(client_of(request, READS)):
             page = _wait_for_events(request, q)
-        finally:
-            slots.release()
     items = [event(row) for row in page.items]
     return {
         "count": len(items),

@@ -7,11 +7,11 @@ from cornice import Service
 from protocol import MAX_BALANCE
 
 from ...auth.policy import ADMIN_ONLY, READ
-from ...domain import events
 from ...domain import users as domain
 from ...domain.history import user_history
 from ...domain.listing import list_users
 from ...errors import not_found
+from ..outbox import ActionEvents
 from ..paging import id_window, page
 from ..presenters import Presenter, ledger_entries, preview
 from ..responses import answer, refusal
@@ -73,10 +73,7 @@ def create_user(request) -> dict:
         username=data.get("username"),
         password=data.get("password"),
     )
-    rendered = Presenter(request.dbsession, request.contract, request.now).user(new)
-    events.record(
-        request.dbsession, request.contract, "user.created", rendered, changes, request.now
-    )
+    rendered = ActionEvents(request.dbsession, request.contract).user(request.now, new, changes)
     return created(request, "user", rendered, id=new.id)
 
 
