@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from protocol import ContractRules
 
-from ..models import ContractRow, Contribution, Evaluation, User, dialect_of
+from ..models import ContractRow, Contribution, Evaluation, User
 from ..models.columns import MOMENT, read_columns
 from .stats import age_days, contract_scale
 
@@ -352,26 +352,17 @@ def user_balances(session: Session, contract_id: int) -> tuple[np.ndarray, np.nd
 
 def _user_columns(session: Session, contract_id: int, *columns) -> tuple:
     """The ids of the contract's users, the arrays of ``columns`` and the contract's scale,
-    read by one statement.
-
-    On PostgreSQL the columns come back as arrays in one row (``array_agg``), which loads
-    several times faster than one Python tuple per user.
-    """
-    where = User.contract_id == contract_id
-    scale = contract_scale(contract_id)
-    read = (User.id, *columns)
-    if dialect_of(session).aggregates_arrays:
-        *found, factor = session.execute(
-            select(*(func.array_agg(column) for column in read), scale).where(where)
-        ).one()
-    else:
-        rows = session.execute(select(*read, scale).where(where)).all()
-        *found, factors = zip(*rows, strict=True) if rows else [None] * (len(read) + 1)
-        factor = factors[0] if rows else 1.0
-    if not found[0]:
-        return np.empty(0, np.int64), [np.empty(0) for _ in columns], 1.0
-    arrays = [np.array(values, np.float64) for values in found[1:]]
-    return np.array(found[0], np.int64), arrays, factor
+    read by one statement, whole columns at a time (:func:`.columns.read_columns`)."""
+    *found, scales = read_columns(
+        session,
+        [
+            (User.id, np.int64),
+            *((column, np.float64) for column in columns),
+            (contract_scale(contract_id), np.float64),
+        ],
+        lambda statement: statement.where(User.contract_id == contract_id),
+    )
+    return found[0], found[1:], float(scales[0]) if scales.size else 1.0
 
 
 def reputations_by_id(session: Session, contract_id: int) -> np.ndarray:
