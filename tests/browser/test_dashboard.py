@@ -10,6 +10,7 @@ each page.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,54 @@ def test_the_dashboard_draws_switches_and_follows_the_api(
 
     screenshot(page, "dashboard", tmp_path)
     only_here(watched, served.url)
+
+
+def stats_reads(watched) -> list[str]:
+    """The page's reads of the statistics so far."""
+    return [url for url in watched.requests if "/whitepaper1/stats?" in url]
+
+
+def test_the_page_waits_on_the_event_feed_rather_than_polling(make_app, clock, serve, open_page):
+    served = serve(make_app())
+    api = Api(served.client)
+    users = seed(api, clock)
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard")
+    caption = page.locator("#pulse-caption")
+    expect(caption).to_have_attribute("data-actions", "4")
+    waiting = [url for url in watched.requests if "/whitepaper1/events?" in url]
+    for _ in range(60):  # the first reads done, the page waits on the feed
+        if any("wait=25" in url for url in waiting):
+            break
+        page.wait_for_timeout(250)
+        waiting = [url for url in watched.requests if "/whitepaper1/events?" in url]
+    assert any("wait=25" in url for url in waiting), watched.requests
+    read = stats_reads(watched)
+    page.wait_for_timeout(4500)  # longer than a poll's interval: nothing happened
+    assert stats_reads(watched) == read
+
+    api.vote(users[2], 2, 1, "whitepaper1")
+    expect(caption).to_have_attribute("data-actions", "5")
+    only_here(watched, served.url)
+
+
+def test_the_page_polls_while_the_feed_refuses_to_wait(make_app, clock, serve, open_page):
+    app = make_app()
+    slots = threading.BoundedSemaphore(1)
+    slots.acquire()  # every wait is refused: 503 with Retry-After
+    app.app.registry["event_waiting_slots"] = slots
+    served = serve(app)
+    api = Api(served.client)
+    users = seed(api, clock)
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard")
+    caption = page.locator("#pulse-caption")
+    expect(caption).to_have_attribute("data-actions", "4")
+
+    api.vote(users[2], 2, 1, "whitepaper1")
+    expect(caption).to_have_attribute("data-actions", "5")
+    assert len(stats_reads(watched)) >= 2
+    refused = [e for e in watched.errors if "status of 503" in e]
+    assert refused  # the feed did refuse
+    assert [e for e in watched.errors if e not in refused] == []
 
 
 def test_the_user_page_shows_the_history(make_app, clock, serve, open_page, tmp_path):
