@@ -177,8 +177,10 @@ def test_private_reads_ask_for_a_token_kept_in_the_tab(make_app, clock, serve, o
 
 
 def test_the_pages_have_a_policy_of_their_own_assets(make_app):
-    client = TestApp(make_app().app)  # a browser's visit: no token
-    for path in ("/example/dashboard", "/example/dashboard/users/1"):
+    app = make_app()
+    user = Api(app).user()["id"]
+    client = TestApp(app.app)  # a browser's visit: no token
+    for path in ("/example/dashboard", f"/example/dashboard/users/{user}"):
         response = client.get(path)
         assert response.content_type == "text/html"
         policy = response.headers["Content-Security-Policy"]
@@ -188,5 +190,25 @@ def test_the_pages_have_a_policy_of_their_own_assets(make_app):
         assert response.headers["X-Frame-Options"] == "DENY"
     asset = client.get("/_dashboard/dashboard.js")
     assert "max-age=" in asset.headers["Cache-Control"]
-    assert client.get("/example/dashboard/users/x", status=404).json["status"] == "error"
     assert client.get("/nowhere/dashboard", status=404).json["status"] == "error"
+
+
+@pytest.mark.parametrize("path", ["users/999999", "users/x", "users/-1", "users/1e3"])
+def test_a_missing_user_is_a_page_saying_so_with_status_404(make_app, path: str):
+    app = make_app()
+    Api(app).user()
+    client = TestApp(app.app)
+    response = client.get(f"/example/dashboard/{path}", status=404)
+    assert response.content_type == "text/html"
+    assert "No such user" in response.text
+    assert "dashboard.js" not in response.text  # nothing to read
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_private_reads_tell_no_one_without_a_token_which_users_exist(make_app):
+    app = make_app(**{"backfeed.public_reads": "false"})
+    user = Api(app).user()["id"]
+    anonymous = TestApp(app.app)
+    assert anonymous.get(f"/example/dashboard/users/{user}").status_int == 200
+    assert anonymous.get("/example/dashboard/users/999999").status_int == 200
+    assert "No such user" in app.get("/example/dashboard/users/999999", status=404).text
