@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import ContractRow, Contribution, Evaluation, User
-from ..models.epoch import epoch_micros
+from ..models.columns import MOMENT, read_columns
 
 USER, CONTRIBUTION, EVALUATION = 0, 1, 2
 KIND_NAMES = {USER: "users", CONTRIBUTION: "contributions", EVALUATION: "evaluations"}
@@ -49,21 +49,18 @@ class _Table:
     def read_new(self, session: Session, contract_id: int) -> bool:
         """Append the rows added since the last read; whether there were any."""
         model = self.model
-        rows = (
-            session.connection()
-            .execute(
-                select(model.id, epoch_micros(model.created_at), self.actor)
-                .where(model.contract_id == contract_id, model.id > self.last_id)
-                .order_by(model.id)
-            )
-            .all()
+        ids, created, actors = read_columns(
+            session,
+            [(model.id, np.int64), (model.created_at, MOMENT), (self.actor, np.int64)],
+            lambda statement: statement.where(
+                model.contract_id == contract_id, model.id > self.last_id
+            ).order_by(model.id),
         )
-        if not rows:
+        if not ids.size:
             return False
-        ids, created, actors = zip(*rows, strict=True)
         self.last_id = int(ids[-1])
-        self.time = np.concatenate([self.time, np.array(created, np.int64)])
-        self.actors = np.concatenate([self.actors, np.array(actors, np.int64)])
+        self.time = np.concatenate([self.time, created])
+        self.actors = np.concatenate([self.actors, actors])
         return True
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +20,8 @@ from ..settings import contract_specs
 from .activity import ActivityIndex
 from .ledger_index import LedgerIndex
 from .ranking import VoteIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,29 @@ def load_catalog(session: Session, settings, now: datetime) -> ContractCatalog:
     )
 
 
+def load_indexes(session: Session, catalog: ContractCatalog) -> None:
+    """Read every contract's in-memory indexes (votes, actions, ledger) from the database.
+
+    Called at start-up, so that no request pays for the first read of a large contract
+    (seconds for millions of rows) and no reader can make a worker do it: under gunicorn
+    the master loads them before forking, and its workers start with them. Requests then
+    read only the rows added since.
+    """
+    for contract in catalog:
+        begun = time.perf_counter()
+        actions = contract.activity.actions(session).time.size
+        votes = contract.votes.active_votes(session).voter.size
+        contract.ledger.refresh(session)
+        log.info(
+            "contract %s: read %d actions, %d active votes and %d ledger entries in %.2f s",
+            contract.name,
+            actions,
+            votes,
+            contract.ledger.entries,
+            time.perf_counter() - begun,
+        )
+
+
 def find_contract(request) -> ServedContract:
     """The contract named in the URL, or a 404."""
     contract = request.registry["contracts"].get(request.matchdict.get("contract"))
@@ -110,7 +137,7 @@ def find_contract(request) -> ServedContract:
 
 def includeme(config: Configurator) -> None:
     """Load the catalog at start-up (creating the schema first when so configured), new
-    contract rows stamped by the registry's clock."""
+    contract rows stamped by the registry's clock, then the contracts' indexes."""
     from ..migrations import upgrade_database
     from ..settings import CREATE_SCHEMA
 
@@ -120,4 +147,6 @@ def includeme(config: Configurator) -> None:
         upgrade_database(engine)
     with config.registry["dbsession_factory"]() as session, session.begin():
         config.registry["contracts"] = load_catalog(session, settings, config.registry["clock"]())
+    with config.registry["dbsession_factory"]() as session, session.begin():
+        load_indexes(session, config.registry["contracts"])
     config.add_request_method(find_contract, "contract", reify=True)

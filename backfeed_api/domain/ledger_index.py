@@ -24,11 +24,11 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from ..models import LedgerEntry, LedgerExemption
-from ..models.epoch import epoch_micros
+from ..models.columns import MOMENT, read_columns
 from .periods import Period
 
 NONE = -1
@@ -51,17 +51,17 @@ class _Entries:
     """Every entry in id order: id, moment, and what it created and destroyed."""
 
     id: np.ndarray = field(default_factory=_empty)
-    time: np.ndarray = field(default_factory=_empty)
     latest: np.ndarray = field(default_factory=_empty)
-    """The running maximum of ``time``: what places a moment in the ledger's order."""
+    """The running maximum of the entries' moments: what places a moment in the ledger's
+    order."""
 
     created: np.ndarray = field(default_factory=lambda: np.empty((4, 0)))
     """Per entry, what it created and destroyed: reputation, then tokens."""
 
     def add(self, ids, times, reputation, tokens) -> None:
         self.id = np.concatenate([self.id, ids])
-        self.time = np.concatenate([self.time, times])
-        self.latest = np.maximum.accumulate(self.time) if self.time.size else self.time
+        later = np.maximum.accumulate(np.concatenate([self.latest[-1:], times]))
+        self.latest = np.concatenate([self.latest, later[1 if self.latest.size else 0 :]])
         parts = [np.maximum(reputation, 0), -np.minimum(reputation, 0)]
         parts += [np.maximum(tokens, 0), -np.minimum(tokens, 0)]
         self.created = np.concatenate([self.created, np.vstack(parts)], axis=1)
@@ -87,7 +87,7 @@ class _Anchors:
             grown[: self.latest.size] = self.latest
             self.latest = grown
         first = self.pos.size
-        order = np.lexsort((np.arange(user.size), user))  # by user, then ledger order
+        order = np.argsort(user, kind="stable")  # by user, then ledger order
         grouped = user[order]
         starts = np.ones(order.size, bool)
         starts[1:] = grouped[1:] != grouped[:-1]
@@ -199,73 +199,67 @@ class LedgerIndex:
         tokens[known] = anchors.tokens[chosen]
         return Balances(reputation, tokens)
 
+    @property
+    def entries(self) -> int:
+        """How many entries this process has read."""
+        return int(self._entries.id.size)
+
+    def refresh(self, session: Session) -> None:
+        """Read the entries added since the last use (all of them the first time)."""
+        with self._lock:
+            self._read_new(session)
+
     def _read_new(self, session: Session) -> None:
         last = int(self._entries.id[-1]) if self._entries.id.size else NONE
-        rows = (
-            session.connection()
-            .execute(
-                select(
-                    LedgerEntry.id,
-                    epoch_micros(LedgerEntry.created_at),
-                    LedgerEntry.user_id,
-                    LedgerEntry.reputation_delta,
-                    LedgerEntry.tokens_delta,
-                    LedgerEntry.reputation,
-                    LedgerEntry.tokens,
-                    LedgerEntry.scale,
-                    LedgerEntry.scale_exponent,
-                )
-                .where(LedgerEntry.contract_id == self.contract_id, LedgerEntry.id > last)
-                .order_by(LedgerEntry.id)
-            )
-            .all()
+        columns = [
+            (LedgerEntry.id, np.int64),
+            (LedgerEntry.created_at, MOMENT),
+            (func.coalesce(LedgerEntry.user_id, NONE), np.int64),
+            (LedgerEntry.reputation_delta, np.float64),
+            (LedgerEntry.tokens_delta, np.float64),
+            (LedgerEntry.reputation, np.float64),
+            (LedgerEntry.tokens, np.float64),
+            (func.coalesce(LedgerEntry.scale, 1.0), np.float64),
+            (func.coalesce(LedgerEntry.scale_exponent, 0), np.int64),
+        ]
+        ids, created, users, delta_r, delta_t, reputation, tokens, scale, exponent = read_columns(
+            session,
+            columns,
+            lambda statement: statement.where(
+                LedgerEntry.contract_id == self.contract_id, LedgerEntry.id > last
+            ).order_by(LedgerEntry.id),
         )
-        if not rows:
+        if not ids.size:
             return
-        ids, created, users, delta_r, delta_t, reputation, tokens, scale, exponent = (
-            list(column) for column in zip(*rows, strict=True)
-        )
-        ids_array = np.array(ids, np.int64)
-        self._entries.add(
-            ids_array,
-            np.array(created, np.int64),
-            np.array(delta_r, np.float64),
-            np.array(delta_t, np.float64),
-        )
-        own = np.array([user is not None for user in users])
-        collective = ids_array[~own]
+        self._entries.add(ids, created, delta_r, delta_t)
+        own = users != NONE
+        collective = ids[~own]
         spared = _no_exemptions()
         if collective.size:
             spared = self._exemptions(session, last, int(ids[-1]))
-        self._losses.add(
-            collective,
-            np.array([s for s, o in zip(scale, own, strict=True) if not o], np.float64),
-            np.array([e for e, o in zip(exponent, own, strict=True) if not o], np.int64),
-        )
-        pos = np.concatenate([ids_array[own], spared[0]])
+        self._losses.add(collective, scale[~own], exponent[~own])
+        pos = np.concatenate([ids[own], spared[0]])
         order = np.argsort(pos, kind="stable")
         self._anchors.add(
             pos[order],
-            np.concatenate([np.array([u for u in users if u is not None], np.int64), spared[1]])[
-                order
-            ],
-            np.concatenate([np.array(reputation, np.float64)[own], spared[2]])[order],
-            np.concatenate([np.array(tokens, np.float64)[own], spared[3]])[order],
+            np.concatenate([users[own], spared[1]])[order],
+            np.concatenate([reputation[own], spared[2]])[order],
+            np.concatenate([tokens[own], spared[3]])[order],
         )
 
     def _exemptions(self, session: Session, last: int, upto: int) -> tuple[np.ndarray, ...]:
         """The exemptions from the contract's collective entries after the id ``last`` up
         to ``upto``: their positions, users and balances after."""
-        rows = (
-            session.connection()
-            .execute(
-                select(
-                    LedgerExemption.ledger_id,
-                    LedgerExemption.user_id,
-                    LedgerExemption.reputation,
-                    LedgerExemption.tokens,
-                )
-                .join(LedgerEntry, LedgerEntry.id == LedgerExemption.ledger_id)
+        return read_columns(
+            session,
+            [
+                (LedgerExemption.ledger_id, np.int64),
+                (LedgerExemption.user_id, np.int64),
+                (LedgerExemption.reputation, np.float64),
+                (LedgerExemption.tokens, np.float64),
+            ],
+            lambda statement: (
+                statement.join(LedgerEntry, LedgerEntry.id == LedgerExemption.ledger_id)
                 .where(
                     LedgerEntry.contract_id == self.contract_id,
                     LedgerEntry.user_id.is_(None),
@@ -273,17 +267,7 @@ class LedgerIndex:
                     LedgerEntry.id <= upto,
                 )
                 .order_by(LedgerExemption.ledger_id)
-            )
-            .all()
-        )
-        if not rows:
-            return _no_exemptions()
-        ledger_id, user_id, reputation, tokens = zip(*rows, strict=True)
-        return (
-            np.array(ledger_id, np.int64),
-            np.array(user_id, np.int64),
-            np.array(reputation, np.float64),
-            np.array(tokens, np.float64),
+            ),
         )
 
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from protocol import ContractRules
 
-from ..models import ContractRow, Contribution, Evaluation, User, dialect_of
-from ..models.epoch import epoch_micros
+from ..models import ContractRow, Contribution, Evaluation, User
+from ..models.columns import MOMENT, read_columns
 from .stats import age_days, contract_scale
 
 NO_ID = -1
@@ -72,27 +72,27 @@ class _Votes:
     """When each vote was made, in microseconds since the epoch."""
     last_seq: int = NO_ID
 
-    def add(self, rows: list, replaced: np.ndarray, contribution_ids: np.ndarray) -> None:
-        """Append new votes (id, contribution, voter, value, seq, created_at) and retire the
-        replaced ids.
+    def add(
+        self, fresh: tuple[np.ndarray, ...], replaced: np.ndarray, contribution_ids: np.ndarray
+    ) -> None:
+        """Append new votes (the columns seq, id, contribution, voter, value, created) and
+        retire the replaced ids.
 
         A vote keeps the slot of its contribution in ``contribution_ids``, which only grows.
         """
         if replaced.size and self.ids.size:
             position = np.minimum(np.searchsorted(self.ids, replaced), self.ids.size - 1)
             self.active[position[self.ids[position] == replaced]] = False
-        if rows:
-            columns = list(zip(*rows, strict=True))
-            ids, contribution, voter, value, seq = (np.array(c) for c in columns[:5])
-            created = columns[5]
+        seq, ids, contribution, voter, value, created = fresh
+        if ids.size:
             self.last_seq = int(seq[-1])
-            self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
-            slot = np.searchsorted(contribution_ids, contribution.astype(np.int64))
+            self.ids = np.concatenate([self.ids, ids])
+            slot = np.searchsorted(contribution_ids, contribution)
             self.slot = np.concatenate([self.slot, slot])
-            self.voter = np.concatenate([self.voter, voter.astype(np.int64)])
-            self.value = np.concatenate([self.value, value.astype(np.float64)])
-            self.active = np.concatenate([self.active, np.ones(len(rows), bool)])
-            self.created = np.concatenate([self.created, np.array(created, np.int64)])
+            self.voter = np.concatenate([self.voter, voter])
+            self.value = np.concatenate([self.value, value])
+            self.active = np.concatenate([self.active, np.ones(ids.size, bool)])
+            self.created = np.concatenate([self.created, created])
         if self.active.size > 1024 and self.active.sum() < self.active.size // 2:
             self._compact()
 
@@ -292,32 +292,35 @@ class VoteIndex:
     def _read_new(self, session: Session) -> None:
         self._read_new_contributions(session)
         last = self._votes.last_seq
-        fresh = session.execute(
-            select(
-                Evaluation.id,
-                Evaluation.contribution_id,
-                Evaluation.evaluator_id,
-                Evaluation.value,
-                Evaluation.seq,
-                epoch_micros(Evaluation.created_at),
-            )
-            .where(
+        fresh = read_columns(
+            session,
+            [
+                (Evaluation.seq, np.int64),
+                (Evaluation.id, np.int64),
+                (Evaluation.contribution_id, np.int64),
+                (Evaluation.evaluator_id, np.int64),
+                (Evaluation.value, np.float64),
+                (Evaluation.created_at, MOMENT),
+            ],
+            lambda statement: statement.where(
                 Evaluation.contract_id == self.contract_id,
                 Evaluation.active,
                 Evaluation.seq > last,
-            )
-            .order_by(Evaluation.seq)  # the (contract_id, seq) index's order
-        ).all()
+            ).order_by(Evaluation.seq),  # the (contract_id, seq) index's order
+        )
         replaced = np.empty(0, np.int64)
-        if fresh and last != NO_ID:
+        if fresh[0].size and last != NO_ID:
             replaced = _replaced(session, self.contract_id, self._votes.last_id, fresh)
         self._votes.add(fresh, replaced, self._contributions.ids)
 
 
-def _replaced(session: Session, contract_id: int, last: int, fresh: list) -> np.ndarray:
+def _replaced(
+    session: Session, contract_id: int, last: int, fresh: tuple[np.ndarray, ...]
+) -> np.ndarray:
     """The ids, up to ``last``, of the earlier votes of the same users on the same
-    contributions as the ``fresh`` ones: the votes these replaced."""
-    pairs = sorted({(row[1], row[2]) for row in fresh})
+    contributions as the ``fresh`` ones (columns as :meth:`_Votes.add` takes them): the
+    votes these replaced."""
+    pairs = sorted(set(zip(fresh[2].tolist(), fresh[3].tolist(), strict=True)))
     found: list[int] = []
     for start in range(0, len(pairs), PAIRS_PER_QUERY):
         found += session.scalars(
@@ -349,26 +352,17 @@ def user_balances(session: Session, contract_id: int) -> tuple[np.ndarray, np.nd
 
 def _user_columns(session: Session, contract_id: int, *columns) -> tuple:
     """The ids of the contract's users, the arrays of ``columns`` and the contract's scale,
-    read by one statement.
-
-    On PostgreSQL the columns come back as arrays in one row (``array_agg``), which loads
-    several times faster than one Python tuple per user.
-    """
-    where = User.contract_id == contract_id
-    scale = contract_scale(contract_id)
-    read = (User.id, *columns)
-    if dialect_of(session).aggregates_arrays:
-        *found, factor = session.execute(
-            select(*(func.array_agg(column) for column in read), scale).where(where)
-        ).one()
-    else:
-        rows = session.execute(select(*read, scale).where(where)).all()
-        *found, factors = zip(*rows, strict=True) if rows else [None] * (len(read) + 1)
-        factor = factors[0] if rows else 1.0
-    if not found[0]:
-        return np.empty(0, np.int64), [np.empty(0) for _ in columns], 1.0
-    arrays = [np.array(values, np.float64) for values in found[1:]]
-    return np.array(found[0], np.int64), arrays, factor
+    read by one statement, whole columns at a time (:func:`.columns.read_columns`)."""
+    *found, scales = read_columns(
+        session,
+        [
+            (User.id, np.int64),
+            *((column, np.float64) for column in columns),
+            (contract_scale(contract_id), np.float64),
+        ],
+        lambda statement: statement.where(User.contract_id == contract_id),
+    )
+    return found[0], found[1:], float(scales[0]) if scales.size else 1.0
 
 
 def reputations_by_id(session: Session, contract_id: int) -> np.ndarray:

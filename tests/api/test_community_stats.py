@@ -223,7 +223,11 @@ def check_board(api: Api, contract: str, metric: str, period: str, values: dict)
     assert sorted(item["user"]["id"] for item in items) == sorted(order)
     tolerance = 1e-9
     for item, following in itertools.pairwise(items):
-        assert item["value"] >= following["value"]
+        if item["rank"] == following["rank"]:  # a tie, listed by id
+            assert item["value"] == pytest.approx(following["value"], rel=tolerance)
+            assert item["user"]["id"] < following["user"]["id"]
+        else:
+            assert item["value"] > following["value"]
     for item in items:
         value = values[item["user"]["id"]]
         assert item["value"] == pytest.approx(value, rel=tolerance, abs=tolerance)
@@ -370,3 +374,15 @@ def test_a_user_of_another_contract_has_no_standing(app):
     api.user()
     response = app.get("/example/leaderboard", params={"user_id": other}, status=404)
     assert response.json["status"] == "error"
+
+
+@pytest.mark.parametrize("metric", ["reputation", "reputation_gain"])
+def test_values_equal_but_for_rounding_share_a_rank(app, metric: str):
+    api = Api(app)
+    ids = [api.user(reputation=r)["id"] for r in (0.3, 0.1 + 0.2, 2.0, 1e-13, 0.0)]
+    board = api.get("/example/leaderboard", metric=metric, period="day", user_id=ids[4])
+    ranks = [(item["rank"], item["user"]["id"]) for item in board["items"]]
+    assert ranks == [(1, ids[2]), (2, ids[0]), (2, ids[1]), (4, ids[3]), (4, ids[4])]
+    assert board["me"] == {"rank": 4, "value": 0}
+    values = {item["user"]["id"]: item["value"] for item in board["items"]}
+    assert values[ids[1]] == 0.1 + 0.2  # each shows its own value

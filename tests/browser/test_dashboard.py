@@ -10,6 +10,7 @@ each page.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,54 @@ def test_the_dashboard_draws_switches_and_follows_the_api(
     only_here(watched, served.url)
 
 
+def stats_reads(watched) -> list[str]:
+    """The page's reads of the statistics so far."""
+    return [url for url in watched.requests if "/whitepaper1/stats?" in url]
+
+
+def test_the_page_waits_on_the_event_feed_rather_than_polling(make_app, clock, serve, open_page):
+    served = serve(make_app())
+    api = Api(served.client)
+    users = seed(api, clock)
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard")
+    caption = page.locator("#pulse-caption")
+    expect(caption).to_have_attribute("data-actions", "4")
+    waiting = [url for url in watched.requests if "/whitepaper1/events?" in url]
+    for _ in range(60):  # the first reads done, the page waits on the feed
+        if any("wait=25" in url for url in waiting):
+            break
+        page.wait_for_timeout(250)
+        waiting = [url for url in watched.requests if "/whitepaper1/events?" in url]
+    assert any("wait=25" in url for url in waiting), watched.requests
+    read = stats_reads(watched)
+    page.wait_for_timeout(4500)  # longer than a poll's interval: nothing happened
+    assert stats_reads(watched) == read
+
+    api.vote(users[2], 2, 1, "whitepaper1")
+    expect(caption).to_have_attribute("data-actions", "5")
+    only_here(watched, served.url)
+
+
+def test_the_page_polls_while_the_feed_refuses_to_wait(make_app, clock, serve, open_page):
+    app = make_app()
+    slots = threading.BoundedSemaphore(1)
+    slots.acquire()  # every wait is refused: 503 with Retry-After
+    app.app.registry["event_waiting_slots"] = slots
+    served = serve(app)
+    api = Api(served.client)
+    users = seed(api, clock)
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard")
+    caption = page.locator("#pulse-caption")
+    expect(caption).to_have_attribute("data-actions", "4")
+
+    api.vote(users[2], 2, 1, "whitepaper1")
+    expect(caption).to_have_attribute("data-actions", "5")
+    assert len(stats_reads(watched)) >= 2
+    refused = [e for e in watched.errors if "status of 503" in e]
+    assert refused  # the feed did refuse
+    assert [e for e in watched.errors if e not in refused] == []
+
+
 def test_the_user_page_shows_the_history(make_app, clock, serve, open_page, tmp_path):
     served = serve(make_app())
     api = Api(served.client)
@@ -128,8 +177,10 @@ def test_private_reads_ask_for_a_token_kept_in_the_tab(make_app, clock, serve, o
 
 
 def test_the_pages_have_a_policy_of_their_own_assets(make_app):
-    client = TestApp(make_app().app)  # a browser's visit: no token
-    for path in ("/example/dashboard", "/example/dashboard/users/1"):
+    app = make_app()
+    user = Api(app).user()["id"]
+    client = TestApp(app.app)  # a browser's visit: no token
+    for path in ("/example/dashboard", f"/example/dashboard/users/{user}"):
         response = client.get(path)
         assert response.content_type == "text/html"
         policy = response.headers["Content-Security-Policy"]
@@ -139,5 +190,25 @@ def test_the_pages_have_a_policy_of_their_own_assets(make_app):
         assert response.headers["X-Frame-Options"] == "DENY"
     asset = client.get("/_dashboard/dashboard.js")
     assert "max-age=" in asset.headers["Cache-Control"]
-    assert client.get("/example/dashboard/users/x", status=404).json["status"] == "error"
     assert client.get("/nowhere/dashboard", status=404).json["status"] == "error"
+
+
+@pytest.mark.parametrize("path", ["users/999999", "users/x", "users/-1", "users/1e3"])
+def test_a_missing_user_is_a_page_saying_so_with_status_404(make_app, path: str):
+    app = make_app()
+    Api(app).user()
+    client = TestApp(app.app)
+    response = client.get(f"/example/dashboard/{path}", status=404)
+    assert response.content_type == "text/html"
+    assert "No such user" in response.text
+    assert "dashboard.js" not in response.text  # nothing to read
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_private_reads_tell_no_one_without_a_token_which_users_exist(make_app):
+    app = make_app(**{"backfeed.public_reads": "false"})
+    user = Api(app).user()["id"]
+    anonymous = TestApp(app.app)
+    assert anonymous.get(f"/example/dashboard/users/{user}").status_int == 200
+    assert anonymous.get("/example/dashboard/users/999999").status_int == 200
+    assert "No such user" in app.get("/example/dashboard/users/999999", status=404).text

@@ -7,10 +7,14 @@ token when the deployment wants one, so they are served to anyone.
 from __future__ import annotations
 
 from cornice import Service
+from pyramid.renderers import render_to_response
+from pyramid.response import Response
 
-from ...auth.policy import PUBLIC
+from ...auth.policy import PUBLIC, READ
 from ...domain.leaderboard import METRICS
 from ...domain.periods import PERIOD_NAMES
+from ...domain.users import find_user
+from ...errors import NotFound
 from ...settings import PUBLIC_READS
 from ..dashboard import CONTENT_SECURITY_POLICY, POLL_SECONDS, asset_url
 from ..responses import answer
@@ -62,8 +66,8 @@ def page(request, name: str, title: str, user_id: int | None = None) -> dict:
 )
 def get_dashboard(request) -> dict:
     """The contract's totals and parameters, its pulse with a period switch, its top
-    contributions, its leaderboard and the Lorenz curve of its reputation, read again every
-    few seconds."""
+    contributions, its leaderboard and the Lorenz curve of its reputation, read again after
+    each event of the contract (the event feed's long-poll)."""
     return page(request, "contract", "Dashboard")
 
 
@@ -72,9 +76,37 @@ def get_dashboard(request) -> dict:
     validators=(validate,),
     permission=PUBLIC,
     renderer=TEMPLATES + "user.jinja2",
-    response_schemas={"200": answer("The dashboard's HTML page of a user.")},
+    response_schemas={
+        "200": answer("The dashboard's HTML page of a user."),
+        "404": answer(
+            "No such user (or an id that is not one): the dashboard's HTML page saying so. "
+            "With no such contract, the JSON error."
+        ),
+    },
 )
-def get_dashboard_user(request) -> dict:
-    """A user's balances, their course over time and its ledger with the causes."""
-    user_id = path_id(request)
+def get_dashboard_user(request):
+    """A user's balances, their course over time and its ledger with the causes.
+
+    An id that is no user's is answered with a page saying so, status 404. When reads need
+    a token, a visit without one (a browser's: the page's script holds the token) gets the
+    page whatever the id, so that the pages tell no one without a token which users exist;
+    its script then shows that the user is missing.
+    """
+    text = request.matchdict["id"]
+    try:
+        user_id = path_id(request)
+    except NotFound:
+        return missing_user(request, text)
+    may_read = request.has_permission(READ, request.context)
+    if may_read and find_user(request.dbsession, request.contract, user_id) is None:
+        return missing_user(request, text)
     return page(request, "user", f"User {user_id}", user_id)
+
+
+def missing_user(request, text: str) -> Response:
+    """The page saying there is no user ``text`` in the contract, status 404."""
+    values = {**page(request, "missing", "No such user"), "missing": text}
+    response = render_to_response(TEMPLATES + "missing.jinja2", values, request)
+    response.status_int = 404
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response

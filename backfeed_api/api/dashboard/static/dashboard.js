@@ -1,5 +1,8 @@
 // The dashboard's pages: read the API of this server, draw tables and SVG charts, and read
-// again every few seconds. No other host is ever contacted.
+// them again when something happens: the page waits on the event feed's long-poll
+// (GET /{contract}/events?after=&wait=) and reads its figures again after each new event;
+// while the feed refuses to wait (503 or 429), it reads them every few seconds instead.
+// No other host is ever contacted.
 "use strict";
 
 (function () {
@@ -11,6 +14,7 @@
   const tokenKey = "backfeed-read-token:" + contract;
   const SVG = "http://www.w3.org/2000/svg";
   const state = { pulsePeriod: "day" };
+  const WAIT_SECONDS = 25; // the feed allows at most 30
 
   function token() {
     return sessionStorage.getItem(tokenKey);
@@ -29,6 +33,9 @@
     if (response.status === 401) {
       throw new NeedsToken();
     }
+    if (response.status === 503 || response.status === 429) {
+      throw new Refused(Number(response.headers.get("Retry-After")) || pollSeconds);
+    }
     const answer = await response.json();
     if (!response.ok) {
       throw new Error(answer.errors ? answer.errors.map((e) => e.description).join("; ") : response.status);
@@ -37,6 +44,17 @@
   }
 
   class NeedsToken extends Error {}
+
+  class Refused extends Error {
+    constructor(seconds) {
+      super("the server asks to wait " + seconds + " s");
+      this.seconds = seconds;
+    }
+  }
+
+  function sleep(seconds) {
+    return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
 
   function element(name, text, className) {
     const node = document.createElement(name);
@@ -274,40 +292,106 @@
     };
   }
 
-  // -- reading, again and again ----------------------------------------------------------
+  // -- reading, again when something happens ---------------------------------------------
 
   const load = body.dataset.page === "user" ? userPage(body.dataset.user) : contractPage();
-  let timer = null;
+  let following = false;
 
   async function refresh() {
-    clearTimeout(timer);
     try {
       await load();
       status("updated " + new Date().toLocaleTimeString("en-GB"));
       document.getElementById("token-form").hidden = true;
+      return true;
     } catch (error) {
       if (error instanceof NeedsToken) {
         sessionStorage.removeItem(tokenKey);
         document.getElementById("token-form").hidden = false;
         status("a read token is needed", true);
-        return;
+        return false;
       }
       status(String(error.message || error), true);
+      return true;
     }
-    timer = setTimeout(refresh, pollSeconds * 1000);
+  }
+
+  // The id of the contract's newest event: the feed is read after it. The feed lists the
+  // oldest first, so the newest is found by doubling, then halving, the id to read after.
+  async function newestEvent() {
+    const after = async (id) => (await read("/events", { after: id, limit: 1 })).items[0];
+    let found = await after(0);
+    if (!found) {
+      return 0;
+    }
+    let low = found.id; // an event's id
+    let high = low * 2 + 1;
+    while ((found = await after(high))) {
+      low = found.id;
+      high = low * 2 + 1;
+    }
+    while (high - low > 1) { // no event after high; low is an event
+      const middle = Math.floor((low + high) / 2);
+      found = await after(middle);
+      if (found) {
+        low = found.id;
+      } else {
+        high = middle;
+      }
+    }
+    return low;
+  }
+
+  // Wait for events and read the figures again after each; poll while the feed refuses.
+  async function follow() {
+    if (following) {
+      return;
+    }
+    following = true;
+    let after = null;
+    try {
+      for (;;) {
+        try {
+          if (after === null) {
+            after = await newestEvent();
+          }
+          const page = await read("/events", { after, wait: WAIT_SECONDS, limit: 100 });
+          after = page._meta.next_after;
+          if (page.items.length && !(await refresh())) {
+            return;
+          }
+        } catch (error) {
+          if (error instanceof NeedsToken) {
+            await refresh(); // shows the token form
+            return;
+          }
+          await sleep(error instanceof Refused ? Math.max(error.seconds, pollSeconds) : pollSeconds);
+          if (!(await refresh())) {
+            return;
+          }
+        }
+      }
+    } finally {
+      following = false;
+    }
+  }
+
+  async function start() {
+    if (await refresh()) {
+      follow();
+    }
   }
 
   document.getElementById("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(tokenKey, document.getElementById("token").value);
     document.getElementById("token").value = "";
-    refresh();
+    start();
   });
 
   if (body.dataset.needsToken === "true" && !token()) {
     document.getElementById("token-form").hidden = false;
     status("a read token is needed", true);
   } else {
-    refresh();
+    start();
   }
 })();
