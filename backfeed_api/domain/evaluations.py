@@ -302,9 +302,7 @@ def evaluate(
         for user_id, row in ballot.named.items()
     }
     loss = _loss(contribution.id, state, effects)
-    collective = (
-        None if loss is None else Change(None, float(loss.delta), 0.0, float(loss.remaining), 0.0)
-    )
+    collective = None if loss is None else Change(None, loss.delta, 0.0, loss.remaining, 0.0)
     changes = moved(effects.changes, stored.balances, stored.scale.value, collective)
     return VoteOutcome(evaluation, True, contribution, users, voted, total, changes)
 

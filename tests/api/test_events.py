@@ -3,7 +3,6 @@ and the balances it moved; none for a refused action or a repeated vote; long-po
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -11,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from webtest import TestApp
 
-from backfeed_api.domain.events import Change, event_json
 from backfeed_api.models import Event
 
 from ..conftest import count
@@ -309,37 +307,3 @@ def test_a_collective_loss_is_one_change_without_a_user(api: Api) -> None:
         assert api.items(f"/whitepaper1/users/{change['user_id']}/history")[0]["reputation"] == (
             pytest.approx(change["reputation"])
         )
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [
-        [],
-        [Change(7, 10, 10, 10, 10)],
-        [
-            Change(1, 0.1 + 0.2, -1e-07, 1e16, 123456.789),
-            Change(2, -0.0, 5e-324, 1.7976931348623157e308, 0.0),
-            Change(None, -2.5, 0.0, 3.0, 0.0),
-        ],
-    ],
-    ids=["none", "ints", "awkward floats and a collective loss"],
-)
-def test_the_event_json_is_what_json_writes(changes: list[Change]) -> None:
-    """The text the outbox writes is the JSON of the documented shape, number for number."""
-    data = {"id": 3, "value": 1.0, "evaluator": {"id": 1}, "changes": "replaced"}
-    expected = {
-        **data,
-        "changes": [
-            {
-                "user_id": change.user_id,
-                "reputation_delta": change.reputation_delta,
-                "tokens_delta": change.tokens_delta,
-                "reputation": change.reputation,
-                "tokens": change.tokens,
-            }
-            for change in changes
-        ],
-    }
-    text = event_json(data, changes)
-    assert text == json.dumps(expected)
-    assert json.loads(text) == expected
