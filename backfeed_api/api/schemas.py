@@ -623,3 +623,80 @@ class LeaderboardQuery(Paging):
 class ReadLeaderboard(colander.MappingSchema):
     body = NoBody()
     querystring = LeaderboardQuery()
+
+
+# -- contracts over HTTP ----------------------------------------------------------------------
+
+MAX_OVERRIDES = 100
+PARAMETER_NAME = re.compile(r"[A-Za-z0-9_]{1,100}(\.[A-Za-z0-9_]{1,100})?")
+
+
+class Overrides(colander.Mapping):
+    """Contract parameters by name (``beta``, ``article.fee``), each a JSON number or boolean
+    as the settings' overrides are (``null`` in a ``PATCH``: back to the kind's default); at
+    most 100. Which names and values the kind accepts is the engine's to say."""
+
+    def __init__(self, nullable: bool) -> None:
+        super().__init__(unknown="preserve")
+        self.nullable = nullable
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if not isinstance(cstruct, dict):
+            raise colander.Invalid(node, "must be an object of parameters")
+        if len(cstruct) > MAX_OVERRIDES:
+            raise colander.Invalid(node, f"may set at most {MAX_OVERRIDES} parameters")
+        error = colander.Invalid(node)
+        for key, value in cstruct.items():
+            named = colander.SchemaNode(colander.String(), name=key)
+            if not PARAMETER_NAME.fullmatch(key):
+                error.add(colander.Invalid(named, "is not a parameter name"))
+            elif (value is None and not self.nullable) or not isinstance(
+                value, int | float | bool | None
+            ):
+                error.add(colander.Invalid(named, "must be a number or a boolean"))
+            elif isinstance(value, float) and not math.isfinite(value):
+                error.add(colander.Invalid(named, "must be a finite number"))
+        if error.children:
+            raise error
+        return dict(cstruct)
+
+
+def overrides(nullable: bool, missing) -> colander.SchemaNode:
+    """The ``parameters`` of a contract to create or change."""
+    return colander.SchemaNode(
+        Overrides(nullable),
+        missing=missing,
+        description="parameters by name (`beta`, `article.fee`), each a number or a boolean"
+        + ("; `null` puts one back to the kind's default" if nullable else "")
+        + f"; at most {MAX_OVERRIDES}",
+    )
+
+
+class ContractBody(StrictMapping):
+    kind = colander.SchemaNode(
+        StrictString(),
+        validator=colander.Length(1, 100),
+        description="the contract kind, one of those installed",
+    )
+    parameters = overrides(nullable=False, missing={})
+
+
+class PutContract(colander.MappingSchema):
+    body = ContractBody()
+    querystring = NoQuery()
+
+
+class ParameterChanges(StrictMapping):
+    parameters = overrides(nullable=True, missing=colander.required)
+
+
+class PatchContract(colander.MappingSchema):
+    body = ParameterChanges()
+    querystring = NoQuery()
+
+
+class ListVersions(colander.MappingSchema):
+    body = NoBody()
+    querystring = Paging()

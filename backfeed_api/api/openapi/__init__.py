@@ -23,7 +23,7 @@ from cornice_swagger.converters.schema import (
 from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
 
-from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
+from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SERVICE, SESSIONS, WRITE
 from ...pipeline.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ...pipeline.idempotency import KEY_PATTERN
 from ...settings import PUBLIC_READS
@@ -31,6 +31,7 @@ from ..responses import answer, routes
 from ..schemas import (
     EventTypes,
     KnownKeys,
+    Overrides,
     StrictBoolean,
     StrictInteger,
     StrictNumber,
@@ -57,6 +58,19 @@ class ClosedObjectConverter(ObjectTypeConverter):
         converted = super().convert_type(schema_node)
         if schema_node.typ.unknown == "raise":
             converted["additionalProperties"] = False
+        return converted
+
+
+class OverridesConverter(ObjectTypeConverter):
+    """Contract parameters: an object of numbers and booleans (and ``null``s in a change),
+    whose names the contract kind decides."""
+
+    def convert_type(self, schema_node: colander.SchemaNode) -> dict:
+        converted = super().convert_type(schema_node)
+        converted.pop("properties", None)
+        converted.pop("required", None)
+        converted["additionalProperties"] = {}
+        converted["maxProperties"] = 100
         return converted
 
 
@@ -97,6 +111,7 @@ class ServiceSwagger(CorniceSwagger):
         StrictSequence: ArrayTypeConverter,
         colander.Mapping: ClosedObjectConverter,
         KnownKeys: ClosedObjectConverter,
+        Overrides: OverridesConverter,
     }
     parameters = OperationParameters
 
@@ -107,7 +122,8 @@ SECURITY_DEFINITIONS = {
         "in": "header",
         "name": "Authorization",
         "description": "A bearer token, sent as `Authorization: Bearer <token>`: from "
-        "`backfeed token create` (admin, user or read, of one contract) or from "
+        "`backfeed token create` (admin, user or read, of one contract; or a service-wide "
+        "admin, with `--service`) or from "
         "`POST /{contract}/auth` (a user token, until its `expires_at`).",
     }
 }
@@ -128,7 +144,7 @@ FORBIDDEN = {
 }
 
 
-TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT, SESSIONS})
+TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT, SESSIONS, SERVICE})
 """The permissions no request without a bearer token has."""
 
 
@@ -218,7 +234,9 @@ def openapi_document(request) -> dict:
     services = [s for s in get_services() if s.name != api_service.name]
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
     document = generator.generate(title="backfeed-api", version=__version__)
-    contracts = [contract.name for contract in request.registry["contracts"]]
+    catalog = request.registry["contracts"]
+    catalog.refresh(request.dbsession)
+    contracts = [contract.name for contract in catalog]
     document = refine(document, contracts, services)
     document_security(document, services, PUBLIC_READS.read(request.registry.settings))
     return document
