@@ -83,9 +83,14 @@ def counted_tag(request) -> str:
     ]
     if "contract" in (request.matchdict or {}):
         contract = request.contract
-        counter = request.dbsession.scalar(
-            select(ContractRow.action_count).where(ContractRow.id == contract.row_id)
-        )
+        counter, version = request.dbsession.execute(
+            select(ContractRow.action_count, ContractRow.version).where(
+                ContractRow.id == contract.row_id
+            )
+        ).one()
+        # the read renders with the parameters of the version in force, even one made by
+        # another process since this one last acted (``rules`` are then the newest seen)
+        contract.rules_at(request.dbsession, version)
         parts += [
             contract.name,
             counter,

@@ -282,6 +282,10 @@ def test_a_change_in_another_process_applies_to_its_next_action(
     ann = api.user(tokens=100)["id"]
     api.contribution(ann)  # this process now holds the rules of version 1
     patch(other, {"article.fee": 7})
+    served = app.app.registry["contracts"].get("example")
+    assert served.rules.params.types["article"].fee == 1
+    app.get("/example/contributions")  # a read renders with the version in force
+    assert served.rules.params.types["article"].fee == 7
     api.contribution(ann)
     fees = [e["tokens_delta"] for e in history(app, ann) if e["cause"]["type"] == "contribution"]
     assert fees == [-1.0, -7.0]
