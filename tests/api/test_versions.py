@@ -126,6 +126,8 @@ def test_a_change_makes_an_event_and_changes_the_tag(app: TestApp) -> None:
     assert event["data"]["version"] == 2
     assert event["data"]["overrides"] == {"beta": 0.25}
     assert event["data"]["changes"] == []
+    hook = {"url": "http://127.0.0.1:9/hook", "types": ["contract.updated"]}
+    assert app.post_json("/example/webhooks", hook, status=201).json["types"] == hook["types"]
 
 
 def test_a_change_keeps_the_other_overrides_and_null_restores_a_default(app: TestApp) -> None:
