@@ -25,9 +25,11 @@ from protocol import (
     BalanceLimitExceeded,
     InsufficientTokens,
     InvalidEvaluationValue,
+    InvalidParameter,
     ProtocolError,
     SelfEvaluationRefused,
     TooManyVoteChanges,
+    UnknownContractKind,
     UnknownContribution,
     UnknownContributionType,
     UnknownUser,
@@ -72,6 +74,14 @@ CODES: dict[str, ErrorCode] = {
         "Some items of a batch were refused, so none was applied: ``failed`` lists each by "
         "its ``index`` with its own errors.",
     ),
+    "unknown_contract_kind": ErrorCode(
+        400, "The ``kind`` of a contract to create is not an installed contract kind."
+    ),
+    "invalid_parameter": ErrorCode(
+        400,
+        "A contract parameter to set is unknown, or its value is not one the kind accepts "
+        "(``name`` is ``parameters.<parameter>``).",
+    ),
     "refused": ErrorCode(400, "Another refusal of the contract's rules."),
     "unauthorized": ErrorCode(
         401,
@@ -93,6 +103,11 @@ CODES: dict[str, ErrorCode] = {
         409,
         "The evaluator has changed its value on this contribution as many times as the "
         "contract's ``max_vote_changes`` allows.",
+    ),
+    "contract_exists": ErrorCode(
+        409,
+        "A ``PUT`` of a contract that exists with another kind or other parameters; change "
+        "its parameters with ``PATCH``.",
     ),
     "balance_limit_exceeded": ErrorCode(
         409, "The action would carry a balance, a fund or a contract total above the limit."
@@ -234,6 +249,8 @@ ENGINE_REFUSALS: dict[type[ProtocolError], tuple[int, str]] = {
     TooManyVoteChanges: (409, "vote_changes_exhausted"),
     BalanceLimitExceeded: (409, "balance_limit_exceeded"),
     AllowanceExceeded: (429, "allowance_exceeded"),
+    UnknownContractKind: (400, "unknown_contract_kind"),
+    InvalidParameter: (400, "invalid_parameter"),
 }
 """The status and code of each refusal of a contract's rules: a vote its rules forbid the
 evaluator is a 403, a valid request that the state of the contract forbids a 409, a vote

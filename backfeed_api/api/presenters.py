@@ -14,6 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from protocol import ContractRules
+
 from ..clock import iso
 from ..domain.catalog import ServedContract
 from ..domain.evaluations import VoteOutcome
@@ -47,6 +49,28 @@ def collection(
         "count": len(items),
         "_meta": {"total": total, "limit": limit, "start": start, **(links or {})},
         "items": items,
+    }
+
+
+def contract_document(row: ContractRow, rules: ContractRules) -> dict:
+    """A contract as ``GET /{contract}`` shows it: its kind and configuration ``version``,
+    the parameters of that version, and its live totals from its row."""
+    parameters = rules.params.as_dict()
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "version": row.version,
+        "parameters": {k: v for k, v in parameters.items() if k != "types"},
+        "types": parameters["types"],
+        "default_type": rules.params.default_type,
+        "totals": {
+            "users": row.user_count,
+            "contributions": row.contribution_count,
+            "evaluations": row.evaluation_count,
+            "reputation": row.total_reputation,
+            "tokens": row.total_tokens,
+        },
+        "created_at": iso(row.created_at),
     }
 
 

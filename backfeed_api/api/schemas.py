@@ -625,40 +625,95 @@ class ReadLeaderboard(colander.MappingSchema):
     querystring = LeaderboardQuery()
 
 
-# -- replays ----------------------------------------------------------------------------------
+# -- contract parameters: created, changed, replayed -----------------------------------------
 
-MAX_PARAMETERS = 64
+MAX_OVERRIDES = 100
 PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}(\.[A-Za-z_][A-Za-z0-9_]{0,99})?")
 
 
-class Parameters(colander.Mapping):
-    """Contract parameters to change, ``{"alpha": 0.7, "article.stake": 0.05}``: names of at
-    most two dotted parts and number or boolean values, at most :data:`MAX_PARAMETERS` of
-    them. Whether the contract has them, and takes the values, is for its rules to say."""
+class Overrides(colander.Mapping):
+    """Contract parameters by name (``beta``, ``article.fee``), each a JSON number or boolean
+    as the settings' overrides are (``null`` in a ``PATCH``: back to the kind's default); at
+    most 100. Which names and values the kind accepts is the engine's to say."""
 
-    def __init__(self) -> None:
+    def __init__(self, nullable: bool) -> None:
         super().__init__(unknown="preserve")
+        self.nullable = nullable
 
     def deserialize(self, node, cstruct):
         if cstruct is colander.null:
             return colander.null
         if not isinstance(cstruct, dict):
-            raise colander.Invalid(node, "must be an object of parameter names and values")
-        if len(cstruct) > MAX_PARAMETERS:
-            raise colander.Invalid(node, f"may change at most {MAX_PARAMETERS} parameters")
-        for name, value in cstruct.items():
-            if not PARAMETER_NAME.fullmatch(name):
-                raise colander.Invalid(node, "a name is not a parameter name (like article.stake)")
-            if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
-                raise colander.Invalid(node, f"{name} is too large")
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise colander.Invalid(node, f"{name} must be a finite number or a boolean")
+            raise colander.Invalid(node, "must be an object of parameters")
+        if len(cstruct) > MAX_OVERRIDES:
+            raise colander.Invalid(node, f"may set at most {MAX_OVERRIDES} parameters")
+        error = colander.Invalid(node)
+        for key, value in cstruct.items():
+            named = colander.SchemaNode(colander.String(), name=key)
+            if not PARAMETER_NAME.fullmatch(key):
+                error.add(colander.Invalid(named, "is not a parameter name"))
+            elif (value is None and not self.nullable) or not isinstance(
+                value, int | float | bool | None
+            ):
+                error.add(colander.Invalid(named, "must be a number or a boolean"))
+            elif isinstance(value, float) and not math.isfinite(value):
+                error.add(colander.Invalid(named, "must be a finite number"))
+            elif isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
+                error.add(colander.Invalid(named, "is too large"))
+        if error.children:
+            raise error
         return dict(cstruct)
 
 
+def overrides(nullable: bool, missing, description: str) -> colander.SchemaNode:
+    """The ``parameters`` of a contract to create, change or replay."""
+    return colander.SchemaNode(
+        Overrides(nullable),
+        missing=missing,
+        description=description
+        + ("; `null` puts one back to the kind's default" if nullable else "")
+        + f"; at most {MAX_OVERRIDES}",
+    )
+
+
+PARAMETERS = "parameters by name (`beta`, `article.fee`), each a number or a boolean"
+
+
+class ContractBody(StrictMapping):
+    kind = colander.SchemaNode(
+        StrictString(),
+        validator=colander.Length(1, 100),
+        description="the contract kind, one of those installed",
+    )
+    parameters = overrides(nullable=False, missing={}, description=PARAMETERS)
+
+
+class PutContract(colander.MappingSchema):
+    body = ContractBody()
+    querystring = NoQuery()
+
+
+class ParameterChanges(StrictMapping):
+    parameters = overrides(nullable=True, missing=colander.required, description=PARAMETERS)
+
+
+class PatchContract(colander.MappingSchema):
+    body = ParameterChanges()
+    querystring = NoQuery()
+
+
+class ListVersions(colander.MappingSchema):
+    body = NoBody()
+    querystring = Paging()
+
+
+# -- replays ----------------------------------------------------------------------------------
+
+
 class ReplayBody(StrictMapping):
-    parameters = colander.SchemaNode(
-        Parameters(),
+    parameters = overrides(
+        nullable=False,
+        missing=colander.required,
         description="the contract parameters to change, by name, e.g. "
         '{"article.stake": 0.05, "alpha": 0.7}; {} replays under the rules as they are',
     )

@@ -45,7 +45,8 @@ MAX_SCRYPT_N = 2**20
 class Identity:
     """Who a request's bearer token speaks for.
 
-    ``contract_id`` None means every contract (the development token of the settings);
+    ``contract_id`` None means every contract (a service-wide token: one made with
+    ``backfeed token create --service``, or the development token of the settings);
     ``token_id`` None means the token is not stored, so it cannot be revoked.
     """
 
@@ -71,7 +72,7 @@ def token_digest(token: str) -> str:
 
 def issue_token(
     session: Session,
-    contract_id: int,
+    contract_id: int | None,
     role: str,
     now: datetime,
     *,
@@ -80,12 +81,15 @@ def issue_token(
     expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Store a new token of ``role`` in the contract; return its row and the token itself.
+    Without a contract (``contract_id`` None) it is a service-wide admin token.
 
     The token is in no row: the caller shows it once and forgets it. Without ``expires_at``
     it is valid until revoked.
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    if contract_id is None and role != ADMIN:
+        raise ValueError("a token without a contract is an admin token")
     if (role == USER) != (user_id is not None):
         raise ValueError("a user token, and only a user token, is bound to a user")
     token = new_token()

@@ -13,7 +13,10 @@ contract) or 403 (a valid one that may not do this).
   true, otherwise a token of the contract, of any role;
 - :data:`WRITE`: contributing and voting; an ``admin`` or ``user`` token of the contract
   (a user token only as its own user: :func:`acts_as`);
-- :data:`ADMIN`: creating users, with balances, a referrer and a login; ``admin`` only;
+- :data:`ADMIN`: creating users, with balances, a referrer and a login, changing the
+  contract's parameters; ``admin`` only;
+- :data:`SERVICE`: creating contracts (``PUT /{contract}``); a service-wide ``admin`` token
+  only (``backfeed token create --service``, or the development token);
 - :data:`LOGOUT`: revoking the token presented; an ``admin`` or ``user`` token stored in
   the database (the development token cannot be revoked);
 - :data:`SESSIONS`: listing and revoking the login tokens of one's own user; a ``user``
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PUBLIC, READ, WRITE, ADMIN_ONLY, LOGOUT = "public", "read", "write", "admin", "logout"
-SESSIONS = "sessions"
+SESSIONS, SERVICE = "sessions", "service"
 CHALLENGE = 'Bearer realm="backfeed"'
 
 
@@ -120,13 +123,25 @@ def read_credential(request) -> Credential:
     return Credential(presented=True, identity=identity)
 
 
+CREATES_CONTRACT = ("contract", "PUT")
+"""The route and method of the one request whose contract may not exist yet."""
+
+
 class Resource:
     """The context of a request: the contract named in its URL, or None (``/``, ``/__api__``,
-    unknown routes). An unknown contract name is a 404 before any permission is checked."""
+    unknown routes, a contract to create). An unknown contract name is a 404 before any
+    permission is checked, except where it is being created."""
 
     def __init__(self, request) -> None:
         matched = request.matchdict or {}
-        self.contract: ServedContract | None = request.contract if "contract" in matched else None
+        self.contract: ServedContract | None = None
+        if "contract" not in matched:
+            return
+        route = request.matched_route.name if request.matched_route else None
+        if (route, request.method) == CREATES_CONTRACT:
+            self.contract = request.registry["contracts"].find_outside(request)
+        else:
+            self.contract = request.contract
 
 
 @implementer(ISecurityPolicy)
@@ -168,6 +183,10 @@ class BearerTokenPolicy:
             if identity.role == ADMIN:
                 return Allowed("admin")
             return forbidden("only an admin token may do this")
+        if permission == SERVICE:
+            if identity.role == ADMIN and identity.contract_id is None:
+                return Allowed("service admin")
+            return forbidden("only a service-wide admin token may do this")
         if permission == SESSIONS:
             if identity.role != USER:
                 return forbidden("only a user token has login tokens of its user")

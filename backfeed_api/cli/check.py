@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     with database(args.ini) as (settings, engine):
         engine = dialect_of(engine).snapshot(engine)  # one consistent view while writers run
         with get_session_factory(engine)() as session, session.begin():
-            catalog = load_catalog(session, settings, utc_now())
+            catalog = load_catalog(session, settings, utc_now(), follow=False)
             contracts = list(catalog)
             if args.contract:
                 contracts = [c for c in contracts if c.name == args.contract]

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     with database(args.ini) as (settings, engine):
         snapshot = dialect_of(engine).snapshot(engine)  # one view while writers run
         with get_session_factory(snapshot)() as session, session.begin():
-            contract = load_catalog(session, settings, utc_now()).get(args.contract)
+            contract = load_catalog(session, settings, utc_now(), follow=False).get(args.contract)
             if contract is None:
                 raise UsageError(f"no contract {args.contract!r} in {args.ini}")
             with ProgressBar(1, sys.stderr, enabled=show_progress) as bar:

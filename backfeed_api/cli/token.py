@@ -2,8 +2,9 @@
 
 ``create`` prints the new token alone on standard output, once (the database keeps only its
 hash), and what it is on standard error, so that ``TOKEN=$(backfeed token create ...)``
-works. ``list`` shows every token's id, contract, role, user, origin, creation, expiry (of a
-login token) and revocation, never the token or its hash. ``revoke`` revokes one by id; its
+works; with ``--service`` the token is a service-wide admin, of no one contract. ``list``
+shows every token's id, contract, role, user, origin, creation, expiry (of a login token)
+and revocation, never the token or its hash. ``revoke`` revokes one by id; its
 requests get 401 from then on.
 """
 
@@ -25,7 +26,8 @@ def register(subparsers) -> None:
         help="create, list or revoke bearer tokens of the API",
         description="Manage the bearer tokens of the API. A token belongs to one contract "
         "and has one role: admin (everything in the contract), user (acts as one user) or "
-        "read (GET only).",
+        "read (GET only); a service token (--service) is admin of every contract and may "
+        "create contracts.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -36,8 +38,13 @@ def register(subparsers) -> None:
         "stored and cannot be shown again.",
     )
     add_ini_argument(create)
-    create.add_argument("--contract", required=True, help="the contract the token is for")
-    create.add_argument("--role", required=True, help="admin, user or read")
+    create.add_argument("--contract", help="the contract the token is for")
+    create.add_argument("--role", help="admin, user or read")
+    create.add_argument(
+        "--service",
+        action="store_true",
+        help="a service-wide admin token: creates contracts (PUT /{contract}), admin of all",
+    )
     create.add_argument("--user", help="the user a user token acts as (its id)")
     create.set_defaults(func=run_create)
 
@@ -75,6 +82,12 @@ def run_create(args: argparse.Namespace) -> int:
     from ..domain.users import find_user
     from ..models import get_session_factory
 
+    if args.service:
+        if args.contract is not None or args.role is not None or args.user is not None:
+            raise UsageError("--service takes no --contract, --role or --user")
+        return _create_service_token(args)
+    if args.contract is None or args.role is None:
+        raise UsageError("--contract and --role are needed (or --service)")
     if args.role not in ROLES:
         raise UsageError(f"--role must be one of {', '.join(ROLES)}, not {args.role!r}")
     if (args.role == USER) != (args.user is not None):
@@ -102,8 +115,29 @@ def run_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _create_service_token(args: argparse.Namespace) -> int:
+    """Issue a service-wide admin token and print it once."""
+    from ..auth.credentials import ADMIN, issue_token
+    from ..clock import utc_now
+    from ..domain.catalog import load_catalog
+    from ..models import get_session_factory
+
+    with (
+        database(args.ini) as (settings, engine),
+        get_session_factory(engine)() as session,
+        session.begin(),
+    ):
+        now = utc_now()
+        load_catalog(session, settings, now)  # the settings are valid
+        row, token = issue_token(session, None, ADMIN, now, origin="cli")
+        described = f"token {row.id}: service-wide admin"
+    print(token)
+    print(f"{described}; it is shown only this once", file=sys.stderr)
+    return EXIT_OK
+
+
 def run_list(args: argparse.Namespace) -> int:
-    """Print a table of the tokens, newest last."""
+    """Print a table of the tokens, newest last; a service-wide token's contract is ``*``."""
     from sqlalchemy import select
 
     from ..api.presenters import iso
@@ -116,7 +150,7 @@ def run_list(args: argparse.Namespace) -> int:
     ):
         query = (
             select(ApiToken, ContractRow.name)
-            .join(ContractRow, ContractRow.id == ApiToken.contract_id)
+            .outerjoin(ContractRow, ContractRow.id == ApiToken.contract_id)
             .order_by(ApiToken.id)
         )
         if args.contract:
@@ -124,7 +158,7 @@ def run_list(args: argparse.Namespace) -> int:
         rows = [
             (
                 str(token.id),
-                name,
+                "*" if name is None else name,
                 token.role,
                 "-" if token.user_id is None else str(token.user_id),
                 token.origin,

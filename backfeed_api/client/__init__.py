@@ -16,6 +16,7 @@ from .client import Client
 from .errors import ApiError, BatchRefused, ErrorItem, FailedItem
 from .models import (
     Contract,
+    ContractVersion,
     Contribution,
     Delivery,
     Evaluation,
@@ -38,6 +39,7 @@ __all__ = [
     "BatchRefused",
     "Client",
     "Contract",
+    "ContractVersion",
     "Contribution",
     "Delivery",
     "ErrorItem",

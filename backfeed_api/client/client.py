@@ -23,6 +23,7 @@ import httpx
 from .errors import error_from
 from .models import (
     Contract,
+    ContractVersion,
     Contribution,
     Delivery,
     Evaluation,
@@ -47,6 +48,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/"): "service",
     ("GET", "/__api__"): "openapi",
     ("GET", "/{contract}"): "contract_info",
+    ("PUT", "/{contract}"): "create_contract",
+    ("PATCH", "/{contract}"): "change_parameters",
+    ("GET", "/{contract}/versions"): "versions",
     ("GET", "/{contract}/users"): "users",
     ("POST", "/{contract}/users"): "create_user",
     ("GET", "/{contract}/users/{id}"): "user",
@@ -217,6 +221,26 @@ class Client:
     def contract_info(self) -> Contract:
         """``GET /{contract}``: kind, parameters, contribution types, totals."""
         return Contract.of(self._get(self._path()))
+
+    def create_contract(self, kind: str, parameters: dict[str, Any] | None = None) -> Contract:
+        """``PUT /{contract}``: create this client's contract, of ``kind`` with
+        ``parameters`` (overrides of the kind's defaults); the same again changes nothing. A
+        service-wide admin token (``backfeed token create --service``)."""
+        body = {"kind": kind, "parameters": parameters or {}}
+        return Contract.of(self.request("PUT", self._path(), body=body).json())
+
+    def change_parameters(self, **parameters: Any) -> Contract:
+        """``PATCH /{contract}``: set parameters (``None``: back to the kind's default) as a
+        new version of the configuration, for the actions committed after it. Names with a
+        dot (``article.fee``) go as ``change_parameters(**{"article.fee": 2})``. An admin
+        token."""
+        body = {"parameters": parameters}
+        return Contract.of(self.request("PATCH", self._path(), body=body).json())
+
+    def versions(self, **params: Any) -> Page[ContractVersion]:
+        """``GET /{contract}/versions``: a page of the versions of the configuration, oldest
+        first (``limit``, ``start``, ``since_id``, ``max_id`` over the version numbers)."""
+        return self._page(self._path("versions"), ContractVersion.of, **params)
 
     # -- users -----------------------------------------------------------------------------
 

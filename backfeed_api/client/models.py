@@ -210,6 +210,8 @@ class Contract:
     default_type: str
     totals: dict[str, float]
     created_at: datetime
+    version: int = 1
+    """The version of the contract's configuration in force."""
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -218,10 +220,41 @@ class Contract:
         return cls(
             name=data["name"],
             kind=data["kind"],
+            version=data.get("version", 1),
             parameters=data["parameters"],
             types=data["types"],
             default_type=data["default_type"],
             totals=data["totals"],
+            created_at=moment(data["created_at"]),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class ContractVersion:
+    """One version of a contract's configuration: its overrides of the kind's defaults, its
+    full parameters, the action after which it applies, where it came from (``ini`` or
+    ``http``, by ``token_id``) and when."""
+
+    version: int
+    overrides: dict[str, Any]
+    parameters: dict[str, Any]
+    after_action: int
+    origin: str
+    token_id: int | None
+    created_at: datetime
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, data: dict) -> ContractVersion:
+        """The version document ``data``."""
+        return cls(
+            version=data["version"],
+            overrides=data["overrides"],
+            parameters=data["parameters"],
+            after_action=data["after_action"],
+            origin=data["origin"],
+            token_id=data["token_id"],
             created_at=moment(data["created_at"]),
             raw=data,
         )

@@ -89,10 +89,13 @@ class ActivityIndex:
 
     def actions(self, session: Session) -> Actions:
         """Every action of the contract committed so far; rebuilt from scratch when fewer
-        were found than the contract's counter of actions says."""
+        were found than the contract's counter of actions says (which counts each version of
+        its configuration after the first too: :mod:`.versions`)."""
         with self._lock:
             stored = session.scalar(
-                select(ContractRow.action_count).where(ContractRow.id == self.contract_id)
+                select(ContractRow.action_count - ContractRow.version + 1).where(
+                    ContractRow.id == self.contract_id
+                )
             )
             for attempt in range(2):
                 if attempt:

@@ -5,8 +5,9 @@
     (its opening balances are the first one) and its shares of the collective losses,
     derived from them as its history derives them (:mod:`.history`); and the collective
     losses, as recorded, add up to the users' shares of them;
-(c) replaying the committed actions, in commit order, through the in-memory simulator
-    reproduces every balance, ``max_score`` and ``token_fund``;
+(c) replaying the committed actions, in commit order, through the in-memory simulator,
+    each under the version of the configuration in force when it committed, reproduces
+    every balance, ``max_score`` and ``token_fund``;
 (d) nobody has two active votes on one contribution; no balance is NaN; no reputation is
     negative.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..models import ContractRow, Contribution, Evaluation, LedgerEntry, User
 from .catalog import ServedContract
 from .history import loss_changes
-from .replay import ReplayRefused, load_history, replay
+from .replay import ReplayRefused, load_history, replay, versioned_rules
 
 RELATIVE = 1e-9
 ABSOLUTE = 1e-9
@@ -149,10 +150,10 @@ def audit(session: Session, contract: ServedContract) -> list[Finding]:
 def _replay(session, contract: ServedContract, ids, reputation, tokens) -> list[Finding]:
     """Apply the stored history to a simulator and compare the outcome with the database."""
     name = contract.name
+    history = load_history(session, contract.row_id)
+    first, later = versioned_rules(history, contract.rules)
     try:
-        simulation = replay(
-            load_history(session, contract.row_id), contract.rules, stop_at_refusal=True
-        ).simulation
+        simulation = replay(history, first, stop_at_refusal=True, later=later).simulation
     except ReplayRefused as error:  # a history the rules refuse is itself the finding
         return [Finding(name, "c", f"replay failed at {error.message}")]
     findings = []

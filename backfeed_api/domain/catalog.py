@@ -1,12 +1,14 @@
-"""The contracts this deployment serves, built from the settings at start-up."""
+"""The contracts this deployment serves: those its settings declare, and those made over
+HTTP (``PUT /{contract}``), each with the rules of every version of its configuration."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import datetime
+from typing import Any
 
 from pyramid.config import Configurator
 from sqlalchemy import select
@@ -15,45 +17,142 @@ from sqlalchemy.orm import Session
 from protocol import ConfigurationError, ContractRules
 
 from ..errors import NotFound
-from ..models import ContractRow
+from ..models import ContractRow, ContractVersion
 from ..settings import contract_specs
+from . import events
 from .activity import ActivityIndex
+from .events import ContractRef
 from .ledger_index import LedgerIndex
+from .locking import lock_contract
 from .ranking import VoteIndex
+from .versions import (
+    HTTP,
+    UPDATED,
+    build_rules,
+    follow_settings,
+    version_event,
+    version_overrides,
+)
+
+CONTRACT_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
+"""What a contract's name may be, as the settings' ``backfeed.contracts`` says."""
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
 class ServedContract:
-    """A served contract: its engine rules, the id of its database row, and this process's
-    indexes of its votes for ranking, of its actions and of its ledger for statistics."""
+    """A served contract: its kind, the id of its database row, the rules of each version of
+    its configuration this process has met, and this process's indexes of its votes for
+    ranking, of its actions and of its ledger for statistics.
 
-    name: str
-    rules: ContractRules
-    row_id: int
-    votes: VoteIndex
-    activity: ActivityIndex
-    ledger: LedgerIndex
+    An action takes the rules of the version it read under the contract lock
+    (:meth:`rules_at`); :attr:`rules` are those of the newest version this process has met,
+    for the reads that need the parameters.
+    """
+
+    def __init__(self, name: str, kind: str, row_id: int, version: int, rules: ContractRules):
+        self.name = name
+        self.kind = kind
+        self.row_id = row_id
+        self.votes = VoteIndex(row_id)
+        self.activity = ActivityIndex(row_id)
+        self.ledger = LedgerIndex(row_id)
+        self._rules: dict[int, ContractRules] = {version: rules}
+        self._newest = version
 
     @property
-    def kind(self) -> str:
-        """The contract kind, e.g. ``example``."""
-        return self.rules.kind
+    def rules(self) -> ContractRules:
+        """The rules of the newest version this process has met."""
+        return self._rules[self._newest]
+
+    @property
+    def version(self) -> int:
+        """The newest version this process has met."""
+        return self._newest
+
+    def rules_at(self, session: Session, version: int) -> ContractRules:
+        """The rules of the contract's configuration ``version``, built once per process
+        from its stored overrides."""
+        rules = self._rules.get(version)
+        if rules is None:
+            overrides = version_overrides(session, self.row_id, version)
+            if overrides is None:
+                raise ConfigurationError(f"contract {self.name!r} has no version {version}")
+            rules = self._rules[version] = build_rules(self.kind, overrides, self.name)
+        self._newest = max(self._newest, version)
+        return rules
+
+    def current_rules(self, session: Session) -> ContractRules:
+        """The rules of the version in force as the session's snapshot has it (no lock)."""
+        version = session.scalar(select(ContractRow.version).where(ContractRow.id == self.row_id))
+        return self.rules_at(session, version)
+
+
+def _served(session: Session, row: ContractRow) -> ServedContract:
+    """The served contract of a stored row, with the rules of its version in force."""
+    overrides = version_overrides(session, row.id, row.version)
+    if overrides is None:
+        raise ConfigurationError(f"contract {row.name!r} has no version {row.version}")
+    rules = build_rules(row.kind, overrides, row.name)
+    return ServedContract(row.name, row.kind, row.id, row.version, rules)
+
+
+def _made_over_http():
+    """The query of the contract rows whose version 1 was made over HTTP."""
+    return select(ContractRow).join(
+        ContractVersion,
+        (ContractVersion.contract_id == ContractRow.id)
+        & (ContractVersion.version == 1)
+        & (ContractVersion.origin == HTTP),
+    )
 
 
 class ContractCatalog:
-    """Name → served contract, fixed for the life of the process."""
+    """Name → served contract: those of the settings, and those made over HTTP, found in the
+    database by whichever process serves them first."""
 
     def __init__(self, contracts: list[ServedContract]) -> None:
         self._by_name = {contract.name: contract for contract in contracts}
 
     def __iter__(self) -> Iterator[ServedContract]:
-        return iter(self._by_name.values())
+        return iter(list(self._by_name.values()))
 
     def get(self, name: str) -> ServedContract | None:
-        """The contract called ``name``, or None."""
+        """The contract called ``name`` that this process knows of, or None."""
         return self._by_name.get(name)
+
+    def find(self, session: Session, name: str) -> ServedContract | None:
+        """The contract called ``name``, looked up in the database when this process does
+        not know it yet (made over HTTP by another process), or None."""
+        contract = self._by_name.get(name)
+        if contract is not None or not isinstance(name, str) or not CONTRACT_NAME.fullmatch(name):
+            return contract
+        row = session.scalars(_made_over_http().where(ContractRow.name == name)).first()
+        return None if row is None else self.add(_served(session, row))
+
+    def find_outside(self, request) -> ServedContract | None:
+        """The contract named in the request's URL, or None. A name this process does not
+        know is looked up in a short session of its own, so the request's transaction still
+        starts with its write lock on SQLite (see
+        :func:`~backfeed_api.auth.policy.read_credential`)."""
+        name = request.matchdict.get("contract")
+        contract = self.get(name)
+        if contract is None:
+            with request.registry["dbsession_factory"]() as session:
+                contract = self.find(session, name)
+        return contract
+
+    def refresh(self, session: Session) -> None:
+        """Learn every contract made over HTTP since this process started."""
+        query = _made_over_http()
+        if self._by_name:
+            query = query.where(ContractRow.name.not_in(list(self._by_name)))
+        for row in session.scalars(query):
+            self.add(_served(session, row))
+
+    def add(self, contract: ServedContract) -> ServedContract:
+        """Serve ``contract`` (the one already served under its name, if any, stays)."""
+        return self._by_name.setdefault(contract.name, contract)
 
 
 def ensure_contract_rows(
@@ -84,24 +183,50 @@ def ensure_contract_rows(
     return {name: row.id for name, row in stored.items()}
 
 
-def load_catalog(session: Session, settings, now: datetime) -> ContractCatalog:
-    """Build every configured contract and make sure each has its database row (a new row
-    created ``now``)."""
-    rules = [spec.build() for spec in contract_specs(settings)]
+def _declared(
+    session: Session, rules: ContractRules, row_id: int, overrides: Mapping[str, Any], now
+) -> ServedContract:
+    """A contract of the settings, its versions following them (:mod:`.versions`)."""
+    row = lock_contract(session, row_id)
+    try:
+        made = follow_settings(session, row, rules.name, overrides, now)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"contract {rules.name!r}: {error.message}") from error
+    if made is not None:
+        events.record(
+            session, ContractRef(row_id), UPDATED, version_event(rules.name, made), [], now
+        )
+    return _served(session, row)
+
+
+def _read_only(session: Session, rules: ContractRules, row_id: int) -> ServedContract:
+    """A contract of the settings as stored, writing nothing: the settings' rules as its
+    version 1 when it has no version yet."""
+    row = session.get(ContractRow, row_id)
+    if version_overrides(session, row_id, row.version) is None:
+        return ServedContract(rules.name, rules.kind, row_id, row.version, rules)
+    return _served(session, row)
+
+
+def load_catalog(
+    session: Session, settings, now: datetime, *, follow: bool = True
+) -> ContractCatalog:
+    """Build every configured contract, make sure each has its database row (a new row
+    created ``now``) and its versions following the settings, and add the contracts made
+    over HTTP. With ``follow`` false (the readers: ``check``, ``replay``) no version is
+    made: a contract is served as stored."""
+    specs = contract_specs(settings)
+    rules = [spec.build() for spec in specs]
     row_ids = ensure_contract_rows(session, rules, now)
-    return ContractCatalog(
-        [
-            ServedContract(
-                name=c.name,
-                rules=c,
-                row_id=row_ids[c.name],
-                votes=VoteIndex(row_ids[c.name]),
-                activity=ActivityIndex(row_ids[c.name]),
-                ledger=LedgerIndex(row_ids[c.name]),
-            )
-            for c in rules
-        ]
-    )
+    served = [
+        _declared(session, r, row_ids[r.name], spec.overrides, now)
+        if follow
+        else _read_only(session, r, row_ids[r.name])
+        for spec, r in zip(specs, rules, strict=True)
+    ]
+    catalog = ContractCatalog(served)
+    catalog.refresh(session)
+    return catalog
 
 
 def load_indexes(session: Session, catalog: ContractCatalog) -> None:
@@ -129,7 +254,7 @@ def load_indexes(session: Session, catalog: ContractCatalog) -> None:
 
 def find_contract(request) -> ServedContract:
     """The contract named in the URL, or a 404."""
-    contract = request.registry["contracts"].get(request.matchdict.get("contract"))
+    contract = request.registry["contracts"].find_outside(request)
     if contract is None:
         raise NotFound("no such contract")
     return contract

@@ -44,13 +44,15 @@ def _plan_contribution(
 ):
     """Lock the contract and check a contribution as :func:`create_contribution` and
     :func:`preview_contribution` both need it: the type, the contract row, the
-    contributor (who must afford the fee) and the fee's changes."""
-    kind = contract.rules.contribution_type(type_name)
+    contributor (who must afford the fee), the fee's changes and its explanation, by the
+    rules of the version in force."""
     row = lock_contract(session, contract.row_id)
+    rules = contract.rules_at(session, row.version)
+    kind = rules.contribution_type(type_name)
     contributor = require_user(session, contract, contributor_id, "contributor_id")
-    fee = contract.rules.contribution_fee(kind, contributor.tokens)
+    fee = rules.contribution_fee(kind, contributor.tokens)
     payment = BalanceChanges.combine([contributor.id], [0.0], [-fee])
-    return kind, row, contributor, Entries.by_one(payment, 0)
+    return kind, row, contributor, Entries.by_one(payment, 0), rules.fee_explanation(kind)
 
 
 @within_bounds
@@ -63,14 +65,15 @@ def create_contribution(
 ) -> tuple[Contribution, list[Change]]:
     """The contributor pays the type's fee in tokens and the contribution opens. The
     contribution, and the balance it moved (the fee, if any)."""
-    kind, row, contributor, fee = _plan_contribution(session, contract, contributor_id, type_name)
+    plan = _plan_contribution(session, contract, contributor_id, type_name)
+    kind, row, contributor, fee, explanation = plan
     contribution = _new_contribution(contract, kind, contributor.id, now)
     contribution.seq = next_action(row)
     session.add(contribution)
     session.flush()
     row.contribution_count += 1
     cause = Cause("contribution", contribution.id)
-    record(session, row.id, cause, [contract.rules.fee_explanation(kind)], row.version)
+    record(session, row.id, cause, [explanation], row.version)
     after = contributor.tokens + float(fee.changes.tokens[0])
     apply_changes(session, row, cause, fee, now)
     balances = {contributor.id: (contributor.reputation, after)}
@@ -98,10 +101,9 @@ def preview_contribution(
 ) -> tuple[Preview, User]:
     """What :func:`create_contribution` would do, writing nothing: the contribution
     without an id and the fee's entry, and the contributor as it would be after."""
-    kind, row, contributor, fee = _plan_contribution(session, contract, contributor_id, type_name)
-    entries = planned_entries(
-        "contribution", fee, [contract.rules.fee_explanation(kind)], row.version
-    )
+    plan = _plan_contribution(session, contract, contributor_id, type_name)
+    kind, row, contributor, fee, explanation = plan
+    entries = planned_entries("contribution", fee, [explanation], row.version)
     after = User(
         id=contributor.id,
         contract_id=contributor.contract_id,

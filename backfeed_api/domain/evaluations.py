@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from protocol import (
     NO_USER,
     BalanceChanges,
+    ContractRules,
     EvaluationEffects,
     EvaluationState,
     Party,
@@ -248,13 +249,14 @@ def _after(ids: np.ndarray, reputations: np.ndarray, changes: BalanceChanges) ->
 class _Ballot:
     """What a vote reads under the contract lock: the rows it changes (contract and
     contribution), the evaluator's and the contributor's rows (``named``), the evaluator's
-    active vote, the engine's state."""
+    active vote, the engine's state and the rules of the version in force."""
 
     contract: Row
     contribution: Row
     named: dict[int, Any]
     own: Any
     state: EvaluationState
+    rules: ContractRules
 
 
 @within_bounds
@@ -278,7 +280,7 @@ def evaluate(
     """
     ballot = _read_ballot(session, contract, now, evaluator_id, contribution_id, value)
     state = ballot.state
-    effects = contract.rules.vote(state)
+    effects = ballot.rules.vote(state)
     voted = _sum_by_value(
         np.append(state.voters.values, state.value),
         _after(
@@ -350,8 +352,8 @@ def _read_ballot(
 ) -> _Ballot:
     """Lock the contract and read everything the vote depends on; refuse a vote by or on
     what this contract does not have, or with a value its rules do not allow."""
-    rules = contract.rules
     row = lock_contract_row(session, contract.row_id)
+    rules = contract.rules_at(session, row.version)
     contribution = session.execute(
         _contribution_statement(), {"contract": row.id, "contribution": contribution_id}
     ).one_or_none()
@@ -405,7 +407,7 @@ def _read_ballot(
         evaluations_today=today[0],
         evaluations_today_on_contributor=today[1],
     )
-    return _Ballot(row, contribution, named, own, state)
+    return _Ballot(row, contribution, named, own, state, rules)
 
 
 ROUNDING = 2.0**-32

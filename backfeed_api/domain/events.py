@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, cast, func, insert, select
 from sqlalchemy.orm import Session
@@ -23,11 +23,20 @@ from protocol import BalanceChanges
 
 from ..models import Event, dialect_of
 from ..models.notifications import CHANNEL
-from .catalog import ServedContract
 
-EVENT_TYPES = ("user.created", "contribution.created", "evaluation.created")
+if TYPE_CHECKING:  # the catalog records the versions the settings make, with their events
+    from .catalog import ServedContract
+
+EVENT_TYPES = ("user.created", "contribution.created", "evaluation.created", "contract.updated")
 """The types of event an action records; :func:`record` takes others from later actions."""
 EVENTS = Event.__table__
+
+
+@dataclass(frozen=True)
+class ContractRef:
+    """A contract named by its row id alone, for an event recorded before it is served."""
+
+    row_id: int
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class Change:
 
 def record(
     session: Session,
-    contract: ServedContract,
+    contract: ServedContract | ContractRef,
     type_name: str,
     data: dict[str, Any],
     changes: Sequence[Change],

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..models import ContractRow, Contribution, Evaluation, User
+from ..models import ContractRow, ContractVersion, Contribution, Evaluation, User
 from .catalog import ServedContract
 from .ranking import RankedPage
 
@@ -170,3 +170,16 @@ def list_evaluations(
         else _count(session, query)
     )
     return Page(list(rows), total)
+
+
+def list_versions(
+    session: Session, contract: ServedContract, start: int, limit: int, window: IdWindow = EVERY_ID
+) -> Page:
+    """The versions of the contract's configuration, oldest first; the id window bounds their
+    numbers."""
+    query = select(ContractVersion).where(
+        ContractVersion.contract_id == contract.row_id,
+        *window.conditions(ContractVersion.version),
+    )
+    rows = session.scalars(query.order_by(ContractVersion.version).offset(start).limit(limit))
+    return Page(list(rows), _count(session, query))

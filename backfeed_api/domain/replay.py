@@ -2,7 +2,8 @@
 
 The committed actions (new users with their opening balances, contributions, votes) are
 read in commit order (``seq``) and applied to a :class:`protocol.Simulation`, the same
-engine the service runs, at the moments they happened. Under the contract's own rules the
+engine the service runs, at the moments they happened, each under the version of the
+contract's configuration in force when it committed. Under the contract's own rules the
 replay reproduces every stored balance (the audit relies on it); under other parameters it
 answers "what would this community look like today": some actions may then be refused,
 and are reported, as is every action that depended on one of them (a vote on a refused
@@ -12,7 +13,7 @@ here takes the contract's lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from protocol import Contract as Rules
 from protocol import ProtocolError, Simulation, create_contract
 from protocol.scenarios import gini
 
-from ..models import ContractRow, Contribution, Evaluation, LedgerEntry, User
+from ..models import ContractRow, ContractVersion, Contribution, Evaluation, LedgerEntry, User
 
 USER, CONTRIBUTION, EVALUATION = "user", "contribution", "evaluation"
 PROGRESS_EVERY = 10_000
@@ -42,6 +43,9 @@ class History:
     user_ids: np.ndarray
     reputation: np.ndarray
     tokens: np.ndarray
+    versions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    """Each version of the contract's configuration, oldest first, as (the action number
+    after which it applies, its overrides); empty when none is stored."""
 
     @property
     def action_count(self) -> int:
@@ -113,6 +117,11 @@ def load_history(session: Session, contract_id: int) -> History:
             .order_by(Evaluation.seq)
         )
     ]
+    versions = session.execute(
+        select(ContractVersion.seq, ContractVersion.overrides)
+        .where(ContractVersion.contract_id == contract_id)
+        .order_by(ContractVersion.version)
+    )
     return History(
         users=user_rows,
         contributions=contributions,
@@ -120,6 +129,7 @@ def load_history(session: Session, contract_id: int) -> History:
         user_ids=np.array(ids, dtype=np.int64),
         reputation=np.array(reputation, dtype=np.float64) * (scale or 1.0),
         tokens=np.array(tokens, dtype=np.float64),
+        versions=[(seq, dict(overrides)) for seq, overrides in versions],
     )
 
 
@@ -149,6 +159,24 @@ def what_if_rules(rules: Rules, overrides: Mapping[str, Any]) -> Rules:
     return create_contract(rules.kind, {**rules.overrides, **overrides}, name=rules.name)
 
 
+def versioned_rules(
+    history: History, rules: Rules, overrides: Mapping[str, Any] | None = None
+) -> tuple[Rules, list[tuple[int, Rules]]]:
+    """The rules to replay ``history`` with: those of its first version and, for each later
+    one, the action number after which it takes over and its rules, each version's
+    overrides with ``overrides`` on top. A history without stored versions is replayed
+    under ``rules`` with ``overrides`` on top. Raises the engine's
+    :class:`~protocol.ConfigurationError` for a bad override."""
+    extra = dict(overrides or {})
+    if not history.versions:
+        return what_if_rules(rules, extra), []
+    built = [
+        (seq, create_contract(rules.kind, {**own, **extra}, name=rules.name))
+        for seq, own in history.versions
+    ]
+    return built[0][1], built[1:]
+
+
 def replay(
     history: History,
     rules: Rules,
@@ -156,8 +184,11 @@ def replay(
     stop_at_refusal: bool = False,
     on_progress: Callable[[int], None] | None = None,
     progress_every: int = PROGRESS_EVERY,
+    later: Sequence[tuple[int, Rules]] = (),
 ) -> Replayed:
-    """Apply every action of ``history`` to a fresh simulation under ``rules``.
+    """Apply every action of ``history`` to a fresh simulation under ``rules``, switching to
+    the rules of each of ``later`` for the actions numbered after its own number
+    (:func:`versioned_rules`).
 
     A refused action changes nothing and is listed, and the replay goes on (an action
     naming a refused user or contribution is refused too); with ``stop_at_refusal`` the
@@ -169,7 +200,10 @@ def replay(
     result = Replayed(simulation)
     users: dict[int, int] = {}
     contributions: dict[int, int] = {}
+    switches = list(later)
     for done, (kind, row) in enumerate(history.in_commit_order(), start=1):
+        while switches and row[1] > switches[0][0]:
+            simulation.contract = switches.pop(0)[1]
         moment[0] = row[2]
         try:
             if kind == EVALUATION:
@@ -303,8 +337,9 @@ def what_if(
     overrides: Mapping[str, Any],
     on_progress: Callable[[int, int], None] | None = None,
 ) -> WhatIf:
-    """Replay the contract's history under its ``rules`` with ``overrides`` on top, and set
-    the outcome beside its users' actual balances (:func:`compare`)."""
+    """Replay the contract's history under each version of its configuration (the kind of
+    ``rules``; ``rules`` themselves when it has no stored version) with ``overrides`` on top,
+    and set the outcome beside its users' actual balances (:func:`compare`)."""
     return compare(load_history(session, contract_id), rules, overrides, on_progress)
 
 
@@ -315,17 +350,19 @@ def compare(
     on_progress: Callable[[int, int], None] | None = None,
     progress_every: int = PROGRESS_EVERY,
 ) -> WhatIf:
-    """Replay ``history`` under ``rules`` with ``overrides`` on top, and set the outcome
-    beside the history's actual balances. ``on_progress`` is called after every
-    ``progress_every`` actions with the actions done and their number. Raises the engine's
-    :class:`~protocol.ConfigurationError` for a bad override."""
-    changed = what_if_rules(rules, overrides)
+    """Replay ``history`` under each of its versions with ``overrides`` on top
+    (:func:`versioned_rules`), and set the outcome beside the history's actual balances.
+    ``on_progress`` is called after every ``progress_every`` actions with the actions done
+    and their number. Raises the engine's :class:`~protocol.ConfigurationError` for a bad
+    override."""
+    first, later = versioned_rules(history, rules, overrides)
     total = history.action_count
     replayed = replay(
         history,
-        changed,
+        first,
         on_progress=None if on_progress is None else lambda done: on_progress(done, total),
         progress_every=progress_every,
+        later=later,
     )
     position = {user_id: index for index, user_id in enumerate(history.user_ids.tolist())}
     rows = np.array([position[user_id] for user_id in replayed.user_ids], dtype=np.int64)

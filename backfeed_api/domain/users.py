@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from protocol import BalanceChanges, UnknownUser, check_totals
+from protocol import BalanceChanges, ContractRules, UnknownUser, check_totals
 
 from ..auth.credentials import hash_password
 from ..models import ContractRow, User
@@ -40,13 +40,14 @@ def require_user(session: Session, contract: ServedContract, user_id: int, field
 
 @dataclass(frozen=True)
 class _NewUser:
-    """A user to create, checked under the contract lock: its balances, its referrer and
-    the contract row."""
+    """A user to create, checked under the contract lock: its balances, its referrer, the
+    contract row and the rules of the version in force."""
 
     reputation: float
     tokens: float
     referrer_id: int | None
     row: ContractRow
+    rules: ContractRules
 
 
 def _plan_user(
@@ -58,8 +59,10 @@ def _plan_user(
 ) -> _NewUser:
     """Lock the contract and check a new user as :func:`create_user` and
     :func:`preview_user` both need it."""
-    reputation, tokens = contract.rules.new_user_balances(reputation, tokens)
-    return _NewUser(reputation, tokens, referrer_id, lock_contract(session, contract.row_id))
+    row = lock_contract(session, contract.row_id)
+    rules = contract.rules_at(session, row.version)
+    reputation, tokens = rules.new_user_balances(reputation, tokens)
+    return _NewUser(reputation, tokens, referrer_id, row, rules)
 
 
 def _check_user(session: Session, contract: ServedContract, new: _NewUser) -> None:
@@ -108,7 +111,7 @@ def create_user(
     row.total_tokens += tokens
     if reputation or tokens:
         cause = Cause("user", user.id)
-        record(session, row.id, cause, [_opening(contract, new)], row.version)
+        record(session, row.id, cause, [_opening(new)], row.version)
         write_balances(
             session,
             row.id,
@@ -131,9 +134,9 @@ def create_user(
     return user, []
 
 
-def _opening(contract: ServedContract, new: _NewUser):
+def _opening(new: _NewUser):
     """The explanation of the new user's first balances."""
-    return contract.rules.opening_explanation(new.reputation, new.tokens)
+    return new.rules.opening_explanation(new.reputation, new.tokens)
 
 
 def preview_user(
@@ -164,7 +167,7 @@ def preview_user(
     if new.reputation or new.tokens:
         opening = BalanceChanges(np.array([0]), np.array([new.reputation]), np.array([new.tokens]))
         entries = planned_entries(
-            "user", Entries.by_one(opening, 0), [_opening(contract, new)], new.row.version
+            "user", Entries.by_one(opening, 0), [_opening(new)], new.row.version
         )
         entries = [replace(entry, user_id=None) for entry in entries]
     return Preview(user, entries), new.row.total_reputation + new.reputation

@@ -6,6 +6,7 @@ from .session import get_engine, get_session_factory, get_tm_session_factory, in
 from .tables import (
     ApiToken,
     ContractRow,
+    ContractVersion,
     Contribution,
     Evaluation,
     Event,
@@ -25,6 +26,7 @@ __all__ = [
     "ApiToken",
     "Base",
     "ContractRow",
+    "ContractVersion",
     "Contribution",
     "Dialect",
     "Evaluation",

@@ -64,8 +64,34 @@ class ContractRow(Base):
     so far is ``reputation_scale * 2 ** -scale_exponent``."""
     version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     """The version of the contract's configuration in force, which each action's
-    :class:`Explanation` records: 1, its parameters as the settings give them."""
+    :class:`Explanation` records: the newest of its :class:`ContractVersion` rows."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContractVersion(Base):
+    """One configuration a contract has had: its overrides of the kind's defaults, the full
+    parameters they make, and the action number ``seq`` after which it applies (the actions
+    numbered up to ``seq`` ran under earlier versions). ``origin`` is ``ini`` (the settings,
+    at start-up) or ``http`` (``PUT`` or ``PATCH /{contract}``, by the token ``token_id``;
+    None for the development token)."""
+
+    __tablename__ = "contract_versions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    version: Mapped[int] = mapped_column(BigInteger)
+    overrides: Mapped[dict] = mapped_column(JSON)
+    parameters: Mapped[dict] = mapped_column(JSON)
+    ini_overrides: Mapped[dict | None] = mapped_column(JSON, default=None)
+    """What the settings said, of a version they made: the next start-up compares with it."""
+    seq: Mapped[int] = mapped_column(BigInteger)
+    origin: Mapped[str] = mapped_column(String(10))
+    token_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("uq_contract_versions_version", "contract_id", "version", unique=True),
+    )
 
 
 USERS_FILLFACTOR = 80
@@ -280,6 +306,8 @@ class IdempotencyKey(Base):
 
 class ApiToken(Base):
     """A bearer token of one contract and one role; only the SHA-256 of the token is kept.
+    Without a contract (``contract_id`` None) it is a service-wide ``admin`` token, which
+    may create contracts and is admin of every one.
 
     ``role`` is ``admin``, ``user`` (acting as ``user_id``) or ``read``. ``origin`` says
     where it came from: ``cli`` (``backfeed token create``) or ``login`` (``POST
@@ -291,7 +319,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
     role: Mapped[str] = mapped_column(String(10))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     token_hash: Mapped[str] = mapped_column(String(64))

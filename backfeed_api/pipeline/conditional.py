@@ -10,9 +10,10 @@ version, the absolute URL with its query string, and the identity of the bearer 
 counter is read before the view reads anything, so a body is never older than its tag. A
 tag that matches ``If-None-Match`` is answered with a ``304`` and no body before the view
 runs; the permission check has run by then, so a 304 tells no more than a 200 would. The
-other reads (the login tokens of a user, which change without an action, and any route not
-in :data:`COUNTED`) are tagged with a digest of the body they render, and a match is a 304
-all the same.
+other reads (the login tokens of a user, which change without an action; the service and
+its OpenAPI document, which list the contracts, made over HTTP without a restart; and any
+route not in :data:`COUNTED`) are tagged with a digest of the body they render, and a match
+is a 304 all the same.
 
 Public reads (no ``Authorization`` header) are marked ``Cache-Control: no-cache``: a cache
 may keep them, and must ask again (``If-None-Match``) before each use. Private ones stay
@@ -36,9 +37,8 @@ from ..models import ContractRow
 READS = frozenset({"GET", "HEAD"})
 COUNTED = frozenset(
     {
-        "service",
-        "openapi",
         "contract",
+        "contract_versions",
         "users",
         "user",
         "user_history",
@@ -83,9 +83,14 @@ def counted_tag(request) -> str:
     ]
     if "contract" in (request.matchdict or {}):
         contract = request.contract
-        counter = request.dbsession.scalar(
-            select(ContractRow.action_count).where(ContractRow.id == contract.row_id)
-        )
+        counter, version = request.dbsession.execute(
+            select(ContractRow.action_count, ContractRow.version).where(
+                ContractRow.id == contract.row_id
+            )
+        ).one()
+        # the read renders with the parameters of the version in force, even one made by
+        # another process since this one last acted (``rules`` are then the newest seen)
+        contract.rules_at(request.dbsession, version)
         parts += [
             contract.name,
             counter,

@@ -15,7 +15,11 @@ The columns, the credential each request carries:
 - ``admin``: an ``admin`` token of ``example``;
 - ``foreign``: an ``admin`` token of the ``dmag`` contract (invalid in ``example``: 401);
 - ``revoked``: an ``admin`` token of ``example``, revoked;
-- ``dev``: the development token of the settings (admin of every contract).
+- ``dev``: the development token of the settings (admin of every contract, service-wide).
+
+``PUT /{contract}`` names a new contract in each cell (the ``foreign`` admin of ``dmag`` is
+then no token of it: a 403, as any but a service-wide token); ``PATCH /example`` sets a
+new value each time, so an accepted one makes a version.
 
 An expired login token of Ann is refused on every route as the revoked token is
 (:func:`test_an_expired_login_token_is_refused_as_a_revoked_one`).
@@ -23,6 +27,7 @@ An expired login token of Ann is refused on every route as the revoked token is
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +64,9 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("service", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
     ("openapi", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
     ("contract", "GET"):       (200, 200, 200, 200, 200, 401, 401, 200),
+    ("contract", "PATCH"):     (401, 403, 403, 403, 200, 401, 401, 200),
+    ("contract", "PUT"):       (401, 403, 403, 403, 403, 403, 401, 201),
+    ("contract_versions", "GET"): (200, 200, 200, 200, 200, 401, 401, 200),
     ("users", "GET"):          (200, 200, 200, 200, 200, 401, 401, 200),
     ("users", "POST"):         (401, 403, 403, 403, 201, 401, 401, 201),
     ("user", "GET"):           (200, 200, 200, 200, 200, 401, 401, 200),
@@ -99,6 +107,7 @@ PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
     ("service", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
     ("openapi", "GET"):        (200, 200, 200, 200, 200, 200, 401, 200),
     ("contract", "GET"):       (401, 200, 200, 200, 200, 401, 401, 200),
+    ("contract_versions", "GET"): (401, 200, 200, 200, 200, 401, 401, 200),
     ("users", "GET"):          (401, 200, 200, 200, 200, 401, 401, 200),
     ("user", "GET"):           (401, 200, 200, 200, 200, 401, 401, 200),
     ("user_history", "GET"):   (401, 200, 200, 200, 200, 401, 401, 200),
@@ -124,6 +133,8 @@ PRIVATE_READS: dict[tuple[str, str], tuple[int, ...]] = {
 # fmt: on
 
 PASSWORD = "a long secret of hers"
+FRESH = itertools.count(1)
+"""Numbers for the contracts the PUT cells create and the values the PATCH cells set."""
 HOOK_URL = "http://127.0.0.1:9/hook"  # never called: no worker runs here
 
 
@@ -278,6 +289,7 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
         ("service", "GET"): ("/", None),
         ("openapi", "GET"): ("/__api__", None),
         ("contract", "GET"): ("/example", None),
+        ("contract_versions", "GET"): ("/example/versions", None),
         ("users", "GET"): ("/example/users", None),
         ("users", "POST"): ("/example/users", {"reputation": 1000, "tokens": 1000}),
         ("user", "GET"): (f"/example/users/{user}", None),
@@ -308,6 +320,10 @@ def request_for(m: Matrix, name: str, method: str, column: str) -> tuple[str, An
         suffix = "/deliveries" if name == "webhook_deliveries" else ""
         body = {"description": "changed"} if method == "PATCH" else None
         return f"/example/webhooks/{hook['id']}{suffix}", body
+    if (name, method) == ("contract", "PUT"):
+        return f"/made{next(FRESH)}", {"kind": "example", "parameters": {"beta": 0.5}}
+    if (name, method) == ("contract", "PATCH"):
+        return "/example", {"parameters": {"referral_timeframe_days": 30 + next(FRESH)}}
     if (name, method) == ("login_token", "DELETE"):  # Ann's login token, or Bob's
         token_id = login_token(m, "bob" if column == "other" else "ann")["token_id"]
         return f"/example/auth/tokens/{token_id}", None
@@ -333,7 +349,7 @@ def send(
     app: TestApp, method: str, path: str, body: Any, headers: dict, status: int
 ) -> TestResponse:
     """One request of the matrix, answered with ``status``."""
-    if method in ("POST", "PATCH"):
+    if method in ("POST", "PATCH", "PUT"):
         send_json = getattr(app, f"{method.lower()}_json")
         return send_json(path, body, headers=headers, status=status)
     return getattr(app, method.lower())(path, headers=headers, status=status)

@@ -100,6 +100,12 @@ def too_poor(served: Served) -> TestResponse:
     return served.app.post_json(C, body, expect_errors=True)
 
 
+def too_rich(served: Served) -> TestResponse:
+    """A user whose tokens alone are the limit, in a contract whose total is above 0."""
+    served.api.user()
+    return served.app.post_json(U, {"tokens": 1e15}, expect_errors=True)
+
+
 def wrong_password(served: Served) -> TestResponse:
     body = {"username": "nobody", "password": "a guess"}
     return served.app.post_json("/example/auth", body, extra_environ=NO_TOKEN, status=401)
@@ -133,6 +139,10 @@ def post(path: str, body: dict, **headers: str) -> Callable[[Served], TestRespon
     return lambda served: served.app.post_json(path, body, headers=headers, expect_errors=True)
 
 
+def put(path: str, body: dict) -> Callable[[Served], TestResponse]:
+    return lambda served: served.app.put_json(path, body, expect_errors=True)
+
+
 def get(path: str) -> Callable[[Served], TestResponse]:
     return lambda served: served.app.get(path, expect_errors=True)
 
@@ -150,6 +160,11 @@ TRIGGERS: dict[str, Callable[[Served], TestResponse]] = {
     "unknown_contribution_type": unknown_type,
     "invalid_evaluation_value": value_outside_set,
     "insufficient_tokens": too_poor,
+    "unknown_contract_kind": put("/newer", {"kind": "no-such-kind"}),
+    "invalid_parameter": lambda s: s.app.patch_json(
+        "/example", {"parameters": {"nope": 1}}, expect_errors=True
+    ),
+    "contract_exists": put("/example", {"kind": "dmag"}),
     "username_taken": username_taken,
     "refused": post(U, {}),
     "unauthorized": post(U, {}, Authorization="Bearer not-a-token"),
@@ -159,7 +174,7 @@ TRIGGERS: dict[str, Callable[[Served], TestResponse]] = {
     "not_found": get("/nope"),
     "method_not_allowed": lambda s: s.app.delete(U, expect_errors=True),
     "vote_changes_exhausted": too_many_changes,
-    "balance_limit_exceeded": post(U, {"tokens": 1e15}),
+    "balance_limit_exceeded": too_rich,
     "idempotency_key_in_use": post(U, {}, **{"Idempotency-Key": "codes-in-use"}),
     "idempotency_key_reused": key_reused,
     "body_too_large": too_large,

@@ -128,6 +128,31 @@ CORPUS: dict[str, Hostile] = {
     "lone-surrogate": post(C, CONTRIBUTION % '"\\ud800"'),
     "overlong-string": post(C, CONTRIBUTION % ('"' + "a" * 10000 + '"')),
     "unknown-field": post(U, '{{"reputation": 1, "admin": true}}'),
+    # -- contracts over HTTP ---------------------------------------------------------------------
+    "contract-name-of-dots": Hostile("PUT", "/..%2e", 400, '{{"kind": "example"}}', JSON),
+    "contract-name-of-500": Hostile("PUT", "/" + "n" * 500, 400, '{{"kind": "example"}}', JSON),
+    "contract-kind-of-a-path": Hostile(
+        "PUT", "/fresh", 400, '{{"kind": "../../etc/passwd"}}', JSON
+    ),
+    "contract-parameters-a-list": Hostile(
+        "PUT", "/fresh", 400, '{{"kind": "example", "parameters": [1]}}', JSON
+    ),
+    "parameters-by-the-thousand": Hostile(
+        "PATCH",
+        "/example",
+        400,
+        json.dumps({"parameters": {f"p{i}": 1 for i in range(5000)}})
+        .replace("{", "{{")
+        .replace("}", "}}"),
+        JSON,
+    ),
+    "parameter-nested": Hostile(
+        "PATCH", "/example", 400, '{{"parameters": {{"beta": {{"$gt": 0}}}}}}', JSON
+    ),
+    "parameter-nan": Hostile("PATCH", "/example", 400, '{{"parameters": {{"beta": NaN}}}}', JSON),
+    "parameter-huge": Hostile(
+        "PATCH", "/example", 400, '{{"parameters": {{"beta": 1e400}}}}', JSON
+    ),
     # -- encodings and media types ---------------------------------------------------------------
     "invalid-utf8-body": post(C, b'{"contributor_id": 1, "type": "\xff\xfe"}'),
     "utf16-body": post(U, '{"reputation": 1}'.encode("utf-16")),

@@ -192,6 +192,8 @@ def test_declares_the_bearer_token(document):
 
 
 NEEDS_TOKEN = {
+    ("/{contract}", "put"),
+    ("/{contract}", "patch"),
     ("/{contract}/users", "post"),
     ("/{contract}/contributions", "post"),
     ("/{contract}/evaluations", "post"),

@@ -134,7 +134,8 @@ def steer(case, data: st.DataObject, known: dict[str, list[int]]) -> None:
     if not data.draw(st.booleans(), label="steer"):
         return
     if "contract" in (case.path_parameters or {}):
-        case.path_parameters["contract"] = "example"
+        names = ["example", "fuzzed", "fuzzed-too"] if case.method == "PUT" else ["example"]
+        case.path_parameters["contract"] = data.draw(st.sampled_from(names), label="contract")
     if "id" in (case.path_parameters or {}):
         kind = case.operation.path.replace("/dashboard", "", 1).split("/")[2]
         case.path_parameters["id"] = data.draw(st.sampled_from(known[kind]), label="id")
@@ -157,6 +158,11 @@ def steer_body(body: dict, data: st.DataObject, known: dict[str, list[int]]) -> 
         body["value"] = data.draw(st.sampled_from([0, 1]), label="value")
     if "type" in body:
         body["type"] = data.draw(st.sampled_from(["article", "comment"]), label="type")
+    if "kind" in body:  # a contract to create (PUT): 201, then 200 or 409
+        body["kind"] = "example"
+    if isinstance(body.get("parameters"), dict):  # a contract's parameters (PUT, PATCH)
+        beta = data.draw(st.sampled_from([0.25, 0.5, 0.75]), label="beta")
+        body["parameters"] = {"beta": beta}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from webtest import TestApp
 
 from backfeed_api.app import includeme as wire
-from backfeed_api.models import ContractRow
+from backfeed_api.models import ContractRow, ContractVersion
 from backfeed_api.settings import (
     DECLARED,
     IDEMPOTENCY_RETENTION,
@@ -147,8 +147,8 @@ def test_the_retention_comes_from_the_setting(make_app: Callable[..., TestApp]) 
 
 @pytest.mark.usefixtures("make_app")  # which empties the database but for its contracts
 def test_new_contract_rows_are_stamped_by_the_registry_clock(database_url: str) -> None:
-    """The start-up that creates a contract's row dates it by the registry's clock, as
-    every request does, not by the wall clock."""
+    """The start-up that creates a contract's row (and its version 1) dates it by the
+    registry's clock, as every request does, not by the wall clock."""
     clock = Clock()
     clock.advance(days=3)
     name = f"stamped{uuid.uuid4().hex[:8]}"
@@ -162,6 +162,12 @@ def test_new_contract_rows_are_stamped_by_the_registry_clock(database_url: str) 
         with Session(engine) as session, session.begin():
             row = session.scalars(sa.select(ContractRow).where(ContractRow.name == name)).one()
             assert row.created_at == clock.now
+            [version] = session.scalars(
+                sa.select(ContractVersion).where(ContractVersion.contract_id == row.id)
+            )
+            assert version.created_at == clock.now
+            session.delete(version)
+            session.flush()
             session.delete(row)
     finally:
         engine.dispose()

@@ -91,6 +91,29 @@ def test_an_admin_token_works_once_created(backfeed: Runner, deployment: Deploym
     api.post_json("/dmag/users", {}, headers=bearer(token), status=401)
 
 
+def test_a_service_token_creates_contracts_and_is_admin_of_all(
+    backfeed: Runner, deployment: Deployment
+) -> None:
+    outcome = backfeed("token", "create", deployment.ini, "--service")
+    token = created_token(outcome)
+    assert "service-wide admin" in outcome.err
+    [row] = deployment.rows()
+    assert (row.contract_id, row.role, row.user_id, row.origin) == (None, "admin", None, "cli")
+    api = deployment.api
+    api.put_json("/guild", {"kind": "example"}, headers=bearer(token), status=201)
+    for contract in ("example", "dmag", "guild"):
+        api.post_json(f"/{contract}/users", {}, headers=bearer(token), status=201)
+    admin = created_token(
+        backfeed("token", "create", deployment.ini, "--contract", "example", "--role", "admin")
+    )
+    api.put_json("/other", {"kind": "example"}, headers=bearer(admin), status=403)
+    listed = backfeed("token", "list", deployment.ini).out.splitlines()[1:]
+    assert [line.split()[:3] for line in listed] == [
+        ["1", "*", "admin"],
+        ["2", "example", "admin"],
+    ]
+
+
 def test_a_user_token_acts_as_its_user(backfeed: Runner, deployment: Deployment) -> None:
     admin = created_token(
         backfeed("token", "create", deployment.ini, "--contract", "example", "--role", "admin")
@@ -181,8 +204,21 @@ def test_revoking_an_unknown_token_is_a_problem(backfeed: Runner, deployment: De
         (["--contract", "example", "--role", "admin", "--user", "1"], "only with it"),
         (["--contract", "example", "--role", "user", "--user", "x"], "positive integer"),
         (["--contract", "example", "--role", "user", "--user", "99"], "not a user"),
+        (["--service", "--contract", "example"], "--service takes no"),
+        (["--service", "--role", "admin"], "--service takes no"),
+        (["--role", "admin"], "--contract and --role are needed"),
     ],
-    ids=["contract", "role", "user-missing", "user-extra", "user-not-a-number", "user-unknown"],
+    ids=[
+        "contract",
+        "role",
+        "user-missing",
+        "user-extra",
+        "user-not-a-number",
+        "user-unknown",
+        "service-with-contract",
+        "service-with-role",
+        "no-contract",
+    ],
 )
 def test_bad_options_are_one_line_usage_errors(
     backfeed: Runner, deployment: Deployment, arguments: list[str], words: str

@@ -15,6 +15,7 @@ from backfeed_api.client import (
     ApiError,
     BatchRefused,
     Client,
+    ContractVersion,
     Contribution,
     Delivery,
     Evaluation,
@@ -264,3 +265,24 @@ def test_stats_leaderboard_and_dashboard(admin: Client, anonymous: Client) -> No
     assert all(isinstance(place.user, User) for place in board.page.items)
     assert "<html" in anonymous.dashboard().lower()
     assert "<html" in anonymous.user_dashboard(ann.id).lower()
+
+
+def test_a_contract_made_and_changed_over_http(server) -> None:
+    """Last of the module: the contract it makes is served from then on."""
+    with Client(server.url, "club", token=ADMIN_TOKEN) as club:
+        made = club.create_contract("example", {"beta": 0.4})
+        assert (made.name, made.kind, made.version) == ("club", "example", 1)
+        assert made.parameters["beta"] == 0.4
+        assert club.create_contract("example", {"beta": 0.4}).version == 1
+        with pytest.raises(ApiError) as refused:
+            club.create_contract("dmag")
+        assert (refused.value.status, refused.value.codes) == (409, ["contract_exists"])
+        changed = club.change_parameters(**{"article.fee": 2, "beta": None})
+        assert changed.version == 2
+        assert changed.types["article"]["fee"] == 2
+        page = club.versions()
+        assert isinstance(page.items[0], ContractVersion)
+        assert [(v.version, v.origin) for v in page.items] == [(1, "http"), (2, "http")]
+        assert page.items[1].overrides == {"article.fee": 2}
+        assert page.items[1].after_action == 1
+        assert club.contract_info().version == 2

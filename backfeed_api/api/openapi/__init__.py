@@ -23,16 +23,16 @@ from cornice_swagger.converters.schema import (
 from cornice_swagger.swagger import ParameterHandler
 from pyramid.config import Configurator
 
-from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SESSIONS, WRITE
+from ...auth.policy import ADMIN_ONLY, LOGOUT, PUBLIC, READ, SERVICE, SESSIONS, WRITE
 from ...pipeline.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ...pipeline.idempotency import KEY_PATTERN
 from ...settings import PUBLIC_READS
 from ..responses import answer, routes
 from ..schemas import (
-    MAX_PARAMETERS,
+    MAX_OVERRIDES,
     EventTypes,
     KnownKeys,
-    Parameters,
+    Overrides,
     StrictBoolean,
     StrictInteger,
     StrictNumber,
@@ -62,12 +62,16 @@ class ClosedObjectConverter(ObjectTypeConverter):
         return converted
 
 
-class ParametersConverter(ObjectTypeConverter):
-    """The contract parameters of a replay: an object of any names, numbers or booleans."""
+class OverridesConverter(ObjectTypeConverter):
+    """Contract parameters: an object of numbers and booleans (and ``null``s in a change),
+    whose names the contract kind decides."""
 
     def convert_type(self, schema_node: colander.SchemaNode) -> dict:
         converted = super().convert_type(schema_node)
-        converted["maxProperties"] = MAX_PARAMETERS
+        converted.pop("properties", None)
+        converted.pop("required", None)
+        converted["additionalProperties"] = {}
+        converted["maxProperties"] = MAX_OVERRIDES
         return converted
 
 
@@ -108,7 +112,7 @@ class ServiceSwagger(CorniceSwagger):
         StrictSequence: ArrayTypeConverter,
         colander.Mapping: ClosedObjectConverter,
         KnownKeys: ClosedObjectConverter,
-        Parameters: ParametersConverter,
+        Overrides: OverridesConverter,
     }
     parameters = OperationParameters
 
@@ -119,7 +123,8 @@ SECURITY_DEFINITIONS = {
         "in": "header",
         "name": "Authorization",
         "description": "A bearer token, sent as `Authorization: Bearer <token>`: from "
-        "`backfeed token create` (admin, user or read, of one contract) or from "
+        "`backfeed token create` (admin, user or read, of one contract; or a service-wide "
+        "admin, with `--service`) or from "
         "`POST /{contract}/auth` (a user token, until its `expires_at`).",
     }
 }
@@ -140,7 +145,7 @@ FORBIDDEN = {
 }
 
 
-TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT, SESSIONS})
+TOKEN_ONLY = frozenset({WRITE, ADMIN_ONLY, LOGOUT, SESSIONS, SERVICE})
 """The permissions no request without a bearer token has."""
 
 
@@ -230,7 +235,9 @@ def openapi_document(request) -> dict:
     services = [s for s in get_services() if s.name != api_service.name]
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
     document = generator.generate(title="backfeed-api", version=__version__)
-    contracts = [contract.name for contract in request.registry["contracts"]]
+    catalog = request.registry["contracts"]
+    catalog.refresh(request.dbsession)
+    contracts = [contract.name for contract in catalog]
     document = refine(document, contracts, services)
     document_security(document, services, PUBLIC_READS.read(request.registry.settings))
     return document

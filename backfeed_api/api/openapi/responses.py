@@ -318,10 +318,23 @@ DEFINITIONS: dict[str, Schema] = {
         {"id": ID, "created_at": TIME, "expires_at": TIME, "current": {"type": "boolean"}}
     ),
     "LoginTokenPage": page("LoginToken"),
+    "ContractVersion": obj(
+        {
+            "version": {"type": "integer", "minimum": 1},
+            "overrides": {"type": "object"},
+            "parameters": {"type": "object"},
+            "after_action": COUNT,
+            "origin": {**STRING, "enum": ["ini", "http"]},
+            "token_id": {**ID, "x-nullable": True},
+            "created_at": TIME,
+        }
+    ),
+    "ContractVersionPage": page("ContractVersion"),
     "Contract": obj(
         {
             "name": STRING,
             "kind": STRING,
+            "version": {"type": "integer", "minimum": 1},
             "parameters": {"type": "object"},
             "types": {"type": "object", "additionalProperties": {"type": "object"}},
             "default_type": STRING,

@@ -1,7 +1,7 @@
 """replay jobs: what-if replays asked over HTTP, run by the worker
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-02 05:00:00
 
 One row per job, with its report, its CSV and its PNG once done (bytes: the web process
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
