@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from webtest import TestApp
 
+from backfeed_api.api.schemas import MAX_OVERRIDES
 from backfeed_api.cli import main as backfeed_main
 from backfeed_api.domain import replay_jobs
 from backfeed_api.models import ReplayJob
@@ -341,7 +342,7 @@ def test_only_the_newest_ended_replays_are_kept(make_app: Callable[..., TestApp]
         ({"parameters": {"article.stake": True}}, "invalid"),
         ({"parameters": {"a b": 1}}, "invalid"),
         ({"parameters": {"a.b.c": 1}}, "invalid"),
-        ({"parameters": {f"p{i}": 1 for i in range(65)}}, "invalid"),
+        ({"parameters": {f"p{i}": 1 for i in range(MAX_OVERRIDES + 1)}}, "invalid"),
         ({"parameters": [["alpha", 0.7]]}, "invalid"),
         ({"parameters": "alpha=0.7"}, "invalid"),
         ({"parameters": {}, "top": 100}, "invalid"),
