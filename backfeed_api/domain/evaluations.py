@@ -33,7 +33,7 @@ from protocol import (
     UnknownUser,
     Voters,
 )
-from protocol.explanations import Explanation, share_of_loss
+from protocol.explanations import BALANCE_BEFORE, Explanation, share_of_loss
 
 from ..models import Contribution, Evaluation, User, dialect_of
 from .allowances import counts_allowances, evaluations_today
@@ -297,7 +297,7 @@ def evaluate(
         total = ballot.contract.total_reputation
         return VoteOutcome(standing, False, contribution, users, voted, total, [])
     if dry_run:
-        return _preview(ballot, effects, voted, now)
+        return _preview(session, ballot, effects, voted, now)
     evaluation, contribution, total, stored = _record(session, ballot, effects, now)
     users = {
         user_id: _user(row, stored.balances, stored.scale.value)
@@ -310,7 +310,11 @@ def evaluate(
 
 
 def _preview(
-    ballot: _Ballot, effects: EvaluationEffects, voted: dict[float, float], now: datetime
+    session: Session,
+    ballot: _Ballot,
+    effects: EvaluationEffects,
+    voted: dict[float, float],
+    now: datetime,
 ) -> VoteOutcome:
     """The vote as :func:`_record` would store it, with the entries it would write, from
     what the ballot read: nothing is written."""
@@ -329,6 +333,8 @@ def _preview(
                 explanation_of(explanations, loss.mask, {}, row.version),
             )
         )
+    elif loss is not None and loss.factor != 1.0:
+        planned += _planned_shares(session, ballot, loss, explanations)
     evaluation = Evaluation(id=None, **_evaluation_values(ballot, now))
     contribution = Contribution(
         **{
@@ -433,6 +439,29 @@ def _non_voter_reputation(
         )
     )
     return float(stored) * row.reputation_scale
+
+
+def _planned_shares(
+    session: Session, ballot: _Ballot, loss: NonVoterLoss, explanations: list[Explanation]
+) -> list[PlannedEntry]:
+    """The entry of each non-voter with reputation that a loss of a factor outside (0, 1)
+    would write (:mod:`.losses`: such a loss is an entry per non-voter, not a collective
+    one)."""
+    row, scale = ballot.contract, ballot.contract.reputation_scale
+    holders = session.execute(
+        select(User.id, User.reputation).where(
+            non_voters(row.id, ballot.contribution.id, ballot.state.evaluator.id),
+            User.reputation != 0,
+        )
+    )
+    planned = []
+    for user_id, reputation in holders:
+        after = reputation * loss.factor * scale  # as the ledger computes it, to the bit
+        delta = after - reputation * scale
+        own = {BALANCE_BEFORE: after - delta}  # what the stored entry's explanation reads
+        explanation = explanation_of(explanations, loss.share_mask, own, row.version)
+        planned.append(PlannedEntry(user_id, "evaluation", delta, 0.0, explanation))
+    return planned
 
 
 def _preview_users(

@@ -95,6 +95,24 @@ def test_a_vote_dry_run_writes_nothing_and_predicts_the_real_one(
         assert [e["rule"] for e in answer["entries"] if e["user_id"] is None] == ["non_voter_loss"]
 
 
+def test_a_vote_taking_everything_predicts_an_entry_per_non_voter(api, app, db, unchanged):
+    # With this factor a voter of 40 reputation takes all of every non-voter's reputation:
+    # a loss that cannot be a factor of the scale, written as one entry per non-voter.
+    steep = {"contribution.reputation_reward_factor": 0.03}
+    app.patch_json("/whitepaper1", {"parameters": steep}, status=200)
+    users = [api.user("whitepaper1", reputation=40 + i)["id"] for i in range(5)]
+    work = api.contribution(users[0], "whitepaper1")["id"]
+    api.vote(users[1], work, 1, "whitepaper1")  # moves nothing: no one agreed before
+    body = {"evaluator_id": users[2], "contribution_id": work, "value": 1}
+    with unchanged():
+        answer = dry(app, "/whitepaper1/evaluations", body).json
+    shares = [entry for entry in answer["entries"] if entry["rule"] == "non_voter_loss"]
+    assert sorted(entry["user_id"] for entry in shares) == [users[0], users[3], users[4]]
+    assert all(entry["reputation_delta"] < 0 for entry in shares)
+    real = app.post_json("/whitepaper1/evaluations", body, status=201).json
+    assert_predicted(api, db, "whitepaper1", "evaluation", real["id"], answer["entries"])
+
+
 def test_a_repeated_vote_dry_run_predicts_nothing(api, app, unchanged):
     author, voter = api.user()["id"], api.user()["id"]
     work = api.contribution(author)["id"]
