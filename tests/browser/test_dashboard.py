@@ -10,13 +10,13 @@ each page.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from webtest import TestApp
 
+from backfeed_api.api.views.events import WaitingSlots
 from tests.conftest import ADMIN_TOKEN, Clock
 
 from ..api.conftest import Api
@@ -118,8 +118,8 @@ def test_the_page_waits_on_the_event_feed_rather_than_polling(make_app, clock, s
 
 def test_the_page_polls_while_the_feed_refuses_to_wait(make_app, clock, serve, open_page):
     app = make_app()
-    slots = threading.BoundedSemaphore(1)
-    slots.acquire()  # every wait is refused: 503 with Retry-After
+    slots = WaitingSlots(total=1, per_client=1)
+    slots.take("another client")  # every wait is refused: 503 with Retry-After
     app.app.registry["event_waiting_slots"] = slots
     served = serve(app)
     api = Api(served.client)
