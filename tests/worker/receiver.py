@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class Received:
-    """One request the receiver got."""
+    """One request the receiver got, and when (``at``, monotonic seconds)."""
 
     path: str
     headers: dict[str, str]
@@ -44,18 +44,22 @@ class Receiver:
         with self.lock:
             return [r for r in self.received if r.path == path]
 
-    def answer(self, path: str) -> int:
-        """Note a request in flight at ``path``, and the status to answer it with."""
+    def answer(self, received: Received) -> int:
+        """Note a request in flight, in the order the requests came, and the status to
+        answer it with. A request is noted before its answer is sent: a sender that gets
+        the answer and sends its next request at once cannot be noted the other way round."""
         with self.lock:
+            path = received.path
+            self.received.append(received)
             self.in_flight[path] += 1
             self.most_in_flight[path] = max(self.most_in_flight[path], self.in_flight[path])
             queued = self.statuses[path]
             return queued.popleft() if queued else 200
 
     def done(self, received: Received) -> None:
+        """Note that a request's answer was sent (or given up on)."""
         with self.lock:
             self.in_flight[received.path] -= 1
-            self.received.append(received)
 
 
 def start_receiver() -> Receiver:
@@ -68,10 +72,11 @@ def start_receiver() -> Receiver:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             body = self.rfile.read(length)
-            status = receiver.answer(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            got = Received(self.path, headers, body, time.monotonic())
+            status = receiver.answer(got)
             if receiver.delay:
                 time.sleep(receiver.delay)
-            got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, 0.0)
             payload = b"x" * receiver.answer_bytes
             try:
                 self.send_response(status)
@@ -80,7 +85,6 @@ def start_receiver() -> Receiver:
                 self.wfile.write(payload)
             except OSError:  # the sender gave up on the answer
                 pass
-            got.at = time.monotonic()
             receiver.done(got)
 
         def log_message(self, *args) -> None:
