@@ -162,7 +162,7 @@ def replay(
     called now and then with the number of actions done.
     """
     moment = [0.0]
-    simulation = Simulation(rules, clock=lambda: moment[0])
+    simulation = Simulation(rules, clock=lambda: moment[0], explain=False)
     result = Replayed(simulation)
     users: dict[int, int] = {}
     contributions: dict[int, int] = {}
