@@ -108,7 +108,7 @@ class Terms:
     ) -> None:
         """Add the term of ``rule`` changing ``user_ids`` (one or many) by ``reputation``
         and ``tokens`` (a number for all, or one per user)."""
-        ids = np.atleast_1d(np.asarray(user_ids, dtype=np.int64))
+        ids = np.array(user_ids, dtype=np.int64, ndmin=1)
         if not ids.size:
             return
         reputation, tokens = _per_user(reputation, ids), _per_user(tokens, ids)
@@ -143,6 +143,8 @@ class Terms:
 def _per_user(values, ids: np.ndarray) -> np.ndarray:
     """``values`` (a number or one per user) as a new float array as long as ``ids``."""
     if isinstance(values, int | float):
+        if ids.shape == (1,):  # one user (the evaluator, the contributor): the common case
+            return np.array([values], dtype=np.float64)
         return np.full(ids.shape, values, dtype=np.float64)
     array = np.array(values, dtype=np.float64)
     return array if array.shape == ids.shape else np.broadcast_to(array, ids.shape).copy()
