@@ -83,10 +83,17 @@ class Term:
 
 
 class Terms:
-    """The terms of one action, added rule by rule; their sum is the action's changes."""
+    """The terms of one action, added rule by rule; their sum is the action's changes.
 
-    def __init__(self) -> None:
+    With ``explain`` false only the deltas are kept (no explanation, no own inputs, and
+    :meth:`freeze` gives none): the same changes at a fraction of the cost, for callers
+    that write no ledger (a replay, a simulation).
+    """
+
+    def __init__(self, explain: bool = True) -> None:
         self._terms: list[Term] = []
+        self._explain = explain
+        self._deltas: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(
         self,
@@ -101,15 +108,19 @@ class Terms:
     ) -> None:
         """Add the term of ``rule`` changing ``user_ids`` (one or many) by ``reputation``
         and ``tokens`` (a number for all, or one per user)."""
-        ids = np.atleast_1d(np.asarray(user_ids, dtype=np.int64))
+        ids = np.array(user_ids, dtype=np.int64, ndmin=1)
         if not ids.size:
+            return
+        reputation, tokens = _per_user(reputation, ids), _per_user(tokens, ids)
+        self._deltas.append((ids, reputation, tokens))
+        if not self._explain:
             return
         self._terms.append(
             Term(
                 explanation=Explanation(rule, formula, inputs),
                 user_ids=ids,
-                reputation=_per_user(reputation, ids),
-                tokens=_per_user(tokens, ids),
+                reputation=reputation,
+                tokens=tokens,
                 own_inputs={name: _per_user(v, ids) for name, v in (own or {}).items()},
             )
         )
@@ -121,29 +132,37 @@ class Terms:
         return len(self._terms)
 
     def freeze(self) -> tuple[Term, ...]:
-        """The terms added so far."""
+        """The terms added so far (none when not explaining)."""
         return tuple(self._terms)
 
     def changes(self) -> BalanceChanges:
         """The sum of every term's deltas, one entry per changed user."""
-        return changes_of(self._terms)
+        return _combined(self._deltas)
 
 
 def _per_user(values, ids: np.ndarray) -> np.ndarray:
-    """``values`` (a number or one per user) as a float array as long as ``ids``."""
-    return np.broadcast_to(np.asarray(values, dtype=np.float64), ids.shape).astype(np.float64)
+    """``values`` (a number or one per user) as a new float array as long as ``ids``."""
+    if isinstance(values, int | float):
+        if ids.shape == (1,):  # one user (the evaluator, the contributor): the common case
+            return np.array([values], dtype=np.float64)
+        return np.full(ids.shape, values, dtype=np.float64)
+    array = np.array(values, dtype=np.float64)
+    return array if array.shape == ids.shape else np.broadcast_to(array, ids.shape).copy()
+
+
+def _combined(deltas: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> BalanceChanges:
+    """The sum of (user ids, reputation, tokens) deltas, one entry per changed user."""
+    if not deltas:
+        return BalanceChanges.none()
+    if len(deltas) == 1:
+        return BalanceChanges.combine(*deltas[0])
+    ids, reputation, tokens = (np.concatenate(column) for column in zip(*deltas, strict=True))
+    return BalanceChanges.combine(ids, reputation, tokens)
 
 
 def changes_of(terms: Iterable[Term]) -> BalanceChanges:
     """The sum of the terms' deltas, one entry per changed user."""
-    terms = list(terms)
-    if not terms:
-        return BalanceChanges.none()
-    return BalanceChanges.combine(
-        np.concatenate([t.user_ids for t in terms]),
-        np.concatenate([t.reputation for t in terms]),
-        np.concatenate([t.tokens for t in terms]),
-    )
+    return _combined([(t.user_ids, t.reputation, t.tokens) for t in terms])
 
 
 @dataclass(frozen=True)

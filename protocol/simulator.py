@@ -23,11 +23,20 @@ from .state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState,
 
 
 class _Columns:
-    """Named numpy columns of equal length that grow geometrically as rows are added."""
+    """Named numpy columns of equal length that grow geometrically as rows are added.
+
+    Each column is an attribute, a view of its first ``size`` rows, renewed on each append
+    (an attribute rather than a lookup: the engine reads them on every vote).
+    """
 
     def __init__(self, **dtypes: type) -> None:
         self._arrays = {name: np.zeros(16, dtype=dtype) for name, dtype in dtypes.items()}
         self.size = 0
+        self._renew()
+
+    def _renew(self) -> None:
+        for name, array in self._arrays.items():
+            setattr(self, name, array[: self.size])
 
     def append(self, **values) -> int:
         """Add one row and return its index."""
@@ -39,13 +48,12 @@ class _Columns:
         for name, value in values.items():
             self._arrays[name][self.size] = value
         self.size += 1
+        self._renew()
         return self.size - 1
 
     def __getattr__(self, name: str) -> np.ndarray:
-        try:
-            return self._arrays[name][: self.size]
-        except KeyError:
-            raise AttributeError(name) from None
+        # Only reached for a name that is not a column: the columns are attributes.
+        raise AttributeError(name)
 
 
 @dataclass
@@ -74,9 +82,17 @@ class EvaluationOutcome:
 class Simulation:
     """One contract's community held in memory. Ids start at 1, in order of creation."""
 
-    def __init__(self, contract: ContractRules, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        contract: ContractRules,
+        clock: Callable[[], float] = time.time,
+        *,
+        explain: bool = True,
+    ) -> None:
         self.contract = contract
         self.clock = clock
+        self.explain = explain
+        """Whether votes' effects carry their terms (:class:`~.state.EvaluationState`)."""
         self.users = _Columns(
             reputation=np.float64, tokens=np.float64, referrer=np.int64, created_at=np.float64
         )
@@ -95,7 +111,12 @@ class Simulation:
         self._ballots: list[_Ballot] = []
         self._daily: Counter[tuple[int, ...]] = Counter()
         """Recorded evaluations per (UTC day, evaluator) and (day, evaluator, contributor),
-        for the allowances."""
+        for the allowances; kept only when the contract sets one."""
+        params = contract.params
+        self._counts_daily = (
+            params.evaluations_per_day is not None
+            or params.evaluations_per_contributor_per_day is not None
+        )
 
     # -- users -------------------------------------------------------------------------------
 
@@ -134,12 +155,13 @@ class Simulation:
     def party(self, user_id: int) -> Party:
         """The user ``user_id`` as the engine sees a single participant."""
         i = user_id - 1
+        users = self.users
         return Party(
             id=user_id,
-            reputation=float(self.users.reputation[i]),
-            tokens=float(self.users.tokens[i]),
-            referrer_id=int(self.users.referrer[i]),
-            created_at=float(self.users.created_at[i]),
+            reputation=float(users.reputation[i]),
+            tokens=float(users.tokens[i]),
+            referrer_id=int(users.referrer[i]),
+            created_at=float(users.created_at[i]),
         )
 
     # -- contributions -----------------------------------------------------------------------
@@ -182,11 +204,13 @@ class Simulation:
         ballot = self._ballots[c]
         slots = ballot.slots
         own_slot = ballot.slot_of.get(evaluator_id)
-        others = np.ones(slots.size, dtype=bool)
+        voter_ids, voter_values = slots.user, slots.value
         if own_slot is not None:
-            others[own_slot] = False
-        voter_ids = slots.user[others]
+            voter_ids = np.delete(voter_ids, own_slot)
+            voter_values = np.delete(voter_values, own_slot)
         voter_index = voter_ids - 1
+        users = self.users
+        reputation, referrer, created_at = users.reputation, users.referrer, users.created_at
         superseded = ballot.superseded.get(evaluator_id, [])
         now = self.clock()
         day = int(now // SECONDS_PER_DAY)
@@ -194,10 +218,11 @@ class Simulation:
         non_voters = None
         non_voter_reputation = 0.0
         if self.contract.needs_non_voter_reputation:
-            non_voters = np.ones(self.users.size, dtype=bool)
+            non_voters = np.ones(users.size, dtype=bool)
             non_voters[slots.user - 1] = False
             non_voters[u] = False
-            non_voter_reputation = float(self.users.reputation[non_voters].sum())
+            non_voter_reputation = float(reputation[non_voters].sum())
+        daily = self._daily
         state = EvaluationState(
             contribution_type=self.contract.contribution_type(self.contribution_types[c]),
             max_score=float(self.contributions.max_score[c]),
@@ -208,10 +233,10 @@ class Simulation:
             previous_value=None if own_slot is None else float(slots.value[own_slot]),
             voters=Voters(
                 ids=voter_ids,
-                reputations=self.users.reputation[voter_index],
-                values=slots.value[others],
-                referrer_ids=self.users.referrer[voter_index],
-                created_at=self.users.created_at[voter_index],
+                reputations=reputation[voter_index],
+                values=voter_values,
+                referrer_ids=referrer[voter_index],
+                created_at=created_at[voter_index],
             ),
             total_reputation=self.total_reputation,
             now=now,
@@ -219,22 +244,27 @@ class Simulation:
             superseded_values=frozenset(superseded),
             vote_changes=len(superseded),
             total_tokens=self.total_tokens,
-            evaluations_today=self._daily[day, evaluator_id],
-            evaluations_today_on_contributor=self._daily[day, evaluator_id, contributor_id],
+            evaluations_today=daily[day, evaluator_id] if self._counts_daily else 0,
+            evaluations_today_on_contributor=(
+                daily[day, evaluator_id, contributor_id] if self._counts_daily else 0
+            ),
+            explain=self.explain,
         )
         effects = self.contract.vote(state)
         if not effects.recorded:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
-        self._daily.update([(day, evaluator_id), (day, evaluator_id, contributor_id)])
+        if self._counts_daily:
+            daily[day, evaluator_id] += 1
+            daily[day, evaluator_id, contributor_id] += 1
 
         changes = effects.changes
         moved = changes.user_ids
-        self.users.reputation[changes.user_ids - 1] += changes.reputation
-        self.users.tokens[changes.user_ids - 1] += changes.tokens
+        reputation[moved - 1] += changes.reputation
+        users.tokens[moved - 1] += changes.tokens
         if effects.non_voter_factor is not None and non_voters is not None:
-            self.users.reputation[non_voters] *= effects.non_voter_factor
+            reputation[non_voters] *= effects.non_voter_factor
             if effects.non_voter_factor != 1.0:
-                losers = non_voters & (self.users.reputation != 0.0)
+                losers = non_voters & (reputation != 0.0)
                 moved = np.union1d(moved, np.flatnonzero(losers) + 1)
         self.total_reputation += effects.reputation_delta
         self.total_tokens += float(changes.tokens.sum())

@@ -104,6 +104,7 @@ class EvaluationState:
     total_tokens: float = 0.0
     evaluations_today: int = 0
     evaluations_today_on_contributor: int = 0
+    explain: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,19 @@ class BalanceChanges:
     def combine(cls, user_ids, reputation, tokens) -> BalanceChanges:
         """Sum the deltas of repeated ids and drop the entries that change nothing."""
         ids = np.asarray(user_ids, dtype=np.int64)
+        reputation = np.asarray(reputation, dtype=np.float64)
+        tokens = np.asarray(tokens, dtype=np.float64)
+        order = np.argsort(ids, kind="stable")
+        ordered = ids[order]
+        if not (ordered[1:] == ordered[:-1]).any():
+            # Every id once (most votes): nothing to sum; adding 0.0 gives what the sums
+            # below would (-0.0 becomes 0.0).
+            rep, tok = reputation[order] + 0.0, tokens[order] + 0.0
+            keep = (rep != 0.0) | (tok != 0.0)
+            return cls(user_ids=ordered[keep], reputation=rep[keep], tokens=tok[keep])
         unique, position = np.unique(ids, return_inverse=True)
-        rep = np.bincount(
-            position, weights=np.asarray(reputation, dtype=np.float64), minlength=unique.shape[0]
-        )
-        tok = np.bincount(
-            position, weights=np.asarray(tokens, dtype=np.float64), minlength=unique.shape[0]
-        )
+        rep = np.bincount(position, weights=reputation, minlength=unique.shape[0])
+        tok = np.bincount(position, weights=tokens, minlength=unique.shape[0])
         keep = (rep != 0.0) | (tok != 0.0)
         return cls(
             user_ids=unique[keep],

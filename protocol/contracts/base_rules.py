@@ -54,7 +54,7 @@ class BaseRulesContract(ContractRules):
         agreeing = float(voters.reputations[same].sum()) + r
         up = float(voters.reputations[voters.values == 1].sum()) + (r if value == 1 else 0.0)
 
-        terms = Terms()
+        terms = Terms(explain=state.explain)
         token_fund = state.token_fund
         if params.reward_tokens_to_evaluators and state.previous_value is None:
             unvoted = total - (engaged - r)

@@ -62,7 +62,7 @@ class Whitepaper1Contract(ContractRules):
             "reputation_reward_factor": kind.reputation_reward_factor,
             "non_voter_reputation": non_voters,
         }
-        terms = Terms()
+        terms = Terms(explain=state.explain)
         terms.add(
             "agreement_gain",
             voters.ids[same],

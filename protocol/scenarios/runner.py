@@ -69,7 +69,7 @@ class ScenarioRun:
         self.scenario = scenario
         self.clock = clock or SimulatedClock()
         contract = create_contract(scenario.contract, scenario.overrides)
-        self.simulation = Simulation(contract, clock=self.clock)
+        self.simulation = Simulation(contract, clock=self.clock, explain=False)
         self.user_names: list[str] = []
         self._user_ids: dict[str, int] = {}
         self._contribution_ids: dict[str, int] = {}

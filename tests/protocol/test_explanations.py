@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import protocol
 from protocol import Simulation
 from protocol.explanations import DELTAS, Explanation, combine, entry_terms, select_terms
+from protocol.simulator import EvaluationOutcome
 
 from .formulas import agrees, evaluate
 from .oracle import Oracle
@@ -226,3 +227,55 @@ def test_an_entry_of_several_rules_sums_their_formulas() -> None:
     assert entry.rule == "evaluator_token_reward + evaluation_fee"
     assert entry.formula["tokens_delta"].startswith("token_fund * ")
     assert entry.formula["reputation_delta"].startswith("-(stake * ")
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+@SETTINGS
+@given(data=st.data())
+def test_unexplained_votes_change_the_same(name: str, data) -> None:
+    """A simulation that does not explain (a replay's) keeps no terms, and its votes
+    change every balance exactly as the explained ones do, bit for bit."""
+    kind, overrides = CONFIGURATIONS[name]
+    steps = data.draw(STEPS[name], label="steps")
+    clock = Clock()
+    runs = [
+        Simulation(protocol.create_contract(kind, overrides), clock=clock, explain=explain)
+        for explain in (True, False)
+    ]
+    for action in steps:
+        time = clock.now
+        results = []
+        for simulation in runs:
+            clock.now = time
+            if action[0] != "evaluate":
+                results.append(outcome(simulation, clock, action))
+                continue
+            _, evaluator, contribution, value = resolve(
+                action, simulation.users.size, simulation.contributions.size
+            )
+            try:
+                results.append(simulation.evaluate(evaluator, contribution, value))
+            except protocol.ProtocolError as error:
+                results.append(type(error))
+        explained, unexplained = results
+        if isinstance(unexplained, EvaluationOutcome):
+            assert unexplained.effects.terms == ()
+            assert unexplained.moved.tolist() == explained.moved.tolist()
+        else:
+            assert unexplained == explained
+    for column in ("reputation", "tokens"):
+        assert getattr(runs[0].users, column).tobytes() == getattr(runs[1].users, column).tobytes()
+    assert runs[0].total_reputation == runs[1].total_reputation
+
+
+def test_combining_deltas_sums_repeated_users() -> None:
+    """Deltas of one user in several terms are summed; a user changed by nothing, or by
+    -0.0, has no entry; the others keep theirs, in id order."""
+    changes = protocol.BalanceChanges.combine([5, 2, 5, 9], [1.0, -0.0, 2.0, 0.0], [0, 0, 0, 3])
+    assert changes.user_ids.tolist() == [5, 9]
+    assert changes.reputation.tolist() == [3.0, 0.0]
+    assert changes.tokens.tolist() == [0.0, 3.0]
+    unique = protocol.BalanceChanges.combine([7, 3, 4], [-0.0, 1.5, 0.0], [2.0, 0.0, 0.0])
+    assert unique.user_ids.tolist() == [3, 7]
+    assert unique.reputation.tolist() == [1.5, 0.0]
+    assert str(unique.reputation[1]) == "0.0"  # as summing would give, not -0.0
