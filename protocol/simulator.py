@@ -111,12 +111,8 @@ class Simulation:
         self._ballots: list[_Ballot] = []
         self._daily: Counter[tuple[int, ...]] = Counter()
         """Recorded evaluations per (UTC day, evaluator) and (day, evaluator, contributor),
-        for the allowances; kept only when the contract sets one."""
-        params = contract.params
-        self._counts_daily = (
-            params.evaluations_per_day is not None
-            or params.evaluations_per_contributor_per_day is not None
-        )
+        for the allowances; kept whatever the rules, which a replay may change for others
+        that set one (the votes of that day so far count)."""
 
     # -- users -------------------------------------------------------------------------------
 
@@ -244,18 +240,15 @@ class Simulation:
             superseded_values=frozenset(superseded),
             vote_changes=len(superseded),
             total_tokens=self.total_tokens,
-            evaluations_today=daily[day, evaluator_id] if self._counts_daily else 0,
-            evaluations_today_on_contributor=(
-                daily[day, evaluator_id, contributor_id] if self._counts_daily else 0
-            ),
+            evaluations_today=daily[day, evaluator_id],
+            evaluations_today_on_contributor=daily[day, evaluator_id, contributor_id],
             explain=self.explain,
         )
         effects = self.contract.vote(state)
         if not effects.recorded:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
-        if self._counts_daily:
-            daily[day, evaluator_id] += 1
-            daily[day, evaluator_id, contributor_id] += 1
+        daily[day, evaluator_id] += 1
+        daily[day, evaluator_id, contributor_id] += 1
 
         changes = effects.changes
         moved = changes.user_ids

@@ -83,3 +83,17 @@ def test_per_contributor_allowance() -> None:
     with pytest.raises(AllowanceExceeded):
         sim.evaluate(voter, first, 0)  # a change of value is an evaluation too
     sim.evaluate(voter, third, 1)
+
+
+def test_an_allowance_set_by_a_later_version_counts_the_day_s_earlier_votes() -> None:
+    # A replay switches the simulation's rules at each configuration version: votes made
+    # the same day under a version without an allowance still count against a later one.
+    clock = Clock(7 * DAY)
+    sim = simulation(clock)
+    voter = sim.create_user()
+    made = [sim.create_contribution(sim.create_user()) for _ in range(3)]
+    sim.evaluate(voter, made[0], 1)
+    sim.evaluate(voter, made[1], 1)
+    sim.contract = protocol.create_contract("example", {"evaluations_per_day": 2})
+    with pytest.raises(AllowanceExceeded):
+        sim.evaluate(voter, made[2], 1)
