@@ -256,7 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         ) as (url, seeded),
     ):
         if seeded:
-            progress(f"reusing the contract seeded in {args.keep}")
+            progress(f"reusing the contract seeded in {args.keep}, its schema upgraded")
+            upgraded = sa.create_engine(url, poolclass=sa.NullPool)
+            upgrade_database(upgraded)  # a database kept from an older version
+            upgraded.dispose()
         else:
             seed(url, users, contributions, evaluations)
         port = args.port or free_port()
