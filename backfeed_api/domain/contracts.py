@@ -60,8 +60,15 @@ def _rules(kind: str, overrides: Mapping[str, Any], name: str) -> ContractRules:
         error.field = "kind"
         raise
     except ConfigurationError as error:
-        error.field = "parameters" if error.field is None else f"parameters.{error.field}"
-        raise
+        raise named_in_parameters(error) from None
+
+
+def named_in_parameters(error: ConfigurationError) -> ConfigurationError:
+    """The engine's refusal of a parameter, named as a request body names it
+    (``parameters.<name>``), so that every route taking parameters refuses them alike:
+    ``400 invalid_parameter``."""
+    error.field = "parameters" if error.field is None else f"parameters.{error.field}"
+    return error
 
 
 def change_parameters(

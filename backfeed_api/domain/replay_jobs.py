@@ -35,6 +35,7 @@ from ..errors import ClientError
 from ..models import ContractRow, ReplayJob, dialect_of
 from ..settings import ReplaySettings, contract_specs
 from .catalog import ServedContract
+from .contracts import named_in_parameters
 from .locking import lock_key
 from .replay import compare, load_history, what_if_rules
 from .replay_report import draw_what_if, what_if_title, write_users_csv
@@ -48,15 +49,6 @@ PROGRESS_EVERY = 500
 """Actions between two calls of a running replay's progress callback."""
 PROGRESS_SECONDS = 0.5
 """How often a running job's progress is written and its lease renewed (its heartbeat)."""
-
-
-class InvalidParameters(ClientError):
-    """A parameter the contract does not have, or a value its rules refuse."""
-
-    code = "invalid"
-
-    def __init__(self, description: str) -> None:
-        super().__init__(description, "parameters")
 
 
 class ReplayQueueFull(ClientError):
@@ -74,11 +66,12 @@ class ReplayQueueFull(ClientError):
 
 
 def check_parameters(rules: Rules, parameters: Mapping[str, Any]) -> None:
-    """Refuse parameters the contract's rules would not take, as ``--override`` does."""
+    """Refuse parameters the contract's rules would not take, as ``--override`` does and
+    with ``PATCH /{contract}``'s refusal (:func:`.contracts.named_in_parameters`)."""
     try:
         what_if_rules(rules, parameters)
     except ConfigurationError as error:
-        raise InvalidParameters(error.message) from error
+        raise named_in_parameters(error) from None
 
 
 def _live(now: datetime):

@@ -332,16 +332,17 @@ def test_only_the_newest_ended_replays_are_kept(make_app: Callable[..., TestApp]
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"parameters": {"nope": 1}}, "invalid"),
+        ({"parameters": {"nope": 1}}, "invalid_parameter"),
         ({"parameters": {"alpha": "0.7"}}, "invalid"),
         ({"parameters": {"alpha": None}}, "invalid"),
         ({"parameters": {"alpha": [0.7]}}, "invalid"),
-        ({"parameters": {"article.stake": -1}}, "invalid"),
-        ({"parameters": {"max_vote_changes": 1.5}}, "invalid"),
+        ({"parameters": {"article.stake": -1}}, "invalid_parameter"),
+        ({"parameters": {"max_vote_changes": 1.5}}, "invalid_parameter"),
         ({"parameters": {"article.stake": 10**400}}, "invalid"),
-        ({"parameters": {"article.stake": True}}, "invalid"),
+        ({"parameters": {"article.stake": True}}, "invalid_parameter"),
         ({"parameters": {"a b": 1}}, "invalid"),
         ({"parameters": {"a.b.c": 1}}, "invalid"),
+        # refused by the body's schema, before the engine (whose refusal is invalid_parameter)
         ({"parameters": {f"p{i}": 1 for i in range(MAX_OVERRIDES + 1)}}, "invalid"),
         ({"parameters": [["alpha", 0.7]]}, "invalid"),
         ({"parameters": "alpha=0.7"}, "invalid"),
