@@ -39,6 +39,7 @@ from .contracts import named_in_parameters
 from .locking import lock_key
 from .replay import compare, load_history, what_if_rules
 from .replay_report import draw_what_if, what_if_title, write_users_csv
+from .versions import build_rules, version_overrides
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED)
@@ -314,25 +315,33 @@ class ContractGone(Exception):
     """The job's contract is no longer served by the deployment's settings."""
 
 
-def served_rules(settings: Mapping[str, Any], name: str) -> Rules:
-    """The rules the deployment serves the contract ``name`` under."""
+def stored_rules(session: Session, settings: Mapping[str, Any], held: Claim) -> Rules:
+    """The rules of the held job's contract as stored: those of its version in force, or,
+    for a contract of the settings that has no stored version yet, the settings' own."""
+    row = session.get(ContractRow, held.contract_id)
+    overrides = version_overrides(session, row.id, row.version)
+    if overrides is not None:
+        return build_rules(row.kind, overrides, row.name)
     for spec in contract_specs(settings):
-        if spec.name == name:
+        if spec.name == held.contract:
             return spec.build()
-    raise ContractGone(f"the contract {name!r} is no longer served")
+    raise ContractGone(f"the contract {held.contract!r} is no longer served")
 
 
 def run_replay(
     snapshot: sessionmaker[Session],
     held: Claim,
-    rules: Rules,
+    settings: Mapping[str, Any],
     on_progress: Callable[[int, int], None],
 ) -> Outcome:
-    """Replay the held job's contract under its parameters: its history is read in one
-    transaction of ``snapshot`` (one consistent view while writers go on, and no lock of
-    the contract), then replayed in memory. Raises :class:`NotFinite` when the outcome holds
-    a number that is not finite."""
+    """Replay the held job's contract under its parameters: its history and rules are read
+    in one transaction of ``snapshot`` (one consistent view while writers go on, and no
+    lock of the contract), then replayed in memory. Raises :class:`NotFinite` when the
+    outcome holds a number that is not finite, and the engine's
+    :class:`~protocol.ConfigurationError` when the parameters do not fit one of the
+    contract's versions."""
     with snapshot() as session, session.begin():
+        rules = stored_rules(session, settings, held)
         history = load_history(session, held.contract_id)
     result = compare(history, rules, held.parameters, on_progress, PROGRESS_EVERY)
     report = result.summary()

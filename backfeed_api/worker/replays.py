@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from protocol import ConfigurationError
+
 from ..domain import replay_jobs
 from ..domain.replay_jobs import Claim, ContractGone, NotFinite
 from ..models import dialect_of, get_session_factory
@@ -101,8 +103,9 @@ class ReplayRunner:
         context, options = self.context, self.options
         try:
             with Heartbeat(self, held) as beat:
-                rules = replay_jobs.served_rules(context.settings, held.contract)
-                outcome = replay_jobs.run_replay(self.snapshot, held, rules, beat.report)
+                outcome = replay_jobs.run_replay(
+                    self.snapshot, held, context.settings, beat.report
+                )
             if beat.lost.is_set():
                 raise LeaseLost()
         except LeaseLost:
@@ -110,6 +113,9 @@ class ReplayRunner:
             return
         except (ContractGone, NotFinite) as error:
             self._end(held, str(error))
+            return
+        except ConfigurationError as error:  # the parameters do not fit an older version
+            self._end(held, error.message)
             return
         except Exception:
             log.exception("replay job %s failed", held.job_id)

@@ -29,6 +29,7 @@ from backfeed_api.models import ReplayJob
 from backfeed_api.settings import replay_settings
 from backfeed_api.worker import context_for
 from backfeed_api.worker.replays import ReplayRunner
+from protocol import ConfigurationError
 
 from ..conftest import TEST_CONTRACTS, Clock, bearer, count, issue_token
 from .conftest import assert_error
@@ -179,14 +180,36 @@ def test_a_worker_stops_a_replay_whose_lease_it_lost(
     assert taken["error"] is None
 
 
-def test_a_replay_of_a_contract_no_longer_served_fails(app: TestApp) -> None:
-    job = ask(app, {})
+def test_a_replay_runs_under_the_stored_rules_of_a_contract_made_over_http(
+    app: TestApp,
+) -> None:
+    # The worker's settings know nothing of a contract made over HTTP: its rules come from
+    # its stored version, as they do for a contract the settings no longer declare.
+    app.put_json("/made", {"kind": "example", "parameters": {"beta": 0.7}}, status=201)
+    history(app, "made")
+    job = ask(app, STAKE, "made")
+    dropped = ask(app, {})
     drain(worker(app, **{"backfeed.contracts": "dmag rewarded:example burning:example"}))
+    done = app.get(job["url"]).json
+    assert (done["status"], done["error"]) == ("done", None)
+    assert done["result"]["users"] == 3
+    assert app.get(dropped["url"]).json["status"] == "done"
+
+
+def test_parameters_a_version_refuses_fail_the_replay_with_the_reason(
+    app: TestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The queue checks the parameters against the version in force; the replay applies them
+    # on top of every version, one of which may refuse them.
+    job = ask(app, {})
+
+    def refused(*_arguments):
+        raise ConfigurationError("beta must be at most 1 in version 1")
+
+    monkeypatch.setattr(replay_jobs, "compare", refused)
+    drain(worker(app))
     failed = app.get(job["url"]).json
-    assert failed["status"] == "failed"
-    assert failed["error"] == "the contract 'example' is no longer served"
-    assert failed["result"] is None
-    assert_error(app.get(f"{job['url']}/users.csv", status=404), 404)
+    assert (failed["status"], failed["error"]) == ("failed", "beta must be at most 1 in version 1")
 
 
 def test_a_replay_that_breaks_fails_without_saying_how(
