@@ -4,7 +4,6 @@ HTTP (``PUT /{contract}``), each with the rules of every version of its configur
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -18,7 +17,7 @@ from protocol import ConfigurationError, ContractRules
 
 from ..errors import NotFound
 from ..models import ContractRow, ContractVersion
-from ..settings import contract_specs
+from ..settings import CONTRACT_NAME, contract_specs
 from . import events
 from .activity import ActivityIndex
 from .events import ContractRef
@@ -33,9 +32,6 @@ from .versions import (
     version_event,
     version_overrides,
 )
-
-CONTRACT_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
-"""What a contract's name may be, as the settings' ``backfeed.contracts`` says."""
 
 log = logging.getLogger(__name__)
 

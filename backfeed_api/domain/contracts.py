@@ -24,7 +24,8 @@ from protocol import ConfigurationError, ContractRules, UnknownContractKind
 
 from ..errors import ClientError
 from ..models import ContractRow, ContractVersion
-from .catalog import CONTRACT_NAME, ServedContract
+from ..settings import CONTRACT_NAME
+from .catalog import ServedContract
 from .locking import lock_contract
 from .versions import HTTP, build_rules, newest_version, record_version, same_overrides
 
@@ -37,7 +38,8 @@ class ContractExists(ClientError):
 
 
 class BadContractName(ClientError):
-    """A contract name that is not letters, digits, ``-`` and ``_``, up to 100 (400)."""
+    """A contract name the settings would refuse: letters, digits, ``-`` and ``_``, up to
+    100, starting with a letter or a digit (400)."""
 
     location = "url"
 
@@ -108,7 +110,9 @@ def put_contract(
     :class:`~protocol.ConfigurationError` for an unknown kind or parameter."""
     if not CONTRACT_NAME.fullmatch(name):
         raise BadContractName(
-            "a contract name is letters, digits, - and _, up to 100 characters", "contract"
+            "a contract name is letters, digits, - and _, up to 100 characters, starting with a "
+            "letter or a digit",
+            "contract",
         )
     rules = _rules(kind, parameters, name)
     try:

@@ -240,6 +240,8 @@ def test_put_creates_a_contract_served_by_every_process(
         ("/new", {"kind": "x" * 101}, 400, "invalid", "kind"),
         ("/" + "n" * 101, {"kind": "example"}, 400, "invalid", "contract"),
         ("/n%C3%A9", {"kind": "example"}, 400, "invalid", "contract"),
+        ("/_x", {"kind": "example"}, 400, "invalid", "contract"),  # the settings refuse it
+        ("/-", {"kind": "example"}, 400, "invalid", "contract"),
     ],
 )
 def test_a_bad_put_is_refused_and_changes_nothing(
