@@ -464,9 +464,9 @@ RATE_LIMITS: Option[bool] = declare(
         "backfeed.rate_limits",
         flag,
         True,
-        "Whether requests are counted against the rate limits below, per client (its token, "
-        "else its address), and answered ``429`` with ``Retry-After`` beyond them. See "
-        ":ref:`rate-limits`.",
+        "Whether requests are counted against the rate limits below, per client (its user, "
+        "else its token, else its address), and answered ``429`` with ``Retry-After`` beyond "
+        "them. See :ref:`rate-limits`.",
     )
 )
 RATE_LIMIT_LOGINS: Option[RateLimitItem] = declare(
@@ -547,10 +547,10 @@ EVENTS_MAX_WAITERS_PER_CLIENT = declare(
         "backfeed.events.max_waiters_per_client",
         positive(int, 10_000),
         1,
-        "How many of those waiting requests one client may hold at once: its token, or "
-        "without a valid token its address (an IPv6 address by its /64), as the rate limits "
-        "count clients. Beyond them its answer is a ``429`` with ``Retry-After``, so that one "
-        "client cannot take every permit and deny the others.",
+        "How many of those waiting requests one client may hold at once: its user or its "
+        "token, or without a valid token its address (an IPv6 address by its /64), as the "
+        "rate limits count clients. Beyond them its answer is a ``429`` with "
+        "``Retry-After``, so that one client cannot take every permit and deny the others.",
     )
 )
 WEBHOOKS_SIGNING_KEY: Option[str] = declare(

@@ -8,8 +8,10 @@ Every request routed to the API is charged to one client and one of three limits
   many writes as it holds votes (:func:`charge_items`);
 - a ``GET``, ``HEAD`` or ``OPTIONS`` to ``backfeed.rate_limit_reads``.
 
-The client is the valid bearer token the request presents (its stored id; the development
-token is one client), and otherwise, an absent or refused token included, the client address
+The client is the user that the request's valid bearer token speaks for (every token of one
+user, however many logins made them, is one client), else the token itself (its stored id;
+the development token is one client), and otherwise, an absent or refused token included,
+the client address
 (an IPv6 address by its /64 network, which one host usually holds whole). The charge is
 taken once Pyramid has found the route, before the view runs: before any password hash,
 contract lock or write. Over the limit the answer is a ``429`` in the JSON error shape, with
@@ -91,8 +93,12 @@ def limit_of(request) -> str:
 
 
 def client_of(request, limit: str) -> str:
-    """Whom the request is charged to: its valid token, else its address (see the module)."""
+    """Whom the request is charged to: the user its valid token speaks for, else the token,
+    else its address (see the module)."""
     if limit != LOGINS:
+        identity = request.identity
+        if identity is not None and identity.user_id is not None:
+            return f"user:{identity.contract_id}:{identity.user_id}"
         userid = request.authenticated_userid  # ``token:<id>``, or ``settings``
         if userid is not None:
             return userid

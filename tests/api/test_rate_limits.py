@@ -1,4 +1,4 @@
-"""Rate limits: logins, writes and reads counted per client (its token, else its address),
+"""Rate limits: logins, writes and reads counted per client (its user or token, else its address),
 refused with a JSON 429 and ``Retry-After``, announced in the ``RateLimit`` header fields,
 counted in Redis across applications, and failing open when Redis is gone.
 
@@ -204,6 +204,19 @@ def test_writes_are_limited_per_token_not_per_address(
     anywhere = client(limited, THERE, admin_token)
     refused(anywhere.post_json("/example/users", {}, status=429), "writes")
     assert count(engine, User) == 5
+
+
+def test_every_token_of_one_user_is_one_client(limited: TestApp, engine: sa.Engine) -> None:
+    """A user who logs in again, or holds several tokens, gets no fresh count with each."""
+    ann, bob = user_with_login(limited, "ann"), user_with_login(limited, "bob")
+    tokens = [issue_token(engine, "example", "user", user_id=ann) for _ in range(3)]
+    for number in range(5):
+        token = tokens[number % len(tokens)]
+        assert left(client(limited, HERE, token).get("/example", status=200)) == 4 - number
+    refused(client(limited, THERE, tokens[0]).get("/example", status=429), "reads")
+    refused(client(limited, HERE, tokens[2]).get("/example", status=429), "reads")
+    bobs = issue_token(engine, "example", "user", user_id=bob)
+    assert left(client(limited, HERE, bobs).get("/example", status=200)) == 4
 
 
 def test_the_development_token_is_one_client_however_it_is_written(limited: TestApp) -> None:

@@ -138,7 +138,7 @@ def get_events(request) -> dict:
 
     With ``wait`` and no such event yet, the answer waits until one is committed or
     ``wait`` seconds pass (then with no items). A server lets only so many requests wait
-    at once, and only so many of one client (its token, else its address): beyond them the
+    at once, and only so many of one client (its user or token, else its address): beyond them the
     answer is a 503, beyond the client's share a 429, both with ``Retry-After``.
     """
     q = query(request)
