@@ -116,6 +116,36 @@ def test_the_page_waits_on_the_event_feed_rather_than_polling(make_app, clock, s
     only_here(watched, served.url)
 
 
+def test_the_page_follows_the_feed_from_the_newest_event_it_was_given(
+    make_app, clock, serve, open_page
+):
+    served = serve(make_app())
+    api = Api(served.client)
+    seed(api, clock)
+    newest = api.get("/whitepaper1/events?limit=100")["items"][-1]["id"]
+    page, watched = open_page(f"{served.url}/whitepaper1/dashboard")
+    assert page.locator("body").get_attribute("data-newest-event") == str(newest)
+    for _ in range(60):
+        feed = [url for url in watched.requests if "/whitepaper1/events?" in url]
+        if feed:
+            break
+        page.wait_for_timeout(250)
+    assert len(feed) == 1, feed  # no search for the newest event: it waits after it at once
+    assert f"after={newest}" in feed[0]
+    assert "wait=25" in feed[0]
+
+
+def test_the_page_tells_only_readers_the_newest_event(make_app):
+    public, private = make_app(), make_app(**{"backfeed.public_reads": "false"})
+    for app in (public, private):
+        Api(app).user()
+    newest = public.get("/example/events").json["items"][-1]["id"]
+    visit = TestApp(public.app).get("/example/dashboard")
+    assert f'data-newest-event="{newest}"' in visit.text
+    assert "data-newest-event" not in TestApp(private.app).get("/example/dashboard").text
+    assert "data-newest-event" in private.get("/example/dashboard").text  # the admin reads
+
+
 def test_the_page_polls_while_the_feed_refuses_to_wait(make_app, clock, serve, open_page):
     app = make_app()
     slots = WaitingSlots(total=1, per_client=1)

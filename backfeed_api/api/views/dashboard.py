@@ -11,6 +11,7 @@ from pyramid.renderers import render_to_response
 from pyramid.response import Response
 
 from ...auth.policy import PUBLIC, READ
+from ...domain.events import latest_event_id
 from ...domain.leaderboard import METRICS
 from ...domain.periods import PERIOD_NAMES
 from ...domain.users import find_user
@@ -37,9 +38,14 @@ dashboard_user = Service(
 
 
 def page(request, name: str, title: str, user_id: int | None = None) -> dict:
-    """What a page's template needs, with the page's security policy set."""
+    """What a page's template needs, with the page's security policy set.
+
+    A visitor who may read the contract also gets the id of its newest event, which the
+    page's script follows the feed after; without it, the script finds that id itself.
+    """
     request.response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     contract = request.contract.name
+    may_read = request.has_permission(READ, request.context)
     return {
         "page": name,
         "title": title,
@@ -49,6 +55,9 @@ def page(request, name: str, title: str, user_id: int | None = None) -> dict:
         "needs_token": not PUBLIC_READS.read(request.registry.settings),
         "poll": POLL_SECONDS,
         "user_id": user_id,
+        "newest_event": (
+            latest_event_id(request.dbsession, request.contract.row_id) if may_read else None
+        ),
         "periods": PERIOD_NAMES,
         "metrics": METRICS,
         "css": asset_url(request, "dashboard.css"),

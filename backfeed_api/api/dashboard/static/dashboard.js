@@ -315,9 +315,14 @@
     }
   }
 
-  // The id of the contract's newest event: the feed is read after it. The feed lists the
-  // oldest first, so the newest is found by doubling, then halving, the id to read after.
+  // The id of the contract's newest event: the feed is read after it. The page carries it
+  // when its visitor may read the contract; otherwise (a read token given in this tab), as
+  // the feed lists the oldest first, it is found by doubling, then halving, the id to read
+  // after.
   async function newestEvent() {
+    if (body.dataset.newestEvent !== undefined) {
+      return Number(body.dataset.newestEvent);
+    }
     const after = async (id) => (await read("/events", { after: id, limit: 1 })).items[0];
     let found = await after(0);
     if (!found) {
