@@ -503,3 +503,24 @@ def test_a_batch_counts_as_its_votes(limited: TestApp, engine: sa.Engine) -> Non
     response = limited.post_json("/example/evaluations/batch", {"evaluations": votes}, status=429)
     refused(response, "writes")
     assert database_state(engine) == before
+
+
+def test_a_replayed_batch_counts_as_one_write(build: Callable[..., TestApp]) -> None:
+    """A retry with the same ``Idempotency-Key`` gets the stored answer: it applies nothing,
+    so it is one request to count, whatever the batch held."""
+    app = build(**{"backfeed.rate_limit_writes": "7/minute"})
+    engine = app.app.registry["db_engine"]
+    author = app.post_json("/example/users", {"tokens": 10}).json["id"]
+    voters = [app.post_json("/example/users", {"reputation": 1}).json["id"] for _ in "ab"]
+    made = app.post_json("/example/contributions", {"contributor_id": author}).json["id"]
+    votes = [{"evaluator_id": v, "contribution_id": made, "value": 1} for v in voters]
+    key = {"Idempotency-Key": "one-batch"}
+    first = app.post_json("/example/evaluations/batch", {"evaluations": votes}, headers=key)
+    assert left(first) == 1  # 4 writes and a batch of 2
+    before = database_state(engine)
+    again = app.post_json("/example/evaluations/batch", {"evaluations": votes}, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    assert left(again) == 0
+    refused(app.post_json("/example/users", {}, status=429), "writes")
+    assert database_state(engine) == before
