@@ -52,6 +52,12 @@ class Configured:
     rules: ContractRules
     version: ContractVersion
 
+    def served(self) -> ServedContract:
+        """The contract as a process serves it, under this version."""
+        return ServedContract(
+            self.row.name, self.row.kind, self.row.id, self.version.version, self.rules
+        )
+
 
 def _rules(kind: str, overrides: Mapping[str, Any], name: str) -> ContractRules:
     """The rules of ``kind`` with ``overrides``; a refusal names the parameter at fault
