@@ -604,6 +604,16 @@ WORKER_THREADS: Option[int] = declare(
         "thread delivers to one webhook at a time, so more threads serve more webhooks.",
     )
 )
+WORKER_REPLAY_THREADS: Option[int] = declare(
+    Option(
+        "backfeed.worker.replay_threads",
+        positive(int, 64),
+        1,
+        "How many replay jobs a ``backfeed worker`` process runs at once (at most 64), on "
+        "threads of their own: the deliveries keep their ``backfeed.worker.threads`` "
+        "however long the replays take. Several workers run several replays at once.",
+    )
+)
 
 REPLAYS_KEEP_HOURS: Option[float] = declare(
     Option(
@@ -791,6 +801,8 @@ class EventSettings:
     """Whether the web process itself delivers, on a thread of its own (development)."""
     worker_threads: int
     """How many deliveries one worker process makes at once."""
+    worker_replay_threads: int
+    """How many replay jobs one worker process runs at once, on threads of their own."""
 
 
 def event_settings(settings: Mapping[str, Any]) -> EventSettings:
@@ -803,6 +815,7 @@ def event_settings(settings: Mapping[str, Any]) -> EventSettings:
         timeout_seconds=WEBHOOKS_TIMEOUT.read(settings),
         worker_in_process=WORKER_IN_PROCESS.read(settings),
         worker_threads=WORKER_THREADS.read(settings),
+        worker_replay_threads=WORKER_REPLAY_THREADS.read(settings),
     )
 
 
