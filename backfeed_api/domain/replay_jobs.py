@@ -232,11 +232,13 @@ def _held(held: Claim):
 def heartbeat(
     session: Session, held: Claim, progress: float, now: datetime, lease_seconds: float
 ) -> bool:
-    """Record the job's progress and renew its lease; False when the lease was lost."""
+    """Record the job's progress and renew its lease; False when the lease was lost: taken
+    by another worker, or run out (then another may take it at any moment, so this worker
+    must stop, not renew a lease it no longer holds)."""
     return bool(
         session.execute(
             update(ReplayJob)
-            .where(_held(held))
+            .where(_held(held), ReplayJob.leased_until > now)
             .values(progress=progress, leased_until=now + timedelta(seconds=lease_seconds))
         ).rowcount
     )

@@ -7,7 +7,8 @@ the contract held, so the service goes on serving it. While it runs, a heartbeat
 writes the job's progress and renews its lease every
 :data:`~..domain.replay_jobs.PROGRESS_SECONDS` (or a third of the lease, if shorter), from
 the start: reading a long history counts too. A process that is killed stops beating, and
-its lease runs out; a worker that finds its lease lost (another took the job over) stops.
+its lease runs out; a worker that finds its lease lost (run out, or another took the job
+over) stops.
 A replay that fails is recorded as failed with a message; what went wrong is logged, not
 shown.
 """
@@ -31,12 +32,12 @@ log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
-    """Another worker holds the job now: this one must stop working on it."""
+    """The job's lease ran out or another worker holds it now: this one must stop."""
 
 
 class Heartbeat:
     """Renews a held job's lease and writes its progress, on a thread of its own, until
-    stopped; ``lost`` is set once the lease is found taken by another worker."""
+    stopped; ``lost`` is set once the lease is found run out or taken by another worker."""
 
     def __init__(self, runner: ReplayRunner, held: Claim) -> None:
         self.runner, self.held = runner, held
@@ -109,7 +110,7 @@ class ReplayRunner:
             if beat.lost.is_set():
                 raise LeaseLost()
         except LeaseLost:
-            log.warning("replay job %s was taken over by another worker", held.job_id)
+            log.warning("replay job %s lost its lease: stopped", held.job_id)
             return
         except (ContractGone, NotFinite) as error:
             self._end(held, str(error))

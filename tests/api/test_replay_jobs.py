@@ -294,6 +294,45 @@ def test_a_worker_that_lost_its_lease_records_nothing(
     assert app.get(job["url"]).json["progress"] == 0.5
 
 
+def test_a_lapsed_lease_is_not_renewed_even_if_nobody_took_it(
+    app: TestApp, db: sa.Engine, clock: Clock
+) -> None:
+    job = ask(app, {})
+    held = claim(db, clock, lease=1)
+    clock.advance(seconds=2)  # another worker may claim it from now on
+    with Session(db) as session, session.begin():
+        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), 60)
+    assert app.get(job["url"]).json["progress"] == 0.0
+    assert claim(db, clock).job_id == job["id"]
+
+
+def test_a_worker_stops_a_replay_whose_lease_ran_out(
+    app: TestApp, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(app)
+    job = ask(app, STAKE)
+    real = replay_jobs.compare
+    went_on: list[bool] = []
+
+    def stalled(history, rules, overrides, on_progress, every):
+        monkeypatch.setattr(replay_jobs, "compare", real)  # the next run goes well
+        clock.advance(seconds=61)  # the worker stalled past its lease
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            on_progress(1, 2)  # raises once the heartbeat has failed to renew the lease
+            time.sleep(0.02)
+        went_on.append(True)
+
+    monkeypatch.setattr(replay_jobs, "compare", stalled)
+    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
+    assert worker(app)()
+    assert not went_on
+    stopped = app.get(job["url"]).json
+    assert (stopped["status"], stopped["result"], stopped["error"]) == ("running", None, None)
+    assert worker(app)()  # another worker takes it up and runs it
+    assert app.get(job["url"]).json["status"] == "done"
+
+
 def test_replays_expire_and_the_worker_deletes_them(
     make_app: Callable[..., TestApp], clock: Clock
 ) -> None:
