@@ -48,8 +48,10 @@ MAX_ATTEMPTS = 3
 memory, say) must not take every worker down in turn for ever."""
 PROGRESS_EVERY = 500
 """Actions between two calls of a running replay's progress callback."""
-PROGRESS_SECONDS = 0.5
-"""How often a running job's progress is written and its lease renewed (its heartbeat)."""
+BEATS_PER_LEASE = 3
+"""How many times a lease a running job's progress is written and its lease renewed (its
+heartbeat): two beats may fail (the database away for a moment) and the lease still hold,
+and a long replay costs one write every third of a lease, not more."""
 
 
 class ReplayQueueFull(ClientError):

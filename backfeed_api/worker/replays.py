@@ -4,9 +4,9 @@ Each call first deletes the jobs that have expired, then claims one job
 (:func:`backfeed_api.domain.replay_jobs.claim`) and runs it: the history is read from one
 consistent snapshot (REPEATABLE READ on PostgreSQL) and replayed in memory, with no lock of
 the contract held, so the service goes on serving it. While it runs, a heartbeat thread
-writes the job's progress and renews its lease every
-:data:`~..domain.replay_jobs.PROGRESS_SECONDS` (or a third of the lease, if shorter), from
-the start: reading a long history counts too. A process that is killed stops beating, and
+writes the job's progress and renews its lease every third of the lease
+(:data:`~..domain.replay_jobs.BEATS_PER_LEASE`), from the start: reading a long history
+counts too. A process that is killed stops beating, and
 its lease runs out; a worker that finds its lease lost (run out, or another took the job
 over) stops.
 A replay that fails is recorded as failed with a message; what went wrong is logged, not
@@ -44,8 +44,7 @@ class Heartbeat:
         self.progress = 0.0
         self.lost = threading.Event()
         self.stopped = threading.Event()
-        lease = runner.options.lease_seconds
-        self.interval = min(replay_jobs.PROGRESS_SECONDS, lease / 3)
+        self.interval = runner.options.lease_seconds / replay_jobs.BEATS_PER_LEASE
         self.thread = threading.Thread(target=self._beat, name="replay-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:

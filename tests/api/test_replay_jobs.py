@@ -28,13 +28,16 @@ from backfeed_api.domain import replay_jobs
 from backfeed_api.models import ReplayJob
 from backfeed_api.settings import replay_settings
 from backfeed_api.worker import context_for
-from backfeed_api.worker.replays import ReplayRunner
+from backfeed_api.worker.replays import Heartbeat, ReplayRunner
 from protocol import ConfigurationError
 
 from ..conftest import TEST_CONTRACTS, Clock, bearer, count, issue_token
 from .conftest import assert_error
 
 STAKE = {"article.stake": 0.05}
+QUICK_BEATS = {"backfeed.replays.lease_seconds": "0.15"}
+"""A lease short enough that the heartbeat beats every 0.05 s (the tests' clock stands still,
+so it never runs out by itself)."""
 
 
 def worker(app: TestApp, **settings: str) -> ReplayRunner:
@@ -139,8 +142,7 @@ def test_a_running_replay_shows_its_progress(
         return real(history, rules, overrides, on_progress, every)
 
     monkeypatch.setattr(replay_jobs, "compare", watched)
-    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
-    drain(worker(app))
+    drain(worker(app, **QUICK_BEATS))
 
     running = seen[-1]
     assert running["status"] == "running"
@@ -171,8 +173,7 @@ def test_a_worker_stops_a_replay_whose_lease_it_lost(
         return real(history, rules, overrides, on_progress, every)
 
     monkeypatch.setattr(replay_jobs, "compare", overtaken)
-    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
-    assert worker(app)()
+    assert worker(app, **QUICK_BEATS)()
     assert not went_on
     taken = app.get(job["url"]).json
     assert taken["status"] == "running"  # the other worker's, untouched by the first
@@ -294,6 +295,17 @@ def test_a_worker_that_lost_its_lease_records_nothing(
     assert app.get(job["url"]).json["progress"] == 0.5
 
 
+@pytest.mark.parametrize(("lease", "interval"), [("60", 20.0), ("1.5", 0.5), ("3600", 1200.0)])
+def test_the_heartbeat_beats_three_times_a_lease(
+    app: TestApp, db: sa.Engine, clock: Clock, lease: str, interval: float
+) -> None:
+    """Often enough that two beats may fail and the lease still hold; no more often, so
+    that a long replay costs a write every third of a lease."""
+    ask(app, {})
+    runner = worker(app, **{"backfeed.replays.lease_seconds": lease})
+    assert Heartbeat(runner, claim(db, clock, float(lease))).interval == interval
+
+
 def test_a_lapsed_lease_is_not_renewed_even_if_nobody_took_it(
     app: TestApp, db: sa.Engine, clock: Clock
 ) -> None:
@@ -324,8 +336,7 @@ def test_a_worker_stops_a_replay_whose_lease_ran_out(
         went_on.append(True)
 
     monkeypatch.setattr(replay_jobs, "compare", stalled)
-    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
-    assert worker(app)()
+    assert worker(app, **QUICK_BEATS)()
     assert not went_on
     stopped = app.get(job["url"]).json
     assert (stopped["status"], stopped["result"], stopped["error"]) == ("running", None, None)
