@@ -194,13 +194,14 @@ def _claimable(now: datetime):
     )
 
 
-def claim(session: Session, now: datetime, lease_seconds: float) -> Claim | None:
-    """Lease the next job to run to this worker, or None.
+def claim(session: Session, now: datetime, options: ReplaySettings) -> Claim | None:
+    """Lease the next job to run to this worker for ``options.lease_seconds``, or None.
 
     On PostgreSQL a job another worker is claiming is skipped rather than waited for, and a
     transaction-scoped lock on the contract keeps two workers from starting two jobs of one
     contract at the same moment; SQLite runs one claim at a time under its write lock. A
-    job claimed :data:`MAX_ATTEMPTS` times already is failed instead.
+    job claimed :data:`MAX_ATTEMPTS` times already is failed instead, ended as any job ends
+    (:func:`_close`).
     """
     dialect = dialect_of(session)
     dialect.take_write_lock(session)
@@ -215,10 +216,11 @@ def claim(session: Session, now: datetime, lease_seconds: float) -> Claim | None
     if session.scalars(_claimable(now).where(ReplayJob.id == job.id)).one_or_none() is None:
         return None
     if job.attempts >= MAX_ATTEMPTS:
-        job.status, job.finished_at, job.lease_id, job.leased_until = FAILED, now, None, None
-        job.error = f"the replay stopped its worker {job.attempts} times; it was given up"
+        error = f"the replay stopped its worker {job.attempts} times; it was given up"
+        values = {"status": FAILED, "error": error}
+        _close(session, ReplayJob.id == job.id, job.contract_id, values, now, options)
         return None
-    lease_id, until = secrets.token_hex(16), now + timedelta(seconds=lease_seconds)
+    lease_id, until = secrets.token_hex(16), now + timedelta(seconds=options.lease_seconds)
     job.status, job.lease_id, job.leased_until = RUNNING, lease_id, until
     job.attempts += 1
     job.started_at, job.progress = now, 0.0
@@ -255,12 +257,18 @@ class Outcome:
     plot_png: bytes
 
 
-def _end(
-    session: Session, held: Claim, values: dict, now: datetime, options: ReplaySettings
+def _close(
+    session: Session,
+    where,
+    contract_id: int,
+    values: dict,
+    now: datetime,
+    options: ReplaySettings,
 ) -> bool:
-    """End a held job with ``values``, kept ``keep_hours`` from now, and delete the oldest
-    ended jobs of its contract beyond ``max_kept``; False, and nothing changed, when the
-    lease was lost (another worker runs it again)."""
+    """End the job that ``where`` selects with ``values``, kept ``keep_hours`` from now,
+    and delete the oldest ended jobs of its contract beyond ``max_kept``: every ending
+    (done, failed, given up) ends so. False, and nothing changed, when ``where`` selects
+    no job."""
     values = {
         **values,
         "finished_at": now,
@@ -268,12 +276,20 @@ def _end(
         "lease_id": None,
         "leased_until": None,
     }
-    if not session.execute(update(ReplayJob).where(_held(held)).values(values)).rowcount:
+    if not session.execute(update(ReplayJob).where(where).values(values)).rowcount:
         return False
-    ended = and_(ReplayJob.contract_id == held.contract_id, ReplayJob.status.in_((DONE, FAILED)))
+    ended = and_(ReplayJob.contract_id == contract_id, ReplayJob.status.in_((DONE, FAILED)))
     kept = select(ReplayJob.id).where(ended).order_by(ReplayJob.id.desc()).limit(options.max_kept)
     session.execute(delete(ReplayJob).where(ended, ReplayJob.id.not_in(kept)))
     return True
+
+
+def _end(
+    session: Session, held: Claim, values: dict, now: datetime, options: ReplaySettings
+) -> bool:
+    """End a held job with ``values`` (:func:`_close`); False, and nothing changed, when
+    the lease was lost (another worker runs it again)."""
+    return _close(session, _held(held), held.contract_id, values, now, options)
 
 
 def finish(

@@ -94,7 +94,7 @@ class ReplayRunner:
                 return False
         with context.session_factory() as session, session.begin():
             deleted = replay_jobs.delete_expired(session, context.clock())
-            held = replay_jobs.claim(session, context.clock(), self.options.lease_seconds)
+            held = replay_jobs.claim(session, context.clock(), self.options)
         if held is not None:
             self._run(held)
         return bool(deleted) or held is not None

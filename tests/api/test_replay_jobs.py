@@ -24,6 +24,7 @@ from webtest import TestApp
 
 from backfeed_api.api.schemas import MAX_OVERRIDES
 from backfeed_api.cli import main as backfeed_main
+from backfeed_api.clock import iso
 from backfeed_api.domain import replay_jobs
 from backfeed_api.models import ReplayJob
 from backfeed_api.settings import replay_settings
@@ -240,10 +241,13 @@ def test_rules_that_refuse_everything_are_a_report_of_refusals(app: TestApp) -> 
     assert len(refused["first"]) == 7
 
 
-def claim(db: sa.Engine, clock: Clock, lease: float = 60) -> replay_jobs.Claim | None:
-    """One claim, as a worker makes it."""
+def claim(
+    db: sa.Engine, clock: Clock, lease: float = 60, **settings: str
+) -> replay_jobs.Claim | None:
+    """One claim, as a worker with ``settings`` makes it."""
     with Session(db) as session, session.begin():
-        return replay_jobs.claim(session, clock(), lease)
+        options = replay_settings({"backfeed.replays.lease_seconds": str(lease), **settings})
+        return replay_jobs.claim(session, clock(), options)
 
 
 def test_one_replay_runs_per_contract_and_a_lost_lease_is_taken_again(
@@ -278,6 +282,29 @@ def test_a_job_that_keeps_killing_its_workers_is_given_up(
     failed = app.get(job["url"]).json
     assert failed["status"] == "failed"
     assert "3 times" in failed["error"]
+
+
+def test_a_job_given_up_ends_as_any_other_job_ends(
+    make_app: Callable[..., TestApp], clock: Clock
+) -> None:
+    """Kept ``keep_hours`` from when it was given up, and counted with the ended jobs that
+    ``max_kept`` bounds."""
+    settings = {"backfeed.replays.keep_hours": "2", "backfeed.replays.max_kept": "1"}
+    app = make_app(**settings)
+    db = app.app.registry["db_engine"]
+    first = ask(app, {})
+    drain(worker(app))
+    job = ask(app, {})
+    for _ in range(replay_jobs.MAX_ATTEMPTS):
+        assert claim(db, clock, **settings).job_id == job["id"]
+        clock.advance(minutes=1, seconds=1)
+    assert claim(db, clock, **settings) is None
+    failed = app.get(job["url"]).json
+    assert failed["status"] == "failed"
+    assert failed["finished_at"] == iso(clock())
+    assert failed["expires_at"] == iso(clock() + timedelta(hours=2))
+    assert_error(app.get(first["url"], status=404), 404)  # the older ended job is gone
+    assert count(db, ReplayJob) == 1
 
 
 def test_a_worker_that_lost_its_lease_records_nothing(
