@@ -604,6 +604,16 @@ WORKER_THREADS: Option[int] = declare(
         "thread delivers to one webhook at a time, so more threads serve more webhooks.",
     )
 )
+WORKER_REPLAY_THREADS: Option[int] = declare(
+    Option(
+        "backfeed.worker.replay_threads",
+        positive(int, 64),
+        1,
+        "How many replay jobs a ``backfeed worker`` process runs at once (at most 64), on "
+        "threads of their own: the deliveries keep their ``backfeed.worker.threads`` "
+        "however long the replays take. Several workers run several replays at once.",
+    )
+)
 
 REPLAYS_KEEP_HOURS: Option[float] = declare(
     Option(
@@ -611,8 +621,8 @@ REPLAYS_KEEP_HOURS: Option[float] = declare(
         positive(float, 24 * 366),
         24,
         "How long a replay job (``POST /{contract}/replays``) is kept, in hours from when it "
-        "was asked and again from when it ended: after it ``GET`` of the job and of its CSV "
-        "and plot is a ``404``, and the worker deletes it.",
+        "ended (done or failed): after it ``GET`` of the job and of its CSV and plot is a "
+        "``404``, and the worker deletes it. A job waiting or running never expires.",
     )
 )
 REPLAYS_MAX_QUEUED = declare(
@@ -643,6 +653,18 @@ REPLAYS_LEASE_SECONDS: Option[float] = declare(
         "How long a worker holds a replay job without a sign of progress, in seconds (at "
         "most 3,600): it renews the hold as the replay goes on, and a job whose worker died "
         "is taken up by another once it runs out.",
+    )
+)
+
+REPLAYS_MAX_RUN_SECONDS: Option[float] = declare(
+    Option(
+        "backfeed.replays.max_run_seconds",
+        positive(float, 7 * 24 * 3600),
+        3600,
+        "How long a worker may run one replay job, in seconds from when it took the job up "
+        "(at most a week): past it the job is failed, saying so, and the contract's next "
+        "job runs, so that a replay that hangs while its worker lives blocks no queue. "
+        "``make bench-replay`` measures how long a replay of a million actions takes.",
     )
 )
 
@@ -791,6 +813,8 @@ class EventSettings:
     """Whether the web process itself delivers, on a thread of its own (development)."""
     worker_threads: int
     """How many deliveries one worker process makes at once."""
+    worker_replay_threads: int
+    """How many replay jobs one worker process runs at once, on threads of their own."""
 
 
 def event_settings(settings: Mapping[str, Any]) -> EventSettings:
@@ -803,6 +827,7 @@ def event_settings(settings: Mapping[str, Any]) -> EventSettings:
         timeout_seconds=WEBHOOKS_TIMEOUT.read(settings),
         worker_in_process=WORKER_IN_PROCESS.read(settings),
         worker_threads=WORKER_THREADS.read(settings),
+        worker_replay_threads=WORKER_REPLAY_THREADS.read(settings),
     )
 
 
@@ -814,6 +839,7 @@ class ReplaySettings:
     max_queued: int
     max_kept: int
     lease_seconds: float
+    max_run_seconds: float
 
 
 def replay_settings(settings: Mapping[str, Any]) -> ReplaySettings:
@@ -823,6 +849,7 @@ def replay_settings(settings: Mapping[str, Any]) -> ReplaySettings:
         max_queued=REPLAYS_MAX_QUEUED.read(settings),
         max_kept=REPLAYS_MAX_KEPT.read(settings),
         lease_seconds=REPLAYS_LEASE_SECONDS.read(settings),
+        max_run_seconds=REPLAYS_MAX_RUN_SECONDS.read(settings),
     )
 
 

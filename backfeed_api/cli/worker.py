@@ -20,7 +20,10 @@ def register(subparsers) -> None:
     )
     add_ini_argument(parser)
     parser.add_argument(
-        "--threads", type=int, help="jobs run at once (default: backfeed.worker.threads)"
+        "--threads",
+        type=int,
+        help="webhook deliveries made at once (default: backfeed.worker.threads); the "
+        "replays run on backfeed.worker.replay_threads threads of their own",
     )
     parser.set_defaults(func=run)
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from pyramid.config import Configurator
 
     from ..worker import context_for
-    from ..worker.runner import start
+    from ..worker.runner import start_worker
 
     settings = load_settings(args.ini)
     settings["backfeed.worker.in_process"] = "false"
@@ -42,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stopped.set())
-    threads = start(context, args.threads or context.events.worker_threads)
+    events = context.events
+    threads = start_worker(
+        context, args.threads or events.worker_threads, events.worker_replay_threads
+    )
     print(f"backfeed worker: {len(threads)} thread(s) running; stop with SIGTERM", flush=True)
     while not stopped.wait(1.0):
         pass

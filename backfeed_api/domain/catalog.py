@@ -4,9 +4,11 @@ HTTP (``PUT /{contract}``), each with the rules of every version of its configur
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyramid.config import Configurator
@@ -36,14 +38,26 @@ from .versions import (
 log = logging.getLogger(__name__)
 
 
+RULES_KEPT = 4
+"""How many versions' rules a served contract keeps built, the newest always among them: a
+request names the version it read, almost always the newest or the one before, and a
+contract patched again and again must not grow the process for ever."""
+
+
 class ServedContract:
-    """A served contract: its kind, the id of its database row, the rules of each version of
-    its configuration this process has met, and this process's indexes of its votes for
-    ranking, of its actions and of its ledger for statistics.
+    """A served contract: its kind, the id of its database row, the rules of the latest
+    versions of its configuration this process has used, and this process's indexes of its
+    votes for ranking, of its actions and of its ledger for statistics.
 
     An action takes the rules of the version it read under the contract lock
-    (:meth:`rules_at`); :attr:`rules` are those of the newest version this process has met,
-    for the reads that need the parameters.
+    (:meth:`rules_at`), and so do the reads that render with them (the contract, its
+    users, contributions and votes: :func:`~backfeed_api.pipeline.conditional.counted_tag`
+    reads the version in force first). :attr:`rules` are those of the
+    newest version this process has met, for the reads that only need what no version
+    changes in a way they depend on: the names of the contribution types (the demo, whose
+    every action is then checked under the lock), the values votes may take (the community
+    statistics, which count the values votes have), and a first check of a replay's
+    parameters (its run reads the version in force, and fails saying so if they do not fit).
     """
 
     def __init__(self, name: str, kind: str, row_id: int, version: int, rules: ContractRules):
@@ -53,35 +67,37 @@ class ServedContract:
         self.votes = VoteIndex(row_id)
         self.activity = ActivityIndex(row_id)
         self.ledger = LedgerIndex(row_id)
-        self._rules: dict[int, ContractRules] = {version: rules}
+        self._rules: OrderedDict[int, ContractRules] = OrderedDict({version: rules})
         self._newest = version
+        self._lock = threading.Lock()
 
     @property
     def rules(self) -> ContractRules:
         """The rules of the newest version this process has met."""
         return self._rules[self._newest]
 
-    @property
-    def version(self) -> int:
-        """The newest version this process has met."""
-        return self._newest
-
     def rules_at(self, session: Session, version: int) -> ContractRules:
-        """The rules of the contract's configuration ``version``, built once per process
-        from its stored overrides."""
-        rules = self._rules.get(version)
-        if rules is None:
-            overrides = version_overrides(session, self.row_id, version)
-            if overrides is None:
-                raise ConfigurationError(f"contract {self.name!r} has no version {version}")
-            rules = self._rules[version] = build_rules(self.kind, overrides, self.name)
-        self._newest = max(self._newest, version)
+        """The rules of the contract's configuration ``version``, built from its stored
+        overrides and kept for the next requests, :data:`RULES_KEPT` versions at most (the
+        least recently used other than the newest go first)."""
+        with self._lock:
+            rules = self._rules.get(version)
+            if rules is not None:
+                self._rules.move_to_end(version)
+                return rules
+        overrides = version_overrides(session, self.row_id, version)
+        if overrides is None:
+            raise ConfigurationError(f"contract {self.name!r} has no version {version}")
+        rules = build_rules(self.kind, overrides, self.name)
+        with self._lock:
+            rules = self._rules.setdefault(version, rules)
+            self._rules.move_to_end(version)
+            self._newest = max(self._newest, version)
+            for old in [v for v in self._rules if v != self._newest]:
+                if len(self._rules) <= RULES_KEPT:
+                    break
+                del self._rules[old]
         return rules
-
-    def current_rules(self, session: Session) -> ContractRules:
-        """The rules of the version in force as the session's snapshot has it (no lock)."""
-        version = session.scalar(select(ContractRow.version).where(ContractRow.id == self.row_id))
-        return self.rules_at(session, version)
 
 
 def _served(session: Session, row: ContractRow) -> ServedContract:
@@ -103,12 +119,26 @@ def _made_over_http():
     )
 
 
+REFRESH_SECONDS = 1.0
+"""How often, at most, a process looks in the database for the contracts made over HTTP
+by other processes: a name it does not know is answered from memory in between."""
+
+
 class ContractCatalog:
     """Name → served contract: those of the settings, and those made over HTTP, found in the
-    database by whichever process serves them first."""
+    database by whichever process serves them first.
+
+    Looking for new contracts reads the contracts' table, so it is done at most once every
+    :data:`REFRESH_SECONDS` per process, for every name this process does not know and for
+    the listings: a flood of made-up names costs one query a second, and a contract made
+    by another process is served here within that second (one made by this process is
+    served at once, :meth:`add_when_committed`).
+    """
 
     def __init__(self, contracts: list[ServedContract]) -> None:
         self._by_name = {contract.name: contract for contract in contracts}
+        self._refreshed_at: datetime | None = None
+        self._lock = threading.Lock()
 
     def __iter__(self) -> Iterator[ServedContract]:
         return iter(list(self._by_name.values()))
@@ -117,29 +147,37 @@ class ContractCatalog:
         """The contract called ``name`` that this process knows of, or None."""
         return self._by_name.get(name)
 
-    def find(self, session: Session, name: str) -> ServedContract | None:
-        """The contract called ``name``, looked up in the database when this process does
-        not know it yet (made over HTTP by another process), or None."""
-        contract = self._by_name.get(name)
-        if contract is not None or not isinstance(name, str) or not CONTRACT_NAME.fullmatch(name):
-            return contract
-        row = session.scalars(_made_over_http().where(ContractRow.name == name)).first()
-        return None if row is None else self.add(_served(session, row))
+    def _due(self, now: datetime) -> bool:
+        """Whether a refresh is due at ``now``, counting it done if so (a clock set back
+        makes it due too, so that it never stops the refreshes)."""
+        with self._lock:
+            last = self._refreshed_at
+            if last is not None and last <= now < last + timedelta(seconds=REFRESH_SECONDS):
+                return False
+            self._refreshed_at = now
+            return True
 
     def find_outside(self, request) -> ServedContract | None:
         """The contract named in the request's URL, or None. A name this process does not
-        know is looked up in a short session of its own, so the request's transaction still
-        starts with its write lock on SQLite (see
+        know is looked up, when a refresh is due, in a short session of its own, so the
+        request's transaction still starts with its write lock on SQLite (see
         :func:`~backfeed_api.auth.policy.read_credential`)."""
         name = request.matchdict.get("contract")
         contract = self.get(name)
-        if contract is None:
+        if contract is None and CONTRACT_NAME.fullmatch(name) and self._due(request.now):
             with request.registry["dbsession_factory"]() as session:
-                contract = self.find(session, name)
+                self._read_new(session)
+            contract = self.get(name)
         return contract
 
-    def refresh(self, session: Session) -> None:
-        """Learn every contract made over HTTP since this process started."""
+    def refresh(self, session: Session, now: datetime) -> None:
+        """Learn the contracts made over HTTP since this process last looked, unless it
+        looked less than :data:`REFRESH_SECONDS` before ``now``."""
+        if self._due(now):
+            self._read_new(session)
+
+    def _read_new(self, session: Session) -> None:
+        """Serve every contract made over HTTP that this process does not know yet."""
         query = _made_over_http()
         if self._by_name:
             query = query.where(ContractRow.name.not_in(list(self._by_name)))
@@ -149,6 +187,16 @@ class ContractCatalog:
     def add(self, contract: ServedContract) -> ServedContract:
         """Serve ``contract`` (the one already served under its name, if any, stays)."""
         return self._by_name.setdefault(contract.name, contract)
+
+    def add_when_committed(self, transaction, contract: ServedContract) -> None:
+        """Serve ``contract``, made by ``transaction``, once that transaction has committed
+        (a contract whose row was rolled back is never served)."""
+
+        def serve(committed: bool) -> None:
+            if committed:
+                self.add(contract)
+
+        transaction.addAfterCommitHook(serve)
 
 
 def ensure_contract_rows(
@@ -221,7 +269,7 @@ def load_catalog(
         for spec, r in zip(specs, rules, strict=True)
     ]
     catalog = ContractCatalog(served)
-    catalog.refresh(session)
+    catalog.refresh(session, now)
     return catalog
 
 

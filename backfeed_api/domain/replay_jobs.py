@@ -8,8 +8,9 @@ on each other), replays the contract's history from one consistent snapshot, out
 lock of the contract (:func:`run_replay`), renews its lease as it goes
 (:func:`heartbeat`, with the progress) and stores the report, the CSV and the plot
 (:func:`finish`). A worker killed mid-way stops renewing; once its lease runs out another
-claims the job and starts it over, up to :data:`MAX_ATTEMPTS` times. Every job is deleted
-once it expires (:func:`delete_expired`).
+claims the job and starts it over, up to :data:`MAX_ATTEMPTS` times. A job that has ended
+is deleted once it expires, ``keep_hours`` after it ended (:func:`delete_expired`); one
+waiting or running never expires (their number is bounded by ``max_queued``).
 
 The outputs are kept in the database: the web process and the workers share it (not a
 disk), and they go with the row when it expires.
@@ -48,8 +49,10 @@ MAX_ATTEMPTS = 3
 memory, say) must not take every worker down in turn for ever."""
 PROGRESS_EVERY = 500
 """Actions between two calls of a running replay's progress callback."""
-PROGRESS_SECONDS = 0.5
-"""How often a running job's progress is written and its lease renewed (its heartbeat)."""
+BEATS_PER_LEASE = 3
+"""How many times a lease a running job's progress is written and its lease renewed (its
+heartbeat): two beats may fail (the database away for a moment) and the lease still hold,
+and a long replay costs one write every third of a lease, not more."""
 
 
 class ReplayQueueFull(ClientError):
@@ -76,8 +79,9 @@ def check_parameters(rules: Rules, parameters: Mapping[str, Any]) -> None:
 
 
 def _live(now: datetime):
-    """The jobs that have not expired."""
-    return ReplayJob.expires_at > now
+    """The jobs that have not expired: those waiting or running (whose ``expires_at`` is
+    null: a job expires ``keep_hours`` after it ends, never before) and those ended since."""
+    return or_(ReplayJob.expires_at.is_(None), ReplayJob.expires_at > now)
 
 
 def create_job(
@@ -110,7 +114,7 @@ def create_job(
         progress=0.0,
         attempts=0,
         created_at=now,
-        expires_at=now + timedelta(hours=options.keep_hours),
+        expires_at=None,
     )
     session.add(job)
     session.flush()
@@ -161,6 +165,7 @@ class Claim:
     parameters: dict
     lease_id: str
     leased_until: datetime
+    started_at: datetime
 
 
 def _claimable(now: datetime):
@@ -192,13 +197,14 @@ def _claimable(now: datetime):
     )
 
 
-def claim(session: Session, now: datetime, lease_seconds: float) -> Claim | None:
-    """Lease the next job to run to this worker, or None.
+def claim(session: Session, now: datetime, options: ReplaySettings) -> Claim | None:
+    """Lease the next job to run to this worker for ``options.lease_seconds``, or None.
 
     On PostgreSQL a job another worker is claiming is skipped rather than waited for, and a
     transaction-scoped lock on the contract keeps two workers from starting two jobs of one
     contract at the same moment; SQLite runs one claim at a time under its write lock. A
-    job claimed :data:`MAX_ATTEMPTS` times already is failed instead.
+    job claimed :data:`MAX_ATTEMPTS` times already is failed instead, ended as any job ends
+    (:func:`_close`).
     """
     dialect = dialect_of(session)
     dialect.take_write_lock(session)
@@ -213,15 +219,16 @@ def claim(session: Session, now: datetime, lease_seconds: float) -> Claim | None
     if session.scalars(_claimable(now).where(ReplayJob.id == job.id)).one_or_none() is None:
         return None
     if job.attempts >= MAX_ATTEMPTS:
-        job.status, job.finished_at, job.lease_id, job.leased_until = FAILED, now, None, None
-        job.error = f"the replay stopped its worker {job.attempts} times; it was given up"
+        error = f"the replay stopped its worker {job.attempts} times; it was given up"
+        values = {"status": FAILED, "error": error}
+        _close(session, ReplayJob.id == job.id, job.contract_id, values, now, options)
         return None
-    lease_id, until = secrets.token_hex(16), now + timedelta(seconds=lease_seconds)
+    lease_id, until = secrets.token_hex(16), now + timedelta(seconds=options.lease_seconds)
     job.status, job.lease_id, job.leased_until = RUNNING, lease_id, until
     job.attempts += 1
     job.started_at, job.progress = now, 0.0
     name = session.scalar(select(ContractRow.name).where(ContractRow.id == job.contract_id))
-    return Claim(job.id, job.contract_id, name, dict(job.parameters), lease_id, until)
+    return Claim(job.id, job.contract_id, name, dict(job.parameters), lease_id, until, now)
 
 
 def _held(held: Claim):
@@ -230,14 +237,26 @@ def _held(held: Claim):
 
 
 def heartbeat(
-    session: Session, held: Claim, progress: float, now: datetime, lease_seconds: float
+    session: Session, held: Claim, progress: float, now: datetime, options: ReplaySettings
 ) -> bool:
-    """Record the job's progress and renew its lease; False when the lease was lost."""
+    """Record the job's progress and renew its lease; False when the job is no longer this
+    worker's to run: its lease lost (taken by another worker, or run out: then another may
+    take it at any moment, so this worker must stop, not renew a lease it no longer holds),
+    or its time up. A job that has run ``max_run_seconds`` is failed here, saying so: a
+    replay that hangs while its heartbeat goes on must not block its contract's queue."""
+    if now >= held.started_at + timedelta(seconds=options.max_run_seconds):
+        message = (
+            f"the replay ran longer than {options.max_run_seconds:g} s "
+            "(backfeed.replays.max_run_seconds); it was stopped"
+        )
+        fail(session, held, now, options, message)
+        return False
+    until = now + timedelta(seconds=options.lease_seconds)
     return bool(
         session.execute(
             update(ReplayJob)
-            .where(_held(held))
-            .values(progress=progress, leased_until=now + timedelta(seconds=lease_seconds))
+            .where(_held(held), ReplayJob.leased_until > now)
+            .values(progress=progress, leased_until=until)
         ).rowcount
     )
 
@@ -251,12 +270,18 @@ class Outcome:
     plot_png: bytes
 
 
-def _end(
-    session: Session, held: Claim, values: dict, now: datetime, options: ReplaySettings
+def _close(
+    session: Session,
+    where,
+    contract_id: int,
+    values: dict,
+    now: datetime,
+    options: ReplaySettings,
 ) -> bool:
-    """End a held job with ``values``, kept ``keep_hours`` from now, and delete the oldest
-    ended jobs of its contract beyond ``max_kept``; False, and nothing changed, when the
-    lease was lost (another worker runs it again)."""
+    """End the job that ``where`` selects with ``values``, kept ``keep_hours`` from now,
+    and delete the oldest ended jobs of its contract beyond ``max_kept``: every ending
+    (done, failed, given up) ends so. False, and nothing changed, when ``where`` selects
+    no job."""
     values = {
         **values,
         "finished_at": now,
@@ -264,12 +289,20 @@ def _end(
         "lease_id": None,
         "leased_until": None,
     }
-    if not session.execute(update(ReplayJob).where(_held(held)).values(values)).rowcount:
+    if not session.execute(update(ReplayJob).where(where).values(values)).rowcount:
         return False
-    ended = and_(ReplayJob.contract_id == held.contract_id, ReplayJob.status.in_((DONE, FAILED)))
+    ended = and_(ReplayJob.contract_id == contract_id, ReplayJob.status.in_((DONE, FAILED)))
     kept = select(ReplayJob.id).where(ended).order_by(ReplayJob.id.desc()).limit(options.max_kept)
     session.execute(delete(ReplayJob).where(ended, ReplayJob.id.not_in(kept)))
     return True
+
+
+def _end(
+    session: Session, held: Claim, values: dict, now: datetime, options: ReplaySettings
+) -> bool:
+    """End a held job with ``values`` (:func:`_close`); False, and nothing changed, when
+    the lease was lost (another worker runs it again)."""
+    return _close(session, _held(held), held.contract_id, values, now, options)
 
 
 def finish(
@@ -302,7 +335,8 @@ def has_work(session: Session, now: datetime) -> bool:
 
 
 def delete_expired(session: Session, now: datetime) -> int:
-    """Delete the jobs that have expired, with their outputs; how many."""
+    """Delete the ended jobs that have expired, with their outputs; how many (a job waiting
+    or running has no ``expires_at``, so it is never deleted)."""
     return session.execute(delete(ReplayJob).where(ReplayJob.expires_at <= now)).rowcount
 
 

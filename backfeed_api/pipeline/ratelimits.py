@@ -13,11 +13,13 @@ user, however many logins made them, is one client), else the token itself (its 
 the development token is one client), and otherwise, an absent or refused token included,
 the client address
 (an IPv6 address by its /64 network, which one host usually holds whole). The charge is
-taken once Pyramid has found the route, before the view runs: before any password hash,
-contract lock or write. Over the limit the answer is a ``429`` in the JSON error shape, with
-``Retry-After``; every charged answer carries the ``RateLimit-Policy`` and ``RateLimit``
-header fields of the IETF httpapi draft (``"writes";q=300;w=60`` and
-``"writes";r=299;t=60``), so a client can slow down before it is refused.
+taken once Pyramid has found the route, before it looks the URL's contract up (a made-up
+contract name is a read charged like any other, then a 404) and before the view runs: before
+any password hash, contract lock or write. Over the limit the answer is a ``429`` in the
+JSON error shape, with ``Retry-After``; every charged answer carries the
+``RateLimit-Policy`` and ``RateLimit`` header fields of the IETF httpapi draft
+(``"writes";q=300;w=60`` and ``"writes";r=299;t=60``), so a client can slow down before it
+is refused.
 
 The counts are fixed windows of the ``limits`` library: one counter per client and limit,
 which starts with the client's first request and expires after the window. A fixed window
@@ -49,7 +51,7 @@ from limits import RateLimitItem
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from pyramid.config import Configurator
-from pyramid.events import ContextFound
+from pyramid.events import BeforeTraversal
 from pyramid.httpexceptions import HTTPTooManyRequests
 
 from protocol import ConfigurationError
@@ -191,7 +193,7 @@ REFUSALS = {
 }
 
 
-def charge_request(event: ContextFound) -> None:
+def charge_request(event: BeforeTraversal) -> None:
     """Charge the routed request to its limit; refuse it with a 429 when over the limit.
 
     Every answer to it, the refusal included, gets the ``RateLimit`` header fields.
@@ -246,4 +248,4 @@ def includeme(config: Configurator) -> None:
     if not limiter.storage.check():
         # Not the URL: it may hold Redis's password.
         log.warning("the rate limits' store does not answer: no limits until it does")
-    config.add_subscriber(charge_request, ContextFound)
+    config.add_subscriber(charge_request, BeforeTraversal)

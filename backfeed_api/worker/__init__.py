@@ -1,9 +1,9 @@
 """Background work outside the requests: delivering webhooks and running replay jobs.
 
-``backfeed worker INI`` runs the jobs of :func:`.runner.jobs` in a process of its own (as
-many as wanted, on PostgreSQL); with ``backfeed.worker.in_process = true`` (as in
-``development.ini``) the web process runs them, each job on a thread of its own, so the
-quick start needs no second process.
+``backfeed worker INI`` runs them in a process of its own (as many as wanted, on
+PostgreSQL), webhooks and replays on threads apart (:func:`.runner.start_worker`); with
+``backfeed.worker.in_process = true`` (as in ``development.ini``) the web process runs them,
+each on a thread of its own, so the quick start needs no second process.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyramid.config import Configurator
 
 from ..settings import event_settings, replay_settings
-from .runner import WorkerContext, jobs, start
+from .runner import WorkerContext, start_worker
 
 
 def context_for(registry, settings: dict) -> WorkerContext:
@@ -40,8 +40,7 @@ def includeme(config: Configurator) -> None:
     def start_in_process(_event) -> None:
         context = context_for(config.registry, settings)
         config.registry["worker_context"] = context
-        for job in jobs():  # a thread each: a long replay holds up no webhook delivery
-            start(context, 1, (job,))
+        start_worker(context, webhook_threads=1, replay_threads=1)
 
     from pyramid.events import ApplicationCreated
 

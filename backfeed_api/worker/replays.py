@@ -4,10 +4,13 @@ Each call first deletes the jobs that have expired, then claims one job
 (:func:`backfeed_api.domain.replay_jobs.claim`) and runs it: the history is read from one
 consistent snapshot (REPEATABLE READ on PostgreSQL) and replayed in memory, with no lock of
 the contract held, so the service goes on serving it. While it runs, a heartbeat thread
-writes the job's progress and renews its lease every
-:data:`~..domain.replay_jobs.PROGRESS_SECONDS` (or a third of the lease, if shorter), from
-the start: reading a long history counts too. A process that is killed stops beating, and
-its lease runs out; a worker that finds its lease lost (another took the job over) stops.
+writes the job's progress and renews its lease every third of the lease
+(:data:`~..domain.replay_jobs.BEATS_PER_LEASE`), from the start: reading a long history
+counts too. A process that is killed stops beating, and
+its lease runs out; a worker that finds its lease lost (run out, or another took the job
+over) stops, and so does one whose replay has run ``backfeed.replays.max_run_seconds``
+(the heartbeat fails the job, so that its contract's next job runs even if the replay
+hangs).
 A replay that fails is recorded as failed with a message; what went wrong is logged, not
 shown.
 """
@@ -31,20 +34,21 @@ log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
-    """Another worker holds the job now: this one must stop working on it."""
+    """The job is no longer this worker's to run (its lease ran out, another worker holds
+    it, or its time is up): this one must stop."""
 
 
 class Heartbeat:
     """Renews a held job's lease and writes its progress, on a thread of its own, until
-    stopped; ``lost`` is set once the lease is found taken by another worker."""
+    stopped; ``lost`` is set once the job is found no longer this worker's
+    (:func:`~..domain.replay_jobs.heartbeat`)."""
 
     def __init__(self, runner: ReplayRunner, held: Claim) -> None:
         self.runner, self.held = runner, held
         self.progress = 0.0
         self.lost = threading.Event()
         self.stopped = threading.Event()
-        lease = runner.options.lease_seconds
-        self.interval = min(replay_jobs.PROGRESS_SECONDS, lease / 3)
+        self.interval = runner.options.lease_seconds / replay_jobs.BEATS_PER_LEASE
         self.thread = threading.Thread(target=self._beat, name="replay-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
@@ -59,9 +63,8 @@ class Heartbeat:
         runner, held = self.runner, self.held
         while not self.stopped.wait(self.interval):
             progress, now = self.progress, runner.context.clock()
-            lease = runner.options.lease_seconds
             try:
-                kept = runner.write(replay_jobs.heartbeat, held, progress, now, lease)
+                kept = runner.write(replay_jobs.heartbeat, held, progress, now, runner.options)
             except Exception:  # the database away for a moment: the lease may yet hold
                 log.exception("could not renew the lease of replay job %s", held.job_id)
                 continue
@@ -94,7 +97,7 @@ class ReplayRunner:
                 return False
         with context.session_factory() as session, session.begin():
             deleted = replay_jobs.delete_expired(session, context.clock())
-            held = replay_jobs.claim(session, context.clock(), self.options.lease_seconds)
+            held = replay_jobs.claim(session, context.clock(), self.options)
         if held is not None:
             self._run(held)
         return bool(deleted) or held is not None
@@ -109,7 +112,7 @@ class ReplayRunner:
             if beat.lost.is_set():
                 raise LeaseLost()
         except LeaseLost:
-            log.warning("replay job %s was taken over by another worker", held.job_id)
+            log.warning("replay job %s is no longer this worker's: stopped", held.job_id)
             return
         except (ContractGone, NotFinite) as error:
             self._end(held, str(error))

@@ -7,8 +7,9 @@ notification, :mod:`backfeed_api.models.notifications`) or :data:`IDLE_SECONDS` 
 bounds how late a retry that comes due is made. A job that fails is logged and tried again
 after a pause: a database that is away for a while stops no worker.
 
-``backfeed worker INI`` runs :func:`jobs` on ``backfeed.worker.threads`` threads; with
-``backfeed.worker.in_process`` the web process runs the same on a thread of its own.
+``backfeed worker INI`` delivers webhooks on ``backfeed.worker.threads`` threads and runs
+replays on ``backfeed.worker.replay_threads`` others (:func:`start_worker`); with
+``backfeed.worker.in_process`` the web process runs each on one thread of its own.
 """
 
 from __future__ import annotations
@@ -57,14 +58,6 @@ class Job(Protocol):
 JobFactory = Callable[[WorkerContext], Job]
 
 
-def jobs() -> tuple[JobFactory, ...]:
-    """The jobs every worker runs, in order."""
-    from .replays import ReplayRunner
-    from .webhooks import WebhookRunner
-
-    return (WebhookRunner, ReplayRunner)
-
-
 def run_thread(context: WorkerContext, factories: Sequence[JobFactory]) -> None:
     """Run the jobs in turn until ``context.stopping`` is set."""
     built = [factory(context) for factory in factories]
@@ -84,14 +77,29 @@ def run_thread(context: WorkerContext, factories: Sequence[JobFactory]) -> None:
             job.close()
 
 
-def start(context: WorkerContext, threads: int, factories: Sequence[JobFactory] = ()) -> list:
-    """Start ``threads`` daemon threads running the jobs (:func:`jobs` by default)."""
-    chosen = tuple(factories) or jobs()
+def start(
+    context: WorkerContext, threads: int, factories: Sequence[JobFactory], name: str
+) -> list[threading.Thread]:
+    """Start ``threads`` daemon threads (``<name>-<n>``) running the jobs of ``factories``."""
     started = []
     for number in range(threads):
         thread = threading.Thread(
-            target=run_thread, args=(context, chosen), name=f"worker-{number}", daemon=True
+            target=run_thread, args=(context, factories), name=f"{name}-{number}", daemon=True
         )
         thread.start()
         started.append(thread)
     return started
+
+
+def start_worker(
+    context: WorkerContext, webhook_threads: int, replay_threads: int
+) -> list[threading.Thread]:
+    """Start the worker's threads: ``webhook_threads`` delivering webhooks and
+    ``replay_threads`` running replay jobs, apart, since a thread inside a long replay
+    delivers nothing: however many replays run, the deliveries keep their threads."""
+    from .replays import ReplayRunner
+    from .webhooks import WebhookRunner
+
+    return start(context, webhook_threads, (WebhookRunner,), "webhooks") + start(
+        context, replay_threads, (ReplayRunner,), "replays"
+    )

@@ -176,6 +176,16 @@ def test_each_method_counts_against_its_limit(limited: TestApp) -> None:
     assert names == ["reads", "reads", "reads", "writes", "writes", "writes", "logins"]
 
 
+def test_unknown_contracts_are_counted_and_refused_like_any_read(limited: TestApp) -> None:
+    """A flood of made-up contract names is a flood of reads: charged, then refused."""
+    here = client(limited, HERE)
+    missing = [here.get(f"/no-such-{number}/users", status=404) for number in range(5)]
+    assert [left(response) for response in missing] == [4, 3, 2, 1, 0]
+    refused(here.get("/no-such-5/users", status=429), "reads")
+    writer = client(limited, THERE)
+    assert left(writer.post_json("/no-such-6/users", {}, status=404)) == 3
+
+
 def test_an_ipv6_client_is_counted_by_its_64_network(limited: TestApp) -> None:
     for number in range(5):
         client(limited, f"2001:db8:1:2::{number + 1}").get("/", status=200)

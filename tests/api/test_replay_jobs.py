@@ -24,17 +24,23 @@ from webtest import TestApp
 
 from backfeed_api.api.schemas import MAX_OVERRIDES
 from backfeed_api.cli import main as backfeed_main
+from backfeed_api.clock import iso
 from backfeed_api.domain import replay_jobs
 from backfeed_api.models import ReplayJob
 from backfeed_api.settings import replay_settings
 from backfeed_api.worker import context_for
-from backfeed_api.worker.replays import ReplayRunner
+from backfeed_api.worker.replays import Heartbeat, ReplayRunner
 from protocol import ConfigurationError
 
 from ..conftest import TEST_CONTRACTS, Clock, bearer, count, issue_token
 from .conftest import assert_error
 
 STAKE = {"article.stake": 0.05}
+LEASE_60 = replay_settings({"backfeed.replays.lease_seconds": "60"})
+LEASE_HOUR = replay_settings({"backfeed.replays.lease_seconds": "3600"})
+QUICK_BEATS = {"backfeed.replays.lease_seconds": "0.15"}
+"""A lease short enough that the heartbeat beats every 0.05 s (the tests' clock stands still,
+so it never runs out by itself)."""
 
 
 def worker(app: TestApp, **settings: str) -> ReplayRunner:
@@ -139,8 +145,7 @@ def test_a_running_replay_shows_its_progress(
         return real(history, rules, overrides, on_progress, every)
 
     monkeypatch.setattr(replay_jobs, "compare", watched)
-    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
-    drain(worker(app))
+    drain(worker(app, **QUICK_BEATS))
 
     running = seen[-1]
     assert running["status"] == "running"
@@ -171,8 +176,7 @@ def test_a_worker_stops_a_replay_whose_lease_it_lost(
         return real(history, rules, overrides, on_progress, every)
 
     monkeypatch.setattr(replay_jobs, "compare", overtaken)
-    monkeypatch.setattr(replay_jobs, "PROGRESS_SECONDS", 0.05)
-    assert worker(app)()
+    assert worker(app, **QUICK_BEATS)()
     assert not went_on
     taken = app.get(job["url"]).json
     assert taken["status"] == "running"  # the other worker's, untouched by the first
@@ -239,10 +243,13 @@ def test_rules_that_refuse_everything_are_a_report_of_refusals(app: TestApp) -> 
     assert len(refused["first"]) == 7
 
 
-def claim(db: sa.Engine, clock: Clock, lease: float = 60) -> replay_jobs.Claim | None:
-    """One claim, as a worker makes it."""
+def claim(
+    db: sa.Engine, clock: Clock, lease: float = 60, **settings: str
+) -> replay_jobs.Claim | None:
+    """One claim, as a worker with ``settings`` makes it."""
     with Session(db) as session, session.begin():
-        return replay_jobs.claim(session, clock(), lease)
+        options = replay_settings({"backfeed.replays.lease_seconds": str(lease), **settings})
+        return replay_jobs.claim(session, clock(), options)
 
 
 def test_one_replay_runs_per_contract_and_a_lost_lease_is_taken_again(
@@ -279,6 +286,29 @@ def test_a_job_that_keeps_killing_its_workers_is_given_up(
     assert "3 times" in failed["error"]
 
 
+def test_a_job_given_up_ends_as_any_other_job_ends(
+    make_app: Callable[..., TestApp], clock: Clock
+) -> None:
+    """Kept ``keep_hours`` from when it was given up, and counted with the ended jobs that
+    ``max_kept`` bounds."""
+    settings = {"backfeed.replays.keep_hours": "2", "backfeed.replays.max_kept": "1"}
+    app = make_app(**settings)
+    db = app.app.registry["db_engine"]
+    first = ask(app, {})
+    drain(worker(app))
+    job = ask(app, {})
+    for _ in range(replay_jobs.MAX_ATTEMPTS):
+        assert claim(db, clock, **settings).job_id == job["id"]
+        clock.advance(minutes=1, seconds=1)
+    assert claim(db, clock, **settings) is None
+    failed = app.get(job["url"]).json
+    assert failed["status"] == "failed"
+    assert failed["finished_at"] == iso(clock())
+    assert failed["expires_at"] == iso(clock() + timedelta(hours=2))
+    assert_error(app.get(first["url"], status=404), 404)  # the older ended job is gone
+    assert count(db, ReplayJob) == 1
+
+
 def test_a_worker_that_lost_its_lease_records_nothing(
     app: TestApp, db: sa.Engine, clock: Clock
 ) -> None:
@@ -288,13 +318,109 @@ def test_a_worker_that_lost_its_lease_records_nothing(
     taken = claim(db, clock)
     outcome = replay_jobs.Outcome({}, b"", b"")
     with Session(db) as session, session.begin():
-        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), 60)
+        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), LEASE_60)
         assert not replay_jobs.finish(session, held, clock(), replay_settings({}), outcome)
-        assert replay_jobs.heartbeat(session, taken, 0.5, clock(), 60)
+        assert replay_jobs.heartbeat(session, taken, 0.5, clock(), LEASE_60)
     assert app.get(job["url"]).json["progress"] == 0.5
 
 
-def test_replays_expire_and_the_worker_deletes_them(
+@pytest.mark.parametrize(("lease", "interval"), [("60", 20.0), ("1.5", 0.5), ("3600", 1200.0)])
+def test_the_heartbeat_beats_three_times_a_lease(
+    app: TestApp, db: sa.Engine, clock: Clock, lease: str, interval: float
+) -> None:
+    """Often enough that two beats may fail and the lease still hold; no more often, so
+    that a long replay costs a write every third of a lease."""
+    ask(app, {})
+    runner = worker(app, **{"backfeed.replays.lease_seconds": lease})
+    assert Heartbeat(runner, claim(db, clock, float(lease))).interval == interval
+
+
+def test_a_lapsed_lease_is_not_renewed_even_if_nobody_took_it(
+    app: TestApp, db: sa.Engine, clock: Clock
+) -> None:
+    job = ask(app, {})
+    held = claim(db, clock, lease=1)
+    clock.advance(seconds=2)  # another worker may claim it from now on
+    with Session(db) as session, session.begin():
+        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), LEASE_60)
+    assert app.get(job["url"]).json["progress"] == 0.0
+    assert claim(db, clock).job_id == job["id"]
+
+
+def test_a_worker_stops_a_replay_whose_lease_ran_out(
+    app: TestApp, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(app)
+    job = ask(app, STAKE)
+    real = replay_jobs.compare
+    went_on: list[bool] = []
+
+    def stalled(history, rules, overrides, on_progress, every):
+        monkeypatch.setattr(replay_jobs, "compare", real)  # the next run goes well
+        clock.advance(seconds=61)  # the worker stalled past its lease
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            on_progress(1, 2)  # raises once the heartbeat has failed to renew the lease
+            time.sleep(0.02)
+        went_on.append(True)
+
+    monkeypatch.setattr(replay_jobs, "compare", stalled)
+    assert worker(app, **QUICK_BEATS)()
+    assert not went_on
+    stopped = app.get(job["url"]).json
+    assert (stopped["status"], stopped["result"], stopped["error"]) == ("running", None, None)
+    assert worker(app)()  # another worker takes it up and runs it
+    assert app.get(job["url"]).json["status"] == "done"
+
+
+def test_a_replay_running_too_long_is_failed_and_frees_the_queue(
+    app: TestApp, db: sa.Engine, clock: Clock
+) -> None:
+    """A hung replay whose heartbeat goes on: past ``max_run_seconds`` its next beat fails
+    it, and the contract's next job runs."""
+    first, second = ask(app, {}), ask(app, {})
+    settings = {"backfeed.replays.max_run_seconds": "600"}
+    options = replay_settings({**settings, "backfeed.replays.lease_seconds": "120"})
+    held = claim(db, clock, lease=120, **settings)
+    for _ in range(9):  # beating for 9 minutes, no progress
+        clock.advance(minutes=1)
+        with Session(db) as session, session.begin():
+            assert replay_jobs.heartbeat(session, held, 0.0, clock(), options)
+    assert claim(db, clock, **settings) is None  # the queue waits on it
+    clock.advance(minutes=1)
+    with Session(db) as session, session.begin():
+        assert not replay_jobs.heartbeat(session, held, 0.0, clock(), options)
+    failed = app.get(first["url"]).json
+    assert failed["status"] == "failed"
+    assert "backfeed.replays.max_run_seconds" in failed["error"]
+    assert failed["finished_at"] == iso(clock())
+    assert claim(db, clock, **settings).job_id == second["id"]
+
+
+def test_a_worker_stops_a_replay_that_runs_too_long(
+    app: TestApp, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(app)
+    job = ask(app, STAKE)
+    went_on: list[bool] = []
+
+    def hung(history, rules, overrides, on_progress, every):
+        clock.advance(hours=1)  # the default bound
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            on_progress(0, 2)  # raises once the heartbeat has failed the job
+            time.sleep(0.02)
+        went_on.append(True)
+
+    monkeypatch.setattr(replay_jobs, "compare", hung)
+    assert worker(app, **QUICK_BEATS)()
+    assert not went_on
+    failed = app.get(job["url"]).json
+    assert (failed["status"], failed["result"]) == ("failed", None)
+    assert "longer than 3600 s" in failed["error"]
+
+
+def test_replays_expire_from_when_they_end_and_the_worker_deletes_them(
     make_app: Callable[..., TestApp], clock: Clock
 ) -> None:
     app = make_app(**{"backfeed.replays.keep_hours": "2"})
@@ -302,8 +428,9 @@ def test_replays_expire_and_the_worker_deletes_them(
     first = ask(app, {})
     drain(worker(app))  # done now: kept 2 hours from now
     clock.advance(hours=1)
-    second = ask(app, {})  # queued: kept 2 hours from now
-    clock.advance(hours=1.5)
+    second = ask(app, {})  # queued: kept until 2 hours after it ends, however long it waits
+    assert app.get(second["url"]).json["expires_at"] is None
+    clock.advance(hours=5)
 
     for path in ("", "/users.csv", "/plot.png"):
         assert_error(app.get(first["url"] + path, status=404), 404)
@@ -315,13 +442,28 @@ def test_replays_expire_and_the_worker_deletes_them(
     assert count(db, ReplayJob) == 1
     done = app.get(second["url"]).json
     assert done["status"] == "done"
-    assert done["expires_at"] == (clock() + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-
-    third = ask(app, {})
-    clock.advance(hours=2)  # a queued replay expires too, unrun
-    assert_error(app.get(third["url"], status=404), 404)
-    assert worker(app)()  # deleted, unrun
+    assert done["expires_at"] == iso(clock() + timedelta(hours=2))
+    clock.advance(hours=2)
+    assert_error(app.get(second["url"], status=404), 404)
+    assert worker(app)()
     assert count(db, ReplayJob) == 0
+
+
+def test_a_running_replay_never_expires(make_app: Callable[..., TestApp], clock: Clock) -> None:
+    app = make_app(**{"backfeed.replays.keep_hours": "1"})
+    db = app.app.registry["db_engine"]
+    job = ask(app, {})
+    held = claim(db, clock, lease=3600)
+    clock.advance(minutes=59)
+    with Session(db) as session, session.begin():
+        assert replay_jobs.heartbeat(session, held, 0.5, clock(), LEASE_HOUR)
+    clock.advance(minutes=30)  # running for 89 minutes, longer than it would be kept
+    assert not worker(app)()  # nothing to delete, nothing to claim
+    assert app.get(job["url"]).json["status"] == "running"
+    outcome = replay_jobs.Outcome({}, b"", b"")
+    with Session(db) as session, session.begin():
+        assert replay_jobs.finish(session, held, clock(), replay_settings({}), outcome)
+    assert app.get(job["url"]).json["status"] == "done"
 
 
 def test_the_queue_of_a_contract_is_bounded(make_app: Callable[..., TestApp]) -> None:

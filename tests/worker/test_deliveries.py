@@ -19,7 +19,8 @@ from webtest import TestApp
 from backfeed_api.domain.webhooks import JITTER, RETRY_SCHEDULE
 from backfeed_api.models import Webhook
 from backfeed_api.worker import context_for
-from backfeed_api.worker.runner import WorkerContext
+from backfeed_api.worker.replays import ReplayRunner
+from backfeed_api.worker.runner import WorkerContext, start_worker
 from backfeed_api.worker.webhooks import WebhookRunner
 
 from ..conftest import Clock
@@ -314,3 +315,35 @@ def test_development_ini_delivers_in_process() -> None:
         "backfeed.worker.in_process"
         not in (Path(__file__).parents[2] / "production.ini").read_text()
     )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_long_replays_hold_up_no_delivery_of_a_worker_process(
+    app: TestApp, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``backfeed worker``'s threads: every replay thread inside a long replay, and the
+    webhooks are still delivered, on threads of their own."""
+    inside, release = threading.Event(), threading.Event()
+
+    def long_replay(self) -> bool:
+        inside.set()
+        release.wait(30)
+        return False
+
+    monkeypatch.setattr(ReplayRunner, "__call__", long_replay)
+    shared = context(app, **{"backfeed.worker.threads": "2"})
+    threads = start_worker(shared, shared.events.worker_threads, 2)
+    try:
+        assert inside.wait(10)
+        time.sleep(0.2)  # every thread that runs replays is inside one by now
+        subscribe(app, receiver.url())
+        some_actions(app)
+        deadline = time.monotonic() + 20
+        while len(receiver.at("/hook")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(receiver.at("/hook")) == 4
+    finally:
+        release.set()
+        shared.stopping.set()
+        for thread in threads:
+            thread.join(timeout=10)

@@ -236,7 +236,7 @@ def openapi_document(request) -> dict:
     generator = ServiceSwagger(services, pyramid_registry=request.registry)
     document = generator.generate(title="backfeed-api", version=__version__)
     catalog = request.registry["contracts"]
-    catalog.refresh(request.dbsession)
+    catalog.refresh(request.dbsession, request.now)
     contracts = [contract.name for contract in catalog]
     document = refine(document, contracts, services)
     document_security(document, services, PUBLIC_READS.read(request.registry.settings))

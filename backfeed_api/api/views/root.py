@@ -42,7 +42,7 @@ versions_service = Service(
 def get_service(request) -> dict:
     """The version and the contracts served."""
     catalog = request.registry["contracts"]
-    catalog.refresh(request.dbsession)
+    catalog.refresh(request.dbsession, request.now)
     return {
         "version": __version__,
         "contracts": [
@@ -84,14 +84,16 @@ def get_contract(request) -> dict:
 )
 def put_contract_view(request) -> dict:
     """Create a contract of ``kind`` with ``parameters`` (overrides of the kind's defaults),
-    served at once by every process of the deployment. The same body again is a 200;
-    another kind or other parameters a 409. A service-wide admin token only."""
+    served at once by this process and within a second by every other. The same body again
+    is a 200; another kind or other parameters a 409. A service-wide admin token only."""
     data = body(request)
     name = request.matchdict["contract"]
     identity = request.identity
     configured, created = put_contract(
         request.dbsession, name, data["kind"], data["parameters"], request.now, identity.token_id
     )
+    # served here from the next request on, without waiting for the catalog's refresh
+    request.registry["contracts"].add_when_committed(request.tm.get(), configured.served())
     if created:
         request.response.status_code = 201
         request.response.location = request.route_url("contract", contract=name)
