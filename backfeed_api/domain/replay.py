@@ -219,7 +219,9 @@ def replay(
         try:
             if kind == EVALUATION:
                 evaluator = _known(users, row[3], USER)
-                simulation.evaluate(evaluator, _known(contributions, row[4], CONTRIBUTION), row[5])
+                simulation.apply_vote(
+                    evaluator, _known(contributions, row[4], CONTRIBUTION), row[5]
+                )
             elif kind == CONTRIBUTION:
                 contributions[row[0]] = simulation.create_contribution(
                     _known(users, row[3], USER), row[4]
