@@ -297,8 +297,7 @@ class Simulation:
         effects = self.contract.vote(state)
         if not effects.recorded:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
-        daily[day, evaluator_id] += 1
-        daily[day, evaluator_id, contributor_id] += 1
+        self._count_vote(day, evaluator_id, contributor_id)
 
         changes = effects.changes
         moved = changes.user_ids
@@ -326,6 +325,14 @@ class Simulation:
             slots.value[own_slot] = float(value)
             slots.evaluation[own_slot] = evaluation + 1
         return EvaluationOutcome(evaluation + 1, True, effects, moved)
+
+    def _count_vote(self, day: int, evaluator_id: int, contributor_id: int) -> None:
+        """Count a recorded evaluation of ``day`` by the evaluator, and on the contributor."""
+        daily = self._daily
+        key = (day, evaluator_id)
+        daily[key] = daily.get(key, 0) + 1  # without Counter's __missing__ for a new key
+        key = (day, evaluator_id, contributor_id)
+        daily[key] = daily.get(key, 0) + 1
 
     def apply_vote(self, evaluator_id: int, contribution_id: int, value: float) -> None:
         """Apply a vote as :meth:`evaluate` does, to the same balances bit for bit and with
@@ -393,8 +400,7 @@ class Simulation:
             max_score=amounts.max_score,
         )
         day = int(self.clock() // SECONDS_PER_DAY)
-        self._daily[day, evaluator_id] += 1
-        self._daily[day, evaluator_id, contributor_id] += 1
+        self._count_vote(day, evaluator_id, contributor_id)
         _credit(users, u, own)
         _credit(users, contributor, paid)
         if gains.size:

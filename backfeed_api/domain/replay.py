@@ -265,10 +265,11 @@ def replay(
         moment[0] = row[2]
         try:
             if kind == EVALUATION:
-                evaluator = _known(users, row[3], USER)
-                simulation.apply_vote(
-                    evaluator, _known(contributions, row[4], CONTRIBUTION), row[5]
+                evaluator = users.get(row[3]) or _known(users, row[3], USER)
+                contribution = contributions.get(row[4]) or _known(
+                    contributions, row[4], CONTRIBUTION
                 )
+                simulation.apply_vote(evaluator, contribution, row[5])
             elif kind == CONTRIBUTION:
                 contributions[row[0]] = simulation.create_contribution(
                     _known(users, row[3], USER), row[4]

@@ -93,10 +93,11 @@ class BaseRulesContract(ContractRules):
         r, total = evaluator_reputation, total_reputation
         same = values == value
         agreeing_reputations = reputations[same]
-        engaged = float(reputations.sum()) + r
-        agreeing = float(agreeing_reputations.sum()) + r
+        # np.add.reduce is what ndarray.sum calls, without its Python wrapper.
+        engaged = float(np.add.reduce(reputations)) + r
+        agreeing = float(np.add.reduce(agreeing_reputations)) + r
         # Most votes are 1, and then the approving voters are the agreeing ones.
-        up = agreeing if value == 1 else float(reputations[values == 1].sum())
+        up = agreeing if value == 1 else float(np.add.reduce(reputations[values == 1]))
 
         unvoted = None
         token_reward = 0.0
