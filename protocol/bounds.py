@@ -7,6 +7,8 @@ checked against :data:`MAX_BALANCE` before anything changes, and refused if it w
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import BalanceLimitExceeded
@@ -25,7 +27,13 @@ def check_bounded(action: str, **amounts: float) -> None:
     """Refuse ``action`` (a :class:`~protocol.errors.BalanceLimitExceeded` naming the first
     amount at fault) if it would leave one of ``amounts``, named by keyword, NaN, infinite
     or above :data:`MAX_BALANCE`."""
-    values = np.array(list(amounts.values()), dtype=np.float64)
+    numbers = amounts.values()
+    # Checked on every action: plain floats first (a NaN makes the sum NaN, unequal to
+    # itself), numpy only to name the amount at fault.
+    total = sum(numbers)
+    if total == total and min(numbers) > -math.inf and max(numbers) <= MAX_BALANCE:
+        return
+    values = np.array(list(numbers), dtype=np.float64)
     faults = ~(np.isfinite(values) & (values <= MAX_BALANCE))
     if not faults.any():
         return

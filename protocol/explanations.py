@@ -145,7 +145,9 @@ def _per_user(values, ids: np.ndarray) -> np.ndarray:
     if isinstance(values, int | float):
         if ids.shape == (1,):  # one user (the evaluator, the contributor): the common case
             return np.array([values], dtype=np.float64)
-        return np.full(ids.shape, values, dtype=np.float64)
+        array = np.empty(ids.shape, dtype=np.float64)  # np.full's work, without its wrapper
+        array.fill(values)
+        return array
     array = np.array(values, dtype=np.float64)
     return array if array.shape == ids.shape else np.broadcast_to(array, ids.shape).copy()
 

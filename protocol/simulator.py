@@ -9,6 +9,8 @@ kinds that read the reputation of every non-voter).
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,8 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bounds import check_totals
+from .bounds import check_bounded, check_totals
 from .contracts.base import ContractRules
+from .contracts.base_rules import BaseRulesContract
 from .errors import UnknownContribution, UnknownUser
 from .state import NO_USER, SECONDS_PER_DAY, EvaluationEffects, EvaluationState, Party, Voters
 
@@ -30,6 +33,7 @@ class _Columns:
     """
 
     def __init__(self, **dtypes: type) -> None:
+        self._capacity = 16
         self._arrays = {name: np.zeros(16, dtype=dtype) for name, dtype in dtypes.items()}
         self.size = 0
         self._renew()
@@ -40,16 +44,19 @@ class _Columns:
 
     def append(self, **values) -> int:
         """Add one row and return its index."""
-        if self.size == len(next(iter(self._arrays.values()))):
+        size = self.size
+        if size == self._capacity:
+            self._capacity *= 2
             for name, array in self._arrays.items():
-                grown = np.zeros(2 * len(array), dtype=array.dtype)
-                grown[: self.size] = array[: self.size]
+                grown = np.zeros(self._capacity, dtype=array.dtype)
+                grown[:size] = array
                 self._arrays[name] = grown
+        arrays = self._arrays
         for name, value in values.items():
-            self._arrays[name][self.size] = value
-        self.size += 1
+            arrays[name][size] = value
+        self.size = size + 1
         self._renew()
-        return self.size - 1
+        return size
 
     def __getattr__(self, name: str) -> np.ndarray:
         # Only reached for a name that is not a column: the columns are attributes.
@@ -66,6 +73,13 @@ class _Ballot:
     )
     slot_of: dict[int, int] = field(default_factory=dict)
     superseded: dict[int, list[float]] = field(default_factory=dict)
+    referred: bool = False
+    """Whether one of the voters has a referrer (whom agreement with it may pay)."""
+
+    def add_voter(self, user: int, value: float, evaluation: int, referrer: int) -> None:
+        """Give the user ``user``, referred by ``referrer``, a slot voting ``value``."""
+        self.slot_of[user] = self.slots.append(user=user, value=value, evaluation=evaluation)
+        self.referred = self.referred or referrer != NO_USER
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,41 @@ class EvaluationOutcome:
     created: bool
     effects: EvaluationEffects
     moved: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+@functools.cache
+def _applies_amounts(rules: type[ContractRules]) -> bool:
+    """Whether a vote under ``rules`` may be applied from their amounts
+    (:meth:`Simulation.apply_vote`): rules whose vote is the base rules' own."""
+    return issubclass(rules, BaseRulesContract) and all(
+        getattr(rules, name) is getattr(BaseRulesContract, name) for name in AMOUNTS_PATH
+    )
+
+
+AMOUNTS_PATH = (
+    "needs_non_voter_reputation",
+    "contribution_type",
+    "vote",
+    "check_value",
+    "check_evaluator",
+    "check_vote_changes",
+    "check_allowances",
+    "evaluate",
+    "amounts",
+    "referral_active",
+    "_reward_agreement",
+    "_reward_contributor",
+)
+"""What :meth:`Simulation.apply_vote` relies on being the base rules' own."""
+
+
+def _credit(users: _Columns, row: int, deltas: tuple[float, float]) -> None:
+    """Add (reputation, tokens) deltas to the balances of the user in ``row`` as
+    :class:`~.state.BalanceChanges` would: not at all when both are 0."""
+    reputation, tokens = deltas
+    if reputation or tokens:
+        users.reputation[row] += reputation
+        users.tokens[row] += tokens
 
 
 class Simulation:
@@ -153,11 +202,11 @@ class Simulation:
         i = user_id - 1
         users = self.users
         return Party(
-            id=user_id,
-            reputation=float(users.reputation[i]),
-            tokens=float(users.tokens[i]),
-            referrer_id=int(users.referrer[i]),
-            created_at=float(users.created_at[i]),
+            user_id,
+            users.reputation.item(i),
+            users.tokens.item(i),
+            users.referrer.item(i),
+            users.created_at.item(i),
         )
 
     # -- contributions -----------------------------------------------------------------------
@@ -207,10 +256,11 @@ class Simulation:
         voter_index = voter_ids - 1
         users = self.users
         reputation, referrer, created_at = users.reputation, users.referrer, users.created_at
-        superseded = ballot.superseded.get(evaluator_id, [])
+        superseded = ballot.superseded.get(evaluator_id, ())
         now = self.clock()
         day = int(now // SECONDS_PER_DAY)
-        contributor_id = int(self.contributions.contributor[c])
+        contributions = self.contributions
+        contributor_id = int(contributions.contributor[c])
         non_voters = None
         non_voter_reputation = 0.0
         if self.contract.needs_non_voter_reputation:
@@ -221,8 +271,8 @@ class Simulation:
         daily = self._daily
         state = EvaluationState(
             contribution_type=self.contract.contribution_type(self.contribution_types[c]),
-            max_score=float(self.contributions.max_score[c]),
-            token_fund=float(self.contributions.token_fund[c]),
+            max_score=float(contributions.max_score[c]),
+            token_fund=float(contributions.token_fund[c]),
             evaluator=self.party(evaluator_id),
             contributor=self.party(contributor_id),
             value=value,
@@ -240,43 +290,129 @@ class Simulation:
             superseded_values=frozenset(superseded),
             vote_changes=len(superseded),
             total_tokens=self.total_tokens,
-            evaluations_today=daily[day, evaluator_id],
-            evaluations_today_on_contributor=daily[day, evaluator_id, contributor_id],
+            evaluations_today=daily.get((day, evaluator_id), 0),
+            evaluations_today_on_contributor=daily.get((day, evaluator_id, contributor_id), 0),
             explain=self.explain,
         )
         effects = self.contract.vote(state)
         if not effects.recorded:
             return EvaluationOutcome(int(slots.evaluation[own_slot]), False, effects)
-        daily[day, evaluator_id] += 1
-        daily[day, evaluator_id, contributor_id] += 1
+        self._count_vote(day, evaluator_id, contributor_id)
 
         changes = effects.changes
         moved = changes.user_ids
-        reputation[moved - 1] += changes.reputation
-        users.tokens[moved - 1] += changes.tokens
+        rows = moved - 1
+        reputation[rows] += changes.reputation
+        users.tokens[rows] += changes.tokens
         if effects.non_voter_factor is not None and non_voters is not None:
             reputation[non_voters] *= effects.non_voter_factor
             if effects.non_voter_factor != 1.0:
                 losers = non_voters & (reputation != 0.0)
                 moved = np.union1d(moved, np.flatnonzero(losers) + 1)
         self.total_reputation += effects.reputation_delta
-        self.total_tokens += float(changes.tokens.sum())
-        self.contributions.max_score[c] = effects.max_score
-        self.contributions.token_fund[c] = effects.token_fund
+        self.total_tokens += effects.tokens_delta
+        contributions.max_score[c] = effects.max_score
+        contributions.token_fund[c] = effects.token_fund
 
         evaluation = self.evaluations.append(
             contribution=contribution_id, evaluator=evaluator_id, value=float(value), active=True
         )
         if own_slot is None:
-            ballot.slot_of[evaluator_id] = slots.append(
-                user=evaluator_id, value=float(value), evaluation=evaluation + 1
-            )
+            ballot.add_voter(evaluator_id, float(value), evaluation + 1, referrer.item(u))
         else:
             self.evaluations.active[slots.evaluation[own_slot] - 1] = False
             ballot.superseded[evaluator_id] = [*superseded, float(slots.value[own_slot])]
             slots.value[own_slot] = float(value)
             slots.evaluation[own_slot] = evaluation + 1
         return EvaluationOutcome(evaluation + 1, True, effects, moved)
+
+    def _count_vote(self, day: int, evaluator_id: int, contributor_id: int) -> None:
+        """Count a recorded evaluation of ``day`` by the evaluator, and on the contributor."""
+        daily = self._daily
+        key = (day, evaluator_id)
+        daily[key] = daily.get(key, 0) + 1  # without Counter's __missing__ for a new key
+        key = (day, evaluator_id, contributor_id)
+        daily[key] = daily.get(key, 0) + 1
+
+    def apply_vote(self, evaluator_id: int, contribution_id: int, value: float) -> None:
+        """Apply a vote as :meth:`evaluate` does, to the same balances bit for bit and with
+        the same refusals, but give no outcome: what a replay of a history needs.
+
+        An evaluator's first vote on a contribution under the base rules, with no daily
+        allowance, self-evaluation or referral in play (most votes of a community), is
+        applied straight from the rules' amounts (:meth:`BaseRulesContract.amounts`), with
+        no engine state, terms or effects built for it: a fraction of the cost. Any other
+        goes through :meth:`evaluate`.
+        """
+        contract = self.contract
+        u = self._user_index(evaluator_id, "evaluator_id")
+        c = self._contribution_index(contribution_id)
+        ballot = self._ballots[c]
+        contributions = self.contributions
+        contributor_id = contributions.contributor.item(c)
+        params = contract.params
+        if (
+            not _applies_amounts(type(contract))
+            or ballot.referred
+            or contributor_id == evaluator_id
+            or evaluator_id in ballot.slot_of
+            or contributor_id in ballot.slot_of
+            or params.evaluations_per_day is not None
+            or params.evaluations_per_contributor_per_day is not None
+        ):
+            self.evaluate(evaluator_id, contribution_id, value)
+            return
+        kind = contract.contribution_type(self.contribution_types[c])
+        value = contract.check_value(kind, value)
+        slots = ballot.slots
+        users = self.users
+        reputation = users.reputation
+        rows = slots.user - 1
+        amounts = contract.amounts(
+            kind,
+            value,
+            reputation.item(u),
+            (reputation[rows], slots.value),
+            self.total_reputation,
+            contributions.token_fund.item(c),
+            contributions.max_score.item(c),
+            first_vote=True,
+            held_before=False,
+        )
+        contributor = contributor_id - 1
+        if amounts.base > 0 and users.referrer.item(contributor) != NO_USER:
+            self.evaluate(evaluator_id, contribution_id, value)  # its referrer is paid too
+            return
+        # Each user's deltas summed from 0.0, as BalanceChanges.combine sums them.
+        own = (0.0 if amounts.fee is None else -amounts.fee + 0.0, amounts.token_reward + 0.0)
+        paid = (
+            kind.reputation_reward_factor * amounts.base + 0.0,
+            kind.token_reward_factor * amounts.base + 0.0,
+        )
+        gains = np.empty(0) if amounts.factor is None else amounts.reputations * amounts.factor
+        reputation_delta = math.fsum([own[0], paid[0], *gains.tolist()]) + 0.0
+        tokens_delta = math.fsum([own[1], paid[1]])
+        check_bounded(
+            "this vote",
+            total_reputation=self.total_reputation + reputation_delta,
+            total_tokens=self.total_tokens + tokens_delta,
+            token_fund=amounts.token_fund,
+            max_score=amounts.max_score,
+        )
+        day = int(self.clock() // SECONDS_PER_DAY)
+        self._count_vote(day, evaluator_id, contributor_id)
+        _credit(users, u, own)
+        _credit(users, contributor, paid)
+        if gains.size:
+            reputation[rows[amounts.same]] += gains
+        self.total_reputation += reputation_delta
+        self.total_tokens += tokens_delta
+        contributions.max_score[c] = amounts.max_score
+        contributions.token_fund[c] = amounts.token_fund
+        evaluation = self.evaluations.append(
+            contribution=contribution_id, evaluator=evaluator_id, value=value, active=True
+        )
+        ballot.add_voter(evaluator_id, value, evaluation + 1, users.referrer.item(u))
 
     # -- derived figures ---------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ user with the evaluation as cause.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -126,13 +127,15 @@ class BalanceChanges:
         ids = np.asarray(user_ids, dtype=np.int64)
         reputation = np.asarray(reputation, dtype=np.float64)
         tokens = np.asarray(tokens, dtype=np.float64)
-        order = np.argsort(ids, kind="stable")
+        order = ids.argsort(kind="stable")
         ordered = ids[order]
         if not (ordered[1:] == ordered[:-1]).any():
             # Every id once (most votes): nothing to sum; adding 0.0 gives what the sums
             # below would (-0.0 becomes 0.0).
             rep, tok = reputation[order] + 0.0, tokens[order] + 0.0
             keep = (rep != 0.0) | (tok != 0.0)
+            if keep.all():  # every user changed (most votes): nothing to drop
+                return cls(user_ids=ordered, reputation=rep, tokens=tok)
             return cls(user_ids=ordered[keep], reputation=rep[keep], tokens=tok[keep])
         unique, position = np.unique(ids, return_inverse=True)
         rep = np.bincount(position, weights=reputation, minlength=unique.shape[0])
@@ -171,7 +174,12 @@ class EvaluationEffects:
     terms: tuple[Term, ...] = ()
     loss: Explanation | None = None
     reputation_delta: float = field(init=False)
+    tokens_delta: float = field(init=False)
+    """The totals the vote moves, the non-voters' loss counted in ``reputation_delta``;
+    each the correctly rounded sum of its deltas (:func:`math.fsum`), which no order of
+    the users changes."""
 
     def __post_init__(self) -> None:
-        total = float(self.changes.reputation.sum()) + self.non_voter_delta
+        total = math.fsum(self.changes.reputation.tolist()) + self.non_voter_delta
         object.__setattr__(self, "reputation_delta", total)
+        object.__setattr__(self, "tokens_delta", math.fsum(self.changes.tokens.tolist()))

@@ -13,7 +13,7 @@ here takes the contract's lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,22 +26,63 @@ from protocol import ProtocolError, Simulation, create_contract
 from protocol.scenarios import gini
 
 from ..models import ContractRow, ContractVersion, Contribution, Evaluation, LedgerEntry, User
+from ..models.columns import MOMENT, read_columns
 from ..models.epoch import epoch_micros
 
 USER, CONTRIBUTION, EVALUATION = "user", "contribution", "evaluation"
+KINDS = (USER, CONTRIBUTION, EVALUATION)
 PROGRESS_EVERY = 10_000
 """Actions between two calls of a replay's progress callback, unless told otherwise."""
 MICROS = 1e6
 
 
+@dataclass(frozen=True)
+class Votes:
+    """A contract's evaluations as columns in commit order (``seq``), one entry per vote:
+    a million rows cost a few arrays rather than a million tuples."""
+
+    id: np.ndarray
+    seq: np.ndarray
+    time: np.ndarray  # seconds since the epoch
+    evaluator_id: np.ndarray
+    contribution_id: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple]) -> Votes:
+        """The votes of ``rows``, each (id, seq, time, evaluator_id, contribution_id,
+        value), in commit order: a history built in memory rather than read."""
+        columns = list(zip(*rows, strict=True)) or [()] * 6
+        dtypes = (np.int64, np.int64, np.float64, np.int64, np.int64, np.float64)
+        return cls(*(np.array(c, dtype) for c, dtype in zip(columns, dtypes, strict=True)))
+
+    @property
+    def size(self) -> int:
+        """How many votes."""
+        return int(self.seq.size)
+
+    def rows(self) -> Iterator[tuple]:
+        """Each vote as (id, seq, time, evaluator_id, contribution_id, value), in order,
+        made ``VOTES_AT_ONCE`` at a time."""
+        columns = (self.id, self.seq, self.time, self.evaluator_id, self.contribution_id)
+        columns += (self.value,)
+        for start in range(0, self.size, VOTES_AT_ONCE):
+            part = (column[start : start + VOTES_AT_ONCE].tolist() for column in columns)
+            yield from zip(*part, strict=True)
+
+
+VOTES_AT_ONCE = 65_536
+"""Votes turned into Python values at a time by :meth:`Votes.rows`."""
+
+
 @dataclass
 class History:
-    """A contract's committed actions, each table's rows in commit order, and the users'
+    """A contract's committed actions, each kind's in commit order, and the users'
     stored balances now (reputation as balances, the contract's scale applied)."""
 
     users: list[tuple]  # (id, seq, created_at, referrer_id, opening reputation, tokens)
     contributions: list[tuple]  # (id, seq, created_at, contributor_id, type)
-    evaluations: list[tuple]  # (id, seq, created_at, evaluator_id, contribution_id, value)
+    evaluations: Votes
     user_ids: np.ndarray
     reputation: np.ndarray
     tokens: np.ndarray
@@ -52,17 +93,23 @@ class History:
     @property
     def action_count(self) -> int:
         """How many actions the history holds."""
-        return len(self.users) + len(self.contributions) + len(self.evaluations)
+        return len(self.users) + len(self.contributions) + self.evaluations.size
 
-    def in_commit_order(self) -> list[tuple[str, tuple]]:
-        """Every action as (kind, row), in the order the contract committed them."""
-        kinds = ((USER, self.users), (CONTRIBUTION, self.contributions))
-        kinds += ((EVALUATION, self.evaluations),)
+    def in_commit_order(self) -> Iterator[tuple[str, tuple]]:
+        """Every action as (kind, row), in the order the contract committed them (each
+        kind's rows are in that order already: only their interleaving is sorted)."""
+        counts = (len(self.users), len(self.contributions), self.evaluations.size)
         seqs = np.concatenate(
-            [np.fromiter((row[1] for row in rows), np.int64, len(rows)) for _, rows in kinds]
+            [
+                np.fromiter((row[1] for row in self.users), np.int64, counts[0]),
+                np.fromiter((row[1] for row in self.contributions), np.int64, counts[1]),
+                self.evaluations.seq,
+            ]
         )
-        tagged = [(kind, row) for kind, rows in kinds for row in rows]
-        return [tagged[i] for i in np.argsort(seqs, kind="stable").tolist()]
+        kinds = np.repeat(np.arange(3, dtype=np.int8), counts)[np.argsort(seqs, kind="stable")]
+        rows = (iter(self.users), iter(self.contributions), self.evaluations.rows())
+        for kind in kinds.tolist():
+            yield KINDS[kind], next(rows[kind])
 
 
 def load_history(session: Session, contract_id: int) -> History:
@@ -113,21 +160,21 @@ def load_history(session: Session, contract_id: int) -> History:
             .order_by(Contribution.seq)
         )
     ]
-    evaluations = [
-        (id_, seq, micros / MICROS, evaluator_id, contribution_id, value)
-        for id_, seq, micros, evaluator_id, contribution_id, value in session.execute(
-            select(
-                Evaluation.id,
-                Evaluation.seq,
-                epoch_micros(Evaluation.created_at),
-                Evaluation.evaluator_id,
-                Evaluation.contribution_id,
-                Evaluation.value,
-            )
-            .where(Evaluation.contract_id == contract_id)
-            .order_by(Evaluation.seq)
-        )
-    ]
+    seqs, ids, micros, evaluators, voted, values = read_columns(
+        session,
+        [
+            (Evaluation.seq, np.int64),
+            (Evaluation.id, np.int64),
+            (Evaluation.created_at, MOMENT),
+            (Evaluation.evaluator_id, np.int64),
+            (Evaluation.contribution_id, np.int64),
+            (Evaluation.value, np.float64),
+        ],
+        lambda statement: statement.where(Evaluation.contract_id == contract_id).order_by(
+            Evaluation.seq
+        ),
+    )
+    evaluations = Votes(ids, seqs, micros / MICROS, evaluators, voted, values)
     versions = session.execute(
         select(ContractVersion.seq, ContractVersion.overrides)
         .where(ContractVersion.contract_id == contract_id)
@@ -218,8 +265,11 @@ def replay(
         moment[0] = row[2]
         try:
             if kind == EVALUATION:
-                evaluator = _known(users, row[3], USER)
-                simulation.evaluate(evaluator, _known(contributions, row[4], CONTRIBUTION), row[5])
+                evaluator = users.get(row[3]) or _known(users, row[3], USER)
+                contribution = contributions.get(row[4]) or _known(
+                    contributions, row[4], CONTRIBUTION
+                )
+                simulation.apply_vote(evaluator, contribution, row[5])
             elif kind == CONTRIBUTION:
                 contributions[row[0]] = simulation.create_contribution(
                     _known(users, row[3], USER), row[4]

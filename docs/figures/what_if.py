@@ -9,7 +9,7 @@ command's.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from backfeed_api.domain.replay import History, compare
+from backfeed_api.domain.replay import History, Votes, compare
 from backfeed_api.domain.replay_report import FIGURE_INCHES, what_if_figure
 from protocol import create_contract
 from protocol.scenarios import (
@@ -45,7 +45,7 @@ for seq, action in enumerate([*scenario.setup, *scenario.steps], start=1):
 history = History(
     users=users,
     contributions=contributions,
-    evaluations=evaluations,
+    evaluations=Votes.from_rows(evaluations),
     user_ids=np.arange(1, len(users) + 1),
     reputation=actual.simulation.users.reputation.copy(),
     tokens=actual.simulation.users.tokens.copy(),

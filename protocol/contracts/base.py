@@ -156,7 +156,7 @@ class ContractRules(ABC):
             check_bounded(
                 "this vote",
                 total_reputation=state.total_reputation + effects.reputation_delta,
-                total_tokens=state.total_tokens + float(effects.changes.tokens.sum()),
+                total_tokens=state.total_tokens + effects.tokens_delta,
                 token_fund=effects.token_fund,
                 max_score=effects.max_score,
             )
@@ -189,6 +189,12 @@ class ContractRules(ABC):
         """Refuse an evaluation beyond the contract's daily allowances (UTC days), per
         evaluator and per evaluator and contributor: the cheapest bound on vote farming, by
         one account or by a ring of accounts upvoting each other."""
+        params = self.params
+        if (
+            params.evaluations_per_day is None
+            and params.evaluations_per_contributor_per_day is None
+        ):
+            return  # no allowance set, the common case: nothing to count against
         counts = (
             ("evaluations_per_day", state.evaluations_today, "evaluations today"),
             (
@@ -198,7 +204,7 @@ class ContractRules(ABC):
             ),
         )
         for name, count, what in counts:
-            allowance = getattr(self.params, name)
+            allowance = getattr(params, name)
             if allowance is not None and count >= allowance:
                 retry_after = math.ceil(SECONDS_PER_DAY - state.now % SECONDS_PER_DAY)
                 raise AllowanceExceeded(

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy.orm import Session
 from webtest import TestApp
 
+from backfeed_api.domain import replay as replay_module
 from backfeed_api.domain.replay import what_if
 from protocol import ConfigurationError, ProtocolError, Simulation, create_contract
 from tests.conftest import Clock
@@ -138,6 +139,26 @@ def test_without_overrides_the_replay_gives_the_stored_balances(
     summary = result.summary()
     assert summary["gainers"] == [] or max(abs(u["change"]) for u in summary["gainers"]) < 1e-9
     assert summary["actual"]["gini"] == pytest.approx(summary["what_if"]["gini"], abs=1e-9)
+
+
+def test_votes_read_a_few_at_a_time_come_in_commit_order(
+    api: Api, clock: Clock, replay_of, monkeypatch
+) -> None:
+    """The votes, read as columns and turned into rows a batch at a time, interleave with
+    the users and contributions as they were committed, across every batch's edge."""
+    played = play(api, clock, "example", votes=40)
+    whole = replay_of("example")
+    monkeypatch.setattr(replay_module, "VOTES_AT_ONCE", 3)
+
+    batched = replay_of("example")
+
+    assert batched.refused == []
+    assert batched.user_ids.tolist() == played.users
+    assert batched.what_if_reputation.tobytes() == whole.what_if_reputation.tobytes()
+    assert batched.what_if_tokens.tobytes() == whole.what_if_tokens.tobytes()
+    np.testing.assert_allclose(
+        batched.what_if_reputation, batched.actual_reputation, rtol=1e-9, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ LOOPS = (
 
 EVALUATION_PATH: list[Callable[..., Any]] = [
     BaseRulesContract.evaluate,
+    BaseRulesContract.amounts,
     BaseRulesContract._reward_contributor,
     BaseRulesContract._reward_agreement,
     BaseRulesContract.referral_active,
@@ -57,6 +58,7 @@ EVALUATION_PATH: list[Callable[..., Any]] = [
     BalanceChanges.combine,
     EvaluationEffects.__post_init__,
     Simulation.evaluate,
+    Simulation.apply_vote,
     Simulation.scores,
     contribution_scores,
     quality,
