@@ -621,8 +621,8 @@ REPLAYS_KEEP_HOURS: Option[float] = declare(
         positive(float, 24 * 366),
         24,
         "How long a replay job (``POST /{contract}/replays``) is kept, in hours from when it "
-        "was asked and again from when it ended: after it ``GET`` of the job and of its CSV "
-        "and plot is a ``404``, and the worker deletes it.",
+        "ended (done or failed): after it ``GET`` of the job and of its CSV and plot is a "
+        "``404``, and the worker deletes it. A job waiting or running never expires.",
     )
 )
 REPLAYS_MAX_QUEUED = declare(

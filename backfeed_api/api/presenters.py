@@ -292,7 +292,7 @@ def replay_job(row: ReplayJob, url: str, links: dict[str, str]) -> dict:
         "created_at": iso(row.created_at),
         "started_at": _moment(row.started_at),
         "finished_at": _moment(row.finished_at),
-        "expires_at": iso(row.expires_at),
+        "expires_at": _moment(row.expires_at),
         "result": result,
         "error": row.error,
     }

@@ -339,7 +339,8 @@ class Replay:
     progress: float
     parameters: dict[str, Any]
     created_at: datetime
-    expires_at: datetime
+    expires_at: datetime | None = None
+    """When an ended job will be deleted; None until it ends."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
     result: dict | None = None
@@ -361,7 +362,7 @@ class Replay:
             progress=data["progress"],
             parameters=dict(data["parameters"]),
             created_at=moment(data["created_at"]),
-            expires_at=moment(data["expires_at"]),
+            expires_at=None if data["expires_at"] is None else moment(data["expires_at"]),
             started_at=None if data["started_at"] is None else moment(data["started_at"]),
             finished_at=None if data["finished_at"] is None else moment(data["finished_at"]),
             result=data["result"],

@@ -8,8 +8,9 @@ on each other), replays the contract's history from one consistent snapshot, out
 lock of the contract (:func:`run_replay`), renews its lease as it goes
 (:func:`heartbeat`, with the progress) and stores the report, the CSV and the plot
 (:func:`finish`). A worker killed mid-way stops renewing; once its lease runs out another
-claims the job and starts it over, up to :data:`MAX_ATTEMPTS` times. Every job is deleted
-once it expires (:func:`delete_expired`).
+claims the job and starts it over, up to :data:`MAX_ATTEMPTS` times. A job that has ended
+is deleted once it expires, ``keep_hours`` after it ended (:func:`delete_expired`); one
+waiting or running never expires (their number is bounded by ``max_queued``).
 
 The outputs are kept in the database: the web process and the workers share it (not a
 disk), and they go with the row when it expires.
@@ -78,8 +79,9 @@ def check_parameters(rules: Rules, parameters: Mapping[str, Any]) -> None:
 
 
 def _live(now: datetime):
-    """The jobs that have not expired."""
-    return ReplayJob.expires_at > now
+    """The jobs that have not expired: those waiting or running (whose ``expires_at`` is
+    null: a job expires ``keep_hours`` after it ends, never before) and those ended since."""
+    return or_(ReplayJob.expires_at.is_(None), ReplayJob.expires_at > now)
 
 
 def create_job(
@@ -112,7 +114,7 @@ def create_job(
         progress=0.0,
         attempts=0,
         created_at=now,
-        expires_at=now + timedelta(hours=options.keep_hours),
+        expires_at=None,
     )
     session.add(job)
     session.flush()
@@ -322,7 +324,8 @@ def has_work(session: Session, now: datetime) -> bool:
 
 
 def delete_expired(session: Session, now: datetime) -> int:
-    """Delete the jobs that have expired, with their outputs; how many."""
+    """Delete the ended jobs that have expired, with their outputs; how many (a job waiting
+    or running has no ``expires_at``, so it is never deleted)."""
     return session.execute(delete(ReplayJob).where(ReplayJob.expires_at <= now)).rowcount
 
 

@@ -453,8 +453,8 @@ class ReplayJob(Base):
     as the replay goes on), ``running`` while that worker holds it, then ``done`` with its
     report, CSV and plot, or ``failed`` with a message. A running job whose lease ran out
     (its worker died) is claimed again; ``attempts`` counts the claims, so that a job that
-    keeps killing its workers is given up. The row and its outputs are deleted once
-    ``expires_at`` has passed.
+    keeps killing its workers is given up. Once it has ended, the row and its outputs are
+    deleted when ``expires_at`` has passed.
     """
 
     __tablename__ = "replay_jobs"
@@ -476,7 +476,8 @@ class ReplayJob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """``keep_hours`` after the job ended; null while it waits or runs (it never expires)."""
 
     __table_args__ = (
         Index("ix_replay_jobs_contract_id", "contract_id", "id"),

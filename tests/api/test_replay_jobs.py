@@ -371,7 +371,7 @@ def test_a_worker_stops_a_replay_whose_lease_ran_out(
     assert app.get(job["url"]).json["status"] == "done"
 
 
-def test_replays_expire_and_the_worker_deletes_them(
+def test_replays_expire_from_when_they_end_and_the_worker_deletes_them(
     make_app: Callable[..., TestApp], clock: Clock
 ) -> None:
     app = make_app(**{"backfeed.replays.keep_hours": "2"})
@@ -379,8 +379,9 @@ def test_replays_expire_and_the_worker_deletes_them(
     first = ask(app, {})
     drain(worker(app))  # done now: kept 2 hours from now
     clock.advance(hours=1)
-    second = ask(app, {})  # queued: kept 2 hours from now
-    clock.advance(hours=1.5)
+    second = ask(app, {})  # queued: kept until 2 hours after it ends, however long it waits
+    assert app.get(second["url"]).json["expires_at"] is None
+    clock.advance(hours=5)
 
     for path in ("", "/users.csv", "/plot.png"):
         assert_error(app.get(first["url"] + path, status=404), 404)
@@ -392,13 +393,28 @@ def test_replays_expire_and_the_worker_deletes_them(
     assert count(db, ReplayJob) == 1
     done = app.get(second["url"]).json
     assert done["status"] == "done"
-    assert done["expires_at"] == (clock() + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-
-    third = ask(app, {})
-    clock.advance(hours=2)  # a queued replay expires too, unrun
-    assert_error(app.get(third["url"], status=404), 404)
-    assert worker(app)()  # deleted, unrun
+    assert done["expires_at"] == iso(clock() + timedelta(hours=2))
+    clock.advance(hours=2)
+    assert_error(app.get(second["url"], status=404), 404)
+    assert worker(app)()
     assert count(db, ReplayJob) == 0
+
+
+def test_a_running_replay_never_expires(make_app: Callable[..., TestApp], clock: Clock) -> None:
+    app = make_app(**{"backfeed.replays.keep_hours": "1"})
+    db = app.app.registry["db_engine"]
+    job = ask(app, {})
+    held = claim(db, clock, lease=3600)
+    clock.advance(minutes=59)
+    with Session(db) as session, session.begin():
+        assert replay_jobs.heartbeat(session, held, 0.5, clock(), 3600)
+    clock.advance(minutes=30)  # running for 89 minutes, longer than it would be kept
+    assert not worker(app)()  # nothing to delete, nothing to claim
+    assert app.get(job["url"]).json["status"] == "running"
+    outcome = replay_jobs.Outcome({}, b"", b"")
+    with Session(db) as session, session.begin():
+        assert replay_jobs.finish(session, held, clock(), replay_settings({}), outcome)
+    assert app.get(job["url"]).json["status"] == "done"
 
 
 def test_the_queue_of_a_contract_is_bounded(make_app: Callable[..., TestApp]) -> None:

@@ -237,9 +237,10 @@ def test_a_replay_runs_in_the_servers_worker(admin: Client, anonymous: Client) -
     admin.evaluate(admin.create_user(reputation=20).id, admin.create_contribution(ann.id).id, 1)
     asked = admin.create_replay({"article.stake": 0.05})
     assert isinstance(asked, Replay)
-    assert asked.status == "queued"
+    assert (asked.status, asked.expires_at) == ("queued", None)  # kept until it ends
     done = admin.wait_for_replay(asked.id, timeout=60)
     assert done.status == "done", done.error
+    assert done.expires_at > done.finished_at
     assert done.result["overrides"] == {"article.stake": 0.05}
     assert asked.id in [replay.id for replay in admin.replays().items]
     assert admin.replay_users_csv(asked.id).startswith("user,actual_reputation,")

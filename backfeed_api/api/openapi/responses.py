@@ -398,7 +398,7 @@ DEFINITIONS["Replay"] = obj(
         "created_at": TIME,
         "started_at": {**TIME, "x-nullable": True},
         "finished_at": {**TIME, "x-nullable": True},
-        "expires_at": TIME,
+        "expires_at": {**TIME, "x-nullable": True},
         "result": REPLAY_REPORT,
         "error": {**STRING, "x-nullable": True},
     }

@@ -119,7 +119,8 @@ def get_replay(request) -> dict:
     ``progress`` from 0 to 1, and once done the ``result``: the totals and Gini
     coefficients actual and what-if, the users who gain and lose most, the actions the
     rules refused, and the ``links`` to the CSV and the plot; a failed one has an
-    ``error``. A replay expired (``expires_at``) is a 404. Admin only."""
+    ``error``. A replay that ended is kept until ``expires_at`` (null until it ends), then
+    it is a 404. Admin only."""
     return _present(request, _found(request))
 
 
