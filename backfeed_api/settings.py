@@ -656,6 +656,18 @@ REPLAYS_LEASE_SECONDS: Option[float] = declare(
     )
 )
 
+REPLAYS_MAX_RUN_SECONDS: Option[float] = declare(
+    Option(
+        "backfeed.replays.max_run_seconds",
+        positive(float, 7 * 24 * 3600),
+        3600,
+        "How long a worker may run one replay job, in seconds from when it took the job up "
+        "(at most a week): past it the job is failed, saying so, and the contract's next "
+        "job runs, so that a replay that hangs while its worker lives blocks no queue. "
+        "``make bench-replay`` measures how long a replay of a million actions takes.",
+    )
+)
+
 
 # Settings read together.
 
@@ -827,6 +839,7 @@ class ReplaySettings:
     max_queued: int
     max_kept: int
     lease_seconds: float
+    max_run_seconds: float
 
 
 def replay_settings(settings: Mapping[str, Any]) -> ReplaySettings:
@@ -836,6 +849,7 @@ def replay_settings(settings: Mapping[str, Any]) -> ReplaySettings:
         max_queued=REPLAYS_MAX_QUEUED.read(settings),
         max_kept=REPLAYS_MAX_KEPT.read(settings),
         lease_seconds=REPLAYS_LEASE_SECONDS.read(settings),
+        max_run_seconds=REPLAYS_MAX_RUN_SECONDS.read(settings),
     )
 
 

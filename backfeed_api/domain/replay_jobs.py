@@ -165,6 +165,7 @@ class Claim:
     parameters: dict
     lease_id: str
     leased_until: datetime
+    started_at: datetime
 
 
 def _claimable(now: datetime):
@@ -227,7 +228,7 @@ def claim(session: Session, now: datetime, options: ReplaySettings) -> Claim | N
     job.attempts += 1
     job.started_at, job.progress = now, 0.0
     name = session.scalar(select(ContractRow.name).where(ContractRow.id == job.contract_id))
-    return Claim(job.id, job.contract_id, name, dict(job.parameters), lease_id, until)
+    return Claim(job.id, job.contract_id, name, dict(job.parameters), lease_id, until, now)
 
 
 def _held(held: Claim):
@@ -236,16 +237,26 @@ def _held(held: Claim):
 
 
 def heartbeat(
-    session: Session, held: Claim, progress: float, now: datetime, lease_seconds: float
+    session: Session, held: Claim, progress: float, now: datetime, options: ReplaySettings
 ) -> bool:
-    """Record the job's progress and renew its lease; False when the lease was lost: taken
-    by another worker, or run out (then another may take it at any moment, so this worker
-    must stop, not renew a lease it no longer holds)."""
+    """Record the job's progress and renew its lease; False when the job is no longer this
+    worker's to run: its lease lost (taken by another worker, or run out: then another may
+    take it at any moment, so this worker must stop, not renew a lease it no longer holds),
+    or its time up. A job that has run ``max_run_seconds`` is failed here, saying so: a
+    replay that hangs while its heartbeat goes on must not block its contract's queue."""
+    if now >= held.started_at + timedelta(seconds=options.max_run_seconds):
+        message = (
+            f"the replay ran longer than {options.max_run_seconds:g} s "
+            "(backfeed.replays.max_run_seconds); it was stopped"
+        )
+        fail(session, held, now, options, message)
+        return False
+    until = now + timedelta(seconds=options.lease_seconds)
     return bool(
         session.execute(
             update(ReplayJob)
             .where(_held(held), ReplayJob.leased_until > now)
-            .values(progress=progress, leased_until=now + timedelta(seconds=lease_seconds))
+            .values(progress=progress, leased_until=until)
         ).rowcount
     )
 

@@ -8,7 +8,9 @@ writes the job's progress and renews its lease every third of the lease
 (:data:`~..domain.replay_jobs.BEATS_PER_LEASE`), from the start: reading a long history
 counts too. A process that is killed stops beating, and
 its lease runs out; a worker that finds its lease lost (run out, or another took the job
-over) stops.
+over) stops, and so does one whose replay has run ``backfeed.replays.max_run_seconds``
+(the heartbeat fails the job, so that its contract's next job runs even if the replay
+hangs).
 A replay that fails is recorded as failed with a message; what went wrong is logged, not
 shown.
 """
@@ -32,12 +34,14 @@ log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
-    """The job's lease ran out or another worker holds it now: this one must stop."""
+    """The job is no longer this worker's to run (its lease ran out, another worker holds
+    it, or its time is up): this one must stop."""
 
 
 class Heartbeat:
     """Renews a held job's lease and writes its progress, on a thread of its own, until
-    stopped; ``lost`` is set once the lease is found run out or taken by another worker."""
+    stopped; ``lost`` is set once the job is found no longer this worker's
+    (:func:`~..domain.replay_jobs.heartbeat`)."""
 
     def __init__(self, runner: ReplayRunner, held: Claim) -> None:
         self.runner, self.held = runner, held
@@ -59,9 +63,8 @@ class Heartbeat:
         runner, held = self.runner, self.held
         while not self.stopped.wait(self.interval):
             progress, now = self.progress, runner.context.clock()
-            lease = runner.options.lease_seconds
             try:
-                kept = runner.write(replay_jobs.heartbeat, held, progress, now, lease)
+                kept = runner.write(replay_jobs.heartbeat, held, progress, now, runner.options)
             except Exception:  # the database away for a moment: the lease may yet hold
                 log.exception("could not renew the lease of replay job %s", held.job_id)
                 continue
@@ -109,7 +112,7 @@ class ReplayRunner:
             if beat.lost.is_set():
                 raise LeaseLost()
         except LeaseLost:
-            log.warning("replay job %s lost its lease: stopped", held.job_id)
+            log.warning("replay job %s is no longer this worker's: stopped", held.job_id)
             return
         except (ContractGone, NotFinite) as error:
             self._end(held, str(error))

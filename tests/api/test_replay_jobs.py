@@ -36,6 +36,8 @@ from ..conftest import TEST_CONTRACTS, Clock, bearer, count, issue_token
 from .conftest import assert_error
 
 STAKE = {"article.stake": 0.05}
+LEASE_60 = replay_settings({"backfeed.replays.lease_seconds": "60"})
+LEASE_HOUR = replay_settings({"backfeed.replays.lease_seconds": "3600"})
 QUICK_BEATS = {"backfeed.replays.lease_seconds": "0.15"}
 """A lease short enough that the heartbeat beats every 0.05 s (the tests' clock stands still,
 so it never runs out by itself)."""
@@ -316,9 +318,9 @@ def test_a_worker_that_lost_its_lease_records_nothing(
     taken = claim(db, clock)
     outcome = replay_jobs.Outcome({}, b"", b"")
     with Session(db) as session, session.begin():
-        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), 60)
+        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), LEASE_60)
         assert not replay_jobs.finish(session, held, clock(), replay_settings({}), outcome)
-        assert replay_jobs.heartbeat(session, taken, 0.5, clock(), 60)
+        assert replay_jobs.heartbeat(session, taken, 0.5, clock(), LEASE_60)
     assert app.get(job["url"]).json["progress"] == 0.5
 
 
@@ -340,7 +342,7 @@ def test_a_lapsed_lease_is_not_renewed_even_if_nobody_took_it(
     held = claim(db, clock, lease=1)
     clock.advance(seconds=2)  # another worker may claim it from now on
     with Session(db) as session, session.begin():
-        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), 60)
+        assert not replay_jobs.heartbeat(session, held, 0.5, clock(), LEASE_60)
     assert app.get(job["url"]).json["progress"] == 0.0
     assert claim(db, clock).job_id == job["id"]
 
@@ -369,6 +371,53 @@ def test_a_worker_stops_a_replay_whose_lease_ran_out(
     assert (stopped["status"], stopped["result"], stopped["error"]) == ("running", None, None)
     assert worker(app)()  # another worker takes it up and runs it
     assert app.get(job["url"]).json["status"] == "done"
+
+
+def test_a_replay_running_too_long_is_failed_and_frees_the_queue(
+    app: TestApp, db: sa.Engine, clock: Clock
+) -> None:
+    """A hung replay whose heartbeat goes on: past ``max_run_seconds`` its next beat fails
+    it, and the contract's next job runs."""
+    first, second = ask(app, {}), ask(app, {})
+    settings = {"backfeed.replays.max_run_seconds": "600"}
+    options = replay_settings({**settings, "backfeed.replays.lease_seconds": "120"})
+    held = claim(db, clock, lease=120, **settings)
+    for _ in range(9):  # beating for 9 minutes, no progress
+        clock.advance(minutes=1)
+        with Session(db) as session, session.begin():
+            assert replay_jobs.heartbeat(session, held, 0.0, clock(), options)
+    assert claim(db, clock, **settings) is None  # the queue waits on it
+    clock.advance(minutes=1)
+    with Session(db) as session, session.begin():
+        assert not replay_jobs.heartbeat(session, held, 0.0, clock(), options)
+    failed = app.get(first["url"]).json
+    assert failed["status"] == "failed"
+    assert "backfeed.replays.max_run_seconds" in failed["error"]
+    assert failed["finished_at"] == iso(clock())
+    assert claim(db, clock, **settings).job_id == second["id"]
+
+
+def test_a_worker_stops_a_replay_that_runs_too_long(
+    app: TestApp, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(app)
+    job = ask(app, STAKE)
+    went_on: list[bool] = []
+
+    def hung(history, rules, overrides, on_progress, every):
+        clock.advance(hours=1)  # the default bound
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            on_progress(0, 2)  # raises once the heartbeat has failed the job
+            time.sleep(0.02)
+        went_on.append(True)
+
+    monkeypatch.setattr(replay_jobs, "compare", hung)
+    assert worker(app, **QUICK_BEATS)()
+    assert not went_on
+    failed = app.get(job["url"]).json
+    assert (failed["status"], failed["result"]) == ("failed", None)
+    assert "longer than 3600 s" in failed["error"]
 
 
 def test_replays_expire_from_when_they_end_and_the_worker_deletes_them(
@@ -407,7 +456,7 @@ def test_a_running_replay_never_expires(make_app: Callable[..., TestApp], clock:
     held = claim(db, clock, lease=3600)
     clock.advance(minutes=59)
     with Session(db) as session, session.begin():
-        assert replay_jobs.heartbeat(session, held, 0.5, clock(), 3600)
+        assert replay_jobs.heartbeat(session, held, 0.5, clock(), LEASE_HOUR)
     clock.advance(minutes=30)  # running for 89 minutes, longer than it would be kept
     assert not worker(app)()  # nothing to delete, nothing to claim
     assert app.get(job["url"]).json["status"] == "running"
