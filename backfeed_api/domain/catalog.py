@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,10 +38,16 @@ from .versions import (
 log = logging.getLogger(__name__)
 
 
+RULES_KEPT = 4
+"""How many versions' rules a served contract keeps built, the newest always among them: a
+request names the version it read, almost always the newest or the one before, and a
+contract patched again and again must not grow the process for ever."""
+
+
 class ServedContract:
-    """A served contract: its kind, the id of its database row, the rules of each version of
-    its configuration this process has met, and this process's indexes of its votes for
-    ranking, of its actions and of its ledger for statistics.
+    """A served contract: its kind, the id of its database row, the rules of the latest
+    versions of its configuration this process has used, and this process's indexes of its
+    votes for ranking, of its actions and of its ledger for statistics.
 
     An action takes the rules of the version it read under the contract lock
     (:meth:`rules_at`); :attr:`rules` are those of the newest version this process has met,
@@ -54,8 +61,9 @@ class ServedContract:
         self.votes = VoteIndex(row_id)
         self.activity = ActivityIndex(row_id)
         self.ledger = LedgerIndex(row_id)
-        self._rules: dict[int, ContractRules] = {version: rules}
+        self._rules: OrderedDict[int, ContractRules] = OrderedDict({version: rules})
         self._newest = version
+        self._lock = threading.Lock()
 
     @property
     def rules(self) -> ContractRules:
@@ -68,15 +76,26 @@ class ServedContract:
         return self._newest
 
     def rules_at(self, session: Session, version: int) -> ContractRules:
-        """The rules of the contract's configuration ``version``, built once per process
-        from its stored overrides."""
-        rules = self._rules.get(version)
-        if rules is None:
-            overrides = version_overrides(session, self.row_id, version)
-            if overrides is None:
-                raise ConfigurationError(f"contract {self.name!r} has no version {version}")
-            rules = self._rules[version] = build_rules(self.kind, overrides, self.name)
-        self._newest = max(self._newest, version)
+        """The rules of the contract's configuration ``version``, built from its stored
+        overrides and kept for the next requests, :data:`RULES_KEPT` versions at most (the
+        least recently used other than the newest go first)."""
+        with self._lock:
+            rules = self._rules.get(version)
+            if rules is not None:
+                self._rules.move_to_end(version)
+                return rules
+        overrides = version_overrides(session, self.row_id, version)
+        if overrides is None:
+            raise ConfigurationError(f"contract {self.name!r} has no version {version}")
+        rules = build_rules(self.kind, overrides, self.name)
+        with self._lock:
+            rules = self._rules.setdefault(version, rules)
+            self._rules.move_to_end(version)
+            self._newest = max(self._newest, version)
+            for old in [v for v in self._rules if v != self._newest]:
+                if len(self._rules) <= RULES_KEPT:
+                    break
+                del self._rules[old]
         return rules
 
     def current_rules(self, session: Session) -> ContractRules:

@@ -10,7 +10,10 @@ import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from webtest import TestApp
+
+from backfeed_api.domain.catalog import RULES_KEPT
 
 from ..conftest import Clock
 from .conftest import assert_error, counting_statements
@@ -82,3 +85,20 @@ def test_a_clock_set_back_does_not_stop_the_lookups(
     clock.advance(hours=-1)
     put(app, db, name)
     assert other.get(f"/{name}").json["name"] == name
+
+
+def test_a_process_keeps_the_rules_of_a_few_versions_the_newest_always(
+    app: TestApp, db: sa.Engine
+) -> None:
+    served = app.app.registry["contracts"].get("example")
+    for fee in range(2, 12):  # versions 2 to 11
+        app.patch_json("/example", {"parameters": {"article.fee": fee}})
+    with Session(db) as session:
+        for version in range(1, 12):
+            assert served.rules_at(session, version).params.types["article"].fee == (
+                1 if version == 1 else version
+            )
+            assert len(served._rules) <= RULES_KEPT
+        for version in (1, 2, 3):  # the oldest, read again, rebuilt from the database
+            assert served.rules_at(session, version).params.types["article"].fee == max(1, version)
+            assert served.rules.params.types["article"].fee == 11  # the newest stays
