@@ -50,8 +50,14 @@ class ServedContract:
     votes for ranking, of its actions and of its ledger for statistics.
 
     An action takes the rules of the version it read under the contract lock
-    (:meth:`rules_at`); :attr:`rules` are those of the newest version this process has met,
-    for the reads that need the parameters.
+    (:meth:`rules_at`), and so do the reads that render with them (the contract, its
+    users, contributions and votes: :func:`~backfeed_api.pipeline.conditional.counted_tag`
+    reads the version in force first). :attr:`rules` are those of the
+    newest version this process has met, for the reads that only need what no version
+    changes in a way they depend on: the names of the contribution types (the demo, whose
+    every action is then checked under the lock), the values votes may take (the community
+    statistics, which count the values votes have), and a first check of a replay's
+    parameters (its run reads the version in force, and fails saying so if they do not fit).
     """
 
     def __init__(self, name: str, kind: str, row_id: int, version: int, rules: ContractRules):
@@ -69,11 +75,6 @@ class ServedContract:
     def rules(self) -> ContractRules:
         """The rules of the newest version this process has met."""
         return self._rules[self._newest]
-
-    @property
-    def version(self) -> int:
-        """The newest version this process has met."""
-        return self._newest
 
     def rules_at(self, session: Session, version: int) -> ContractRules:
         """The rules of the contract's configuration ``version``, built from its stored
@@ -97,11 +98,6 @@ class ServedContract:
                     break
                 del self._rules[old]
         return rules
-
-    def current_rules(self, session: Session) -> ContractRules:
-        """The rules of the version in force as the session's snapshot has it (no lock)."""
-        version = session.scalar(select(ContractRow.version).where(ContractRow.id == self.row_id))
-        return self.rules_at(session, version)
 
 
 def _served(session: Session, row: ContractRow) -> ServedContract:
