@@ -6,7 +6,8 @@ A ``PUT`` is idempotent: the same kind and parameters as the contract's version 
 a 200 that changes nothing; another kind, or other parameters, is a 409 (parameters change
 with ``PATCH``, which keeps the history of versions). A ``PATCH`` sets the parameters it
 names on top of the version in force (``null`` puts one back to the kind's default); one
-that changes no parameter's value makes no version.
+that changes no parameter's value makes no version. Both judge "the same parameters" alike
+(:func:`~.versions.same_configuration`): the same values, however the overrides spell them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from ..models import ContractRow, ContractVersion
 from ..settings import CONTRACT_NAME
 from .catalog import ServedContract
 from .locking import lock_contract
-from .versions import HTTP, build_rules, newest_version, record_version, same_overrides
+from .versions import (
+    HTTP,
+    build_rules,
+    newest_version,
+    record_version,
+    same_configuration,
+)
 
 
 class ContractExists(ClientError):
@@ -97,7 +104,7 @@ def change_parameters(
         **{key: value for key, value in parameters.items() if value is not None},
     }
     rules = _rules(row.kind, overrides, contract.name)
-    if rules.params.as_dict() == in_force.parameters:
+    if same_configuration(rules, in_force):
         return Configured(row, rules, in_force), False
     return Configured(row, rules, record_version(session, row, rules, HTTP, now, token_id)), True
 
@@ -127,19 +134,20 @@ def put_contract(
             session.add(row)
             session.flush()
     except IntegrityError:  # it exists, or another request made it first
-        return _existing(session, name, kind, parameters), False
+        return _existing(session, name, kind, rules), False
     row = lock_contract(session, row.id)
     return Configured(row, rules, record_version(session, row, rules, HTTP, now, token_id)), True
 
 
-def _existing(session: Session, name: str, kind: str, parameters: Mapping[str, Any]) -> Configured:
-    """The stored contract ``name``, when the ``PUT`` asks for it as it is."""
+def _existing(session: Session, name: str, kind: str, rules: ContractRules) -> Configured:
+    """The stored contract ``name``, when the ``PUT`` asks for it as it is: of ``kind``,
+    configured as ``rules`` (:func:`~.versions.same_configuration`, as ``PATCH`` decides)."""
     row = session.scalars(select(ContractRow).where(ContractRow.name == name)).one()
     row = lock_contract(session, row.id)
     if row.kind != kind:
         raise ContractExists(f"contract {name!r} exists, of kind {row.kind!r}", "kind")
     in_force = newest_version(session, row.id)
-    if in_force is None or not same_overrides(in_force.overrides, parameters):
+    if in_force is None or not same_configuration(rules, in_force):
         raise ContractExists(
             f"contract {name!r} exists with other parameters: change them with "
             f"PATCH /{name}, which makes a new version",

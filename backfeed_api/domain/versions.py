@@ -96,9 +96,12 @@ def _same(a: Any, b: Any) -> bool:
     return isinstance(a, bool) == isinstance(b, bool) and a == b
 
 
-def same_overrides(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two sets of overrides are the same configuration."""
-    return set(a) == set(b) and all(_same(a[key], b[key]) for key in a)
+def same_configuration(rules: ContractRules, version: ContractVersion) -> bool:
+    """Whether ``rules`` configure what ``version`` does: the same value of every
+    parameter, however the overrides spell them (a default spelt out or left out). The
+    engine has checked and normalised the values, so ``true`` is never ``1`` here. ``PUT``'s
+    "the contract as it is" and ``PATCH``'s "a change that changes nothing" both ask this."""
+    return rules.params.as_dict() == version.parameters
 
 
 def describe_version(version: ContractVersion) -> dict[str, Any]:

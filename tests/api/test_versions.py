@@ -264,6 +264,19 @@ def test_the_same_put_of_an_unchanged_contract_is_a_200(app: TestApp) -> None:
     )
 
 
+def test_put_and_patch_agree_on_what_the_same_configuration_is(app: TestApp) -> None:
+    """Both ask whether the parameters are the same, however the overrides spell them: a
+    default spelt out is no change to PATCH and the contract as it is to PUT."""
+    shown = app.get("/burning").json["parameters"]
+    same = {"alpha": 0.7, "allow_self_evaluation": True, "beta": shown["beta"]}
+    other = {**same, "beta": shown["beta"] / 2}
+    assert app.put_json("/burning", {"kind": "example", "parameters": same}).status_int == 200
+    body = {"kind": "example", "parameters": other}
+    assert_error(app.put_json("/burning", body, status=409), 409, name="parameters")
+    assert patch(app, same, "burning").json["version"] == 1  # no version made
+    assert patch(app, other, "burning").json["version"] == 2
+
+
 def test_only_a_service_token_puts(app: TestApp, db: sa.Engine) -> None:
     body = {"kind": "example"}
     for role in ("admin", "read"):
