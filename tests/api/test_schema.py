@@ -4,6 +4,7 @@ and carry older data forward."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +23,22 @@ from backfeed_api.models import ApiToken, Base
 from ..concurrency.servers import scratch_database
 from ..conftest import POSTGRESQL_URL, require_postgresql
 
+NOT_VALID_REFLECTED = "Can't validate argument 'dialect_options'"
+"""What SQLAlchemy's reflection warns of each ``NOT VALID`` check constraint of migration
+0009 (PostgreSQL): the inspector passes the constraint's ``dialect_options``
+(``{"not_valid": True}``) to ``CheckConstraint`` as a keyword, which it cannot read. Alembic
+compares no check constraints, so the comparison loses nothing by it."""
+
 
 def test_migrations_match_the_models(database_url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     engine = sa.create_engine(database_url)
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, warnings.catch_warnings():
+            warnings.filterwarnings("error", category=sa.exc.SAWarning)
+            warnings.filterwarnings(
+                "ignore", message=NOT_VALID_REFLECTED, category=sa.exc.SAWarning
+            )
             context = MigrationContext.configure(connection)
             differences = compare_metadata(context, Base.metadata)
             assert context.get_current_revision() == head

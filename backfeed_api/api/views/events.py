@@ -32,13 +32,12 @@ class TooManyWaiting(ClientError):
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
-class TooManyWaitingPerClient(ClientError):
-    """The client holds its share of the permits already (429, ``Retry-After``)."""
+class TooManyWaitingPerClient(TooManyWaiting):
+    """The client holds its share of the permits already (429, ``Retry-After``): the
+    client's own doing, where :class:`TooManyWaiting` is the service's."""
 
     status = 429
     code = "too_many_waiting_per_client"
-    location = "querystring"
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 feed = Service(
