@@ -43,7 +43,7 @@ class _Columns:
             setattr(self, name, array[: self.size])
 
     def append(self, **values) -> int:
-        """Add one row and return its index."""
+        """Add one row, a value for every column, and return its index."""
         size = self.size
         if size == self._capacity:
             self._capacity *= 2
@@ -51,11 +51,10 @@ class _Columns:
                 grown = np.zeros(self._capacity, dtype=array.dtype)
                 grown[:size] = array
                 self._arrays[name] = grown
-        arrays = self._arrays
-        for name, value in values.items():
-            arrays[name][size] = value
         self.size = size + 1
-        self._renew()
+        for name, array in self._arrays.items():
+            array[size] = values[name]
+            setattr(self, name, array[: size + 1])
         return size
 
     def __getattr__(self, name: str) -> np.ndarray:
