@@ -1,4 +1,5 @@
-"""The worker's loop: idle threads take turns to wait for the next event."""
+"""The worker's loop: idle threads take turns to wait for the next event, and a thread busy
+delivering webhooks looks for replay jobs only now and then."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import threading
 import time
 
 import pytest
+from webtest import TestApp
 
-from backfeed_api.worker import runner
+from backfeed_api.domain import replay_jobs
+from backfeed_api.worker import context_for, runner
+from backfeed_api.worker.replays import ReplayRunner
 from backfeed_api.worker.runner import WorkerContext, start
 
 
@@ -76,3 +80,24 @@ def test_an_event_wakes_one_idle_thread_not_all(monkeypatch: pytest.MonkeyPatch)
         signal.fire()
         for thread in threads:
             thread.join(timeout=40)
+
+
+def test_replay_jobs_are_looked_for_once_a_second_at_most(
+    app: TestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = app.app.registry
+    job = ReplayRunner(context_for(registry, registry.settings))
+    looked: list[bool] = []
+    has_work = replay_jobs.has_work
+
+    def counted(*args) -> bool:
+        looked.append(has_work(*args))
+        return looked[-1]
+
+    monkeypatch.setattr(replay_jobs, "has_work", counted)
+    assert not job()
+    assert not job()
+    assert looked == [False]
+    job.quiet_until = time.monotonic()  # a second later
+    assert not job()
+    assert looked == [False, False]
