@@ -218,7 +218,10 @@ EVENT_COLUMNS = Event.__table__.c
 def _claim_statement():
     """The statement of :func:`claim`, made once: the due subscriptions (enabled, not
     failing, their next attempt due, held by no worker, with an event after the last one
-    done), the earliest due first, leased in the same statement."""
+    done), leased in the same statement. The one whose oldest event not done is the oldest
+    comes first (event ids grow as events are written): a worker with fewer threads than busy
+    subscriptions serves them in turn, the longest waiting first, instead of taking the
+    same ones again as soon as it has let them go."""
     now = bindparam("now")
     newer = (
         select(EVENT_COLUMNS.id)
@@ -237,7 +240,7 @@ def _claim_statement():
             or_(COLUMNS.leased_until.is_(None), COLUMNS.leased_until <= now),
             newer,
         )
-        .order_by(COLUMNS.next_attempt_at)
+        .order_by(COLUMNS.last_event_id, COLUMNS.id)
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
     )

@@ -135,6 +135,22 @@ def test_a_claim_is_two_transactions_whatever_it_delivers(
     assert statements == ["UPDATE", "SELECT", "UPDATE", "INSERT"]
 
 
+def test_busy_subscriptions_are_served_in_turn(app: TestApp, receiver: Receiver) -> None:
+    """A claim takes the subscription that waited longest: one that was just served goes
+    behind the others, however many events it has."""
+    paths = [f"/hook{n}" for n in range(3)]
+    for path in paths:
+        subscribe(app, receiver.url(path))
+    job = WebhookRunner(context(app))
+    served = []
+    for _ in range(6):
+        app.post_json("/example/users", {})
+        before = {path: len(receiver.at(path)) for path in paths}
+        assert job()
+        served += [path for path in paths if len(receiver.at(path)) > before[path]]
+    assert served == paths + paths
+
+
 def test_only_events_after_the_subscription_and_of_its_types(
     app: TestApp, receiver: Receiver
 ) -> None:
