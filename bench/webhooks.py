@@ -7,10 +7,13 @@ It serves a scratch PostgreSQL database (next to ``BACKFEED_BENCH_DATABASE_URL``
 1. The outbox's cost: two servers on the same database, one of them without the outbox
    (``bench.without_outbox``); one client votes on each in turn, in rounds, and the vote's
    median and 90th percentile latency are printed for both.
-2. Delivery latency: a ``backfeed worker`` process and a receiver on 127.0.0.1 in this
-   process; clients vote at ``--rate`` votes per second for ``--seconds``, with 1 then 10
-   webhooks subscribed; the latency of a delivery is from the vote's answer (its commit is
-   before it) to the receiver's answer to the delivery, p50 and p99.
+2. Delivery latency: ``backfeed worker`` processes (``--workers``, one by default) and a
+   receiver on 127.0.0.1; clients vote at ``--rate`` votes per second for ``--seconds``,
+   with 1 then 10 webhooks subscribed; the latency of a delivery is from the vote's answer
+   (its commit is before it) to the delivery's arrival, p50 and p99. The receiver is
+   gunicorn in a process of its own (``bench.receiver``), as a receiver is another service;
+   ``--receiver thread`` runs it in this process instead, an ``http.server`` sharing this
+   process's interpreter lock with the clients.
 
 Every loop is bounded in count and time; the servers listen on 127.0.0.1 and are stopped
 by their PID.
@@ -136,10 +139,11 @@ def outbox_cost(ports: dict[str, int], ballots: Ballots, votes: int) -> dict[str
 
 
 class Receiver:
-    """Receives deliveries and notes when each evaluation's first delivery per path came."""
+    """Receives deliveries in this process and notes when each evaluation's first delivery
+    per path came."""
 
     def __init__(self) -> None:
-        self.arrivals: dict[tuple[str, int], float] = {}
+        self.noted: dict[tuple[str, int], float] = {}
         self.lock = threading.Lock()
         receiver = self
 
@@ -153,7 +157,7 @@ class Receiver:
                 if body["type"] == "evaluation.created":
                     key = (self.path, body["data"]["id"])
                     with receiver.lock:
-                        receiver.arrivals.setdefault(key, time.monotonic())
+                        receiver.noted.setdefault(key, time.monotonic())
 
             def log_message(self, *args) -> None:
                 pass
@@ -164,6 +168,65 @@ class Receiver:
 
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.server.server_address[1]}{path}"
+
+    def arrivals(self) -> dict[tuple[str, int], float]:
+        """When each (path, evaluation id) first arrived."""
+        with self.lock:
+            return dict(self.noted)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+class ProcessReceiver:
+    """The receiver of :mod:`bench.receiver`, served by gunicorn in a process of its own."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.noted: dict[tuple[str, int], float] = {}
+        self.read = 0
+        command = [
+            *(str(BACKFEED.parent / "gunicorn"), "-k", "gthread", "--threads", "16"),
+            *("--workers", "1", "--bind", f"{HOST}:{self.port}", "bench.receiver:app"),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=child_environment(),
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                self.arrivals()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"the receiver did not start; see {log}") from None
+                time.sleep(0.1)
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def arrivals(self) -> dict[tuple[str, int], float]:
+        """When each (path, evaluation id) first arrived, asked of the receiver."""
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=TIMEOUT)
+        try:
+            connection.request("GET", f"/arrivals?from={self.read}")
+            listed = json.loads(connection.getresponse().read())
+        finally:
+            connection.close()
+        self.read += len(listed)
+        for path, evaluation, when in listed:
+            self.noted.setdefault((path, evaluation), when)
+        return dict(self.noted)
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=TIMEOUT)
 
 
 def steady_load(port: int, ballots: Ballots, rate: float, seconds: float) -> list[tuple]:
@@ -191,24 +254,18 @@ def steady_load(port: int, ballots: Ballots, rate: float, seconds: float) -> lis
 
 
 def delivery_latency(
-    port: int, receiver: Receiver, paths: list[str], votes: list[tuple]
+    receiver: Receiver | ProcessReceiver, paths: list[str], votes: list[tuple]
 ) -> tuple[list[float], int]:
     """Wait for the deliveries of ``votes`` to every path; their latencies in ms and how
     many never came."""
     wanted = [(path, evaluation) for _answered, evaluation in votes for path in paths]
     deadline = time.monotonic() + CATCH_UP
-    while time.monotonic() < deadline:
-        with receiver.lock:
-            if all(key in receiver.arrivals for key in wanted):
-                break
+    arrivals = receiver.arrivals()
+    while time.monotonic() < deadline and not all(key in arrivals for key in wanted):
         time.sleep(0.1)
+        arrivals = receiver.arrivals()
     answered = {evaluation: when for when, evaluation in votes}
-    with receiver.lock:
-        latencies = [
-            (receiver.arrivals[(path, ev)] - answered[ev]) * 1000
-            for path, ev in wanted
-            if (path, ev) in receiver.arrivals
-        ]
+    latencies = [(arrivals[key] - answered[key[1]]) * 1000 for key in wanted if key in arrivals]
     return latencies, len(wanted) - len(latencies)
 
 
@@ -256,9 +313,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load")
     parser.add_argument("--rate", type=float, default=100.0, help="votes per second")
     parser.add_argument("--votes", type=int, default=400, help="votes per outbox setting")
+    parser.add_argument(
+        "--receiver",
+        choices=("process", "thread"),
+        default="process",
+        help="the receiver: gunicorn in a process of its own, or a thread of this one",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="backfeed worker processes (1 to 4)"
+    )
     options = parser.parse_args(argv)
     if not 1 <= options.seconds <= 120 or not 1 <= options.rate <= 500:
         parser.error("--seconds must be 1 to 120 and --rate 1 to 500")
+    if not 1 <= options.workers <= 4:
+        parser.error("--workers must be 1 to 4")
     name = f"backfeed_webhooks_{os.getpid()}"
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *([saved] if saved else [])])
@@ -273,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             ballots = seed(on.port)
             costs = outbox_cost({"off": off.port, "on": on.port}, ballots, options.votes)
             deliveries = measure_deliveries(on, directory, ballots, options)
+    print(f"receiver: {options.receiver}; backfeed worker processes: {options.workers}")
     print(report(costs, deliveries))
     return 0
 
@@ -281,15 +350,21 @@ def measure_deliveries(
     server: Server, directory: Path, ballots: Ballots, options: argparse.Namespace
 ) -> dict[int, tuple]:
     """Delivery latency with 1 then 10 webhooks, under the steady vote load."""
-    receiver = Receiver()
-    worker = subprocess.Popen(
-        [str(BACKFEED), "worker", str(server.ini)],
-        stdin=subprocess.DEVNULL,
-        stdout=(directory / "worker.log").open("ab"),
-        stderr=subprocess.STDOUT,
-        env=child_environment(),
-        start_new_session=True,
-    )
+    if options.receiver == "process":
+        receiver: Receiver | ProcessReceiver = ProcessReceiver(directory / "receiver.log")
+    else:
+        receiver = Receiver()
+    workers = [
+        subprocess.Popen(
+            [str(BACKFEED), "worker", str(server.ini)],
+            stdin=subprocess.DEVNULL,
+            stdout=(directory / "worker.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            env=child_environment(),
+            start_new_session=True,
+        )
+        for _ in range(options.workers)
+    ]
     results: dict[int, tuple] = {}
     paths: list[str] = []
     try:
@@ -302,14 +377,16 @@ def measure_deliveries(
                 if status != 201:
                     raise RuntimeError(f"subscribing answered {status}")
             warm_up = steady_load(server.port, ballots, 10, 1)  # the worker is up and ready
-            delivery_latency(server.port, receiver, paths, warm_up)
+            delivery_latency(receiver, paths, warm_up)
             votes = steady_load(server.port, ballots, options.rate, options.seconds)
-            latencies, missing = delivery_latency(server.port, receiver, paths, votes)
+            latencies, missing = delivery_latency(receiver, paths, votes)
             results[subscriptions] = (options.rate, latencies, missing)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=TIMEOUT)
-        receiver.server.shutdown()
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=TIMEOUT)
+        receiver.stop()
     return results
 
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import ClientError
@@ -32,6 +32,8 @@ from ..models import Event, Webhook, WebhookDelivery
 from .catalog import ServedContract
 from .events import EVENT_TYPES, latest_event_id
 from .webhook_targets import check_target, parse_target
+
+WEBHOOKS = Webhook.__table__
 
 RETRY_SCHEDULE = (5, 30, 120, 600, 3600, 21600)
 """Seconds from a failed attempt to the next one, by the number of failures so far: 5 s,
@@ -209,66 +211,118 @@ class Attempt:
     attempted_at: datetime
 
 
-def _due(now: datetime):
-    """The subscriptions with an event to deliver now that no worker holds."""
+COLUMNS = WEBHOOKS.c
+EVENT_COLUMNS = Event.__table__.c
+
+
+def _claim_statement():
+    """The statement of :func:`claim`, made once: the due subscriptions (enabled, not
+    failing, their next attempt due, held by no worker, with an event after the last one
+    done), leased in the same statement. The one whose oldest event not done is the oldest
+    comes first (event ids grow as events are written): a worker with fewer threads than busy
+    subscriptions serves them in turn, the longest waiting first, instead of taking the
+    same ones again as soon as it has let them go."""
+    now = bindparam("now")
     newer = (
-        select(Event.id)
-        .where(Event.contract_id == Webhook.contract_id, Event.id > Webhook.last_event_id)
+        select(EVENT_COLUMNS.id)
+        .where(
+            EVENT_COLUMNS.contract_id == COLUMNS.contract_id,
+            EVENT_COLUMNS.id > COLUMNS.last_event_id,
+        )
         .exists()
     )
-    return (
-        select(Webhook.id)
+    due = (
+        select(COLUMNS.id)
         .where(
-            Webhook.enabled,
-            Webhook.failing.is_(False),
-            Webhook.next_attempt_at <= now,
-            or_(Webhook.leased_until.is_(None), Webhook.leased_until <= now),
+            COLUMNS.enabled,
+            COLUMNS.failing.is_(False),
+            COLUMNS.next_attempt_at <= now,
+            or_(COLUMNS.leased_until.is_(None), COLUMNS.leased_until <= now),
             newer,
         )
-        .order_by(Webhook.next_attempt_at)
+        .order_by(COLUMNS.last_event_id, COLUMNS.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(WEBHOOKS)
+        .where(COLUMNS.id.in_(due.scalar_subquery()))
+        .values(lease_id=bindparam("new_lease_id"), leased_until=bindparam("until"))
+        .returning(
+            COLUMNS.id,
+            COLUMNS.contract_id,
+            COLUMNS.url,
+            COLUMNS.types,
+            COLUMNS.secret_salt,
+            COLUMNS.last_event_id,
+            COLUMNS.failures,
+        )
     )
 
 
-def claim(session: Session, now: datetime, lease_seconds: float, limit: int) -> list[Claim]:
-    """Lease up to ``limit`` due subscriptions to this worker for ``lease_seconds``.
+CLAIM = _claim_statement()
+
+
+def claim(
+    session: Session | Connection, now: datetime, lease_seconds: float, limit: int
+) -> list[Claim]:
+    """Lease up to ``limit`` due subscriptions to this worker for ``lease_seconds``, in one
+    statement (one round trip to the database).
 
     On PostgreSQL the rows another worker is claiming at the same moment are skipped rather
     than waited for; SQLite runs one claim at a time anyway.
     """
-    ids = list(session.scalars(_due(now).limit(limit).with_for_update(skip_locked=True)))
-    if not ids:
-        return []
     lease_id, until = secrets.token_hex(16), now + timedelta(seconds=lease_seconds)
-    session.execute(
-        update(Webhook).where(Webhook.id.in_(ids)).values(lease_id=lease_id, leased_until=until)
-    )
-    rows = session.scalars(select(Webhook).where(Webhook.id.in_(ids)).order_by(Webhook.id))
+    parameters = {"now": now, "limit": limit, "new_lease_id": lease_id, "until": until}
+    rows = session.execute(CLAIM, parameters).all()
     return [
         Claim(
-            row.id,
-            row.contract_id,
-            row.url,
-            tuple(row.types),
-            row.secret_salt,
-            row.last_event_id,
-            row.failures,
-            lease_id,
-            until,
+            webhook_id=row.id,
+            contract_id=row.contract_id,
+            url=row.url,
+            types=tuple(row.types),
+            secret_salt=row.secret_salt,
+            last_event_id=row.last_event_id,
+            failures=row.failures,
+            lease_id=lease_id,
+            leased_until=until,
         )
-        for row in rows
+        for row in sorted(rows, key=lambda row: row.id)
     ]
 
 
-def pending_events(session: Session, held: Claim, limit: int) -> list[Event]:
-    """The next events of a claimed subscription, oldest first."""
-    return list(
-        session.scalars(
-            select(Event)
-            .where(Event.contract_id == held.contract_id, Event.id > held.last_event_id)
-            .order_by(Event.id)
-            .limit(limit)
-        )
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event to deliver, its data as the JSON text stored: a delivery embeds that text as
+    it is, never parsing it and writing it out again (most of a delivery's cost, else)."""
+
+    id: int
+    type: str
+    created_at: datetime
+    data_json: str
+
+
+PENDING = (
+    select(
+        EVENT_COLUMNS.id,
+        EVENT_COLUMNS.type,
+        EVENT_COLUMNS.created_at,
+        cast(EVENT_COLUMNS.data, Text),
     )
+    .where(
+        EVENT_COLUMNS.contract_id == bindparam("contract_id"),
+        EVENT_COLUMNS.id > bindparam("after"),
+    )
+    .order_by(EVENT_COLUMNS.id)
+    .limit(bindparam("limit"))
+)
+"""The statement of :func:`pending_events`."""
+
+
+def pending_events(session: Session | Connection, held: Claim, limit: int) -> list[PendingEvent]:
+    """The next events of a claimed subscription, oldest first."""
+    parameters = {"contract_id": held.contract_id, "after": held.last_event_id, "limit": limit}
+    return [PendingEvent(*row) for row in session.execute(PENDING, parameters)]
 
 
 def retry_delay(failures: int, rng: random.Random) -> float | None:
@@ -280,7 +334,7 @@ def retry_delay(failures: int, rng: random.Random) -> float | None:
 
 
 def finish(
-    session: Session,
+    session: Session | Connection,
     held: Claim,
     attempts: Sequence[Attempt],
     done_through: int,
@@ -304,8 +358,8 @@ def finish(
     elif attempts:
         values["failures"] = 0
     kept = session.execute(
-        update(Webhook)
-        .where(Webhook.id == held.webhook_id, Webhook.lease_id == held.lease_id)
+        update(WEBHOOKS)
+        .where(COLUMNS.id == held.webhook_id, COLUMNS.lease_id == held.lease_id)
         .values(values)
     ).rowcount
     if not kept:

@@ -24,6 +24,7 @@ import math
 import ssl
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +34,7 @@ from standardwebhooks import Webhook as Signer
 
 from ..clock import iso, utc_now
 from ..domain.webhook_targets import Target, TargetRefused, check_target
-from ..domain.webhooks import Attempt, Claim, signing_secret
-from ..models import Event
+from ..domain.webhooks import Attempt, Claim, PendingEvent, signing_secret
 from ..settings import EventSettings
 
 MAX_ANSWER_BYTES = 64 * 1024
@@ -43,24 +43,19 @@ KEEPALIVE_SECONDS = 5.0
 """How long an idle connection to a receiver is kept for the next attempt."""
 
 
-def payload(event: Event) -> str:
-    """The body of a delivery of ``event``."""
-    document = {
-        "id": event.id,
-        "type": event.type,
-        "timestamp": iso(event.created_at),
-        "data": event.data,
-    }
-    return json.dumps(document, allow_nan=False, separators=(",", ":"))
+def payload(event: PendingEvent) -> str:
+    """The body of a delivery of ``event``: its data is the JSON text stored, as it is."""
+    head = {"id": event.id, "type": event.type, "timestamp": iso(event.created_at)}
+    return f'{json.dumps(head, separators=(",", ":"))[:-1]},"data":{event.data_json}}}'
 
 
-def signed_headers(secret: bytes, message_id: str, body: str, moment: datetime) -> dict:
-    """The Standard Webhooks headers of a body signed with ``secret`` at ``moment``."""
-    return {
-        "webhook-id": message_id,
-        "webhook-timestamp": str(int(moment.timestamp())),
-        "webhook-signature": Signer(secret).sign(message_id, moment, body),
-    }
+def signed_headers(signer: Signer, message_id: str, body: str, moment: datetime) -> list:
+    """The Standard Webhooks headers of a body signed by ``signer`` at ``moment``."""
+    return [
+        (b"webhook-id", message_id.encode()),
+        (b"webhook-timestamp", str(int(moment.timestamp())).encode()),
+        (b"webhook-signature", signer.sign(message_id, moment, body).encode()),
+    ]
 
 
 WRITE_CHUNK = 16 * 1024
@@ -151,6 +146,18 @@ FAILURES = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedP
 """What a failed exchange with a receiver raises, timeouts apart."""
 
 
+@dataclass(frozen=True)
+class Destination:
+    """A claimed subscription as its events are sent now: the address checked (or why it may
+    not be delivered to), the request's URL and fixed headers, and its signer."""
+
+    target: Target | TargetRefused
+    url: httpcore.URL | None
+    headers: list
+    extensions: dict
+    signer: Signer
+
+
 class Sender:
     """Delivers events over one pool of connections (one per worker thread)."""
 
@@ -167,23 +174,42 @@ class Sender:
         """Close the pooled connections."""
         self.pool.close()
 
-    def target(self, held: Claim) -> Target:
-        """The claimed subscription's URL, checked and resolved once for the events sent to
-        it now (:class:`TargetRefused` when it may not be delivered to)."""
-        return check_target(held.url, self.options.allow_private_targets)
+    def destination(self, held: Claim) -> Destination:
+        """Where the claimed subscription's events go now: its URL checked and resolved once
+        for them (:class:`TargetRefused` kept, to be recorded, when it may not be delivered
+        to), the parts of their requests that do not change, and the signer."""
+        signer = Signer(signing_secret(self.options.signing_key, held.secret_salt))
+        try:
+            target = check_target(held.url, self.options.allow_private_targets)
+        except TargetRefused as refusal:
+            return Destination(refusal, None, [], {}, signer)
+        url = httpx.URL(held.url)
+        headers = [
+            (b"host", url.netloc),
+            (b"user-agent", USER_AGENT.encode()),
+            (b"content-type", b"application/json"),
+        ]
+        extensions: dict[str, Any] = {"timeout": self.timeouts}
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.host
+        pinned = httpcore.URL(
+            scheme=target.scheme.encode(),
+            host=target.addresses[0].encode(),
+            port=target.port,
+            target=url.raw_path,
+        )
+        return Destination(target, pinned, headers, extensions, signer)
 
-    def send(
-        self, held: Claim, target: Target | TargetRefused, event: Event, attempted_at: datetime
-    ) -> Attempt:
-        """Attempt the delivery of ``event`` to the claimed subscription at ``target`` (or
-        record why it could not be): delivered on a 2xx within the timeout."""
+    def send(self, to: Destination, event: PendingEvent, attempted_at: datetime) -> Attempt:
+        """Attempt the delivery of ``event`` to a claimed subscription (or record why it
+        could not be): delivered on a 2xx within the timeout."""
         started = time.monotonic()
         self.backend.deadline = started + self.options.timeout_seconds
         status, error = None, None
         try:
-            if isinstance(target, TargetRefused):
-                raise target
-            status = self._post(held, target, event)
+            if isinstance(to.target, TargetRefused):
+                raise to.target
+            status = self._post(to, event)
         except TargetRefused as refusal:
             error = refusal.description
         except httpcore.TimeoutException:
@@ -196,32 +222,15 @@ class Sender:
         delivered = status is not None and 200 <= status < 300
         return Attempt(event.id, status, error, duration_ms, delivered, attempted_at)
 
-    def _post(self, held: Claim, target: Target, event: Event) -> int:
+    def _post(self, to: Destination, event: PendingEvent) -> int:
         text = payload(event)
         body = text.encode()
-        secret = signing_secret(self.options.signing_key, held.secret_salt)
         # The wall clock, not the service's: receivers refuse a signature more than five
         # minutes from their own time (a replay), whatever clock the service runs on.
-        signed = signed_headers(secret, str(event.id), text, utc_now())
-        url = httpx.URL(held.url)
-        headers = {
-            "host": url.netloc.decode("ascii"),
-            "user-agent": USER_AGENT,
-            "content-type": "application/json",
-            "content-length": str(len(body)),
-            **signed,
-        }
-        extensions: dict[str, Any] = {"timeout": self.timeouts}
-        if target.scheme == "https":
-            extensions["sni_hostname"] = target.host
-        pinned = httpcore.URL(
-            scheme=target.scheme.encode(),
-            host=target.addresses[0].encode(),
-            port=target.port,
-            target=url.raw_path,
-        )
+        signed = signed_headers(to.signer, str(event.id), text, utc_now())
+        headers = [*to.headers, (b"content-length", str(len(body)).encode()), *signed]
         with self.pool.stream(
-            "POST", pinned, headers=list(headers.items()), content=body, extensions=extensions
+            "POST", to.url, headers=headers, content=body, extensions=to.extensions
         ) as response:
             self._discard(response)
         return response.status

@@ -18,7 +18,9 @@ shown.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +30,7 @@ from ..domain import replay_jobs
 from ..domain.replay_jobs import Claim, ContractGone, NotFinite
 from ..models import dialect_of, get_session_factory
 from ..settings import replay_settings
-from .runner import WorkerContext
+from .runner import IDLE_SECONDS, WorkerContext
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +90,18 @@ class ReplayRunner:
         self.options = replay_settings(context.settings)
         engine = context.session_factory.kw["bind"]
         self.snapshot = get_session_factory(dialect_of(engine).snapshot(engine))
+        self.quiet_until = -math.inf
 
     def __call__(self) -> bool:
-        """Delete the expired jobs and run one job; whether there was anything to do."""
+        """Delete the expired jobs and run one job; whether there was anything to do. After
+        finding nothing, it looks again only :data:`~.runner.IDLE_SECONDS` later: a thread
+        busy delivering webhooks runs it after every delivery, and the look is a query."""
         context = self.context
+        if time.monotonic() < self.quiet_until:
+            return False
         with context.session_factory() as session, session.begin():
             if not replay_jobs.has_work(session, context.clock()):
+                self.quiet_until = time.monotonic() + IDLE_SECONDS
                 return False
         with context.session_factory() as session, session.begin():
             deleted = replay_jobs.delete_expired(session, context.clock())

@@ -18,12 +18,17 @@ COST = re.compile(r"^(off|on) +(\d+) +([\d.]+) +([\d.]+)$", re.MULTILINE)
 DELIVERY = re.compile(r"^ +(1|10) +(\d+) +(\d+) +([\d.]+) +([\d.]+) +(\d+)$", re.MULTILINE)
 
 
-def test_a_short_run_prints_both_tables() -> None:
+@pytest.mark.parametrize("receiver", ["process", "thread"])
+def test_a_short_run_prints_both_tables(receiver: str) -> None:
+    """The receiver in a gunicorn process of its own (the default) or in the bench's."""
     require_postgresql()
     environment = {**os.environ, "BACKFEED_TEST_DATABASE_URL": POSTGRESQL_URL}
     out = run_bench(
-        "bench.webhooks", "--seconds", "1", "--rate", "10", "--votes", "20", env=environment
+        *("bench.webhooks", "--seconds", "1", "--rate", "10", "--votes", "20"),
+        *("--receiver", receiver),
+        env=environment,
     )
+    assert f"receiver: {receiver}; backfeed worker processes: 1" in out
     costs = {m[1]: int(m[2]) for m in COST.finditer(out)}
     assert costs == {"off": 20, "on": 20}, out
     deliveries = {m[1]: (int(m[3]), int(m[6])) for m in DELIVERY.finditer(out)}

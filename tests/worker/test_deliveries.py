@@ -92,6 +92,66 @@ def test_every_action_is_delivered_signed_and_in_order(app: TestApp, receiver: R
     assert all(a["delivered"] and a["status"] == 200 and a["attempt"] == 1 for a in attempts)
 
 
+def test_a_delivery_carries_the_stored_data_as_it_is(
+    app: TestApp, receiver: Receiver, db: sa.Engine
+) -> None:
+    """The body embeds the event's stored JSON text: the worker never parses it and writes
+    it out again."""
+    subscribe(app, receiver.url())
+    some_actions(app)
+    drain(WebhookRunner(context(app)))
+    with db.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT id, CAST(data AS TEXT) FROM events ORDER BY id")
+        ).all()
+    bodies = [request.body.decode() for request in receiver.at("/hook")]
+    assert len(bodies) == len(stored) == 4
+    for body, (event_id, data) in zip(bodies, stored, strict=True):
+        assert body.startswith(f'{{"id":{event_id},"type":"')
+        assert body.endswith(f',"data":{data}}}')
+
+
+def test_a_claim_is_two_transactions_whatever_it_delivers(
+    app: TestApp, receiver: Receiver
+) -> None:
+    """Claiming a subscription and reading its events is one transaction, recording what
+    was sent another: two statements each, for five events as for one."""
+    subscribe(app, receiver.url())
+    for _ in range(5):
+        app.post_json("/example/users", {})
+    job = WebhookRunner(context(app))
+    engine = job.context.session_factory.kw["bind"]
+    statements: list[str] = []
+
+    def note(_connection, _cursor, statement: str, *_rest) -> None:
+        if statement.split()[0].upper() != "BEGIN":  # SQLite's own, written by the dialect
+            statements.append(statement.split()[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert job()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert len(receiver.at("/hook")) == 5
+    assert statements == ["UPDATE", "SELECT", "UPDATE", "INSERT"]
+
+
+def test_busy_subscriptions_are_served_in_turn(app: TestApp, receiver: Receiver) -> None:
+    """A claim takes the subscription that waited longest: one that was just served goes
+    behind the others, however many events it has."""
+    paths = [f"/hook{n}" for n in range(3)]
+    for path in paths:
+        subscribe(app, receiver.url(path))
+    job = WebhookRunner(context(app))
+    served = []
+    for _ in range(6):
+        app.post_json("/example/users", {})
+        before = {path: len(receiver.at(path)) for path in paths}
+        assert job()
+        served += [path for path in paths if len(receiver.at(path)) > before[path]]
+    assert served == paths + paths
+
+
 def test_only_events_after_the_subscription_and_of_its_types(
     app: TestApp, receiver: Receiver
 ) -> None:
