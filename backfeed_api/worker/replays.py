@@ -94,8 +94,9 @@ class ReplayRunner:
 
     def __call__(self) -> bool:
         """Delete the expired jobs and run one job; whether there was anything to do. After
-        finding nothing, it looks again only :data:`~.runner.IDLE_SECONDS` later: a thread
-        busy delivering webhooks runs it after every delivery, and the look is a query."""
+        finding nothing, it looks again only :data:`~.runner.IDLE_SECONDS` later: every
+        committed event wakes its thread, and the look is a query, where jobs are found by
+        looking, not by a notification."""
         context = self.context
         if time.monotonic() < self.quiet_until:
             return False

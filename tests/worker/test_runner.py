@@ -1,5 +1,5 @@
-"""The worker's loop: idle threads take turns to wait for the next event, and a thread busy
-delivering webhooks looks for replay jobs only now and then."""
+"""The worker's loop: idle threads take turns to wait for the next event, and a replay
+thread that events keep waking looks for replay jobs only now and then."""
 
 from __future__ import annotations
 
