@@ -24,9 +24,10 @@ from .test_webhook_crash import Worker, wait_until
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
-PLAN = ContractPlan("replayed", users=1_000, groups=(Group(1_000, 18),), up_share=0.7)
-"""20,000 actions: a replay of a few seconds."""
-LEASE_SECONDS = 2
+PLAN = ContractPlan("replayed", users=1_000, groups=(Group(1_000, 60),), up_share=0.7)
+"""62,000 actions: a replay of a few seconds, beside which the heartbeat is frequent."""
+LEASE_SECONDS = 1.5
+"""The heartbeat, which writes the progress, beats three times a lease: every 0.5 s."""
 DEADLINE = 120.0
 
 
