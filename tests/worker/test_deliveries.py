@@ -277,9 +277,11 @@ def test_a_receiver_that_drips_its_answer_is_not_waited_for(
     finally:
         dripper.close()
     (attempt,) = app.get(f"/example/webhooks/{hook['id']}/deliveries").json["items"]
+    # 30 bytes a byte a second would take 30 s; the margin is for a loaded machine (CI once
+    # measured 3.87 s for a 3 s deadline with the other test worker busy).
     assert took < 3 + 1.5
     assert attempt["delivered"] is delivered
-    assert attempt["duration_ms"] < 3500
+    assert attempt["duration_ms"] < (3 + 1.5) * 1000
     if not delivered:
         assert attempt["status"] is None
         assert "no answer within 3 s" in attempt["error"]
