@@ -26,6 +26,8 @@ install_requires = [
     "alembic>=1.13",
     "psycopg[binary]>=3.1",
     "PyYAML>=6.0",
+    # The JSON text of the events (backfeed_api/models/json_text.py), written on every action.
+    "orjson>=3.9",
     # Rate limits (backfeed_api/pipeline/ratelimits.py): counted in memory, or in Redis when
     # several processes serve.
     "limits>=5.0,<6",

@@ -15,6 +15,7 @@ from transaction import ThreadTransactionManager, TransactionManager
 
 from ..settings import database_url
 from .dialects import Dialect, dialect_of
+from .json_text import dump_json
 from .notifications import EventSignal
 
 
@@ -36,10 +37,11 @@ def _roll_back_leftovers(engine: Engine, dialect: Dialect) -> None:
 
 
 def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
-    """The engine for the configured database URL (``BACKFEED_DATABASE_URL`` wins)."""
+    """The engine for the configured database URL (``BACKFEED_DATABASE_URL`` wins); its JSON
+    columns are written by :func:`.json_text.dump_json`."""
     options = dict(settings)
     options[prefix + "url"] = database_url(settings, os.environ)
-    engine = engine_from_config(options, prefix)
+    engine = engine_from_config(options, prefix, json_serializer=dump_json)
     dialect = dialect_of(engine)
     dialect.configure(engine)
     _roll_back_leftovers(engine, dialect)
