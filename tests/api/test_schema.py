@@ -101,3 +101,31 @@ def test_login_tokens_issued_before_expiry_existed_expire_after_thirty_days(
         config = alembic_config()
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")
+
+
+EVENTS_COMPRESSION = sa.text(
+    "SELECT attcompression FROM pg_attribute"
+    " WHERE attrelid = 'events'::regclass AND attname = 'data'"
+)
+
+
+def test_event_documents_are_compressed_with_lz4_on_postgresql() -> None:
+    """lz4 compresses an event's document in about half pglz's time, inside every vote."""
+    require_postgresql()
+    with scratch_database(POSTGRESQL_URL, f"backfeed_lz4_{os.getpid()}") as url:
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        try:
+            upgrade_database(engine, "0014")
+            with engine.connect() as connection:
+                assert connection.scalar(EVENTS_COMPRESSION) == ""  # the server's default
+            upgrade_database(engine)
+            with engine.connect() as connection:
+                assert connection.scalar(EVENTS_COMPRESSION) == "l"
+            with engine.begin() as connection:
+                config = alembic_config()
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0014")
+            with engine.connect() as connection:
+                assert connection.scalar(EVENTS_COMPRESSION) == "p"
+        finally:
+            engine.dispose()
