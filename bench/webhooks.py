@@ -5,8 +5,8 @@ It serves a scratch PostgreSQL database (next to ``BACKFEED_BENCH_DATABASE_URL``
 ``BACKFEED_TEST_DATABASE_URL``) with gunicorn in ``production.ini``'s workers and threads.
 
 1. The outbox's cost: two servers on the same database, one of them without the outbox
-   (``bench.without_outbox``); one client votes on each in turn, in rounds, and the vote's
-   median and 90th percentile latency are printed for both.
+   (``bench.without_outbox``); one client votes on each in turn, one vote at a time after a
+   warm-up, and the vote's median and 90th percentile latency are printed for both.
 2. Delivery latency: ``backfeed worker`` processes (``--workers``, one by default) and a
    receiver on 127.0.0.1; clients vote at ``--rate`` votes per second for ``--seconds``,
    with 1 then 10 webhooks subscribed; the latency of a delivery is from the vote's answer
@@ -57,7 +57,9 @@ from .server import ROOT, production_server  # noqa: E402
 USERS = 120
 CONTRIBUTIONS = 60
 CLIENTS = 8
-ROUNDS = 10
+WARM_UP = 50
+"""Votes on each server before the outbox's cost is timed: connections, caches, the JIT of
+the database's plans."""
 TIMEOUT = 30.0
 CATCH_UP = 30.0
 """Seconds the deliveries may take to catch up after the load stops."""
@@ -127,14 +129,18 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def outbox_cost(ports: dict[str, int], ballots: Ballots, votes: int) -> dict[str, list[float]]:
-    """Vote latencies in ms on each server, in alternating rounds."""
-    clients = {name: Client(port) for name, port in ports.items()}
+    """Vote latencies in ms on each server: after :data:`WARM_UP` votes on each, one vote on
+    each in turn, the first of a turn alternating, so that both vote in the same community
+    as it grows (a vote moves more balances the more votes its contribution has)."""
+    clients = list({name: Client(port) for name, port in ports.items()}.items())
+    for _name, client in clients:
+        for _ in range(WARM_UP):
+            vote(client, ballots)
     latencies: dict[str, list[float]] = {name: [] for name in ports}
-    for _ in range(ROUNDS):
-        for name, client in clients.items():
-            for _ in range(max(1, votes // ROUNDS)):
-                sent, answered, _id = vote(client, ballots)
-                latencies[name].append((answered - sent) * 1000)
+    for turn in range(votes):
+        for name, client in clients if turn % 2 else reversed(clients):
+            sent, answered, _id = vote(client, ballots)
+            latencies[name].append((answered - sent) * 1000)
     return latencies
 
 
@@ -312,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load")
     parser.add_argument("--rate", type=float, default=100.0, help="votes per second")
-    parser.add_argument("--votes", type=int, default=400, help="votes per outbox setting")
+    parser.add_argument("--votes", type=int, default=1000, help="votes per outbox setting")
     parser.add_argument(
         "--receiver",
         choices=("process", "thread"),
