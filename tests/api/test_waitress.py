@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 import waitress
+from waitress import wasyncore
 from webtest import TestApp
 
 from backfeed_api.settings import DEFAULT_MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES
@@ -44,9 +45,11 @@ def serving(wsgi, **options: object) -> Iterator[int]:
     try:
         yield server.effective_port
     finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+        # Closed from this thread, a socket could vanish under the loop's select (EBADF in
+        # the server's thread); closed by the loop itself, its map empties and it returns.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join(TIMEOUT)
+        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture
