@@ -177,13 +177,32 @@ class ContractParameters:
         for key, value in overrides.items():
             type_name, dot, parameter = key.partition(".")
             if not dot:
+                if key in type_fields:
+                    raise InvalidParameter(
+                        f"{key!r} is a parameter of each contribution type: name it "
+                        f"<type>.{key} ({', '.join(f'{name}.{key}' for name in self.types)})",
+                        key,
+                    )
                 if key not in scalar_fields:
-                    raise InvalidParameter(f"unknown contract parameter {key!r}", key)
+                    raise InvalidParameter(
+                        f"unknown contract parameter {key!r}: the contract's are "
+                        f"{_listed(scalar_fields)}; a contribution type's are named "
+                        f"<type>.<parameter>",
+                        key,
+                    )
                 contract_wide[key] = value
             elif type_name not in self.types:
-                raise InvalidParameter(f"unknown contribution type {type_name!r} in {key!r}", key)
+                raise InvalidParameter(
+                    f"unknown contribution type {type_name!r} in {key!r}: the types are "
+                    f"{_listed(self.types)}",
+                    key,
+                )
             elif parameter not in type_fields:
-                raise InvalidParameter(f"unknown contribution type parameter {key!r}", key)
+                raise InvalidParameter(
+                    f"unknown contribution type parameter {key!r}: a type's are "
+                    f"{_listed(type_fields)}",
+                    key,
+                )
             else:
                 per_type.setdefault(type_name, {})[parameter] = value
         types = {
@@ -222,3 +241,8 @@ def parse_override(text: str) -> Any:
 
 
 __all__ = ["ContractParameters", "ContributionType", "Number", "parse_override"]
+
+
+def _listed(names: Iterable[str]) -> str:
+    """``names`` in alphabetical order, for an error message that says what is known."""
+    return ", ".join(sorted(names))

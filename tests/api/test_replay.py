@@ -216,8 +216,10 @@ def test_actions_the_new_rules_refuse_are_reported(api: Api, clock: Clock, repla
 def test_a_bad_override_is_refused(api: Api, clock: Clock, replay_of) -> None:
     play(api, clock, "example", votes=5)
 
-    with pytest.raises(ConfigurationError, match="unknown contract parameter"):
+    with pytest.raises(ConfigurationError, match=r"name it <type>\.stake \(article\.stake, "):
         replay_of("example", stake=0.1)
+    with pytest.raises(ConfigurationError, match=r"unknown contract parameter 'gamma': .* beta, "):
+        replay_of("example", gamma=0.1)
     with pytest.raises(ConfigurationError, match="beta must be at least 0"):
         replay_of("example", beta=-1)
 

@@ -106,7 +106,8 @@ def test_refusals_are_in_the_json_report(backfeed: Runner, ini: Path, tmp_path: 
     ("arguments", "message"),
     [
         (("--contract", "nowhere"), "no contract 'nowhere'"),
-        (("--contract", "example", "--override", "stake=1"), "unknown contract parameter"),
+        (("--contract", "example", "--override", "stake=1"), "name it <type>.stake"),
+        (("--contract", "example", "--override", "video.fee=1"), "the types are article, comment"),
         (("--contract", "example", "--override", "beta"), "KEY=VALUE"),
         (("--contract", "example", "--json", "--csv", "-"), "standard output"),
     ],

@@ -165,6 +165,7 @@ BAD_OVERRIDES: list[tuple[dict[str, Any], str]] = [
     ({"types": {}}, "types"),
     ({"video.fee": 1}, "video"),
     ({"article.colour": 1}, "article.colour"),
+    ({"stake": 1}, "article.stake, comment.stake"),  # a type's parameter, named as the contract's
     ({"article.name": "post"}, "article.name"),
     ({"article.fee": -1}, "article.fee"),
     ({"article.fee": math.nan}, "article.fee"),
