@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
-from collections.abc import Callable
 
 import pytest
 import requests
 
+from ..polling import eventually
 from .servers import HOST, STOP_TIMEOUT, Server, admin_session
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
@@ -48,16 +47,6 @@ def alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
-    """Whether ``condition`` holds within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def answers(server: Server, count: int = 20) -> list[int]:

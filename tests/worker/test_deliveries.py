@@ -24,6 +24,7 @@ from backfeed_api.worker.runner import WorkerContext, start_worker
 from backfeed_api.worker.webhooks import WebhookRunner
 
 from ..conftest import Clock
+from ..polling import eventually
 from .receiver import Receiver, start_dripper, start_receiver
 
 
@@ -354,14 +355,6 @@ def test_concurrent_workers_deliver_each_event_once_per_subscription(
         assert receiver.most_in_flight[path] == 1
 
 
-def delivered(receiver: Receiver, path: str, count: int, seconds: float = 20) -> bool:
-    """Whether ``path`` received ``count`` deliveries within ``seconds`` (polled)."""
-    deadline = time.monotonic() + seconds
-    while len(receiver.at(path)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return len(receiver.at(path)) == count
-
-
 def test_the_web_process_delivers_by_itself_in_process(make_app, receiver: Receiver) -> None:
     """``backfeed.worker.in_process`` (development.ini): no worker process needed."""
     app = make_app(**{"backfeed.worker.in_process": "true"})
@@ -369,7 +362,7 @@ def test_the_web_process_delivers_by_itself_in_process(make_app, receiver: Recei
     try:
         subscribe(app, receiver.url())
         some_actions(app)
-        assert delivered(receiver, "/hook", 4)
+        assert eventually(lambda: len(receiver.at("/hook")) == 4, 20)
     finally:
         context.stopping.set()
 
@@ -405,7 +398,7 @@ def test_long_replays_hold_up_no_delivery_of_a_worker_process(
         time.sleep(0.2)  # every thread that runs replays is inside one by now
         subscribe(app, receiver.url())
         some_actions(app)
-        assert delivered(receiver, "/hook", 4)
+        assert eventually(lambda: len(receiver.at("/hook")) == 4, 20)
     finally:
         release.set()
         shared.stopping.set()

@@ -14,6 +14,8 @@ from backfeed_api.worker import context_for, runner
 from backfeed_api.worker.replays import ReplayRunner
 from backfeed_api.worker.runner import WorkerContext, start
 
+from ..polling import eventually
+
 
 class Signal:
     """A stand-in for the event signal: :meth:`fire` is one event committed."""
@@ -54,13 +56,6 @@ class Looks:
         pass
 
 
-def until(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
-
-
 def test_an_event_wakes_one_idle_thread_not_all(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "IDLE_SECONDS", 30.0)  # no thread looks again by the clock
     signal = Signal()
@@ -68,11 +63,11 @@ def test_an_event_wakes_one_idle_thread_not_all(monkeypatch: pytest.MonkeyPatch)
     Looks.calls = 0
     threads = start(context, 4, (Looks,))
     try:
-        assert until(lambda: Looks.calls == 4)  # each thread looked once, then idled
+        assert eventually(lambda: Looks.calls == 4)  # each thread looked once, then idled
         time.sleep(0.2)
         for fired in range(1, 4):
             signal.fire()
-            assert until(lambda fired=fired: Looks.calls >= 4 + fired)
+            assert eventually(lambda fired=fired: Looks.calls >= 4 + fired)
             time.sleep(0.2)
             assert Looks.calls == 4 + fired  # one thread woke for the event
     finally:
