@@ -9,18 +9,16 @@ import contextlib
 import http.client
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-import waitress
-from waitress import wasyncore
 from webtest import TestApp
 
 from backfeed_api.settings import DEFAULT_MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES
 
+from .. import waitress_server
 from ..conftest import ADMIN_TOKEN
 
 TIMEOUT = 30
@@ -28,28 +26,12 @@ TIMEOUT = 30
 
 @contextmanager
 def serving(wsgi, **options: object) -> Iterator[int]:
-    """``wsgi`` served by waitress on a free port of 127.0.0.1, for the block; its port.
-
-    ``options`` are more of waitress's settings (its proxy settings, for instance).
-    """
-    server = waitress.create_server(
-        wsgi,
-        host="127.0.0.1",
-        port=0,
-        threads=2,
-        max_request_body_size=SERVER_MAX_BODY_BYTES,
-        **options,
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
+    """``wsgi`` served by waitress as ``development.ini`` configures it (``options``: more
+    of waitress's settings, its proxy settings for instance), for the block; its port."""
+    with waitress_server.serving(
+        wsgi, threads=2, max_request_body_size=SERVER_MAX_BODY_BYTES, **options
+    ) as server:
         yield server.effective_port
-    finally:
-        # Closed from this thread, a socket could vanish under the loop's select (EBADF in
-        # the server's thread); closed by the loop itself, its map empties and it returns.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join(TIMEOUT)
-        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
-from waitress.server import create_server
 from webtest import TestApp
+
+from ..waitress_server import serving
 
 CHROMIUM = os.environ.get("BACKFEED_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,19 +59,13 @@ class Served:
 @pytest.fixture
 def serve() -> Iterator[Callable[[TestApp], Served]]:
     """Serve a test client's application with waitress in a thread, until the test ends."""
-    servers = []
+    with ExitStack() as servers:
 
-    def start(client: TestApp) -> Served:
-        server = create_server(client.app, host="127.0.0.1", port=0, threads=4)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return Served(client, f"http://127.0.0.1:{server.effective_port}")
+        def start(client: TestApp) -> Served:
+            server = servers.enter_context(serving(client.app, threads=4))
+            return Served(client, f"http://127.0.0.1:{server.effective_port}")
 
-    yield start
-    for server, thread in servers:
-        server.close()
-        thread.join(timeout=5)
+        yield start
 
 
 @dataclass
